@@ -1,0 +1,304 @@
+//! The one configuration file (TOML) and its defaults.
+//!
+//! Every field has a default so that `hato serve` with no file runs a
+//! development server on high ports; the appliance ships a file that sets the
+//! standard ports. Unknown keys are refused so a typo never silently falls back.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::cidr::Cidr;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config value {key} is invalid: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The name this server gives in banners, Received headers and bounces.
+    pub hostname: String,
+    /// Where the database, certificates and control socket live.
+    pub data_dir: PathBuf,
+    pub smtp: SmtpConfig,
+    pub limits: LimitsConfig,
+    pub policy: PolicyConfig,
+    pub queue: QueueConfig,
+    pub delivery: DeliveryConfig,
+    pub tls: TlsConfig,
+    pub log: LogConfig,
+    /// Create a demo domain and account on first start (development only).
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: "localhost".into(),
+            data_dir: PathBuf::from("hato-data"),
+            smtp: SmtpConfig::default(),
+            limits: LimitsConfig::default(),
+            policy: PolicyConfig::default(),
+            queue: QueueConfig::default(),
+            delivery: DeliveryConfig::default(),
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            demo: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Inbound MX service: no AUTH, only local domains as recipients. Empty string disables.
+    pub mx_listen: String,
+    /// Submission with STARTTLS (587 on the appliance).
+    pub submission_listen: String,
+    /// Submission with implicit TLS (465 on the appliance).
+    pub submissions_listen: String,
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub command_timeout_secs: u64,
+    pub data_timeout_secs: u64,
+    /// Bad commands tolerated before the session is closed with 421.
+    pub max_errors: u32,
+    /// Authenticated senders may only use their own addresses (or aliases) as MAIL FROM.
+    pub enforce_sender: bool,
+    /// Allow AUTH without TLS (only sensible on loopback development setups).
+    pub allow_plaintext_auth: bool,
+    /// Received headers beyond this mean a mail loop.
+    pub max_hops: usize,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            mx_listen: "127.0.0.1:2525".into(),
+            submission_listen: "127.0.0.1:2587".into(),
+            submissions_listen: "127.0.0.1:2465".into(),
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            command_timeout_secs: 300,
+            data_timeout_secs: 600,
+            max_errors: 10,
+            enforce_sender: true,
+            allow_plaintext_auth: false,
+            max_hops: 50,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
+    pub connections_per_ip_per_minute: u32,
+    pub messages_per_ip_per_minute: u32,
+    pub auth_failures_per_ip: u32,
+    pub auth_failures_per_account: u32,
+    pub auth_lockout_secs: u64,
+    /// Networks exempt from the per-IP limits (never from reject lists).
+    pub exempt: Vec<Cidr>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            connections_per_ip_per_minute: 600,
+            messages_per_ip_per_minute: 1200,
+            auth_failures_per_ip: 10,
+            auth_failures_per_account: 5,
+            auth_lockout_secs: 900,
+            exempt: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Clients refused at connect (554).
+    pub reject_ips: Vec<Cidr>,
+    /// HELO/EHLO names refused (exact, or a suffix when starting with '.').
+    pub reject_helo: Vec<String>,
+    /// Envelope senders refused: a full address, or "@domain" for a whole domain.
+    pub reject_senders: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Delay before each retry; the last one repeats until max_age_secs.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Undelivered after this long: bounce to the sender.
+    pub max_age_secs: u64,
+    /// Simultaneous remote deliveries overall and per destination domain.
+    pub workers: usize,
+    pub per_destination_concurrency: usize,
+    /// How often the scheduler looks for due entries without being woken.
+    pub scan_interval_ms: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            retry_schedule_secs: vec![60, 300, 900, 1800, 3600, 7200, 14400],
+            max_age_secs: 5 * 86_400,
+            workers: 32,
+            per_destination_concurrency: 4,
+            scan_interval_ms: 1000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Send all remote mail through this relay instead of MX lookup.
+    pub smarthost: Option<Smarthost>,
+    /// Fixed next hop per recipient domain ("host:port"), checked before the smarthost and MX.
+    pub routes: BTreeMap<String, String>,
+    /// Port used for MX hosts (25 in production).
+    pub mx_port: u16,
+    pub connect_timeout_secs: u64,
+    pub command_timeout_secs: u64,
+    /// Try STARTTLS when the receiver offers it.
+    pub opportunistic_tls: bool,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            smarthost: None,
+            routes: BTreeMap::new(),
+            mx_port: 25,
+            connect_timeout_secs: 30,
+            command_timeout_secs: 300,
+            opportunistic_tls: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smarthost {
+    /// "host:port"
+    pub address: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Refuse to send (and to authenticate) unless STARTTLS succeeds.
+    #[serde(default)]
+    pub require_tls: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain and key; when unset, a self-signed pair is made in data_dir/tls.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// tracing directives, e.g. "info,smtp=debug"; changeable at run time with `hato ctl log level`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+impl Config {
+    /// Loads a file, or the development defaults when `path` is None.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let cfg = match path {
+            None => Config { demo: true, ..Config::default() },
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let mut cfg: Config = toml::from_str(&text)
+                    .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+                if cfg.data_dir.is_relative() {
+                    if let Some(dir) = path.parent() {
+                        cfg.data_dir = dir.join(&cfg.data_dir);
+                    }
+                }
+                cfg
+            }
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, addr) in [
+            ("smtp.mx_listen", &self.smtp.mx_listen),
+            ("smtp.submission_listen", &self.smtp.submission_listen),
+            ("smtp.submissions_listen", &self.smtp.submissions_listen),
+        ] {
+            if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
+                return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });
+            }
+        }
+        if self.queue.retry_schedule_secs.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "queue.retry_schedule_secs",
+                message: "needs at least one delay".into(),
+            });
+        }
+        if self.queue.workers == 0 || self.queue.per_destination_concurrency == 0 {
+            return Err(ConfigError::Invalid { key: "queue.workers", message: "must be at least 1".into() });
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::Invalid { key: "tls.cert", message: "set both tls.cert and tls.key, or neither".into() });
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("hato.db")
+    }
+
+    pub fn control_socket(&self) -> PathBuf {
+        self.data_dir.join("control.sock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        let e = toml::from_str::<Config>("hostnme = \"x\"").unwrap_err();
+        assert!(e.to_string().contains("hostnme"));
+        let cfg: Config = toml::from_str("[smtp]\nmx_listen = \"nonsense\"").unwrap();
+        assert!(matches!(cfg.validate(), Err(ConfigError::Invalid { key: "smtp.mx_listen", .. })));
+        let cfg: Config = toml::from_str("[policy]\nreject_ips = [\"10.0.0.0/8\"]").unwrap();
+        assert_eq!(cfg.policy.reject_ips.len(), 1);
+        assert!(toml::from_str::<Config>("[policy]\nreject_ips = [\"10.0.0.0/99\"]").is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! A client connection: plain or TLS, with a read buffer sized for line protocols.
+//!
+//! Shared by SMTP now and IMAP/POP3 later. Reads are bounded (a line longer
+//! than the limit is an error, not an allocation) and time-limited; writes are
+//! buffered and flushed when the peer has no more pipelined input waiting.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+#[derive(Debug, Error)]
+pub enum ConnError {
+    #[error("the peer closed the connection")]
+    Closed,
+    #[error("the peer sent nothing for {0:?}")]
+    Timeout(Duration),
+    #[error("line longer than {0} bytes")]
+    LineTooLong(usize),
+    #[error("TLS handshake failed: {0}")]
+    Tls(io::Error),
+    #[error("network error: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Outbound connections (remote delivery) after STARTTLS.
+    ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// Only while a STARTTLS handshake owns the socket.
+    Detached,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Detached => Poll::Ready(Ok(())),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Detached => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+pub struct Connection {
+    stream: Stream,
+    rbuf: Vec<u8>,
+    /// Start of unread data in `rbuf`.
+    rpos: usize,
+    wbuf: Vec<u8>,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl Connection {
+    pub fn new(stream: Stream) -> Connection {
+        Connection { stream, rbuf: Vec::with_capacity(READ_CHUNK), rpos: 0, wbuf: Vec::with_capacity(1024) }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_) | Stream::ClientTls(_))
+    }
+
+    /// True when the peer has pipelined bytes we have not consumed yet.
+    pub fn has_buffered_input(&self) -> bool {
+        self.rpos < self.rbuf.len()
+    }
+
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    pub async fn flush(&mut self) -> Result<(), ConnError> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.wbuf.clear();
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Sends queued output now unless more pipelined commands are already waiting.
+    pub async fn flush_if_idle(&mut self) -> Result<(), ConnError> {
+        if !self.has_complete_line() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn has_complete_line(&self) -> bool {
+        self.rbuf[self.rpos..].contains(&b'\n')
+    }
+
+    async fn fill(&mut self, timeout: Duration) -> Result<(), ConnError> {
+        if self.rpos > 0 && self.rpos == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+        } else if self.rpos > READ_CHUNK {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        let old = self.rbuf.len();
+        self.rbuf.resize(old + READ_CHUNK, 0);
+        let read = tokio::time::timeout(timeout, self.stream.read(&mut self.rbuf[old..])).await;
+        let n = match read {
+            Err(_) => {
+                self.rbuf.truncate(old);
+                return Err(ConnError::Timeout(timeout));
+            }
+            Ok(Err(e)) => {
+                self.rbuf.truncate(old);
+                return Err(e.into());
+            }
+            Ok(Ok(n)) => n,
+        };
+        self.rbuf.truncate(old + n);
+        if n == 0 { Err(ConnError::Closed) } else { Ok(()) }
+    }
+
+    /// Reads one line including its LF. A line over `max` bytes is consumed to its
+    /// end and reported as `LineTooLong`, so the session can answer and go on.
+    pub async fn read_line(&mut self, max: usize, timeout: Duration) -> Result<Vec<u8>, ConnError> {
+        let mut overlong = false;
+        loop {
+            let pending = &self.rbuf[self.rpos..];
+            if let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                let line = pending[..=i].to_vec();
+                self.rpos += i + 1;
+                if overlong || line.len() > max {
+                    return Err(ConnError::LineTooLong(max));
+                }
+                return Ok(line);
+            }
+            if pending.len() > max {
+                // Drop what we have; keep reading until the end of this line.
+                overlong = true;
+                self.rpos = self.rbuf.len();
+            }
+            self.fill(timeout).await?;
+        }
+    }
+
+    /// Takes whatever bytes are buffered, reading once if none are (for DATA bodies and literals).
+    pub async fn read_some(&mut self, timeout: Duration) -> Result<Vec<u8>, ConnError> {
+        if !self.has_buffered_input() {
+            self.fill(timeout).await?;
+        }
+        let out = self.rbuf[self.rpos..].to_vec();
+        self.rpos = self.rbuf.len();
+        Ok(out)
+    }
+
+    /// Pushes back bytes read too far (the start of the next pipelined command).
+    pub fn unread(&mut self, bytes: &[u8]) {
+        let mut rest = bytes.to_vec();
+        rest.extend_from_slice(&self.rbuf[self.rpos..]);
+        self.rbuf = rest;
+        self.rpos = 0;
+    }
+
+    /// Upgrades to TLS. Any plaintext the client pipelined after STARTTLS is
+    /// discarded (CVE-2011-0411: it must not be executed as if it came under TLS).
+    pub async fn start_tls(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> Result<(), ConnError> {
+        self.flush().await?;
+        self.rbuf.clear();
+        self.rpos = 0;
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Detached) else {
+            return Err(ConnError::Tls(io::Error::other("TLS is already active")));
+        };
+        let tls = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(tcp))
+            .await
+            .map_err(|_| ConnError::Timeout(Duration::from_secs(30)))?
+            .map_err(ConnError::Tls)?;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// Client side of STARTTLS, for remote delivery.
+    pub async fn start_tls_client(
+        &mut self,
+        connector: &tokio_rustls::TlsConnector,
+        server: rustls_pki_types::ServerName<'static>,
+    ) -> Result<(), ConnError> {
+        self.flush().await?;
+        self.rbuf.clear();
+        self.rpos = 0;
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Detached) else {
+            return Err(ConnError::Tls(io::Error::other("TLS is already active")));
+        };
+        let tls = tokio::time::timeout(Duration::from_secs(30), connector.connect(server, tcp))
+            .await
+            .map_err(|_| ConnError::Timeout(Duration::from_secs(30)))?
+            .map_err(ConnError::Tls)?;
+        self.stream = Stream::ClientTls(Box::new(tls));
+        Ok(())
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+}

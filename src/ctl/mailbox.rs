@@ -1,0 +1,50 @@
+//! `hato ctl mailbox`: look into an account's mailboxes (support and tests).
+
+use clap::Subcommand;
+
+use super::{Ctx, CtlError, address_arg};
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCmd {
+    /// Mailboxes of an account with message counts.
+    List { account: String },
+    /// Messages in a mailbox.
+    Messages {
+        account: String,
+        #[arg(long, default_value = "INBOX")]
+        mailbox: String,
+    },
+    /// Print one message as stored.
+    Cat {
+        account: String,
+        uid: i64,
+        #[arg(long, default_value = "INBOX")]
+        mailbox: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, cmd: MailboxCmd) -> Result<(), CtlError> {
+    match cmd {
+        MailboxCmd::List { account } => {
+            let list = ctx.store.mailboxes(address_arg(&account)?).await?;
+            ctx.out.show(&list, || list.iter().map(|m| format!("{:<10} {:>6} messages\n", m.name, m.messages)).collect());
+        }
+        MailboxCmd::Messages { account, mailbox } => {
+            let list = ctx.store.messages(address_arg(&account)?, mailbox, false).await?;
+            ctx.out.show(&list, || {
+                list.iter()
+                    .map(|m| format!("{:>6}  {}  {} bytes  {}\n", m.uid, crate::clock::rfc5322(m.internal_date), m.size, m.flags))
+                    .collect()
+            });
+        }
+        MailboxCmd::Cat { account, uid, mailbox } => {
+            let list = ctx.store.messages(address_arg(&account)?, mailbox.clone(), true).await?;
+            let m = list.into_iter().find(|m| m.uid == uid).ok_or_else(|| {
+                CtlError::Store(crate::store::StoreError::NotFound(format!("message {uid} in {mailbox}")))
+            })?;
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&m.content);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! `hato ctl`: every admin operation from the command line.
+//!
+//! Output is for people by default and JSON with `--json`. Exit codes are
+//! stable for scripts: 0 done, 1 failed, 2 bad usage, 3 not found,
+//! 4 already exists, 5 the running server could not be reached.
+
+mod directory;
+mod mailbox;
+mod queue;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::config::{Config, ConfigError};
+use crate::control::ControlError;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum CtlError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read the password from standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error(transparent)]
+    Directory(#[from] crate::directory::DirectoryError),
+}
+
+impl CtlError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CtlError::Usage(_) => 2,
+            CtlError::Store(StoreError::NotFound(_)) => 3,
+            CtlError::Store(StoreError::Exists(_)) => 4,
+            CtlError::Store(StoreError::Invalid(_)) => 2,
+            CtlError::Control(ControlError::Connect { .. }) => 5,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// Configuration file (the same one `hato serve` uses).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Mail domains this server receives for.
+    #[command(subcommand)]
+    Domain(directory::DomainCmd),
+    /// User accounts.
+    #[command(subcommand)]
+    Account(directory::AccountCmd),
+    /// Extra addresses that deliver to another address.
+    #[command(subcommand)]
+    Alias(directory::AliasCmd),
+    /// Distribution groups: one address, many members.
+    #[command(subcommand)]
+    Group(directory::GroupCmd),
+    /// The delivery queue.
+    #[command(subcommand)]
+    Queue(queue::QueueCmd),
+    /// Mailboxes and stored messages of an account.
+    #[command(subcommand)]
+    Mailbox(mailbox::MailboxCmd),
+    /// Logging of the running server.
+    #[command(subcommand)]
+    Log(LogCmd),
+    /// Live status of the running server.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCmd {
+    /// Show or change log levels, e.g. `hato ctl log level smtp=debug` or `info`.
+    Level { spec: Option<String> },
+}
+
+/// Where command output goes, in the format asked for.
+pub struct Out {
+    json: bool,
+}
+
+impl Out {
+    /// Prints `value` as JSON, or `text` for people.
+    pub fn show<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
+        } else {
+            let t = text();
+            if !t.is_empty() {
+                println!("{}", t.trim_end());
+            }
+        }
+    }
+
+    pub fn done(&self, what: &str) {
+        self.show(&serde_json::json!({ "ok": true, "done": what }), || what.to_string());
+    }
+}
+
+pub struct Ctx {
+    pub cfg: Config,
+    pub store: Store,
+    pub out: Out,
+}
+
+impl Ctx {
+    /// Tells a running server to look at the queue now; it is fine if none runs.
+    pub async fn wake_queue(&self) {
+        let _ = crate::control::call(&self.cfg.control_socket(), &crate::control::Request::WakeQueue).await;
+    }
+}
+
+pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
+    let cfg = Config::load(args.config.as_deref())?;
+    let out = Out { json: args.json };
+    match args.command {
+        CtlCommand::Log(LogCmd::Level { spec }) => {
+            let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::LogLevel { spec }).await?;
+            out.show(&data, || format!("log level: {}", data["level"].as_str().unwrap_or("?")));
+            return Ok(());
+        }
+        CtlCommand::Status => {
+            let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::Status).await?;
+            out.show(&data, || format!("version {}\nopen connections {}", data["version"], data["connections"]));
+            return Ok(());
+        }
+        _ => {}
+    }
+    let store = Store::open(&cfg.db_path())?;
+    let ctx = Ctx { cfg, store, out };
+    match args.command {
+        CtlCommand::Domain(c) => directory::domain(&ctx, c).await,
+        CtlCommand::Account(c) => directory::account(&ctx, c).await,
+        CtlCommand::Alias(c) => directory::alias(&ctx, c).await,
+        CtlCommand::Group(c) => directory::group(&ctx, c).await,
+        CtlCommand::Queue(c) => queue::run(&ctx, c).await,
+        CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
+        CtlCommand::Log(_) | CtlCommand::Status => Ok(()),
+    }
+}
+
+/// Normalises an address typed by an admin, with a usage error naming the problem.
+pub fn address_arg(raw: &str) -> Result<String, CtlError> {
+    crate::address::Address::parse(raw).map(|a| a.to_string()).map_err(|e| CtlError::Usage(e.to_string()))
+}
+
+pub fn domain_arg(raw: &str) -> Result<String, CtlError> {
+    crate::address::normalize_domain(raw).map_err(|e| CtlError::Usage(e.to_string()))
+}

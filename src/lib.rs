@@ -1,0 +1,20 @@
+//! Hato: an integrated mail server meant to run as an appliance.
+//!
+//! See `docs/ARCHITECTURE.md` for the bird's-eye view and the path of a message.
+
+pub mod address;
+pub mod cidr;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod control;
+pub mod ctl;
+pub mod directory;
+pub mod guard;
+pub mod ids;
+pub mod logs;
+pub mod queue;
+pub mod serve;
+pub mod smtp;
+pub mod store;
+pub mod tls;

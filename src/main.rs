@@ -1,0 +1,63 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Hato: mail appliance (SMTP, IMAP, POP3, WebMail).
+#[derive(Debug, Parser)]
+#[command(name = "hato", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the mail services. Without --config: a development server on high
+    /// ports with its data in ./hato-data and a demo account.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Administer a server (domains, accounts, queue, logs ...).
+    Ctl(hato::ctl::CtlArgs),
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hato: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let cfg = match hato::config::Config::load(config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("hato: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match runtime().block_on(hato::serve::serve(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hato: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Ctl(args) => match runtime().block_on(hato::ctl::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hato ctl: {e}");
+                ExitCode::from(e.exit_code() as u8)
+            }
+        },
+    }
+}

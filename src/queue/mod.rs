@@ -1,0 +1,284 @@
+//! The queue runner: finds due entries and delivers them, locally or remotely.
+//!
+//! The queue itself is rows in the store; this runner holds no state that a
+//! crash could lose. After a restart every entry is simply due again. An
+//! entry leaves the queue only in the same transaction that records its fate
+//! (filed into a mailbox, accepted by a remote server, or bounced), so a
+//! message is never both delivered and still queued, nor neither.
+
+pub mod dsn;
+pub mod route;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::ids::Id;
+use crate::smtp::client::{self, RcptResult, SendError};
+use crate::store::{NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target};
+use route::{RouteError, Router};
+
+pub struct Runner {
+    cfg: Arc<Config>,
+    store: Arc<Store>,
+    wake: Arc<Notify>,
+    router: Router,
+    inflight: Mutex<HashSet<Id>>,
+    workers: Arc<Semaphore>,
+    per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Releases in-flight marks when a delivery task ends, however it ends.
+struct Inflight {
+    runner: Arc<Runner>,
+    ids: Vec<Id>,
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        let mut set = self.runner.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            set.remove(id);
+        }
+        drop(set);
+        self.runner.wake.notify_one();
+    }
+}
+
+impl Runner {
+    pub fn new(cfg: Arc<Config>, store: Arc<Store>, wake: Arc<Notify>) -> Arc<Runner> {
+        Arc::new(Runner {
+            router: Router::new(cfg.delivery.clone()),
+            workers: Arc::new(Semaphore::new(cfg.queue.workers)),
+            cfg,
+            store,
+            wake,
+            inflight: Mutex::new(HashSet::new()),
+            per_domain: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        let interval = Duration::from_millis(self.cfg.queue.scan_interval_ms.max(10));
+        loop {
+            if let Err(e) = self.clone().scan().await {
+                warn!(target: "hato::queue", "queue scan failed: {e}");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    async fn scan(self: Arc<Self>) -> Result<(), StoreError> {
+        let due = self.store.due_entries(crate::clock::now(), 1000).await?;
+        let fresh: Vec<QueueEntry> = {
+            let mut set = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            due.into_iter().filter(|e| set.insert(e.id)).collect()
+        };
+        let mut remote: HashMap<(Id, String), Vec<QueueEntry>> = HashMap::new();
+        for e in fresh {
+            if e.local_account.is_some() {
+                let guard = Inflight { runner: self.clone(), ids: vec![e.id] };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.deliver_local(e).await;
+                    drop(guard);
+                });
+            } else {
+                remote.entry((e.message, e.domain.clone())).or_default().push(e);
+            }
+        }
+        for ((_, domain), entries) in remote {
+            let guard = Inflight { runner: self.clone(), ids: entries.iter().map(|e| e.id).collect() };
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.deliver_remote(domain, entries).await;
+                drop(guard);
+            });
+        }
+        Ok(())
+    }
+
+    async fn deliver_local(&self, e: QueueEntry) {
+        let qid = e.message;
+        match self.store.deliver_local(e.id).await {
+            Ok(true) => info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered to INBOX"),
+            Ok(false) => {}
+            Err(StoreError::NotFound(what)) => {
+                let error = format!("550 5.1.1 {what} no longer exists");
+                self.finish(qid, vec![(e, Fate::Failed(error))]).await;
+            }
+            Err(err) => {
+                warn!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "local delivery failed: {err}");
+                let error = format!("451 4.3.0 local delivery failed: {err}");
+                self.finish(qid, vec![(e, Fate::Temporary(error))]).await;
+            }
+        }
+    }
+
+    fn domain_slot(&self, domain: &str) -> Arc<Semaphore> {
+        let mut map = self.per_domain.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(domain.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.queue.per_destination_concurrency)))
+            .clone()
+    }
+
+    async fn deliver_remote(&self, domain: String, entries: Vec<QueueEntry>) {
+        let slot = self.domain_slot(&domain);
+        let (Ok(_worker), Ok(_dest)) = (self.workers.acquire().await, slot.acquire().await) else { return };
+        let qid = entries[0].message;
+        let fates = match self.attempt(&domain, &entries).await {
+            Ok(results) => results,
+            Err(e) => {
+                let fate = match e {
+                    SendError::Permanent(m) => Fate::Failed(m),
+                    SendError::Temporary(m) => Fate::Temporary(m),
+                };
+                vec![fate; entries.len()]
+            }
+        };
+        self.finish(qid, entries.into_iter().zip(fates).collect()).await;
+    }
+
+    /// One delivery attempt for a message's recipients in one domain, trying each next hop in turn.
+    async fn attempt(&self, domain: &str, entries: &[QueueEntry]) -> Result<Vec<Fate>, SendError> {
+        let qid = entries[0].message;
+        let msg = self.store.queued_message(qid).await.map_err(|e| SendError::Temporary(e.to_string()))?;
+        let Some(msg) = msg else { return Err(SendError::Temporary("message vanished from the queue".into())) };
+        let body = self.store.queued_body(qid).await.map_err(|e| SendError::Temporary(e.to_string()))?;
+        let hops = self.router.hops(domain).await.map_err(|e| match e {
+            RouteError::Permanent(m) => SendError::Permanent(m),
+            RouteError::Temporary(m) => SendError::Temporary(m),
+        })?;
+        let d = &self.cfg.delivery;
+        let smarthost = self.router.via_smarthost(domain).then_some(d.smarthost.as_ref()).flatten();
+        let opts = client::Options {
+            helo: self.cfg.hostname.clone(),
+            connect_timeout: Duration::from_secs(d.connect_timeout_secs),
+            command_timeout: Duration::from_secs(d.command_timeout_secs),
+            opportunistic_tls: d.opportunistic_tls,
+            require_tls: smarthost.is_some_and(|s| s.require_tls),
+            credentials: smarthost.and_then(|s| Some((s.username.clone()?, s.password.clone()?))),
+        };
+        let rcpts: Vec<String> = entries.iter().map(|e| e.recipient.clone()).collect();
+        let mut last = SendError::Temporary(format!("no next hop for {domain}"));
+        for hop in hops {
+            match client::send(&opts, &hop.name, hop.addr, &msg.sender, &rcpts, &body).await {
+                Ok(results) => {
+                    return Ok(results
+                        .into_iter()
+                        .map(|r| match r {
+                            RcptResult::Accepted(m) => Fate::Delivered(format!("{} [{}]: {m}", hop.name, hop.addr)),
+                            RcptResult::Temporary(m) => Fate::Temporary(m),
+                            RcptResult::Permanent(m) => Fate::Failed(m),
+                        })
+                        .collect());
+                }
+                Err(e @ SendError::Permanent(_)) => return Err(e),
+                Err(e) => {
+                    info!(target: "hato::queue", queue_id = %qid, hop = %hop.addr, "next hop failed: {e}");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Records what happened to each entry, turning old temporary failures
+    /// into bounces, and commits the bounce in the same transaction.
+    async fn finish(&self, qid: Id, fates: Vec<(QueueEntry, Fate)>) {
+        let now = crate::clock::now();
+        let mut outcomes = Vec::new();
+        let mut failures = Vec::new();
+        for (e, fate) in fates {
+            let outcome = match fate {
+                Fate::Delivered(m) => {
+                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered: {m}");
+                    Outcome::Delivered
+                }
+                Fate::Temporary(m) if now - e.created >= self.cfg.queue.max_age_secs as i64 => {
+                    let error = format!("{m} (gave up after {} attempts)", e.attempts + 1);
+                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "expired: {error}");
+                    failures.push(dsn::Failure { recipient: e.recipient.clone(), status: dsn::status_of(&m), diagnostic: error.clone() });
+                    Outcome::Failed { error }
+                }
+                Fate::Temporary(error) => {
+                    let schedule = &self.cfg.queue.retry_schedule_secs;
+                    let delay = schedule[(e.attempts as usize).min(schedule.len() - 1)];
+                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, retry_in = delay, "deferred: {error}");
+                    Outcome::Deferred { error, next_attempt: now + delay as i64 }
+                }
+                Fate::Failed(error) => {
+                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "failed: {error}");
+                    failures.push(dsn::Failure { recipient: e.recipient.clone(), status: dsn::status_of(&error), diagnostic: error.clone() });
+                    Outcome::Failed { error }
+                }
+            };
+            outcomes.push((e.id, outcome));
+        }
+        let bounce = if failures.is_empty() { None } else { self.bounce(qid, &failures).await };
+        if let Err(e) = self.store.record_outcomes(outcomes, bounce).await {
+            // Nothing changed: the entries stay due and are tried again.
+            warn!(target: "hato::queue", queue_id = %qid, "could not record delivery outcome: {e}");
+        }
+    }
+
+    /// The DSN for failed recipients, or None when there is nobody to tell
+    /// (a null sender: never bounce a bounce).
+    pub async fn bounce(&self, qid: Id, failures: &[dsn::Failure]) -> Option<NewMessage> {
+        let msg = self.store.queued_message(qid).await.ok().flatten()?;
+        if msg.sender.is_empty() {
+            info!(target: "hato::queue", queue_id = %qid, "no bounce: the message had a null sender");
+            return None;
+        }
+        let body = self.store.queued_body(qid).await.ok()?;
+        bounce_message(&self.store, &self.cfg.hostname, &msg, failures, &body).await
+    }
+}
+
+/// Builds a DSN addressed to the message's sender, resolved like any recipient.
+pub async fn bounce_message(
+    store: &Store,
+    hostname: &str,
+    msg: &QueuedMessage,
+    failures: &[dsn::Failure],
+    original: &[u8],
+) -> Option<NewMessage> {
+    let local_account = match store.resolve(msg.sender.clone()).await {
+        Ok(Resolution::Targets(t)) => t.into_iter().find_map(|t| match t {
+            Target::Account(a) => Some(a.address),
+            Target::Remote(_) => None,
+        }),
+        Ok(Resolution::NotLocal) => None,
+        Ok(Resolution::Unknown) | Err(_) => {
+            warn!(target: "hato::queue", queue_id = %msg.id, sender = %msg.sender, "bounce dropped: sender cannot be resolved");
+            return None;
+        }
+    };
+    let id = Id::new();
+    info!(target: "hato::queue", queue_id = %msg.id, bounce_id = %id, to = %msg.sender, "bounce created");
+    Some(NewMessage {
+        id,
+        body: dsn::build(hostname, msg, failures, original, crate::clock::now()),
+        sender: String::new(),
+        client_ip: "127.0.0.1".into(),
+        helo: hostname.into(),
+        auth_user: None,
+        message_id: String::new(),
+        subject: "Undelivered Mail Returned to Sender".into(),
+        recipients: vec![NewRecipient { id: Id::new(), address: msg.sender.clone(), local_account }],
+    })
+}
+
+#[derive(Clone, Debug)]
+enum Fate {
+    Delivered(String),
+    Temporary(String),
+    Failed(String),
+}

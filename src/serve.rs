@@ -1,0 +1,116 @@
+//! `hato serve`: wires the store, the queue runner, the control socket and the
+//! listeners together, then runs until told to stop.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::guard::Guard;
+use crate::smtp::{self, Service};
+use crate::store::{Account, Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Logs(#[from] crate::logs::LogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("cannot listen on {addr} for {service}: {source} (is another server using the port?)")]
+    Bind { addr: String, service: &'static str, source: std::io::Error },
+    #[error("cannot create the control socket {path}: {source}")]
+    Control { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Directory(#[from] crate::directory::DirectoryError),
+}
+
+pub async fn serve(cfg: Config) -> Result<(), ServeError> {
+    crate::logs::init(&cfg.log.level)?;
+    let cfg = Arc::new(cfg);
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    let store = Arc::new(Store::open(&cfg.db_path())?);
+    if cfg.demo {
+        create_demo(&store).await?;
+    }
+    let (cert, key) = crate::tls::ensure_certificate(&cfg)?;
+    let tls = crate::tls::acceptor(&cert, &key)?;
+    let guard = Guard::new(cfg.limits.clone());
+    let queue_wake = Arc::new(Notify::new());
+
+    let control = Arc::new(crate::control::Server { queue_wake: queue_wake.clone(), guard: guard.clone() });
+    let sock = cfg.control_socket();
+    control
+        .listen(&sock)
+        .await
+        .map_err(|source| ServeError::Control { path: sock.display().to_string(), source })?;
+
+    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone() });
+    let listeners = [
+        (Service::Mx, &cfg.smtp.mx_listen),
+        (Service::Submission, &cfg.smtp.submission_listen),
+        (Service::Submissions, &cfg.smtp.submissions_listen),
+    ];
+    for (service, addr) in listeners {
+        if addr.is_empty() {
+            continue;
+        }
+        let l = smtp::server::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr: addr.clone(), service: service.name(), source })?;
+        info!(target: "hato::serve", service = service.name(), addr = %addr, "listening");
+        tokio::spawn(smtp::server::serve(l, service, shared.clone()));
+    }
+
+    let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
+    tokio::spawn(runner.run());
+    info!(target: "hato::serve", version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.data_dir.display(), "Hato is ready");
+
+    wait_for_stop().await;
+    // Nothing to flush: every acknowledged message is already committed, and
+    // sessions cut off here never got their 250.
+    info!(target: "hato::serve", "stopping");
+    let _ = std::fs::remove_file(&sock);
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(target: "hato::serve", "cannot watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// On an empty development server, a domain and an account to try things with.
+async fn create_demo(store: &Store) -> Result<(), ServeError> {
+    if !store.domains().await?.is_empty() {
+        return Ok(());
+    }
+    let password = crate::ids::token(12);
+    store.add_domain("demo.test".into()).await?;
+    store
+        .add_account(Account {
+            address: "demo@demo.test".into(),
+            display_name: "Demo User".into(),
+            quota_bytes: 0,
+            used_bytes: 0,
+            enabled: true,
+            password_hash: crate::directory::hash_password(&password)?,
+        })
+        .await?;
+    // Printed, not logged: the password must not sit in log files.
+    eprintln!("\n  Demo account created: demo@demo.test  password: {password}\n  (change it with `hato ctl account passwd demo@demo.test`)\n");
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The mail transaction: MAIL FROM, RCPT TO, DATA, and the commit that earns a 250.
+//!
+//! Invariant: "250 queued" is written only after `Store::enqueue` returned,
+//! i.e. after the message and every queue entry are durably committed.
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::data::{DotReader, Progress};
+use super::session::{Flow, Session};
+use super::{Service, message, policy};
+use crate::address::{Address, AddressError};
+use crate::connection::ConnError;
+use crate::ids::Id;
+use crate::store::{NewMessage, NewRecipient, Resolution, Target};
+
+pub struct Transaction {
+    sender: String,
+    /// Addresses as the client gave them (for the Received header and logs).
+    rcpt_given: Vec<String>,
+    recipients: Vec<NewRecipient>,
+}
+
+impl Session {
+    pub(super) async fn mail(&mut self, from: String, size: Option<usize>, smtputf8: bool) -> Flow {
+        if self.helo.is_none() {
+            self.reply(503, "5.5.1", "Send EHLO/HELO first");
+            return self.client_error().await;
+        }
+        if self.tx.is_some() {
+            self.reply(503, "5.5.1", "Nested MAIL command");
+            return self.client_error().await;
+        }
+        if self.service != Service::Mx && self.auth_user.is_none() {
+            self.reply(530, "5.7.0", "Authentication required");
+            return self.client_error().await;
+        }
+        let max = self.sh.cfg.smtp.max_message_size;
+        if size.is_some_and(|s| s > max) {
+            self.reply(552, "5.3.4", &format!("Message too big; the limit is {max} bytes"));
+            return Flow::Continue;
+        }
+        if !smtputf8 && !from.is_ascii() {
+            self.reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+            return Flow::Continue;
+        }
+        let sender = if from.is_empty() {
+            if self.service != Service::Mx {
+                self.reply(553, "5.1.7", "A null sender is not allowed on submission");
+                return self.client_error().await;
+            }
+            String::new()
+        } else {
+            match Address::parse(&from) {
+                Ok(a) => a.to_string(),
+                Err(e) => {
+                    self.reply(553, "5.1.7", &format!("Bad sender address: {e}"));
+                    return self.client_error().await;
+                }
+            }
+        };
+        if let Some(rule) = policy::sender_rejected(&self.sh.cfg.policy, &sender) {
+            info!(target: "hato::smtp", from = %sender, rule, "rejected: sender on reject list");
+            self.reply(550, "5.7.1", &format!("Sender <{sender}> refused by policy"));
+            return Flow::Continue;
+        }
+        if let (Some(user), true) = (&self.auth_user, self.sh.cfg.smtp.enforce_sender) {
+            let owner = self.sh.store.owner_of(sender.clone()).await;
+            match owner {
+                Ok(Some(o)) if &o == user => {}
+                Ok(_) => {
+                    info!(target: "hato::smtp", from = %sender, user = %user, "rejected: sender not owned by the login");
+                    self.reply(553, "5.7.1", &format!("Sender <{sender}> is not an address of {user}"));
+                    return Flow::Continue;
+                }
+                Err(e) => {
+                    warn!(target: "hato::smtp", "sender lookup failed: {e}");
+                    self.reply(451, "4.3.0", "Temporary lookup failure; try again");
+                    return Flow::Continue;
+                }
+            }
+        }
+        if !self.sh.guard.allow_message(self.peer) {
+            warn!(target: "hato::smtp", "rejected: message rate limit");
+            self.reply(451, "4.7.1", "Too many messages from your address; slow down and retry later");
+            return Flow::Continue;
+        }
+        self.tx = Some(Transaction { sender, rcpt_given: Vec::new(), recipients: Vec::new() });
+        self.reply(250, "2.1.0", "Sender OK");
+        Flow::Continue
+    }
+
+    pub(super) async fn rcpt(&mut self, to: String) -> Flow {
+        let Some(count) = self.tx.as_ref().map(|t| t.rcpt_given.len()) else {
+            self.reply(503, "5.5.1", "Need MAIL before RCPT");
+            return self.client_error().await;
+        };
+        if count >= self.sh.cfg.smtp.max_recipients {
+            self.reply(452, "4.5.3", "Too many recipients; send the rest in another transaction");
+            return Flow::Continue;
+        }
+        let addr = match Address::parse(&to) {
+            Ok(a) => a,
+            Err(AddressError::Routed(_)) => {
+                info!(target: "hato::smtp", to = %to, "rejected: routed address (relay attempt)");
+                self.reply(550, "5.7.1", "Relaying denied: routed addresses are not accepted");
+                return self.client_error().await;
+            }
+            Err(e) => {
+                self.reply(501, "5.1.3", &format!("Bad recipient address: {e}"));
+                return self.client_error().await;
+            }
+        };
+        let address = addr.to_string();
+        let resolution = match self.sh.store.resolve(address.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(target: "hato::smtp", "recipient lookup failed: {e}");
+                self.reply(451, "4.3.0", "Temporary lookup failure; try again");
+                return Flow::Continue;
+            }
+        };
+        let new: Vec<NewRecipient> = match resolution {
+            Resolution::NotLocal if self.auth_user.is_some() => {
+                vec![NewRecipient { id: Id::new(), address: address.clone(), local_account: None }]
+            }
+            Resolution::NotLocal => {
+                info!(target: "hato::smtp", to = %address, "rejected: relay attempt");
+                self.reply(550, "5.7.1", "Relaying denied: authenticate on the submission port to send elsewhere");
+                return self.client_error().await;
+            }
+            Resolution::Unknown => {
+                info!(target: "hato::smtp", to = %address, "rejected: unknown recipient");
+                self.reply(550, "5.1.1", &format!("<{address}>: no such user here"));
+                return self.client_error().await;
+            }
+            Resolution::Targets(targets) => {
+                let mut out = Vec::new();
+                for t in targets {
+                    match t {
+                        Target::Remote(r) => out.push(NewRecipient { id: Id::new(), address: r, local_account: None }),
+                        Target::Account(a) if !a.enabled => {}
+                        Target::Account(a) if a.over_quota(0) => {
+                            info!(target: "hato::smtp", to = %a.address, "deferred: mailbox over quota");
+                            self.reply(452, "4.2.2", &format!("<{address}>: mailbox full"));
+                            return Flow::Continue;
+                        }
+                        Target::Account(a) => out.push(NewRecipient {
+                            id: Id::new(),
+                            address: a.address.clone(),
+                            local_account: Some(a.address),
+                        }),
+                    }
+                }
+                if out.is_empty() {
+                    info!(target: "hato::smtp", to = %address, "rejected: mailbox disabled");
+                    self.reply(550, "5.2.1", &format!("<{address}>: mailbox disabled"));
+                    return Flow::Continue;
+                }
+                out
+            }
+        };
+        let Some(tx) = self.tx.as_mut() else { return Flow::Continue };
+        tx.rcpt_given.push(address);
+        for r in new {
+            let dup = tx.recipients.iter().any(|x| x.address == r.address && x.local_account == r.local_account);
+            if !dup {
+                tx.recipients.push(r);
+            }
+        }
+        self.reply(250, "2.1.5", "Recipient OK");
+        Flow::Continue
+    }
+
+    pub(super) async fn data(&mut self) -> Result<Flow, ConnError> {
+        let ready = self.tx.as_ref().map(|t| !t.recipients.is_empty());
+        match ready {
+            None => {
+                self.reply(503, "5.5.1", "Need MAIL and RCPT before DATA");
+                return Ok(self.client_error().await);
+            }
+            Some(false) => {
+                self.reply(554, "5.5.1", "No valid recipients");
+                return Ok(self.client_error().await);
+            }
+            Some(true) => {}
+        }
+        self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>");
+        self.conn.flush().await?;
+        let started = Instant::now();
+        let deadline = Duration::from_secs(self.sh.cfg.smtp.data_timeout_secs);
+        let mut reader = DotReader::new(self.sh.cfg.smtp.max_message_size);
+        loop {
+            // The whole body must arrive within the data timeout, so a client
+            // trickling one byte a minute cannot hold a slot forever.
+            let left = deadline.saturating_sub(started.elapsed()).min(self.timeout());
+            if left.is_zero() {
+                return Err(ConnError::Timeout(deadline));
+            }
+            let chunk = match self.conn.read_some(left).await {
+                Ok(c) => c,
+                Err(e) => {
+                    info!(target: "hato::smtp", "connection lost during DATA; nothing was accepted: {e}");
+                    return Err(e);
+                }
+            };
+            if let Progress::Done(n) = reader.feed(&chunk) {
+                self.conn.unread(&chunk[n..]);
+                break;
+            }
+        }
+        let Some(tx) = self.tx.take() else { return Ok(Flow::Continue) };
+        if reader.oversize() {
+            let max = self.sh.cfg.smtp.max_message_size;
+            info!(target: "hato::smtp", "rejected: message over {max} bytes");
+            self.reply(552, "5.3.4", &format!("Message too big; the limit is {max} bytes"));
+            return Ok(Flow::Continue);
+        }
+        Ok(self.commit(tx, reader.into_body()).await)
+    }
+
+    async fn commit(&mut self, tx: Transaction, body: Vec<u8>) -> Flow {
+        let fields = message::fields(&body);
+        let hops = message::count(&fields, "Received");
+        if hops >= self.sh.cfg.smtp.max_hops {
+            warn!(target: "hato::smtp", hops, "rejected: mail loop");
+            self.reply(554, "5.4.6", &format!("Too many hops ({hops}); mail loop suspected"));
+            return Flow::Continue;
+        }
+        let id = Id::new();
+        let qid = id.to_string();
+        let now = crate::clock::now();
+        let date = crate::clock::rfc5322(now);
+        let mut head = String::new();
+        let protocol = match (self.esmtp, self.conn.is_tls(), self.auth_user.is_some()) {
+            (false, _, _) => "SMTP",
+            (true, false, false) => "ESMTP",
+            (true, true, false) => "ESMTPS",
+            (true, false, true) => "ESMTPA",
+            (true, true, true) => "ESMTPSA",
+        };
+        let helo = self.helo.clone().unwrap_or_default();
+        let client_ip = self.peer.to_string();
+        head.push_str(&message::received(&message::Trace {
+            helo: &helo,
+            client_ip: &client_ip,
+            hostname: &self.sh.cfg.hostname,
+            protocol,
+            queue_id: &qid,
+            for_rcpt: (tx.rcpt_given.len() == 1).then(|| tx.rcpt_given[0].as_str()),
+            date: &date,
+        }));
+        let mut message_id = message::get(&fields, "Message-ID").unwrap_or_default();
+        // Submission is where a message is born: give it what RFC 5322 requires.
+        if self.service != Service::Mx {
+            if message_id.is_empty() {
+                message_id = format!("<{}.{}@{}>", qid, crate::ids::token(8), self.sh.cfg.hostname);
+                head.push_str(&format!("Message-ID: {message_id}\r\n"));
+            }
+            if message::get(&fields, "Date").is_none() {
+                head.push_str(&format!("Date: {date}\r\n"));
+            }
+        }
+        let mut full = head.into_bytes();
+        full.extend_from_slice(&body);
+        let size = full.len();
+        let rcpts = tx.recipients.len();
+        let msg = NewMessage {
+            id,
+            body: full,
+            sender: tx.sender.clone(),
+            client_ip,
+            helo,
+            auth_user: self.auth_user.clone(),
+            message_id: message_id.clone(),
+            subject: message::get(&fields, "Subject").unwrap_or_default().chars().take(200).collect(),
+            recipients: tx.recipients,
+        };
+        match self.sh.store.enqueue(msg).await {
+            Ok(()) => {
+                info!(target: "hato::smtp", queue_id = %qid, from = %tx.sender, rcpts, size, message_id = %message_id, "accepted");
+                self.sh.queue_wake.notify_one();
+                self.reply(250, "2.0.0", &format!("OK queued as {qid}"));
+            }
+            Err(e) => {
+                warn!(target: "hato::smtp", queue_id = %qid, "could not store message: {e}");
+                self.reply(451, "4.3.0", "Could not store the message; try again later");
+            }
+        }
+        Flow::Continue
+    }
+}

@@ -1,0 +1,334 @@
+//! The store: directory, mailboxes, message bodies and the queue.
+//!
+//! Callers see one async interface; which database sits behind it is the
+//! backend's business. Today that is SQLite (`sqlite/`); the MariaDB Galera
+//! backend for clusters will sit beside it behind the same methods. Rules that
+//! keep that possible: ids are made by the caller before the first attempt
+//! (`crate::ids::Id`), transactions are small, and no SQL leaves `sqlite/`.
+//!
+//! Invariant: every `async fn` that changes state returns only after the
+//! change is durably committed.
+
+mod sqlite;
+
+pub use sqlite::mailbox::return_path_header;
+
+use std::path::Path;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::ids::Id;
+use sqlite::{Db, directory, mailbox, queue};
+
+#[derive(Clone, Debug, Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage failure: {0} (check disk space and the data directory's permissions)")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("row".into()),
+            e => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Domain {
+    pub name: String,
+    pub catch_all: Option<String>,
+    pub accounts: i64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Account {
+    pub address: String,
+    pub display_name: String,
+    pub quota_bytes: i64,
+    pub used_bytes: i64,
+    pub enabled: bool,
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+impl Account {
+    pub fn over_quota(&self, extra: i64) -> bool {
+        self.quota_bytes > 0 && self.used_bytes + extra > self.quota_bytes
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Alias {
+    pub address: String,
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Group {
+    pub address: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+/// Where mail for one address ends up after aliases, groups and catch-all.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolution {
+    /// The domain is not ours: only authenticated users may relay there.
+    NotLocal,
+    /// Our domain, but nobody by that name (550 5.1.1, said at RCPT).
+    Unknown,
+    /// Final targets: local accounts and remote addresses (from aliases/groups).
+    Targets(Vec<Target>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Account(Account),
+    Remote(String),
+}
+
+/// A message accepted for delivery, with everything needed to commit it at once.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: Id,
+    pub body: Vec<u8>,
+    pub sender: String,
+    pub client_ip: String,
+    pub helo: String,
+    pub auth_user: Option<String>,
+    pub message_id: String,
+    pub subject: String,
+    pub recipients: Vec<NewRecipient>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRecipient {
+    pub id: Id,
+    pub address: String,
+    /// Set when the recipient resolved to a local account.
+    pub local_account: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueEntry {
+    #[serde(serialize_with = "ser_id")]
+    pub id: Id,
+    #[serde(serialize_with = "ser_id")]
+    pub message: Id,
+    pub recipient: String,
+    pub local_account: Option<String>,
+    pub domain: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt: i64,
+    pub last_error: String,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct QueuedMessage {
+    #[serde(serialize_with = "ser_id")]
+    pub id: Id,
+    pub sender: String,
+    pub received: i64,
+    pub size: i64,
+    pub client_ip: String,
+    pub helo: String,
+    pub auth_user: Option<String>,
+    pub message_id: String,
+    pub subject: String,
+    pub entries: Vec<QueueEntry>,
+}
+
+fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_string())
+}
+
+/// What became of one queue entry after a delivery attempt.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Delivered,
+    Deferred { error: String, next_attempt: i64 },
+    Failed { error: String },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct QueueFilter {
+    pub sender: Option<String>,
+    pub recipient: Option<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MailboxInfo {
+    pub name: String,
+    pub special_use: Option<String>,
+    pub messages: i64,
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StoredMessage {
+    pub uid: i64,
+    pub size: i64,
+    pub flags: String,
+    pub internal_date: i64,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+/// Mailboxes every account gets, with their RFC 6154 special-use attribute.
+pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
+    ("INBOX", None),
+    ("Drafts", Some("\\Drafts")),
+    ("Sent", Some("\\Sent")),
+    ("Junk", Some("\\Junk")),
+    ("Trash", Some("\\Trash")),
+    ("Archive", Some("\\Archive")),
+];
+
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display()))
+            })?;
+        }
+        Ok(Store { db: Db::open(path)? })
+    }
+
+    // --- directory -------------------------------------------------------
+
+    pub async fn add_domain(&self, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_domain(c, &name)).await
+    }
+    pub async fn remove_domain(&self, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_domain(c, &name)).await
+    }
+    pub async fn set_catch_all(&self, domain: String, target: Option<String>) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::set_catch_all(c, &domain, target.as_deref())).await
+    }
+    pub async fn domains(&self) -> Result<Vec<Domain>, StoreError> {
+        self.db.read(directory::domains).await
+    }
+    pub async fn is_local_domain(&self, name: String) -> Result<bool, StoreError> {
+        self.db.read(move |c| directory::is_local_domain(c, &name)).await
+    }
+
+    pub async fn add_account(&self, account: Account) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_account(c, &account)).await
+    }
+    pub async fn update_account(&self, account: Account) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::update_account(c, &account)).await
+    }
+    pub async fn remove_account(&self, address: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_account(c, &address)).await
+    }
+    pub async fn account(&self, address: String) -> Result<Option<Account>, StoreError> {
+        self.db.read(move |c| directory::account(c, &address)).await
+    }
+    pub async fn accounts(&self, domain: Option<String>) -> Result<Vec<Account>, StoreError> {
+        self.db.read(move |c| directory::accounts(c, domain.as_deref())).await
+    }
+
+    pub async fn add_alias(&self, address: String, target: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_alias(c, &address, &target)).await
+    }
+    pub async fn remove_alias(&self, address: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_alias(c, &address)).await
+    }
+    pub async fn aliases(&self, domain: Option<String>) -> Result<Vec<Alias>, StoreError> {
+        self.db.read(move |c| directory::aliases(c, domain.as_deref())).await
+    }
+
+    pub async fn add_group(&self, address: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_group(c, &address, &name)).await
+    }
+    pub async fn remove_group(&self, address: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_group(c, &address)).await
+    }
+    pub async fn set_group_member(&self, group: String, member: String, present: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::set_group_member(c, &group, &member, present)).await
+    }
+    pub async fn groups(&self, domain: Option<String>) -> Result<Vec<Group>, StoreError> {
+        self.db.read(move |c| directory::groups(c, domain.as_deref())).await
+    }
+
+    /// Expands an address through aliases, groups and catch-all to its final targets.
+    pub async fn resolve(&self, address: String) -> Result<Resolution, StoreError> {
+        self.db.read(move |c| directory::resolve(c, &address)).await
+    }
+
+    /// Which account may send as `address` (the account itself or one aliased to it).
+    pub async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
+        self.db.read(move |c| directory::owner_of(c, &address)).await
+    }
+
+    // --- queue -----------------------------------------------------------
+
+    /// Commits a message and its queue entries; SMTP says 250 only after this returns Ok.
+    pub async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
+        self.db.write(move |c| queue::enqueue(c, &msg, crate::clock::now())).await
+    }
+    pub async fn due_entries(&self, now: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
+        self.db.read(move |c| queue::due_entries(c, now, limit)).await
+    }
+    pub async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
+        self.db.read(move |c| queue::queued_message(c, id)).await
+    }
+    pub async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| queue::queued_body(c, id)).await
+    }
+    pub async fn queue_list(&self, filter: QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.db.read(move |c| queue::list(c, &filter)).await
+    }
+    /// Records delivery outcomes, and commits a bounce (if any) in the same transaction.
+    pub async fn record_outcomes(&self, outcomes: Vec<(Id, Outcome)>, bounce: Option<NewMessage>) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| {
+                let now = crate::clock::now();
+                if let Some(b) = &bounce {
+                    queue::enqueue(c, b, now)?;
+                }
+                queue::record_outcomes(c, &outcomes)
+            })
+            .await
+    }
+    /// Delivers a queue entry into its account's INBOX and removes it, atomically.
+    /// Returns false when the entry is gone (delivered already or deleted by an admin).
+    pub async fn deliver_local(&self, entry: Id) -> Result<bool, StoreError> {
+        self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, crate::clock::now())).await
+    }
+    /// Admin actions on a whole queued message: "hold", "release", "retry", "delete".
+    pub async fn queue_action(&self, id: Id, action: queue::Action) -> Result<usize, StoreError> {
+        self.db.write(move |c| queue::action(c, id, action, crate::clock::now())).await
+    }
+
+    // --- mailboxes ---------------------------------------------------------
+
+    pub async fn mailboxes(&self, account: String) -> Result<Vec<MailboxInfo>, StoreError> {
+        self.db.read(move |c| mailbox::mailboxes(c, &account)).await
+    }
+    pub async fn messages(&self, account: String, mailbox: String, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
+        self.db.read(move |c| mailbox::messages(c, &account, &mailbox, with_content)).await
+    }
+}
+
+pub use queue::Action as QueueAction;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! Mailboxes, stored messages and the content-addressed bodies they share.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::ids::Id;
+use crate::store::{MailboxInfo, StoreError, StoredMessage};
+
+/// Stores a body once under its SHA-256 and returns the id.
+pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    let id: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    c.execute(
+        "INSERT OR IGNORE INTO blobs (id, size, data) VALUES (?1, ?2, ?3)",
+        params![id, data.len() as i64, data],
+    )?;
+    Ok(id)
+}
+
+/// Deletes a body once nothing refers to it any more.
+pub fn release_blob(c: &Connection, blob: &str) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM blobs WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM queued_messages WHERE blob_id = ?1)",
+        [blob],
+    )?;
+    Ok(())
+}
+
+/// The header line local delivery adds (RFC 5321 §4.4); kept apart from the shared body.
+pub fn return_path_header(sender: &str) -> String {
+    format!("Return-Path: <{sender}>\r\n")
+}
+
+pub fn deliver_queue_entry(c: &Connection, entry: Id, now: i64) -> Result<bool, StoreError> {
+    let row: Option<(Option<String>, i64, String, String, i64)> = c
+        .query_row(
+            "SELECT q.local_account, q.message, m.blob_id, m.sender, m.size
+             FROM queue q JOIN queued_messages m ON m.id = q.message WHERE q.id = ?1",
+            [entry.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((account, message, blob, sender, body_size)) = row else { return Ok(false) };
+    let account = account.ok_or_else(|| StoreError::Invalid(format!("queue entry {entry} is not local")))?;
+    let inbox: Option<i64> = c
+        .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = 'INBOX'", [&account], |r| r.get(0))
+        .optional()?;
+    let inbox = inbox.ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+    let size = body_size + return_path_header(&sender).len() as i64;
+    append(c, inbox, &blob, &sender, size, "", now)?;
+    c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
+    c.execute("DELETE FROM queue WHERE id = ?1", [entry.0])?;
+    super::queue::forget_if_done(c, Id(message))?;
+    Ok(true)
+}
+
+/// Adds a message to a mailbox with the next UID, allocated in this same transaction
+/// so UIDs stay unique and gap-free under concurrent deliveries.
+fn append(c: &Connection, mailbox: i64, blob: &str, sender: &str, size: i64, flags: &str, now: i64) -> Result<i64, StoreError> {
+    let (uid, modseq): (i64, i64) = c.query_row(
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+         WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
+        [mailbox],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    c.execute(
+        "INSERT INTO messages (id, mailbox_id, uid, blob_id, return_path, size, flags, internal_date, modseq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![Id::new().0, mailbox, uid, blob, sender, size, flags, now, modseq],
+    )?;
+    Ok(uid)
+}
+
+pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id), b.uidvalidity, b.uidnext
+         FROM mailboxes b WHERE b.account = ?1 ORDER BY b.name = 'INBOX' DESC, b.name",
+    )?;
+    let rows = st.query_map([account], |r| {
+        Ok(MailboxInfo {
+            name: r.get(0)?,
+            special_use: r.get(1)?,
+            messages: r.get(2)?,
+            uidvalidity: r.get(3)?,
+            uidnext: r.get(4)?,
+        })
+    })?;
+    let list: Vec<MailboxInfo> = rows.collect::<Result<_, _>>()?;
+    if list.is_empty() {
+        return Err(StoreError::NotFound(format!("account {account}")));
+    }
+    Ok(list)
+}
+
+pub fn messages(c: &Connection, account: &str, mailbox: &str, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT m.uid, m.size, m.flags, m.internal_date, m.return_path, CASE WHEN ?3 THEN bl.data ELSE x'' END
+         FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.id = m.blob_id
+         WHERE b.account = ?1 AND b.name = ?2 ORDER BY m.uid",
+    )?;
+    let rows = st.query_map(params![account, mailbox, with_content], |r| {
+        let return_path: String = r.get(4)?;
+        let body: Vec<u8> = r.get(5)?;
+        let content = if with_content {
+            let mut v = return_path_header(&return_path).into_bytes();
+            v.extend_from_slice(&body);
+            v
+        } else {
+            Vec::new()
+        };
+        Ok(StoredMessage { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, content })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

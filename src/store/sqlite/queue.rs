@@ -1,0 +1,186 @@
+//! The durable queue: one row per (message, recipient) still to deliver.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::ids::Id;
+use crate::store::{NewMessage, Outcome, QueueEntry, QueueFilter, QueuedMessage, StoreError};
+
+/// Admin actions on a queued message (all of its recipients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Hold,
+    Release,
+    Retry,
+    Delete,
+}
+
+pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreError> {
+    let blob = super::mailbox::put_blob(c, &m.body)?;
+    // A retried commit finds its own row (the id was made before the first try).
+    let inserted = c.execute(
+        "INSERT OR IGNORE INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![m.id.0, blob, m.sender, now, m.body.len() as i64, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject],
+    )?;
+    if inserted == 0 {
+        return Ok(());
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?;
+    for r in &m.recipients {
+        let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        st.execute(params![r.id.0, m.id.0, r.address, r.local_account, domain, now])?;
+    }
+    Ok(())
+}
+
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created";
+
+fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
+    Ok(QueueEntry {
+        id: Id(r.get(0)?),
+        message: Id(r.get(1)?),
+        recipient: r.get(2)?,
+        local_account: r.get(3)?,
+        domain: r.get(4)?,
+        state: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt: r.get(7)?,
+        last_error: r.get(8)?,
+        created: r.get(9)?,
+    })
+}
+
+pub fn due_entries(c: &Connection, now: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {ENTRY_COLS} FROM queue WHERE state = 'ready' AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
+    ))?;
+    let rows = st.query_map(params![now, limit as i64], entry_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn queued_message(c: &Connection, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
+    let head = c
+        .query_row(
+            "SELECT id, sender, received, size, client_ip, helo, auth_user, message_id, subject FROM queued_messages WHERE id = ?1",
+            [id.0],
+            message_row,
+        )
+        .optional()?;
+    let Some(mut m) = head else { return Ok(None) };
+    m.entries = entries_of(c, id)?;
+    Ok(Some(m))
+}
+
+fn message_row(r: &rusqlite::Row) -> rusqlite::Result<QueuedMessage> {
+    Ok(QueuedMessage {
+        id: Id(r.get(0)?),
+        sender: r.get(1)?,
+        received: r.get(2)?,
+        size: r.get(3)?,
+        client_ip: r.get(4)?,
+        helo: r.get(5)?,
+        auth_user: r.get(6)?,
+        message_id: r.get(7)?,
+        subject: r.get(8)?,
+        entries: Vec::new(),
+    })
+}
+
+fn entries_of(c: &Connection, message: Id) -> Result<Vec<QueueEntry>, StoreError> {
+    let mut st = c.prepare_cached(&format!("SELECT {ENTRY_COLS} FROM queue WHERE message = ?1 ORDER BY recipient"))?;
+    let rows = st.query_map([message.0], entry_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn queued_body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
+    c.query_row(
+        "SELECT b.data FROM queued_messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?1",
+        [id.0],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+}
+
+pub fn list(c: &Connection, f: &QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
+    let like = |s: &Option<String>| s.as_ref().map(|v| format!("%{}%", v.to_lowercase()));
+    let mut st = c.prepare(
+        "SELECT m.id, m.sender, m.received, m.size, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject
+         FROM queued_messages m
+         WHERE (?1 IS NULL OR lower(m.sender) LIKE ?1)
+           AND EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id
+                        AND (?2 IS NULL OR q.recipient LIKE ?2) AND (?3 IS NULL OR q.state = ?3))
+         ORDER BY m.received",
+    )?;
+    let heads: Vec<QueuedMessage> = st
+        .query_map(params![like(&f.sender), like(&f.recipient), f.state], message_row)?
+        .collect::<Result<_, _>>()?;
+    heads
+        .into_iter()
+        .map(|mut m| {
+            m.entries = entries_of(c, m.id)?;
+            Ok(m)
+        })
+        .collect()
+}
+
+pub fn record_outcomes(c: &Connection, outcomes: &[(Id, Outcome)]) -> Result<(), StoreError> {
+    for (entry, outcome) in outcomes {
+        match outcome {
+            Outcome::Delivered | Outcome::Failed { .. } => {
+                let message: Option<i64> =
+                    c.query_row("DELETE FROM queue WHERE id = ?1 RETURNING message", [entry.0], |r| r.get(0)).optional()?;
+                if let Some(m) = message {
+                    forget_if_done(c, Id(m))?;
+                }
+            }
+            Outcome::Deferred { error, next_attempt } => {
+                c.execute(
+                    "UPDATE queue SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE id = ?1",
+                    params![entry.0, next_attempt, error],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops a queued message (and its body, if unshared) once no recipient is left.
+pub fn forget_if_done(c: &Connection, message: Id) -> Result<(), StoreError> {
+    let left: i64 = c.query_row("SELECT COUNT(*) FROM queue WHERE message = ?1", [message.0], |r| r.get(0))?;
+    if left > 0 {
+        return Ok(());
+    }
+    let blob: Option<String> = c
+        .query_row("DELETE FROM queued_messages WHERE id = ?1 RETURNING blob_id", [message.0], |r| r.get(0))
+        .optional()?;
+    if let Some(b) = blob {
+        super::mailbox::release_blob(c, &b)?;
+    }
+    Ok(())
+}
+
+pub fn action(c: &Connection, id: Id, action: Action, now: i64) -> Result<usize, StoreError> {
+    let n = match action {
+        Action::Hold => c.execute("UPDATE queue SET state = 'held' WHERE message = ?1", [id.0])?,
+        Action::Release => {
+            c.execute("UPDATE queue SET state = 'ready', next_attempt = ?2 WHERE message = ?1", params![id.0, now])?
+        }
+        Action::Retry => c.execute(
+            "UPDATE queue SET next_attempt = ?2 WHERE message = ?1 AND state = 'ready'",
+            params![id.0, now],
+        )?,
+        Action::Delete => {
+            let n = c.execute("DELETE FROM queue WHERE message = ?1", [id.0])?;
+            forget_if_done(c, id)?;
+            n
+        }
+    };
+    if n == 0 && action != Action::Retry {
+        return Err(StoreError::NotFound(format!("queued message {id}")));
+    }
+    Ok(n)
+}

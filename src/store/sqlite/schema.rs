@@ -1,0 +1,141 @@
+//! Versioned schema. Each migration runs once, in order, inside a transaction;
+//! `PRAGMA user_version` records how far a database has come. Never edit a
+//! released migration: add the next one.
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: directory, mailboxes, bodies, queue.
+    r#"
+    CREATE TABLE domains (
+        name       TEXT PRIMARY KEY,
+        catch_all  TEXT,
+        created    INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        address       TEXT PRIMARY KEY,
+        domain        TEXT NOT NULL REFERENCES domains(name),
+        password_hash TEXT NOT NULL,
+        display_name  TEXT NOT NULL DEFAULT '',
+        quota_bytes   INTEGER NOT NULL DEFAULT 0,
+        used_bytes    INTEGER NOT NULL DEFAULT 0,
+        enabled       INTEGER NOT NULL DEFAULT 1,
+        created       INTEGER NOT NULL
+    );
+    CREATE INDEX accounts_domain ON accounts(domain);
+    CREATE TABLE aliases (
+        address TEXT PRIMARY KEY,
+        domain  TEXT NOT NULL REFERENCES domains(name),
+        target  TEXT NOT NULL
+    );
+    CREATE TABLE groups (
+        address TEXT PRIMARY KEY,
+        domain  TEXT NOT NULL REFERENCES domains(name),
+        name    TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE group_members (
+        group_address TEXT NOT NULL REFERENCES groups(address) ON DELETE CASCADE,
+        member        TEXT NOT NULL,
+        PRIMARY KEY (group_address, member)
+    );
+    CREATE TABLE mailboxes (
+        id            INTEGER PRIMARY KEY,
+        account       TEXT NOT NULL REFERENCES accounts(address) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        special_use   TEXT,
+        uidvalidity   INTEGER NOT NULL,
+        uidnext       INTEGER NOT NULL DEFAULT 1,
+        highestmodseq INTEGER NOT NULL DEFAULT 1,
+        subscribed    INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (account, name)
+    );
+    -- Bodies are content-addressed (sha256) and shared by every copy of a message.
+    CREATE TABLE blobs (
+        id   TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE messages (
+        id            INTEGER PRIMARY KEY,
+        mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid           INTEGER NOT NULL,
+        blob_id       TEXT NOT NULL,
+        return_path   TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        flags         TEXT NOT NULL DEFAULT '',
+        internal_date INTEGER NOT NULL,
+        modseq        INTEGER NOT NULL,
+        UNIQUE (mailbox_id, uid)
+    );
+    CREATE INDEX messages_blob ON messages(blob_id);
+    CREATE TABLE queued_messages (
+        id         INTEGER PRIMARY KEY,
+        blob_id    TEXT NOT NULL,
+        sender     TEXT NOT NULL,
+        received   INTEGER NOT NULL,
+        size       INTEGER NOT NULL,
+        client_ip  TEXT NOT NULL,
+        helo       TEXT NOT NULL,
+        auth_user  TEXT,
+        message_id TEXT NOT NULL DEFAULT '',
+        subject    TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX queued_messages_blob ON queued_messages(blob_id);
+    CREATE TABLE queue (
+        id            INTEGER PRIMARY KEY,
+        message       INTEGER NOT NULL REFERENCES queued_messages(id),
+        recipient     TEXT NOT NULL,
+        local_account TEXT,
+        domain        TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'ready',
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_attempt  INTEGER NOT NULL,
+        last_error    TEXT NOT NULL DEFAULT '',
+        created       INTEGER NOT NULL
+    );
+    CREATE INDEX queue_due ON queue(state, next_attempt);
+    CREATE INDEX queue_message ON queue(message);
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the database is at schema version {version}, newer than this Hato knows ({}); \
+             run the newer Hato or restore a backup",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(target: "hato::store", "database migrated to schema version {}", i + 1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn refuses_a_newer_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        assert!(migrate(&mut conn).unwrap_err().to_string().contains("newer"));
+    }
+}

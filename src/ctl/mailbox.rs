@@ -30,10 +30,11 @@ pub async fn run(ctx: &Ctx, cmd: MailboxCmd) -> Result<(), CtlError> {
             ctx.out.show(&list, || list.iter().map(|m| format!("{:<10} {:>6} messages\n", m.name, m.messages)).collect());
         }
         MailboxCmd::Messages { account, mailbox } => {
-            let list = ctx.store.messages(address_arg(&account)?, mailbox, false).await?;
-            ctx.out.show(&list, || {
-                list.iter()
-                    .map(|m| format!("{:>6}  {}  {} bytes  {}\n", m.uid, crate::clock::rfc5322(m.internal_date), m.size, m.flags))
+            let list = ctx.store.messages(address_arg(&account)?, mailbox, true).await?;
+            let rows: Vec<Row> = list.iter().map(Row::from).collect();
+            ctx.out.show(&rows, || {
+                rows.iter()
+                    .map(|m| format!("{:>6}  {}  {:>8} bytes  {:<30}  {}\n", m.uid, crate::clock::rfc5322(m.internal_date), m.size, m.from, m.subject))
                     .collect()
             });
         }
@@ -47,4 +48,32 @@ pub async fn run(ctx: &Ctx, cmd: MailboxCmd) -> Result<(), CtlError> {
         }
     }
     Ok(())
+}
+
+/// A message as listed: store facts plus the header fields people look for.
+#[derive(serde::Serialize)]
+struct Row {
+    uid: i64,
+    size: i64,
+    flags: String,
+    internal_date: i64,
+    from: String,
+    subject: String,
+    message_id: String,
+}
+
+impl From<&crate::store::StoredMessage> for Row {
+    fn from(m: &crate::store::StoredMessage) -> Row {
+        let f = crate::smtp::message::fields(&m.content);
+        let get = |n| crate::smtp::message::get(&f, n).unwrap_or_default();
+        Row {
+            uid: m.uid,
+            size: m.size,
+            flags: m.flags.clone(),
+            internal_date: m.internal_date,
+            from: get("From"),
+            subject: get("Subject"),
+            message_id: get("Message-ID"),
+        }
+    }
 }

@@ -1,0 +1,326 @@
+//! Starts a real `hato serve` on free loopback ports for black-box tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hato");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let mut raw = [0u8; 6];
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut raw).unwrap();
+    let name: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("hato-test-{tag}-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub struct Server {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub mx: u16,
+    pub submission: u16,
+    pub submissions: u16,
+    child: Option<Child>,
+    /// Everything the server wrote to stderr (its log), shared with a reader thread.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Writes a config (ports, data dir, plus `extra` TOML appended) and starts the server.
+    pub fn start(tag: &str, extra: &str) -> Server {
+        let dir = temp_dir(tag);
+        let (mx, submission, submissions) = (free_port(), free_port(), free_port());
+        let config = dir.join("hato.toml");
+        let text = format!(
+            "hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n\
+             [smtp]\nmx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\n\
+             submissions_listen = \"127.0.0.1:{submissions}\"\n"
+        );
+        // `extra` may open its own [smtp] table; merge by putting ports first when it does.
+        let text = if extra.contains("[smtp]") {
+            let extra = extra.replacen(
+                "[smtp]",
+                &format!(
+                    "[smtp]\nmx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\""
+                ),
+                1,
+            );
+            format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n")
+        } else {
+            text
+        };
+        std::fs::write(&config, text).unwrap();
+        let mut s = Server { dir, config, mx, submission, submissions, child: None, log: Arc::new(Mutex::new(String::new())) };
+        s.spawn();
+        s
+    }
+
+    pub fn spawn(&mut self) {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hato serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.log.lock().unwrap().contains("Hato is ready") {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("hato serve exited with {status}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("hato serve did not become ready:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`, returning whether it appeared.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        ctl_in(&self.config, args, None)
+    }
+
+    pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.ctl(&full);
+        assert!(out.status.success(), "ctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("ctl {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    pub fn ok(&self, args: &[&str]) {
+        let out = self.ctl(args);
+        assert!(out.status.success(), "ctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// A domain plus accounts, each with password "pw-<local part>".
+    pub fn populate(&self, domain: &str, users: &[&str]) {
+        self.ok(&["domain", "add", domain]);
+        for u in users {
+            let addr = format!("{u}@{domain}");
+            let pw = format!("pw-{u}");
+            self.ok(&["account", "add", &addr, "--password", &pw]);
+        }
+    }
+
+    /// Message-IDs (or whole messages) in an account's mailbox, via `hato ctl`.
+    pub fn mailbox(&self, account: &str, mailbox: &str) -> Vec<serde_json::Value> {
+        self.ctl_json(&["mailbox", "messages", account, "--mailbox", mailbox]).as_array().unwrap().clone()
+    }
+
+    pub fn cat(&self, account: &str, uid: i64) -> String {
+        let out = self.ctl(&["mailbox", "cat", account, &uid.to_string()]);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn queue(&self) -> Vec<serde_json::Value> {
+        self.ctl_json(&["queue", "list"]).as_array().unwrap().clone()
+    }
+
+    /// Waits for a mailbox to hold at least `n` messages.
+    pub fn wait_mailbox(&self, account: &str, mailbox: &str, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = self.mailbox(account, mailbox);
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn ctl_in(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("ctl").arg("--config").arg(config).args(args);
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a program and returns (exit ok, stdout+stderr).
+pub fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e} (run scripts/deps)"));
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The Python that has Debian's aiosmtpd (and the standard library clients).
+pub const PYTHON: &str = "/usr/bin/python3";
+
+pub fn py_script(name: &str) -> String {
+    format!("{}/tests/py/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A raw SMTP line conversation for bad-input tests.
+pub struct Raw {
+    pub r: BufReader<TcpStream>,
+    pub w: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut raw = Raw { r: BufReader::new(s.try_clone().unwrap()), w: s };
+        let greeting = raw.reply();
+        assert!(greeting.starts_with("220"), "{greeting}");
+        raw
+    }
+
+    /// Reads one (possibly multi-line) reply; "" when the server closed.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            match self.r.read_line(&mut line) {
+                Ok(0) | Err(_) => return all,
+                Ok(_) => {}
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        let _ = self.w.write_all(bytes);
+    }
+
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+}
+
+/// The aiosmtpd receiver of tests/py/sink.py, on its own port.
+pub struct Sink {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl Sink {
+    pub fn start(mode: &str, tls: Option<(&Path, &Path)>) -> Sink {
+        Sink::start_on(free_port(), mode, tls)
+    }
+
+    pub fn start_on(port: u16, mode: &str, tls: Option<(&Path, &Path)>) -> Sink {
+        let dir = temp_dir("sink");
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg(py_script("sink.py")).arg(port.to_string()).arg(&dir).arg(mode);
+        if let Some((c, k)) = tls {
+            cmd.arg(c).arg(k);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start sink.py (run scripts/deps)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "sink did not start");
+        Sink { port, dir, child }
+    }
+
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        names.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+    }
+
+    pub fn wait_messages(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = self.messages();
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs tests/py/submit.py with the given arguments; returns (ok, output).
+pub fn submit(args: &[&str]) -> (bool, String) {
+    let script = py_script("submit.py");
+    let mut full = vec![script.as_str()];
+    full.extend_from_slice(args);
+    run(PYTHON, &full)
+}
+
+/// Queue settings that make retries happen within a test's patience.
+pub const FAST_QUEUE: &str = "[queue]\nretry_schedule_secs = [1]\nscan_interval_ms = 200\n";

@@ -1,0 +1,151 @@
+//! Inbound mail on the MX port, checked with swaks and raw conversations.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(15);
+
+fn swaks(args: &[&str]) -> (bool, String) {
+    let mut full = vec!["--helo", "client.example.org", "--timeout", "20"];
+    full.extend_from_slice(args);
+    run("swaks", &full)
+}
+
+#[test]
+fn mx_delivers_to_local_account() {
+    let s = Server::start("mx-local", "");
+    s.populate("hato.test", &["alice"]);
+    let port = s.mx.to_string();
+    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "sender@example.org", "--to", "Alice@HATO.test", "--header", "Subject: hello alice"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("250 2.0.0 OK queued as"), "{out}");
+    let msgs = s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
+    assert_eq!(msgs.len(), 1, "{}", s.log());
+    assert_eq!(msgs[0]["subject"], "hello alice");
+    let text = s.cat("alice@hato.test", msgs[0]["uid"].as_i64().unwrap());
+    assert!(text.starts_with("Return-Path: <sender@example.org>\r\nReceived: from client.example.org ([127.0.0.1])"), "{text}");
+    assert!(text.contains("by mx.hato.test (Hato) with ESMTP id"), "{text}");
+    // One line per event with the queue id: the accept and the delivery.
+    let qid = out.split("queued as ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(s.wait_log(&format!("queue_id={qid}"), T));
+    assert!(s.log().lines().any(|l| l.contains(&qid) && l.contains("delivered to INBOX")), "{}", s.log());
+}
+
+#[test]
+fn unknown_recipients_are_refused_at_rcpt() {
+    let s = Server::start("mx-unknown", "");
+    s.populate("hato.test", &["alice"]);
+    let port = s.mx.to_string();
+    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "nobody@hato.test"]);
+    assert!(!ok);
+    assert!(out.contains("550 5.1.1 <nobody@hato.test>: no such user here"), "{out}");
+    assert!(s.queue().is_empty(), "nothing may be queued, so no backscatter can follow");
+}
+
+#[test]
+fn relay_attempts_are_refused() {
+    let s = Server::start("mx-relay", "");
+    s.populate("hato.test", &["alice"]);
+    let mut c = Raw::connect(s.mx);
+    assert!(c.cmd("EHLO relay.test").starts_with("250"));
+    assert!(c.cmd("MAIL FROM:<spammer@example.org>").starts_with("250"));
+    for rcpt in [
+        "<victim@remote.example>",
+        "<victim%remote.example@hato.test>",
+        "<\"victim@remote.example\"@hato.test>",
+        "<@hato.test:victim@remote.example>",
+        "<remote.example!victim@hato.test>",
+    ] {
+        let r = c.cmd(&format!("RCPT TO:{rcpt}"));
+        assert!(r.starts_with("550 5.7.1"), "RCPT TO:{rcpt} got {r}");
+    }
+    // Source route to ourselves: the route is ignored and the mail is ours (RFC 5321 §3.6.1).
+    assert!(c.cmd("RCPT TO:<@remote.example:alice@hato.test>").starts_with("250"));
+    assert!(c.cmd("QUIT").starts_with("221"));
+
+    // Submission without AUTH relays nothing either.
+    let port = s.submission.to_string();
+    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "alice@hato.test", "--to", "x@remote.example"]);
+    assert!(!ok);
+    assert!(out.contains("530 5.7.0 Authentication required"), "{out}");
+}
+
+#[test]
+fn auth_needs_tls_and_is_not_offered_on_mx() {
+    let s = Server::start("mx-auth", "");
+    s.populate("hato.test", &["alice"]);
+    let mut c = Raw::connect(s.submission);
+    let ehlo = c.cmd("EHLO client.test");
+    assert!(ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"), "{ehlo}");
+    let r = c.cmd("AUTH PLAIN AGFsaWNlQGhhdG8udGVzdABwdy1hbGljZQ==");
+    assert!(r.starts_with("538 5.7.11"), "{r}");
+    let mut m = Raw::connect(s.mx);
+    assert!(!m.cmd("EHLO client.test").contains("AUTH"));
+    assert!(m.cmd("AUTH PLAIN AGFsaWNlQGhhdG8udGVzdABwdy1hbGljZQ==").starts_with("503"));
+    // swaks refuses too when told to authenticate without TLS.
+    let port = s.submission.to_string();
+    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--auth", "PLAIN", "--auth-user", "alice@hato.test", "--auth-password", "pw-alice", "--from", "alice@hato.test", "--to", "alice@hato.test"]);
+    assert!(!ok, "{out}");
+}
+
+#[test]
+fn aliases_groups_and_catch_all() {
+    let s = Server::start("mx-aliases", "");
+    s.populate("hato.test", &["alice", "bob"]);
+    s.ok(&["alias", "add", "info@hato.test", "alice@hato.test"]);
+    s.ok(&["group", "add", "team@hato.test", "--name", "Team"]);
+    s.ok(&["group", "add-member", "team@hato.test", "alice@hato.test"]);
+    s.ok(&["group", "add-member", "team@hato.test", "bob@hato.test"]);
+    let port = s.mx.to_string();
+    for to in ["info@hato.test", "team@hato.test"] {
+        let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", to]);
+        assert!(ok, "{out}");
+    }
+    assert_eq!(s.wait_mailbox("alice@hato.test", "INBOX", 2, T).len(), 2);
+    assert_eq!(s.wait_mailbox("bob@hato.test", "INBOX", 1, T).len(), 1);
+    let (ok, _) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "random@hato.test"]);
+    assert!(!ok);
+    s.ok(&["domain", "catch-all", "hato.test", "bob@hato.test"]);
+    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "random@hato.test"]);
+    assert!(ok, "{out}");
+    assert_eq!(s.wait_mailbox("bob@hato.test", "INBOX", 2, T).len(), 2);
+}
+
+#[test]
+fn reject_lists_answer_with_clear_5xx() {
+    let s = Server::start(
+        "mx-policy",
+        "[policy]\nreject_ips = [\"127.0.0.9\"]\nreject_helo = [\".bad.example\"]\nreject_senders = [\"@spam.example\", \"boss@fake.example\"]\n",
+    );
+    s.populate("hato.test", &["alice"]);
+    let port = s.mx.to_string();
+    let base = ["--server", "127.0.0.1", "--port", &port, "--to", "alice@hato.test"];
+    let (ok, out) = run("swaks", &[&base[..], &["--from", "a@spam.example", "--helo", "ok.example"]].concat());
+    assert!(!ok && out.contains("550 5.7.1 Sender <a@spam.example> refused by policy"), "{out}");
+    let (ok, out) = run("swaks", &[&base[..], &["--from", "a@ok.example", "--helo", "host.bad.example"]].concat());
+    assert!(!ok && out.contains("550 5.7.1 HELO name host.bad.example refused by policy"), "{out}");
+    let (ok, out) = run("swaks", &[&base[..], &["--from", "a@ok.example", "--helo", "ok.example", "--local-interface", "127.0.0.9"]].concat());
+    assert!(!ok && out.contains("554 5.7.1 Your address is refused by policy"), "{out}");
+    let (ok, out) = run("swaks", &[&base[..], &["--from", "a@ok.example", "--helo", "ok.example"]].concat());
+    assert!(ok, "{out}");
+    assert!(s.log().contains("rejected: sender on reject list"));
+}
+
+#[test]
+fn log_level_changes_at_run_time() {
+    let s = Server::start("mx-loglevel", "");
+    let mut c = Raw::connect(s.mx);
+    c.cmd("FROB first");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!s.log().contains("bad command"), "debug lines must be off at info level");
+    let out = s.ctl_json(&["log", "level", "smtp=debug"]);
+    assert_eq!(out["level"], "info,hato::smtp=debug");
+    c.cmd("FROB second");
+    assert!(s.wait_log("bad command", T), "{}", s.log());
+    let bad = s.ctl(&["log", "level", "smtp=loud"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid log directive"));
+}

@@ -1,0 +1,134 @@
+//! Remote delivery through the durable queue to a real SMTP server (aiosmtpd).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+/// Fast queue settings (plus `queue_extra` lines) and a route for remote.example to `port`.
+fn config(port: u16, queue_extra: &str) -> String {
+    format!("{FAST_QUEUE}{queue_extra}\n[delivery.routes]\n\"remote.example\" = \"127.0.0.1:{port}\"\n")
+}
+
+fn routes(port: u16) -> String {
+    config(port, "")
+}
+
+fn send_remote(s: &Server, to: &str, subject: &str) {
+    let port = s.submission.to_string();
+    let (ok, out) = submit(&["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test", "--to", to, "--subject", subject]);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn opportunistic_starttls_to_the_next_hop() {
+    // The sink borrows a certificate made by a first Hato, so it can offer STARTTLS.
+    let certs = Server::start("dl-certs", "");
+    let cert = certs.dir.join("data/tls/cert.pem");
+    let key = certs.dir.join("data/tls/key.pem");
+    let sink = Sink::start("accept", Some((&cert, &key)));
+    let s = Server::start("dl-tls", &routes(sink.port));
+    s.populate("hato.test", &["alice"]);
+    send_remote(&s, "friend@remote.example", "secret");
+    let got = sink.wait_messages(1, T);
+    assert_eq!(got.len(), 1, "{}", s.log());
+    assert_eq!(got[0]["tls"], true, "delivery must use STARTTLS when offered");
+    assert!(s.wait_log("delivered: 127.0.0.1 [127.0.0.1:", T));
+    assert!(s.queue().is_empty());
+}
+
+#[test]
+fn retries_after_a_temporary_failure() {
+    let sink = Sink::start("tempfail:1", None);
+    let s = Server::start("dl-retry", &routes(sink.port));
+    s.populate("hato.test", &["alice"]);
+    send_remote(&s, "friend@remote.example", "try twice");
+    let got = sink.wait_messages(1, T);
+    assert_eq!(got.len(), 1, "{}", s.log());
+    let log = s.log();
+    assert!(log.contains("deferred: 127.0.0.1 [127.0.0.1:") && log.contains("451 4.3.0 sink says try again later"), "{log}");
+    assert!(log.find("deferred:").unwrap() < log.find("delivered:").unwrap());
+    assert!(s.queue().is_empty());
+}
+
+#[test]
+fn permanent_failure_bounces_to_the_sender_at_once() {
+    let sink = Sink::start("reject-rcpt", None);
+    let s = Server::start("dl-perm", &routes(sink.port));
+    s.populate("hato.test", &["alice"]);
+    let port = s.submission.to_string();
+    let (ok, out) = submit(&["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test", "--to", "bad@remote.example", "--to", "good@remote.example", "--subject", "half"]);
+    assert!(ok, "{out}");
+    let got = sink.wait_messages(1, T);
+    assert_eq!(got[0]["to"], serde_json::json!(["good@remote.example"]));
+    let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
+    assert_eq!(inbox.len(), 1, "{}", s.log());
+    assert_eq!(inbox[0]["subject"], "Undelivered Mail Returned to Sender");
+    let dsn = s.cat("alice@hato.test", inbox[0]["uid"].as_i64().unwrap());
+    assert!(dsn.starts_with("Return-Path: <>\r\n"), "a bounce has a null sender: {dsn}");
+    assert!(dsn.contains("Final-Recipient: rfc822; bad@remote.example\r\nAction: failed\r\nStatus: 5.1.1"), "{dsn}");
+    assert!(!dsn.contains("good@remote.example\r\nAction"), "{dsn}");
+    assert!(dsn.contains("Subject: half"), "the original header is returned: {dsn}");
+}
+
+#[test]
+fn expiry_sends_a_dsn() {
+    let dead = free_port();
+    let s = Server::start("dl-expire", &config(dead, "max_age_secs = 2"));
+    s.populate("hato.test", &["alice"]);
+    send_remote(&s, "friend@remote.example", "never arrives");
+    let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
+    assert_eq!(inbox.len(), 1, "{}", s.log());
+    let dsn = s.cat("alice@hato.test", inbox[0]["uid"].as_i64().unwrap());
+    assert!(dsn.contains("multipart/report; report-type=delivery-status"), "{dsn}");
+    assert!(dsn.contains("Final-Recipient: rfc822; friend@remote.example"), "{dsn}");
+    assert!(dsn.contains("gave up after"), "{dsn}");
+    assert!(s.log().contains("expired:"));
+    assert!(s.queue().is_empty());
+}
+
+#[test]
+fn queue_management_and_restart_resume() {
+    let port = free_port();
+    let mut s = Server::start("dl-manage", &routes(port));
+    s.populate("hato.test", &["alice"]);
+    send_remote(&s, "one@remote.example", "one");
+    send_remote(&s, "two@remote.example", "two");
+    send_remote(&s, "three@remote.example", "three");
+    assert!(s.wait_log("deferred:", T));
+    let q = s.queue();
+    assert_eq!(q.len(), 3);
+    let id = |subject: &str| q.iter().find(|m| m["subject"] == subject).unwrap()["id"].as_str().unwrap().to_string();
+    let (one, two, three) = (id("one"), id("two"), id("three"));
+
+    s.ok(&["queue", "hold", &one]);
+    let held = s.ctl_json(&["queue", "list", "--state", "held"]);
+    assert_eq!(held.as_array().unwrap().len(), 1);
+    s.ok(&["queue", "delete", &two]);
+    s.ok(&["queue", "bounce", &three]);
+    let show = s.ctl_json(&["queue", "show", &one]);
+    assert_eq!(show["entries"][0]["state"], "held");
+    assert!(show["entries"][0]["last_error"].as_str().unwrap().contains("Connection refused"), "{show}");
+    let missing = s.ctl(&["queue", "show", "0000000000000001"]);
+    assert_eq!(missing.status.code(), Some(3));
+    let bad = s.ctl(&["queue", "show", "not-an-id"]);
+    assert_eq!(bad.status.code(), Some(2));
+    // The administrator's bounce reached alice.
+    let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
+    assert!(s.cat("alice@hato.test", inbox[0]["uid"].as_i64().unwrap()).contains("returned by the administrator"));
+
+    // Crash with a held message, bring the receiver up, restart: the queue resumes.
+    s.kill9();
+    let sink = Sink::start_on(port, "accept", None);
+    s.spawn();
+    assert_eq!(s.queue().len(), 1);
+    assert!(sink.wait_messages(1, Duration::from_secs(2)).is_empty(), "held mail must stay put");
+    s.ok(&["queue", "release", &one]);
+    let got = sink.wait_messages(1, T);
+    assert_eq!(got.len(), 1, "{}", s.log());
+    assert_eq!(got[0]["to"][0], "one@remote.example");
+    assert!(s.queue().is_empty());
+}

@@ -65,6 +65,7 @@ impl Server {
     }
 
     pub fn spawn(&mut self) {
+        let from = self.log.lock().unwrap().len();
         let mut child = Command::new(BIN)
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -82,13 +83,14 @@ impl Server {
             }
         });
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready(from);
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits for the "ready" line written after log offset `from` (this run's, not an earlier one's).
+    fn wait_ready(&mut self, from: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if self.log.lock().unwrap().contains("Hato is ready") {
+            if self.log.lock().unwrap()[from..].contains("Hato is ready") {
                 return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {

@@ -1,7 +1,7 @@
 //! `hato ctl`: every admin operation from the command line.
 //!
 //! Output is for people by default and JSON with `--json`. Exit codes are
-//! stable for scripts: 0 done, 1 failed, 2 bad usage, 3 not found,
+//! stable for scripts: 0 done, 1 failed, 2 bad usage or config, 3 not found,
 //! 4 already exists, 5 the running server could not be reached.
 
 mod directory;
@@ -37,7 +37,7 @@ pub enum CtlError {
 impl CtlError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            CtlError::Usage(_) => 2,
+            CtlError::Usage(_) | CtlError::Config(_) => 2,
             CtlError::Store(StoreError::NotFound(_)) => 3,
             CtlError::Store(StoreError::Exists(_)) => 4,
             CtlError::Store(StoreError::Invalid(_)) => 2,

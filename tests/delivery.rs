@@ -132,3 +132,35 @@ fn queue_management_and_restart_resume() {
     assert_eq!(got[0]["to"][0], "one@remote.example");
     assert!(s.queue().is_empty());
 }
+
+#[test]
+fn smarthost_with_starttls_and_auth() {
+    // The relay is a second Hato: its submission port insists on STARTTLS, then AUTH.
+    let relay = Server::start("dl-relay", "[smtp]\nenforce_sender = false\n");
+    relay.populate("far.test", &["bob", "relay"]);
+    let s = Server::start(
+        "dl-smarthost",
+        &format!(
+            "{FAST_QUEUE}[delivery.smarthost]\naddress = \"127.0.0.1:{}\"\nusername = \"relay@far.test\"\npassword = \"pw-relay\"\nrequire_tls = true\n",
+            relay.submission
+        ),
+    );
+    s.populate("hato.test", &["alice"]);
+    send_remote(&s, "bob@far.test", "through the relay");
+    let inbox = relay.wait_mailbox("bob@far.test", "INBOX", 1, T);
+    assert_eq!(inbox.len(), 1, "{}\n---\n{}", s.log(), relay.log());
+    let text = relay.cat("bob@far.test", inbox[0]["uid"].as_i64().unwrap());
+    assert!(text.starts_with("Return-Path: <alice@hato.test>"), "{text}");
+    assert!(text.contains("with ESMTPSA"), "the relay saw TLS and AUTH: {text}");
+    assert!(relay.log().contains("authenticated user=relay@far.test"));
+
+    // A wrong relay password is a deferral, not a silent loss.
+    let bad = Server::start(
+        "dl-smarthost-bad",
+        &format!("{FAST_QUEUE}[delivery.smarthost]\naddress = \"127.0.0.1:{}\"\nusername = \"relay@far.test\"\npassword = \"wrong\"\n", relay.submission),
+    );
+    bad.populate("hato.test", &["alice"]);
+    send_remote(&bad, "bob@far.test", "bad password");
+    assert!(bad.wait_log("said at AUTH: 535", T), "{}", bad.log());
+    assert_eq!(bad.queue().len(), 1, "a 5xx at AUTH is the relay's problem, not the message's");
+}

@@ -178,6 +178,8 @@ pub struct DeliveryConfig {
     pub command_timeout_secs: u64,
     /// Try STARTTLS when the receiver offers it.
     pub opportunistic_tls: bool,
+    /// DNS servers ("ip:port") for MX lookups; empty means the system's resolv.conf.
+    pub dns_servers: Vec<SocketAddr>,
 }
 
 impl Default for DeliveryConfig {
@@ -189,6 +191,7 @@ impl Default for DeliveryConfig {
             connect_timeout_secs: 30,
             command_timeout_secs: 300,
             opportunistic_tls: true,
+            dns_servers: Vec::new(),
         }
     }
 }

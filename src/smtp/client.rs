@@ -150,7 +150,9 @@ pub async fn send(
         let token = auth::encode_b64(format!("\0{user}\0{pass}").as_bytes());
         let r = c.command(&format!("AUTH PLAIN {token}")).await?;
         if r.code != 235 {
-            return Err(c.fail("AUTH", &r));
+            // A refused relay login is a configuration problem, not the message's:
+            // keep the mail queued until an admin fixes the credentials.
+            return Err(SendError::Temporary(format!("{} said at AUTH: {}", c.host, r.summary())));
         }
     }
     let mut mail = format!("MAIL FROM:<{sender}>");

@@ -17,4 +17,5 @@ pub mod queue;
 pub mod serve;
 pub mod smtp;
 pub mod store;
+pub mod supervisor;
 pub mod tls;

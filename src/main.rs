@@ -21,6 +21,11 @@ enum Command {
     },
     /// Administer a server (domains, accounts, queue, logs ...).
     Ctl(hato::ctl::CtlArgs),
+    /// Run services under the supervisor (what `hato init` does on the appliance).
+    Supervise {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -51,6 +56,20 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+        Command::Supervise { config } => {
+            let cfg = match hato::supervisor::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("hato: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = hato::logs::init("info") {
+                eprintln!("hato: {e}");
+            }
+            runtime().block_on(hato::supervisor::Supervisor::new(cfg).run(hato::serve::wait_for_stop()));
+            ExitCode::SUCCESS
         }
         Command::Ctl(args) => match runtime().block_on(hato::ctl::run(args)) {
             Ok(()) => ExitCode::SUCCESS,

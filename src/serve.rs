@@ -77,7 +77,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-async fn wait_for_stop() {
+/// Resolves on SIGTERM or SIGINT.
+pub async fn wait_for_stop() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -149,3 +149,21 @@ fn log_level_changes_at_run_time() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid log directive"));
 }
+
+#[test]
+fn smtputf8_addresses() {
+    let s = Server::start("mx-utf8", "");
+    s.ok(&["domain", "add", "hato.test"]);
+    s.ok(&["account", "add", "山田@hato.test", "--password", "pw"]);
+    let mut c = Raw::connect(s.mx);
+    assert!(c.cmd("EHLO x.test").contains("SMTPUTF8"));
+    assert!(c.cmd("MAIL FROM:<送信者@example.jp>").starts_with("553 5.6.7"), "non-ASCII needs SMTPUTF8");
+    assert!(c.cmd("MAIL FROM:<送信者@example.jp> SMTPUTF8").starts_with("250"));
+    assert!(c.cmd("RCPT TO:<山田@hato.test>").starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send("Subject: =?UTF-8?B?5pel5pys6Kqe?=\r\nFrom: 送信者@example.jp\r\n\r\nこんにちは\r\n.\r\n".as_bytes());
+    assert!(c.reply().starts_with("250"));
+    let inbox = s.wait_mailbox("山田@hato.test", "INBOX", 1, Duration::from_secs(10));
+    assert_eq!(inbox.len(), 1);
+    assert!(s.cat("山田@hato.test", inbox[0]["uid"].as_i64().unwrap()).contains("こんにちは"));
+}

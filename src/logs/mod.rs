@@ -5,6 +5,8 @@
 //! sits behind a reload handle, which the control socket uses to apply
 //! `hato ctl log level smtp=debug` without a restart.
 
+pub mod rotate;
+
 use std::sync::OnceLock;
 
 use thiserror::Error;

@@ -11,6 +11,7 @@ pub mod control;
 pub mod ctl;
 pub mod directory;
 pub mod guard;
+pub mod health;
 pub mod ids;
 pub mod logs;
 pub mod queue;

@@ -21,6 +21,8 @@ enum Command {
     },
     /// Administer a server (domains, accounts, queue, logs ...).
     Ctl(hato::ctl::CtlArgs),
+    /// PID 1 of the appliance: bring the box up, supervise its services, power off cleanly.
+    Init,
     /// Run services under the supervisor (what `hato init` does on the appliance).
     Supervise {
         #[arg(long)]
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Init => hato::supervisor::init::main(),
         Command::Supervise { config } => {
             let cfg = match hato::supervisor::load(&config) {
                 Ok(c) => c,

@@ -84,6 +84,8 @@ pub enum CtlCommand {
     Log(LogCmd),
     /// Live status of the running server.
     Status,
+    /// Disk, RAID and filesystem health of this machine.
+    Health,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +139,26 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
             out.show(&data, || format!("log level: {}", data["level"].as_str().unwrap_or("?")));
             return Ok(());
         }
+        CtlCommand::Health => {
+            let report = crate::health::read(&[cfg.data_dir.as_path()]);
+            out.show(&report, || {
+                let mut t = String::new();
+                for a in &report.arrays {
+                    t.push_str(&format!("RAID {} {} [{}] {}/{} working\n", a.name, a.level, a.slots, a.working, a.raid_disks));
+                }
+                for f in &report.filesystems {
+                    t.push_str(&format!("{} {}% used\n", f.path, f.used_percent));
+                }
+                for (k, (sev, text)) in &report.conditions {
+                    t.push_str(&format!("{sev:?}: {text} ({k})\n"));
+                }
+                if report.conditions.is_empty() {
+                    t.push_str("no alerts\n");
+                }
+                t
+            });
+            return Ok(());
+        }
         CtlCommand::Status => {
             let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::Status).await?;
             out.show(&data, || format!("version {}\nopen connections {}", data["version"], data["connections"]));
@@ -153,7 +175,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Group(c) => directory::group(&ctx, c).await,
         CtlCommand::Queue(c) => queue::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
-        CtlCommand::Log(_) | CtlCommand::Status => Ok(()),
+        CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `state`: the per-service state machine (pure, unit-tested).
 //! - `reaper`: the only caller of waitpid.
 
+pub mod init;
 mod reaper;
 pub mod spec;
 pub mod state;

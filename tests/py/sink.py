@@ -5,7 +5,7 @@ usage: sink.py PORT OUTDIR MODE [CERT KEY]
 MODE: accept | tempfail:N (451 the first N DATA) | permfail (554 at DATA)
       | reject-rcpt (550 for recipients starting with "bad")
 Each accepted message is written to OUTDIR as JSON (from, to, data, tls).
-With CERT and KEY, STARTTLS is offered.
+With CERT and KEY, STARTTLS is offered. SINK_HOST sets the address (default 127.0.0.1).
 """
 import asyncio
 import json
@@ -53,7 +53,7 @@ if len(sys.argv) > 5:
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(sys.argv[4], sys.argv[5])
 
-controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=tls,
+controller = Controller(Handler(), hostname=os.environ.get("SINK_HOST", "127.0.0.1"), port=port, tls_context=tls,
                         require_starttls=False, decode_data=False)
 controller.start()
 print("ready", flush=True)

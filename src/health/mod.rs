@@ -1,0 +1,175 @@
+//! Disk and RAID health: what `hato init` watches and `hato ctl health` shows.
+//!
+//! Health is a set of named conditions (e.g. `raid.md0.degraded`). The monitor
+//! compares each reading with the previous one and logs an ALERT when a
+//! condition appears and a notice when it clears, so an alert is raised once
+//! per event, not once per poll. (SMART and SNMP traps are to come.)
+
+pub mod mdstat;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub arrays: Vec<mdstat::Array>,
+    pub filesystems: Vec<FsUsage>,
+    /// Active conditions by key, with severity and text.
+    pub conditions: BTreeMap<String, (Severity, String)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FsUsage {
+    pub path: String,
+    pub used_percent: u32,
+    pub free_bytes: u64,
+}
+
+pub fn fs_usage(path: &Path) -> Option<FsUsage> {
+    let st = nix::sys::statvfs::statvfs(path).ok()?;
+    let total = st.blocks() as u64 * st.fragment_size() as u64;
+    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    if total == 0 {
+        return None;
+    }
+    let used = total.saturating_sub(st.blocks_free() as u64 * st.fragment_size() as u64);
+    Some(FsUsage { path: path.display().to_string(), used_percent: (used * 100 / total) as u32, free_bytes: free })
+}
+
+/// Turns readings into conditions.
+pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>) -> Report {
+    let mut c = BTreeMap::new();
+    for a in &arrays {
+        if a.degraded() {
+            c.insert(
+                format!("raid.{}.degraded", a.name),
+                (Severity::Critical, format!("RAID {} is degraded: {}/{} members working [{}]", a.name, a.working, a.raid_disks, a.slots)),
+            );
+        }
+        for m in a.members.iter().filter(|m| m.faulty) {
+            c.insert(format!("raid.{}.failed.{}", a.name, m.device), (Severity::Critical, format!("RAID {} member {} has failed", a.name, m.device)));
+        }
+        if let Some(s) = &a.sync {
+            // Bucketed by 10 % so progress is reported, but not every poll.
+            let bucket = (s.percent / 10.0).floor() as u32 * 10;
+            c.insert(
+                format!("raid.{}.{}.{}", a.name, s.kind, bucket),
+                (Severity::Info, format!("RAID {} {} at {:.1}% (finish in {})", a.name, s.kind, s.percent, s.finish)),
+            );
+        }
+    }
+    for f in &filesystems {
+        for (limit, sev) in [(95, Severity::Critical), (90, Severity::Warning), (85, Severity::Warning)] {
+            if f.used_percent >= limit {
+                c.insert(format!("fs.{}.{limit}", f.path), (sev, format!("filesystem {} is {}% full", f.path, f.used_percent)));
+                break;
+            }
+        }
+    }
+    Report { arrays, filesystems, conditions: c }
+}
+
+/// Reads the machine's current state.
+pub fn read(paths: &[&Path]) -> Report {
+    let arrays = std::fs::read_to_string("/proc/mdstat").map(|t| mdstat::parse(&t)).unwrap_or_default();
+    evaluate(arrays, paths.iter().filter_map(|p| fs_usage(p)).collect())
+}
+
+/// What changed between two readings: (raised, cleared).
+pub fn diff<'a>(before: &'a Report, now: &'a Report) -> (Vec<(&'a String, &'a (Severity, String))>, Vec<&'a String>) {
+    let raised = now.conditions.iter().filter(|(k, _)| !before.conditions.contains_key(*k)).collect();
+    let cleared = before.conditions.keys().filter(|k| !now.conditions.contains_key(*k)).collect();
+    (raised, cleared)
+}
+
+/// Polls forever, logging alerts on transitions. Writes and syncs a probe file
+/// on the data disk each round: a RAID member that vanished is only noticed
+/// by md on I/O, and this also proves the data disk still takes writes.
+pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration) {
+    let mut last = evaluate(Vec::new(), Vec::new());
+    loop {
+        let probe = data.join(".health-probe");
+        let wrote = std::fs::write(&probe, crate::clock::now().to_string().as_bytes())
+            .and_then(|_| std::fs::File::open(&probe).and_then(|f| f.sync_all()));
+        if let Err(e) = wrote {
+            tracing::error!(target: "hato::alert", "ALERT the data disk does not take writes: {e}");
+        }
+        let data_path = data.clone();
+        let now = tokio::task::spawn_blocking(move || read(&[&data_path])).await.unwrap_or_else(|_| evaluate(Vec::new(), Vec::new()));
+        {
+            let (raised, cleared) = diff(&last, &now);
+            for (key, (sev, text)) in raised {
+                match sev {
+                    Severity::Info => tracing::info!(target: "hato::health", condition = %key, "{text}"),
+                    _ => tracing::error!(target: "hato::alert", condition = %key, severity = ?sev, "ALERT {text}"),
+                }
+            }
+            for key in cleared {
+                tracing::info!(target: "hato::health", condition = %key, "cleared");
+            }
+        }
+        last = now;
+        tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(working: u32, faulty: bool, sync: Option<f32>) -> mdstat::Array {
+        mdstat::Array {
+            name: "md0".into(),
+            active: true,
+            level: "raid1".into(),
+            members: vec![
+                mdstat::Member { device: "vdb".into(), faulty: false, spare: false },
+                mdstat::Member { device: "vdc".into(), faulty, spare: false },
+            ],
+            raid_disks: 2,
+            working,
+            slots: if working == 2 { "UU".into() } else { "U_".into() },
+            sync: sync.map(|p| mdstat::Sync { kind: "recovery".into(), percent: p, finish: "1.0min".into() }),
+        }
+    }
+
+    #[test]
+    fn alerts_on_transitions_only() {
+        let ok = evaluate(vec![array(2, false, None)], vec![]);
+        assert!(ok.conditions.is_empty());
+        let broken = evaluate(vec![array(1, true, None)], vec![]);
+        let (raised, cleared) = diff(&ok, &broken);
+        let keys: Vec<&str> = raised.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["raid.md0.degraded", "raid.md0.failed.vdc"]);
+        assert!(cleared.is_empty());
+        let still = evaluate(vec![array(1, true, None)], vec![]);
+        let (again, _) = diff(&broken, &still);
+        assert!(again.is_empty(), "a standing condition is not re-raised");
+        let rebuilding = evaluate(vec![array(1, false, Some(23.0))], vec![]);
+        let (raised, cleared) = diff(&broken, &rebuilding);
+        assert_eq!(raised.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["raid.md0.recovery.20"]);
+        assert_eq!(cleared, [&"raid.md0.failed.vdc".to_string()]);
+        let (_, cleared) = diff(&rebuilding, &ok);
+        assert_eq!(cleared.len(), 2, "degraded and recovery both clear when the rebuild finishes");
+    }
+
+    #[test]
+    fn filesystem_thresholds() {
+        let fs = |p| FsUsage { path: "/data".into(), used_percent: p, free_bytes: 0 };
+        assert!(evaluate(vec![], vec![fs(84)]).conditions.is_empty());
+        assert!(evaluate(vec![], vec![fs(86)]).conditions.contains_key("fs./data.85"));
+        assert!(evaluate(vec![], vec![fs(91)]).conditions.contains_key("fs./data.90"));
+        let c = evaluate(vec![], vec![fs(97)]).conditions;
+        assert_eq!(c.get("fs./data.95").map(|x| x.0.clone()), Some(Severity::Critical));
+        assert_eq!(c.len(), 1);
+    }
+}

@@ -1,0 +1,551 @@
+//! `hato init`: PID 1 of the appliance.
+//!
+//! Brings the box up (mounts, sysctls, data disk, hostname, network), then
+//! runs the supervisor with the appliance's services, shows a status screen on
+//! the console, feeds the watchdog, and on a stop request (SIGTERM, SIGPWR,
+//! SIGINT from ctrl-alt-del, or the power button) stops the services in
+//! reverse order, syncs, unmounts and powers off or reboots. It never exits:
+//! a PID 1 that exits panics the kernel.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::mount::{MsFlags, mount};
+use nix::sys::reboot::{RebootMode, reboot};
+use serde::Deserialize;
+use tracing::{error, info, warn};
+
+use super::{StatusBoard, Supervisor};
+
+const DATA: &str = "/data";
+const SUPERVISOR_CONFIG: &str = "/etc/hato/supervisor.toml";
+
+/// Network and identity, from /data/etc/network.toml (seeded on first boot).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub hostname: String,
+    pub interface: String,
+    /// "address/prefix"; empty means DHCP.
+    pub address: String,
+    pub gateway: String,
+    pub dns: Vec<String>,
+}
+
+fn console(msg: &str) {
+    if let Ok(mut c) = fs::OpenOptions::new().write(true).open("/dev/console") {
+        let _ = c.write_all(msg.as_bytes());
+    } else {
+        eprint!("{msg}");
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) -> bool {
+    match Command::new(cmd).args(args).status() {
+        Ok(s) if s.success() => true,
+        Ok(s) => {
+            warn!(target: "hato::init", "{cmd} {args:?} failed: {s}");
+            false
+        }
+        Err(e) => {
+            warn!(target: "hato::init", "cannot run {cmd}: {e}");
+            false
+        }
+    }
+}
+
+fn mnt(src: &str, target: &str, fstype: &str, flags: MsFlags, data: Option<&str>) {
+    let _ = fs::create_dir_all(target);
+    if let Err(e) = mount(Some(src), target, Some(fstype), flags, data) {
+        // EBUSY: already mounted (the initramfs moved it here).
+        if e != nix::errno::Errno::EBUSY {
+            warn!(target: "hato::init", "mount {fstype} on {target} failed: {e}");
+        }
+    }
+}
+
+fn early_mounts() {
+    let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mnt("proc", "/proc", "proc", nosuid, None);
+    mnt("sysfs", "/sys", "sysfs", nosuid, None);
+    mnt("devtmpfs", "/dev", "devtmpfs", MsFlags::MS_NOSUID, Some("mode=0755"));
+    mnt("devpts", "/dev/pts", "devpts", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("gid=5,mode=620,ptmxmode=000"));
+    mnt("tmpfs", "/dev/shm", "tmpfs", nosuid, Some("mode=1777"));
+    mnt("tmpfs", "/run", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"));
+    mnt("tmpfs", "/tmp", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"));
+    let _ = fs::create_dir_all("/run/lock");
+}
+
+/// Applies `key = value` lines to /proc/sys (the KSPP-style hardening baseline).
+fn apply_sysctls(path: &Path) {
+    let Ok(text) = fs::read_to_string(path) else { return };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let Some((k, v)) = line.split_once('=') else { continue };
+        let file = format!("/proc/sys/{}", k.trim().replace('.', "/"));
+        if let Err(e) = fs::write(&file, v.trim()) {
+            warn!(target: "hato::init", "sysctl {} failed: {e}", k.trim());
+        }
+    }
+}
+
+/// The block device of a GPT partition by its name (PARTNAME in uevent).
+fn partition(name: &str) -> Option<String> {
+    for e in fs::read_dir("/sys/class/block").ok()?.flatten() {
+        let uevent = fs::read_to_string(e.path().join("uevent")).unwrap_or_default();
+        if uevent.lines().any(|l| l == format!("PARTNAME={name}")) {
+            return uevent.lines().find_map(|l| l.strip_prefix("DEVNAME=")).map(|d| format!("/dev/{d}"));
+        }
+    }
+    None
+}
+
+/// Whole disks with no partitions and not the boot disk: candidates for data RAID.
+fn blank_disks(boot_disk: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir("/sys/block") else { return out };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !(name.starts_with("vd") || name.starts_with("sd") || name.starts_with("nvme")) || name == boot_disk {
+            continue;
+        }
+        let has_parts = fs::read_dir(e.path()).map(|d| d.flatten().any(|c| c.file_name().to_string_lossy().starts_with(&name))).unwrap_or(false);
+        let size: u64 = fs::read_to_string(e.path().join("size")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        // A seed disk is tiny; data disks are not.
+        if !has_parts && size > 64 * 2048 {
+            out.push(format!("/dev/{name}"));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn has_filesystem(dev: &str) -> bool {
+    // ext4 superblock magic 0xEF53 at offset 1080.
+    let mut buf = [0u8; 2];
+    fs::File::open(dev)
+        .and_then(|mut f| {
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::Start(1080))?;
+            f.read_exact(&mut buf)
+        })
+        .map(|_| buf == [0x53, 0xEF])
+        .unwrap_or(false)
+}
+
+/// Finds or makes the data filesystem: RAID1 over two blank disks when there
+/// are two, else the boot disk's data partition; formats it on first boot.
+fn data_device() -> Option<String> {
+    let root = partition("rootA")?;
+    let boot_disk = root.trim_start_matches("/dev/").trim_end_matches(char::is_numeric).trim_end_matches('p').to_string();
+    let disks = blank_disks(&boot_disk);
+    if disks.len() >= 2 {
+        let md = "/dev/md0";
+        let members: Vec<&str> = disks[..2].iter().map(String::as_str).collect();
+        let mut assemble = vec!["--assemble", md, "--run"];
+        assemble.extend(&members);
+        if !run("mdadm", &assemble) {
+            info!(target: "hato::init", "creating RAID1 on {members:?}");
+            let mut create = vec!["--create", md, "--level=1", "--raid-devices=2", "--metadata=1.2", "--run", "--name=hato-data"];
+            create.extend(&members);
+            if !run("mdadm", &create) {
+                error!(target: "hato::alert", "ALERT cannot create the data RAID; falling back to the boot disk");
+                return partition("data");
+            }
+        }
+        return Some(md.into());
+    }
+    partition("data")
+}
+
+fn mount_data() -> bool {
+    let Some(dev) = data_device() else {
+        error!(target: "hato::alert", "ALERT no data partition or disk found; mail cannot be stored");
+        return false;
+    };
+    if !has_filesystem(&dev) {
+        info!(target: "hato::init", "first boot: formatting {dev}");
+        if !run("mkfs.ext4", &["-q", "-F", "-L", "hato-data", &dev]) {
+            return false;
+        }
+    }
+    let _ = fs::create_dir_all(DATA);
+    if let Err(e) = mount(Some(dev.as_str()), DATA, Some("ext4"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&str>) {
+        error!(target: "hato::alert", "ALERT cannot mount {dev} on {DATA}: {e}");
+        return false;
+    }
+    info!(target: "hato::init", "data on {dev}");
+    true
+}
+
+/// /var is the read-only image's /var with a writable layer on the data disk.
+fn mount_var(persistent: bool) {
+    let base = if persistent { "/data/var" } else { "/run/var" };
+    for d in ["upper", "work"] {
+        let _ = fs::create_dir_all(format!("{base}/{d}"));
+    }
+    let opts = format!("lowerdir=/var,upperdir={base}/upper,workdir={base}/work");
+    mnt("overlay", "/var", "overlay", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&opts));
+}
+
+/// Copies configuration from a seed disk (a small vfat disk labelled HATO-SEED)
+/// into /data/etc, once. This is how a VM or a lab install is preconfigured.
+fn apply_seed() {
+    let etc = Path::new("/data/etc");
+    let _ = fs::create_dir_all(etc);
+    let Some(dev) = fs::read_dir("/sys/class/block").ok().and_then(|d| {
+        d.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let dev = format!("/dev/{name}");
+            // The volume label sits at offset 43 (FAT12/16) or 71 (FAT32).
+            let mut boot = [0u8; 90];
+            let read = fs::File::open(&dev).and_then(|mut f| f.read_exact(&mut boot));
+            (read.is_ok() && (&boot[43..52] == b"HATO-SEED" || &boot[71..80] == b"HATO-SEED")).then_some(dev)
+        })
+    }) else {
+        return;
+    };
+    let _ = fs::create_dir_all("/run/seed");
+    if mount(Some(dev.as_str()), "/run/seed", Some("vfat"), MsFlags::MS_RDONLY, None::<&str>).is_err() {
+        warn!(target: "hato::init", "seed disk {dev} could not be mounted");
+        return;
+    }
+    for f in ["hato.toml", "network.toml", "admin-password", "bootstrap.toml"] {
+        let (src, dst) = (Path::new("/run/seed").join(f), etc.join(f));
+        if src.exists() && !dst.exists() {
+            let _ = fs::copy(&src, &dst);
+            info!(target: "hato::init", "seeded {f} from {dev}");
+        }
+    }
+    let _ = nix::mount::umount("/run/seed");
+}
+
+fn network(cfg: &NetworkConfig) {
+    let host = if cfg.hostname.is_empty() { "hato" } else { &cfg.hostname };
+    let _ = nix::unistd::sethostname(host);
+    run("ip", &["link", "set", "lo", "up"]);
+    let iface = if cfg.interface.is_empty() { "eth0" } else { &cfg.interface };
+    run("ip", &["link", "set", iface, "up"]);
+    if cfg.address.is_empty() {
+        // busybox udhcpc applies the lease with its default script.
+        run("busybox", &["udhcpc", "-i", iface, "-b", "-q", "-t", "5", "-s", "/etc/hato/udhcpc.script"]);
+    } else {
+        run("ip", &["addr", "add", &cfg.address, "dev", iface]);
+        if !cfg.gateway.is_empty() {
+            run("ip", &["route", "add", "default", "via", &cfg.gateway]);
+        }
+    }
+    let resolv: String = cfg.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
+    let _ = fs::write("/run/resolv.conf", resolv);
+}
+
+/// The hato user owns the mail data; created in the image, given the data directory here.
+fn prepare_data_dirs() {
+    let _ = fs::create_dir_all("/data/hato");
+    let _ = fs::create_dir_all("/data/log");
+    if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
+        let _ = nix::unistd::chown("/data/hato", Some(u.uid), Some(u.gid));
+    }
+    // The appliance config: the admin's copy on the data disk, else the image default.
+    if !Path::new("/data/etc/hato.toml").exists() {
+        let _ = fs::copy("/etc/hato/hato.toml", "/data/etc/hato.toml");
+    }
+}
+
+/// On first boot, an admin password shown once on the console (or taken from the seed).
+fn first_boot_password() {
+    let marker = Path::new("/data/etc/admin.hash");
+    if marker.exists() {
+        return;
+    }
+    let seeded = fs::read_to_string("/data/etc/admin-password").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (password, shown) = match seeded {
+        Some(p) => (p, false),
+        None => (crate::ids::token(16), true),
+    };
+    if let Ok(hash) = crate::directory::hash_password(&password) {
+        let _ = fs::write(marker, hash);
+    }
+    let _ = fs::remove_file("/data/etc/admin-password");
+    if shown {
+        console(&format!("\n  First boot: the administrator password is  {password}\n  It is shown only this once.\n\n"));
+    }
+}
+
+/// IPv4 addresses of the box, read without spawning a process: after the
+/// supervisor starts, the reaper owns every child's exit status.
+fn addresses() -> Vec<String> {
+    let Ok(ifs) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    ifs.filter(|i| i.interface_name != "lo")
+        .filter_map(|i| i.address.and_then(|a| a.as_sockaddr_in().map(|v4| v4.ip().to_string())))
+        .collect()
+}
+
+fn memory_used_mib() -> u64 {
+    let info = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb = |key: &str| info.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    kb("MemTotal:").saturating_sub(kb("MemAvailable:")) / 1024
+}
+
+fn status_screen(board: &StatusBoard) -> String {
+    let mut s = format!("\n==== Hato {} ====  {}\n", env!("CARGO_PKG_VERSION"), crate::clock::rfc5322(crate::clock::now()));
+    let addrs = addresses();
+    s.push_str(&format!("addresses: {}\n", if addrs.is_empty() { "none yet".into() } else { addrs.join(", ") }));
+    if let Some(a) = addrs.first() {
+        s.push_str(&format!("web console: https://{a}/\n"));
+    }
+    s.push_str(&format!("memory used: {} MiB\n", memory_used_mib()));
+    for svc in board.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        s.push_str(&format!("  {:<12} {:<11} restarts {}\n", svc.name, svc.state, svc.restarts));
+    }
+    let health = crate::health::read(&[Path::new(DATA)]);
+    for a in &health.arrays {
+        let sync = a.sync.as_ref().map(|x| format!(" {} {:.1}%", x.kind, x.percent)).unwrap_or_default();
+        s.push_str(&format!("  RAID {:<7} {} [{}]{}{}\n", a.name, a.level, a.slots, if a.degraded() { " DEGRADED" } else { "" }, sync));
+    }
+    for (_, (_, text)) in health.conditions.iter().filter(|(_, (sev, _))| *sev != crate::health::Severity::Info) {
+        s.push_str(&format!("  ! {text}\n"));
+    }
+    s
+}
+
+/// Feeds /dev/watchdog from a thread; the returned handle's drop disarms it.
+fn watchdog() -> Option<fs::File> {
+    let dog = fs::OpenOptions::new().write(true).open("/dev/watchdog").ok()?;
+    let mut feeder = dog.try_clone().ok()?;
+    std::thread::spawn(move || loop {
+        if feeder.write_all(b"k").is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    info!(target: "hato::init", "hardware watchdog armed");
+    Some(dog)
+}
+
+/// First-boot provisioning from the seed: domains, accounts and aliases.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Bootstrap {
+    domains: Vec<String>,
+    accounts: Vec<BootstrapAccount>,
+    aliases: Vec<(String, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BootstrapAccount {
+    address: String,
+    password: String,
+}
+
+/// Applies /data/etc/bootstrap.toml once, then deletes it (it holds passwords).
+async fn bootstrap() {
+    let path = Path::new("/data/etc/bootstrap.toml");
+    let Ok(text) = fs::read_to_string(path) else { return };
+    let _ = fs::remove_file(path);
+    let b: Bootstrap = match toml::from_str(&text) {
+        Ok(b) => b,
+        Err(e) => {
+            error!(target: "hato::init", "bootstrap.toml ignored: {e}");
+            return;
+        }
+    };
+    let cfg = match crate::config::Config::load(Some(Path::new("/data/etc/hato.toml"))) {
+        Ok(c) => c,
+        Err(e) => {
+            error!(target: "hato::init", "bootstrap skipped: {e}");
+            return;
+        }
+    };
+    let store = match crate::store::Store::open(&cfg.db_path()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(target: "hato::init", "bootstrap skipped: {e}");
+            return;
+        }
+    };
+    for d in b.domains {
+        if let Err(e) = store.add_domain(d.to_lowercase()).await {
+            warn!(target: "hato::init", "bootstrap domain {d}: {e}");
+        }
+    }
+    for a in b.accounts {
+        let Ok(hash) = crate::directory::hash_password(&a.password) else { continue };
+        let account = crate::store::Account {
+            address: a.address.to_lowercase(),
+            display_name: String::new(),
+            quota_bytes: 0,
+            used_bytes: 0,
+            enabled: true,
+            password_hash: hash,
+        };
+        if let Err(e) = store.add_account(account).await {
+            warn!(target: "hato::init", "bootstrap account {}: {e}", a.address);
+        }
+    }
+    for (from, to) in b.aliases {
+        if let Err(e) = store.add_alias(from.to_lowercase(), to.to_lowercase()).await {
+            warn!(target: "hato::init", "bootstrap alias {from}: {e}");
+        }
+    }
+    // The store was opened as root; the service runs as hato.
+    if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
+        for f in ["hato.db", "hato.db-wal", "hato.db-shm"] {
+            let _ = nix::unistd::chown(&cfg.data_dir.join(f), Some(u.uid), Some(u.gid));
+        }
+    }
+    info!(target: "hato::init", "bootstrap applied");
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stop {
+    PowerOff,
+    Reboot,
+}
+
+/// Waits for a stop request: signals, or the ACPI power button (evdev KEY_POWER).
+async fn stop_request() -> Stop {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (kind, what) in [
+        (SignalKind::terminate(), Stop::PowerOff),
+        (SignalKind::from_raw(libc_sigpwr()), Stop::PowerOff),
+        (SignalKind::interrupt(), Stop::Reboot),
+    ] {
+        if let Ok(mut s) = signal(kind) {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    let _ = tx.send(what);
+                }
+            });
+        }
+    }
+    power_button(tx);
+    rx.recv().await.unwrap_or(Stop::PowerOff)
+}
+
+fn libc_sigpwr() -> i32 {
+    nix::sys::signal::Signal::SIGPWR as i32
+}
+
+fn power_button(tx: tokio::sync::mpsc::UnboundedSender<Stop>) {
+    let Ok(entries) = fs::read_dir("/sys/class/input") else { return };
+    for e in entries.flatten() {
+        let name = fs::read_to_string(e.path().join("device/name")).unwrap_or_default();
+        let ev = e.file_name().to_string_lossy().to_string();
+        if !ev.starts_with("event") || !name.contains("Power Button") {
+            continue;
+        }
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let Ok(mut f) = fs::File::open(format!("/dev/input/{ev}")) else { return };
+            // struct input_event: 16 bytes of time, u16 type, u16 code, i32 value.
+            let mut buf = [0u8; 24];
+            while f.read_exact(&mut buf).is_ok() {
+                let (kind, code, value) = (u16::from_ne_bytes([buf[16], buf[17]]), u16::from_ne_bytes([buf[18], buf[19]]), i32::from_ne_bytes([buf[20], buf[21], buf[22], buf[23]]));
+                if kind == 1 && code == 116 && value == 1 {
+                    let _ = tx.send(Stop::PowerOff);
+                }
+            }
+        });
+    }
+}
+
+fn finish(how: Stop, dog: Option<fs::File>) -> ! {
+    console("hato init: services stopped; syncing and unmounting\n");
+    nix::unistd::sync();
+    let _ = Command::new("mdadm").args(["--wait-clean", "--scan"]).status();
+    for m in ["/var", DATA] {
+        if nix::mount::umount(m).is_err() {
+            let _ = mount(None::<&str>, m, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>);
+        }
+    }
+    nix::unistd::sync();
+    if let Some(mut d) = dog {
+        // The magic close: stop the watchdog so it does not reset the powered-off box.
+        let _ = d.write_all(b"V");
+    }
+    console(&format!("hato init: {}\n", if how == Stop::PowerOff { "power off" } else { "reboot" }));
+    let mode = if how == Stop::PowerOff { RebootMode::RB_POWER_OFF } else { RebootMode::RB_AUTOBOOT };
+    let _ = reboot(mode);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// PID 1's main. Never returns.
+pub fn main() -> ! {
+    early_mounts();
+    let _ = crate::logs::init("info");
+    info!(target: "hato::init", "Hato {} starting as PID {}", env!("CARGO_PKG_VERSION"), std::process::id());
+    // ctrl-alt-del sends SIGINT to us instead of rebooting at once.
+    let _ = nix::sys::reboot::set_cad_enabled(false);
+    apply_sysctls(Path::new("/etc/hato/sysctl.conf"));
+    let persistent = mount_data();
+    mount_var(persistent);
+    if persistent {
+        apply_seed();
+        prepare_data_dirs();
+        first_boot_password();
+    }
+    let net: NetworkConfig = fs::read_to_string("/data/etc/network.toml")
+        .ok()
+        .and_then(|t| toml::from_str(&t).map_err(|e| error!(target: "hato::init", "network.toml: {e}")).ok())
+        .unwrap_or_default();
+    network(&net);
+    let dog = watchdog();
+
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            console(&format!("hato init: cannot start the runtime: {e}\n"));
+            finish(Stop::Reboot, dog);
+        }
+    };
+    let how = rt.block_on(async {
+        let cfg = match super::load(Path::new(SUPERVISOR_CONFIG)) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(target: "hato::alert", "ALERT {e}");
+                return stop_request().await;
+            }
+        };
+        if persistent {
+            bootstrap().await;
+        }
+        let sup = Supervisor::new(cfg);
+        let board = sup.board.clone();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let screen_board = board.clone();
+        tokio::spawn(async move {
+            let mut last = String::new();
+            loop {
+                let now = status_screen(&screen_board);
+                // Redraw when something changed (the date line aside), at most every 2 s.
+                let key: String = now.lines().skip(2).filter(|l| !l.starts_with("memory used")).collect();
+                if key != last {
+                    console(&now);
+                    last = key;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+        if persistent {
+            tokio::spawn(crate::health::monitor(DATA.into(), Duration::from_secs(5)));
+        }
+        let run = tokio::spawn(sup.run(async move {
+            let _ = stop_rx.await;
+        }));
+        let how = stop_request().await;
+        info!(target: "hato::init", "{how:?} requested");
+        let _ = stop_tx.send(());
+        let _ = run.await;
+        how
+    });
+    drop(rt);
+    finish(how, dog)
+}

@@ -58,7 +58,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         if addr.is_empty() {
             continue;
         }
-        let l = smtp::server::bind(addr)
+        let l = crate::listener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr: addr.clone(), service: service.name(), source })?;
         info!(target: "hato::serve", service = service.name(), addr = %addr, "listening");

@@ -15,6 +15,7 @@ pub mod health;
 pub mod ids;
 pub mod listener;
 pub mod logs;
+pub mod pop3;
 pub mod queue;
 pub mod serve;
 pub mod smtp;

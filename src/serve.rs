@@ -48,6 +48,21 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Control { path: sock.display().to_string(), source })?;
 
+    let pop3 = Arc::new(crate::pop3::Shared {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        guard: guard.clone(),
+        tls: tls.clone(),
+        locks: std::sync::Mutex::new(std::collections::HashSet::new()),
+    });
+    for (implicit_tls, addr, name) in [(false, &cfg.pop3.listen, "pop3"), (true, &cfg.pop3.tls_listen, "pop3s")] {
+        if addr.is_empty() {
+            continue;
+        }
+        let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.clone(), service: name, source })?;
+        info!(target: "hato::serve", service = name, addr = %addr, "listening");
+        tokio::spawn(crate::pop3::serve(l, implicit_tls, pop3.clone()));
+    }
     let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone() });
     let listeners = [
         (Service::Mx, &cfg.smtp.mx_listen),

@@ -31,6 +31,7 @@ pub struct Config {
     /// Where the database, certificates and control socket live.
     pub data_dir: PathBuf,
     pub smtp: SmtpConfig,
+    pub pop3: Pop3Config,
     pub limits: LimitsConfig,
     pub policy: PolicyConfig,
     pub queue: QueueConfig,
@@ -47,6 +48,7 @@ impl Default for Config {
             hostname: "localhost".into(),
             data_dir: PathBuf::from("hato-data"),
             smtp: SmtpConfig::default(),
+            pop3: Pop3Config::default(),
             limits: LimitsConfig::default(),
             policy: PolicyConfig::default(),
             queue: QueueConfig::default(),
@@ -95,6 +97,32 @@ impl Default for SmtpConfig {
             enforce_sender: true,
             allow_plaintext_auth: false,
             max_hops: 50,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3Config {
+    /// POP3 with STLS (110 on the appliance). Empty string disables.
+    pub listen: String,
+    /// POP3 over TLS (995 on the appliance).
+    pub tls_listen: String,
+    /// Allow USER/PASS and AUTH without TLS (loopback development only).
+    pub allow_plaintext_auth: bool,
+    pub login_timeout_secs: u64,
+    /// RFC 1939 asks for at least 10 minutes.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Pop3Config {
+            listen: "127.0.0.1:2110".into(),
+            tls_listen: "127.0.0.1:2995".into(),
+            allow_plaintext_auth: false,
+            login_timeout_secs: 60,
+            idle_timeout_secs: 600,
         }
     }
 }
@@ -256,6 +284,8 @@ impl Config {
             ("smtp.mx_listen", &self.smtp.mx_listen),
             ("smtp.submission_listen", &self.smtp.submission_listen),
             ("smtp.submissions_listen", &self.smtp.submissions_listen),
+            ("pop3.listen", &self.pop3.listen),
+            ("pop3.tls_listen", &self.pop3.tls_listen),
         ] {
             if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });

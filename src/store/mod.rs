@@ -187,6 +187,13 @@ pub struct StoredMessage {
     pub content: Vec<u8>,
 }
 
+/// A mailbox's messages at one moment: (uid, size) in UID order.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub uidvalidity: i64,
+    pub messages: Vec<(i64, i64)>,
+}
+
 /// Mailboxes every account gets, with their RFC 6154 special-use attribute.
 pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
     ("INBOX", None),
@@ -322,6 +329,16 @@ impl Store {
 
     pub async fn mailboxes(&self, account: String) -> Result<Vec<MailboxInfo>, StoreError> {
         self.db.read(move |c| mailbox::mailboxes(c, &account)).await
+    }
+    pub async fn snapshot(&self, account: String, mailbox: String) -> Result<Snapshot, StoreError> {
+        self.db.read(move |c| mailbox::snapshot(c, &account, &mailbox)).await
+    }
+    /// One message as a client sees it (Return-Path line + stored body).
+    pub async fn content(&self, account: String, mailbox: String, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.read(move |c| mailbox::content(c, &account, &mailbox, uid)).await
+    }
+    pub async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
+        self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await
     }
     pub async fn messages(&self, account: String, mailbox: String, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
         self.db.read(move |c| mailbox::messages(c, &account, &mailbox, with_content)).await

@@ -131,3 +131,33 @@ async fn failing_job_does_not_spoil_its_batch() {
     assert_eq!(s.domains().await.unwrap().len(), 34);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn snapshot_content_and_expunge() {
+    let (s, dir) = temp_store();
+    s.add_domain("example.test".into()).await.unwrap();
+    s.add_account(account("alice@example.test")).await.unwrap();
+    for _ in 0..3 {
+        let m = message(&[("alice@example.test", Some("alice@example.test"))]);
+        s.enqueue(m).await.unwrap();
+    }
+    for e in s.due_entries(i64::MAX, 10).await.unwrap() {
+        s.deliver_local(e.id).await.unwrap();
+    }
+    let snap = s.snapshot("alice@example.test".into(), "INBOX".into()).await.unwrap();
+    assert_eq!(snap.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3]);
+    let body = s.content("alice@example.test".into(), "INBOX".into(), 2).await.unwrap().unwrap();
+    assert_eq!(body.len() as i64, snap.messages[1].1);
+    assert!(s.content("alice@example.test".into(), "INBOX".into(), 9).await.unwrap().is_none());
+    let used = s.account("alice@example.test".into()).await.unwrap().unwrap().used_bytes;
+    assert_eq!(s.expunge("alice@example.test".into(), "INBOX".into(), vec![1, 3, 99]).await.unwrap(), 2);
+    let after = s.snapshot("alice@example.test".into(), "INBOX".into()).await.unwrap();
+    assert_eq!(after.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [2]);
+    assert_eq!(after.uidvalidity, snap.uidvalidity);
+    let left = s.account("alice@example.test".into()).await.unwrap().unwrap().used_bytes;
+    assert_eq!(left, used - 2 * snap.messages[0].1);
+    // The shared body is still there for message 2 (all three share one blob).
+    assert!(s.content("alice@example.test".into(), "INBOX".into(), 2).await.unwrap().is_some());
+    assert!(matches!(s.snapshot("alice@example.test".into(), "Nope".into()).await, Err(StoreError::NotFound(_))));
+    std::fs::remove_dir_all(dir).ok();
+}

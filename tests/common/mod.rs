@@ -29,6 +29,8 @@ pub struct Server {
     pub mx: u16,
     pub submission: u16,
     pub submissions: u16,
+    pub pop3: u16,
+    pub pop3s: u16,
     child: Option<Child>,
     /// Everything the server wrote to stderr (its log), shared with a reader thread.
     pub log: Arc<Mutex<String>>,
@@ -38,28 +40,22 @@ impl Server {
     /// Writes a config (ports, data dir, plus `extra` TOML appended) and starts the server.
     pub fn start(tag: &str, extra: &str) -> Server {
         let dir = temp_dir(tag);
-        let (mx, submission, submissions) = (free_port(), free_port(), free_port());
+        let (mx, submission, submissions, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port(), free_port());
         let config = dir.join("hato.toml");
-        let text = format!(
-            "hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n\
-             [smtp]\nmx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\n\
-             submissions_listen = \"127.0.0.1:{submissions}\"\n"
-        );
-        // `extra` may open its own [smtp] table; merge by putting ports first when it does.
-        let text = if extra.contains("[smtp]") {
-            let extra = extra.replacen(
-                "[smtp]",
-                &format!(
-                    "[smtp]\nmx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\""
-                ),
-                1,
-            );
-            format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n")
-        } else {
-            text
-        };
+        // Each table gets its ports, merged into `extra` when it opens the same table.
+        let mut text = format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n");
+        for (table, lines) in [
+            ("[smtp]", format!("mx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\"")),
+            ("[pop3]", format!("listen = \"127.0.0.1:{pop3}\"\ntls_listen = \"127.0.0.1:{pop3s}\"")),
+        ] {
+            if text.contains(&format!("{table}\n")) {
+                text = text.replacen(&format!("{table}\n"), &format!("{table}\n{lines}\n"), 1);
+            } else {
+                text.push_str(&format!("{table}\n{lines}\n"));
+            }
+        }
         std::fs::write(&config, text).unwrap();
-        let mut s = Server { dir, config, mx, submission, submissions, child: None, log: Arc::new(Mutex::new(String::new())) };
+        let mut s = Server { dir, config, mx, submission, submissions, pop3, pop3s, child: None, log: Arc::new(Mutex::new(String::new())) };
         s.spawn();
         s
     }
@@ -326,3 +322,19 @@ pub fn submit(args: &[&str]) -> (bool, String) {
 
 /// Queue settings that make retries happen within a test's patience.
 pub const FAST_QUEUE: &str = "[queue]\nretry_schedule_secs = [1]\nscan_interval_ms = 200\n";
+
+/// Delivers `n` small messages to `to` through the MX port; waits until they are filed.
+pub fn deliver(s: &Server, to: &str, n: usize) {
+    let mut c = Raw::connect(s.mx);
+    c.cmd("EHLO fill.test");
+    for i in 0..n {
+        assert!(c.cmd("MAIL FROM:<filler@example.org>").starts_with("250"));
+        assert!(c.cmd(&format!("RCPT TO:<{to}>")).starts_with("250"));
+        assert!(c.cmd("DATA").starts_with("354"));
+        c.send(format!("Subject: message {i}\r\nMessage-ID: <fill-{i}@example.org>\r\n\r\nbody line 1 of {i}\r\n..dot line\r\nbody line 3\r\n.\r\n").as_bytes());
+        assert!(c.reply().starts_with("250"));
+    }
+    c.cmd("QUIT");
+    let got = s.wait_mailbox(to, "INBOX", n, Duration::from_secs(15));
+    assert!(got.len() >= n, "only {} of {n} messages filed", got.len());
+}

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
-use crate::store::{MailboxInfo, StoreError, StoredMessage};
+use crate::store::{MailboxInfo, Snapshot, StoreError, StoredMessage};
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
@@ -112,4 +112,58 @@ pub fn messages(c: &Connection, account: &str, mailbox: &str, with_content: bool
         Ok(StoredMessage { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, content })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn mailbox_id(c: &Connection, account: &str, mailbox: &str) -> Result<(i64, i64), StoreError> {
+    c.query_row("SELECT id, uidvalidity FROM mailboxes WHERE account = ?1 AND name = ?2", [account, mailbox], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox} of {account}")))
+}
+
+pub fn snapshot(c: &Connection, account: &str, mailbox: &str) -> Result<Snapshot, StoreError> {
+    let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
+    let mut st = c.prepare_cached("SELECT uid, size FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
+    let messages = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(Snapshot { uidvalidity, messages })
+}
+
+pub fn content(c: &Connection, account: &str, mailbox: &str, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    let (id, _) = mailbox_id(c, account, mailbox)?;
+    let row: Option<(String, Vec<u8>)> = c
+        .query_row(
+            "SELECT m.return_path, b.data FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+            params![id, uid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(rp, body)| {
+        let mut v = return_path_header(&rp).into_bytes();
+        v.extend_from_slice(&body);
+        v
+    }))
+}
+
+/// Removes messages by UID; returns how many were removed. Quota usage and
+/// unshared bodies go with them.
+pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<usize, StoreError> {
+    let (id, _) = mailbox_id(c, account, mailbox)?;
+    let mut removed = 0;
+    let mut freed = 0i64;
+    for uid in uids {
+        let row: Option<(String, i64)> = c
+            .query_row("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING blob_id, size", params![id, uid], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((blob, size)) = row {
+            release_blob(c, &blob)?;
+            removed += 1;
+            freed += size;
+        }
+    }
+    if removed > 0 {
+        c.execute("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1", [id])?;
+        c.execute("UPDATE accounts SET used_bytes = max(0, used_bytes - ?2) WHERE address = ?1", params![account, freed])?;
+    }
+    Ok(removed)
 }

@@ -1,0 +1,92 @@
+//! Accepting connections for any line protocol: admission control by the
+//! guard, TLS from the first byte where the port demands it, then the
+//! protocol's own session. Each protocol supplies its words for "no".
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+use crate::connection::{Connection, Stream};
+use crate::guard::{Guard, Refusal};
+
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let addr: SocketAddr = addr.parse().map_err(|e| std::io::Error::other(format!("bad address {addr}: {e}")))?;
+    TcpListener::bind(addr).await
+}
+
+/// How one port greets, refuses and runs sessions.
+pub struct Door<F> {
+    pub name: &'static str,
+    pub guard: Arc<Guard>,
+    /// Some: TLS handshake before the first byte (465, 993, 995).
+    pub tls: Option<TlsAcceptor>,
+    /// A reply line for a client refused before its session starts.
+    pub refuse: fn(Refusal) -> &'static [u8],
+    /// Checked before admission; Some(reply) turns the client away.
+    pub blocked: Box<dyn Fn(IpAddr) -> Option<&'static [u8]> + Send + Sync>,
+    pub session: F,
+}
+
+/// Accepts connections forever, running `door.session` for each admitted one.
+pub async fn serve<F, Fut>(listener: TcpListener, door: Arc<Door<F>>)
+where
+    F: Fn(Connection, IpAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Usually EMFILE: back off rather than spin.
+                warn!(target: "hato::listener", door = door.name, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let door = door.clone();
+        tokio::spawn(async move { admit(tcp, peer, door).await });
+    }
+}
+
+async fn admit<F, Fut>(mut tcp: TcpStream, peer: SocketAddr, door: Arc<Door<F>>)
+where
+    F: Fn(Connection, IpAddr) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let ip = crate::cidr::canonical(peer.ip());
+    let _ = tcp.set_nodelay(true);
+    if let Some(reply) = (door.blocked)(ip) {
+        info!(target: "hato::listener", peer = %ip, door = door.name, "rejected: client address on reject list");
+        let _ = tcp.write_all(reply).await;
+        return;
+    }
+    let _permit = match door.guard.admit(ip) {
+        Ok(p) => p,
+        Err(r) => {
+            info!(target: "hato::listener", peer = %ip, door = door.name, refusal = ?r, "refused at connect");
+            let _ = tcp.write_all((door.refuse)(r)).await;
+            return;
+        }
+    };
+    let stream = match &door.tls {
+        Some(acceptor) => match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+            Ok(Err(e)) => {
+                info!(target: "hato::listener", peer = %ip, door = door.name, "TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                info!(target: "hato::listener", peer = %ip, door = door.name, "TLS handshake timed out");
+                return;
+            }
+        },
+        None => Stream::Plain(tcp),
+    };
+    (door.session)(Connection::new(stream), ip).await;
+}

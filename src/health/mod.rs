@@ -107,14 +107,19 @@ pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration) {
         let now = tokio::task::spawn_blocking(move || read(&[&data_path])).await.unwrap_or_else(|_| evaluate(Vec::new(), Vec::new()));
         {
             let (raised, cleared) = diff(&last, &now);
-            for (key, (sev, text)) in raised {
+            for (key, (sev, text)) in &raised {
                 match sev {
                     Severity::Info => tracing::info!(target: "hato::health", condition = %key, "{text}"),
                     _ => tracing::error!(target: "hato::alert", condition = %key, severity = ?sev, "ALERT {text}"),
                 }
             }
-            for key in cleared {
+            for key in &cleared {
                 tracing::info!(target: "hato::health", condition = %key, "cleared");
+            }
+            // Keep the raw state beside every RAID change, for whoever reads the log later.
+            if raised.iter().any(|(k, _)| k.starts_with("raid.")) || cleared.iter().any(|k| k.starts_with("raid.")) {
+                let raw = std::fs::read_to_string("/proc/mdstat").unwrap_or_default();
+                tracing::info!(target: "hato::health", "mdstat now:\n{raw}");
             }
         }
         last = now;

@@ -496,6 +496,12 @@ pub fn main() -> ! {
         .ok()
         .and_then(|t| toml::from_str(&t).map_err(|e| error!(target: "hato::init", "network.toml: {e}")).ok())
         .unwrap_or_default();
+    // The firewall goes up before the interfaces do, so no port is ever open unguarded.
+    if !run("nft", &["-f", "/etc/hato/firewall.nft"]) {
+        error!(target: "hato::alert", "ALERT the firewall could not be loaded");
+    } else {
+        info!(target: "hato::init", "firewall loaded");
+    }
     network(&net);
     let dog = watchdog();
 

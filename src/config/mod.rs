@@ -38,6 +38,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub tls: TlsConfig,
     pub log: LogConfig,
+    pub snmp: SnmpConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
 }
@@ -55,6 +56,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
+            snmp: SnmpConfig::default(),
             demo: false,
         }
     }
@@ -244,6 +246,24 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
 }
 
+/// SNMP on the appliance: net-snmp's snmpd is the master agent, configured from here.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnmpConfig {
+    /// SNMPv2c read-only community; unset means no v2c access. Prefer v3.
+    pub community: Option<String>,
+    /// Networks allowed to use the community (default: anyone who knows it).
+    pub community_sources: Vec<String>,
+    /// SNMPv3 read-only user with SHA authentication and AES privacy.
+    pub v3_user: Option<String>,
+    pub v3_auth_password: Option<String>,
+    pub v3_priv_password: Option<String>,
+    pub location: String,
+    pub contact: String,
+    /// Where traps go ("host" or "host:port"), sent with the community (v2c).
+    pub trap_sinks: Vec<String>,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -299,6 +319,15 @@ impl Config {
         }
         if self.queue.workers == 0 || self.queue.per_destination_concurrency == 0 {
             return Err(ConfigError::Invalid { key: "queue.workers", message: "must be at least 1".into() });
+        }
+        if let Some(u) = &self.snmp.v3_user {
+            let ok = |p: &Option<String>| p.as_ref().is_some_and(|p| p.len() >= 8);
+            if !ok(&self.snmp.v3_auth_password) || !ok(&self.snmp.v3_priv_password) {
+                return Err(ConfigError::Invalid {
+                    key: "snmp.v3_user",
+                    message: format!("user {u} needs v3_auth_password and v3_priv_password of at least 8 characters"),
+                });
+            }
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid { key: "tls.cert", message: "set both tls.cert and tls.key, or neither".into() });

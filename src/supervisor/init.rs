@@ -254,6 +254,37 @@ fn prepare_data_dirs() {
     }
 }
 
+/// Writes snmpd's configuration from hato.toml, and its v3 user once.
+fn configure_snmpd() {
+    let _ = fs::create_dir_all("/run/hato");
+    let cfg = match crate::config::Config::load(Some(Path::new("/data/etc/hato.toml"))) {
+        Ok(c) => c,
+        Err(e) => {
+            error!(target: "hato::init", "SNMP left unconfigured: {e}");
+            return;
+        }
+    };
+    let _ = fs::write("/run/hato/snmpd.conf", super::snmpd::config(&cfg.snmp, &cfg.hostname));
+    if let Some(line) = super::snmpd::create_user(&cfg.snmp) {
+        let store = Path::new("/var/lib/snmp/snmpd.conf");
+        let marker = Path::new("/data/etc/.snmp-user-created");
+        if !marker.exists() {
+            let _ = fs::create_dir_all("/var/lib/snmp");
+            let mut existing = fs::read_to_string(store).unwrap_or_default();
+            existing.push_str(&line);
+            let _ = fs::write(store, existing);
+            if let Ok(Some(u)) = nix::unistd::User::from_name("Debian-snmp") {
+                let _ = nix::unistd::chown(store, Some(u.uid), Some(u.gid));
+            }
+            let _ = fs::write(marker, b"");
+        }
+    }
+    if let Ok(Some(u)) = nix::unistd::User::from_name("Debian-snmp") {
+        let _ = nix::unistd::chown("/run/hato", None, Some(u.gid));
+        let _ = fs::set_permissions("/run/hato", std::os::unix::fs::PermissionsExt::from_mode(0o775));
+    }
+}
+
 /// On first boot, an admin password shown once on the console (or taken from the seed).
 fn first_boot_password() {
     let marker = Path::new("/data/etc/admin.hash");
@@ -491,6 +522,7 @@ pub fn main() -> ! {
         apply_seed();
         prepare_data_dirs();
         first_boot_password();
+        configure_snmpd();
     }
     let net: NetworkConfig = fs::read_to_string("/data/etc/network.toml")
         .ok()

@@ -10,6 +10,7 @@
 
 pub mod init;
 mod reaper;
+pub mod snmpd;
 pub mod spec;
 pub mod state;
 

@@ -97,7 +97,10 @@ mod tests {
     use super::*;
 
     const HEALTHY: &str = "Personalities : [raid1] \nmd0 : active raid1 vdc[1] vdb[0]\n      1046528 blocks super 1.2 [2/2] [UU]\n      \nunused devices: <none>\n";
-    const FAILED: &str = "Personalities : [raid1] \nmd0 : active raid1 vdc[1](F) vdb[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n      \nunused devices: <none>\n";
+    // Captured on the appliance under QEMU after `device_del` of a data disk.
+    const FAILED: &str = include_str!("testdata/mdstat-failed.txt");
+    // Captured on the appliance during the first-boot resync.
+    const RESYNC_REAL: &str = include_str!("testdata/mdstat-resync.txt");
     const REBUILDING: &str = "Personalities : [raid1] \nmd127 : active raid1 sdc[2] sdb[0]\n      976630464 blocks super 1.2 [2/1] [U_]\n      [=>...................]  recovery =  5.2% (50887552/976630464) finish=79.7min speed=193394K/sec\n      bitmap: 0/8 pages [0KB], 65536KB chunk\n\nunused devices: <none>\n";
     const RESYNC: &str = "Personalities : [raid1] \nmd0 : active raid1 vdc[1] vdb[0]\n      1046528 blocks super 1.2 [2/2] [UU]\n      [==>..................]  resync = 12.5% (131072/1046528) finish=0.3min speed=43690K/sec\n      \nunused devices: <none>\n";
     const NONE: &str = "Personalities : \nunused devices: <none>\n";
@@ -118,7 +121,17 @@ mod tests {
     fn failed_member() {
         let a = parse(FAILED);
         assert!(a[0].degraded());
-        assert_eq!(a[0].members.iter().filter(|m| m.faulty).map(|m| m.device.as_str()).collect::<Vec<_>>(), ["vdc"]);
+        assert_eq!((a[0].raid_disks, a[0].working, a[0].slots.as_str()), (2, 1, "U_"));
+        assert_eq!(a[0].members.iter().filter(|m| m.faulty).map(|m| m.device.as_str()).collect::<Vec<_>>(), ["vdb"]);
+    }
+
+    #[test]
+    fn real_first_boot_resync() {
+        let a = parse(RESYNC_REAL);
+        assert!(!a[0].degraded());
+        let s = a[0].sync.as_ref().unwrap();
+        assert_eq!((s.kind.as_str(), s.percent, s.finish.as_str()), ("resync", 38.2, "0.0min"));
+        assert_eq!(a[0].members.iter().map(|m| m.device.as_str()).collect::<Vec<_>>(), ["vdb", "vda"]);
     }
 
     #[test]

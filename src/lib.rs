@@ -13,6 +13,7 @@ pub mod directory;
 pub mod guard;
 pub mod health;
 pub mod ids;
+pub mod imap;
 pub mod listener;
 pub mod logs;
 pub mod pop3;

@@ -63,6 +63,15 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         info!(target: "hato::serve", service = name, addr = %addr, "listening");
         tokio::spawn(crate::pop3::serve(l, implicit_tls, pop3.clone()));
     }
+    let imap = Arc::new(crate::imap::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone() });
+    for (implicit_tls, addr, name) in [(false, &cfg.imap.listen, "imap"), (true, &cfg.imap.tls_listen, "imaps")] {
+        if addr.is_empty() {
+            continue;
+        }
+        let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.clone(), service: name, source })?;
+        info!(target: "hato::serve", service = name, addr = %addr, "listening");
+        tokio::spawn(crate::imap::serve(l, implicit_tls, imap.clone()));
+    }
     let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone() });
     let listeners = [
         (Service::Mx, &cfg.smtp.mx_listen),

@@ -32,6 +32,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub smtp: SmtpConfig,
     pub pop3: Pop3Config,
+    pub imap: ImapConfig,
     pub limits: LimitsConfig,
     pub policy: PolicyConfig,
     pub queue: QueueConfig,
@@ -50,6 +51,7 @@ impl Default for Config {
             data_dir: PathBuf::from("hato-data"),
             smtp: SmtpConfig::default(),
             pop3: Pop3Config::default(),
+            imap: ImapConfig::default(),
             limits: LimitsConfig::default(),
             policy: PolicyConfig::default(),
             queue: QueueConfig::default(),
@@ -100,6 +102,23 @@ impl Default for SmtpConfig {
             allow_plaintext_auth: false,
             max_hops: 50,
         }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    /// IMAP with STARTTLS (143 on the appliance). Empty string disables.
+    pub listen: String,
+    /// IMAP over TLS (993 on the appliance).
+    pub tls_listen: String,
+    /// Allow LOGIN/AUTHENTICATE without TLS (loopback development only).
+    pub allow_plaintext_auth: bool,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig { listen: "127.0.0.1:2143".into(), tls_listen: "127.0.0.1:2993".into(), allow_plaintext_auth: false }
     }
 }
 
@@ -306,6 +325,8 @@ impl Config {
             ("smtp.submissions_listen", &self.smtp.submissions_listen),
             ("pop3.listen", &self.pop3.listen),
             ("pop3.tls_listen", &self.pop3.tls_listen),
+            ("imap.listen", &self.imap.listen),
+            ("imap.tls_listen", &self.imap.tls_listen),
         ] {
             if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });

@@ -194,6 +194,32 @@ pub struct Snapshot {
     pub messages: Vec<(i64, i64)>,
 }
 
+/// A mailbox as an IMAP session sees it when it (re)reads it.
+#[derive(Clone, Debug)]
+pub struct MailboxState {
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+    pub highestmodseq: i64,
+    pub messages: Vec<MessageMeta>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageMeta {
+    pub uid: i64,
+    pub size: i64,
+    /// Space-separated system flags and keywords.
+    pub flags: String,
+    pub internal_date: i64,
+    pub modseq: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
 /// Mailboxes every account gets, with their RFC 6154 special-use attribute.
 pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
     ("INBOX", None),
@@ -336,6 +362,12 @@ impl Store {
     /// One message as a client sees it (Return-Path line + stored body).
     pub async fn content(&self, account: String, mailbox: String, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
         self.db.read(move |c| mailbox::content(c, &account, &mailbox, uid)).await
+    }
+    pub async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
+        self.db.read(move |c| mailbox::state(c, &account, &mailbox)).await
+    }
+    pub async fn set_flags(&self, account: String, mailbox: String, uids: Vec<i64>, op: FlagOp, flags: Vec<String>) -> Result<Vec<(i64, String)>, StoreError> {
+        self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags)).await
     }
     pub async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
         self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await

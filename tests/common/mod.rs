@@ -31,6 +31,8 @@ pub struct Server {
     pub submissions: u16,
     pub pop3: u16,
     pub pop3s: u16,
+    pub imap: u16,
+    pub imaps: u16,
     child: Option<Child>,
     /// Everything the server wrote to stderr (its log), shared with a reader thread.
     pub log: Arc<Mutex<String>>,
@@ -41,12 +43,14 @@ impl Server {
     pub fn start(tag: &str, extra: &str) -> Server {
         let dir = temp_dir(tag);
         let (mx, submission, submissions, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port(), free_port());
+        let (imap, imaps) = (free_port(), free_port());
         let config = dir.join("hato.toml");
         // Each table gets its ports, merged into `extra` when it opens the same table.
         let mut text = format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n");
         for (table, lines) in [
             ("[smtp]", format!("mx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\"")),
             ("[pop3]", format!("listen = \"127.0.0.1:{pop3}\"\ntls_listen = \"127.0.0.1:{pop3s}\"")),
+            ("[imap]", format!("listen = \"127.0.0.1:{imap}\"\ntls_listen = \"127.0.0.1:{imaps}\"")),
         ] {
             if text.contains(&format!("{table}\n")) {
                 text = text.replacen(&format!("{table}\n"), &format!("{table}\n{lines}\n"), 1);
@@ -55,7 +59,7 @@ impl Server {
             }
         }
         std::fs::write(&config, text).unwrap();
-        let mut s = Server { dir, config, mx, submission, submissions, pop3, pop3s, child: None, log: Arc::new(Mutex::new(String::new())) };
+        let mut s = Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, child: None, log: Arc::new(Mutex::new(String::new())) };
         s.spawn();
         s
     }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
-use crate::store::{MailboxInfo, Snapshot, StoreError, StoredMessage};
+use crate::store::{FlagOp, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
@@ -166,4 +166,54 @@ pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
         c.execute("UPDATE accounts SET used_bytes = max(0, used_bytes - ?2) WHERE address = ?1", params![account, freed])?;
     }
     Ok(removed)
+}
+
+pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxState, StoreError> {
+    let (id, uidvalidity, uidnext, highestmodseq): (i64, i64, i64, i64) = c
+        .query_row(
+            "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account = ?1 AND name = ?2",
+            [account, mailbox],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
+    let mut st = c.prepare_cached("SELECT uid, size, flags, internal_date, modseq FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
+    let messages = st
+        .query_map([id], |r| Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? }))?
+        .collect::<Result<_, _>>()?;
+    Ok(MailboxState { uidvalidity, uidnext, highestmodseq, messages })
+}
+
+/// Changes flags on messages by UID; returns each changed message's new flags.
+pub fn set_flags(c: &Connection, account: &str, mailbox: &str, uids: &[i64], op: FlagOp, flags: &[String]) -> Result<Vec<(i64, String)>, StoreError> {
+    let (id, _) = mailbox_id(c, account, mailbox)?;
+    let mut out = Vec::new();
+    for uid in uids {
+        let cur: Option<String> =
+            c.query_row("SELECT flags FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid], |r| r.get(0)).optional()?;
+        let Some(cur) = cur else { continue };
+        let mut set: Vec<String> = cur.split_whitespace().map(String::from).collect();
+        match op {
+            FlagOp::Replace => set = flags.to_vec(),
+            FlagOp::Add => {
+                for f in flags {
+                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                        set.push(f.clone());
+                    }
+                }
+            }
+            FlagOp::Remove => set.retain(|x| !flags.iter().any(|f| f.eq_ignore_ascii_case(x))),
+        }
+        let new = set.join(" ");
+        if new != cur {
+            let modseq: i64 = c.query_row(
+                "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                [id],
+                |r| r.get(0),
+            )?;
+            c.execute("UPDATE messages SET flags = ?3, modseq = ?4 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid, new, modseq])?;
+        }
+        out.push((*uid, new));
+    }
+    Ok(out)
 }

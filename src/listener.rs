@@ -33,6 +33,13 @@ pub struct Door<F> {
     pub session: F,
 }
 
+impl<F> Door<F> {
+    /// A door without an address reject list (the reject lists are SMTP policy).
+    pub fn open(name: &'static str, guard: Arc<Guard>, tls: Option<TlsAcceptor>, refuse: fn(Refusal) -> &'static [u8], session: F) -> Door<F> {
+        Door { name, guard, tls, refuse, blocked: Box::new(|_| None), session }
+    }
+}
+
 /// Accepts connections forever, running `door.session` for each admitted one.
 pub async fn serve<F, Fut>(listener: TcpListener, door: Arc<Door<F>>)
 where

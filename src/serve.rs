@@ -56,37 +56,26 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         locks: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     for (implicit_tls, addr, name) in [(false, &cfg.pop3.listen, "pop3"), (true, &cfg.pop3.tls_listen, "pop3s")] {
-        if addr.is_empty() {
-            continue;
+        if let Some(l) = open(addr, name).await? {
+            tokio::spawn(crate::pop3::serve(l, implicit_tls, pop3.clone()));
         }
-        let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.clone(), service: name, source })?;
-        info!(target: "hato::serve", service = name, addr = %addr, "listening");
-        tokio::spawn(crate::pop3::serve(l, implicit_tls, pop3.clone()));
     }
     let imap = Arc::new(crate::imap::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone() });
     for (implicit_tls, addr, name) in [(false, &cfg.imap.listen, "imap"), (true, &cfg.imap.tls_listen, "imaps")] {
-        if addr.is_empty() {
-            continue;
+        if let Some(l) = open(addr, name).await? {
+            tokio::spawn(crate::imap::serve(l, implicit_tls, imap.clone()));
         }
-        let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.clone(), service: name, source })?;
-        info!(target: "hato::serve", service = name, addr = %addr, "listening");
-        tokio::spawn(crate::imap::serve(l, implicit_tls, imap.clone()));
     }
     let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone() });
-    let listeners = [
-        (Service::Mx, &cfg.smtp.mx_listen),
-        (Service::Submission, &cfg.smtp.submission_listen),
-        (Service::Submissions, &cfg.smtp.submissions_listen),
-    ];
-    for (service, addr) in listeners {
-        if addr.is_empty() {
-            continue;
+    for service in [Service::Mx, Service::Submission, Service::Submissions] {
+        let addr = match service {
+            Service::Mx => &cfg.smtp.mx_listen,
+            Service::Submission => &cfg.smtp.submission_listen,
+            Service::Submissions => &cfg.smtp.submissions_listen,
+        };
+        if let Some(l) = open(addr, service.name()).await? {
+            tokio::spawn(smtp::server::serve(l, service, shared.clone()));
         }
-        let l = crate::listener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr: addr.clone(), service: service.name(), source })?;
-        info!(target: "hato::serve", service = service.name(), addr = %addr, "listening");
-        tokio::spawn(smtp::server::serve(l, service, shared.clone()));
     }
 
     let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
@@ -99,6 +88,16 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     info!(target: "hato::serve", "stopping");
     let _ = std::fs::remove_file(&sock);
     Ok(())
+}
+
+/// Binds a service's address; an empty address means the service is off.
+async fn open(addr: &str, service: &'static str) -> Result<Option<tokio::net::TcpListener>, ServeError> {
+    if addr.is_empty() {
+        return Ok(None);
+    }
+    let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.to_string(), service, source })?;
+    info!(target: "hato::serve", service, addr = %addr, "listening");
+    Ok(Some(l))
 }
 
 /// Resolves on SIGTERM or SIGINT.

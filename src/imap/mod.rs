@@ -42,13 +42,9 @@ fn refuse(r: Refusal) -> &'static [u8] {
 /// Accepts IMAP connections forever; `implicit_tls` for port 993.
 pub async fn serve(l: TcpListener, implicit_tls: bool, sh: Arc<Shared>) {
     let session_sh = sh.clone();
-    let door = Door {
-        name: if implicit_tls { "imaps" } else { "imap" },
-        guard: sh.guard.clone(),
-        tls: implicit_tls.then(|| sh.tls.clone()),
-        refuse,
-        blocked: Box::new(|_| None),
-        session: move |conn, ip| session::Session::new(session_sh.clone(), conn, ip).run(),
-    };
+    let name = if implicit_tls { "imaps" } else { "imap" };
+    let door = Door::open(name, sh.guard.clone(), implicit_tls.then(|| sh.tls.clone()), refuse, move |conn, ip| {
+        session::Session::new(session_sh.clone(), conn, ip).run()
+    });
     listener::serve(l, Arc::new(door)).await;
 }

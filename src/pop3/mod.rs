@@ -36,13 +36,9 @@ fn refuse(r: Refusal) -> &'static [u8] {
 /// Accepts POP3 connections forever; `implicit_tls` for port 995.
 pub async fn serve(l: TcpListener, implicit_tls: bool, sh: Arc<Shared>) {
     let session_sh = sh.clone();
-    let door = Door {
-        name: if implicit_tls { "pop3s" } else { "pop3" },
-        guard: sh.guard.clone(),
-        tls: implicit_tls.then(|| sh.tls.clone()),
-        refuse,
-        blocked: Box::new(|_| None),
-        session: move |conn, ip| session::Session::new(session_sh.clone(), conn, ip).run(),
-    };
+    let name = if implicit_tls { "pop3s" } else { "pop3" };
+    let door = Door::open(name, sh.guard.clone(), implicit_tls.then(|| sh.tls.clone()), refuse, move |conn, ip| {
+        session::Session::new(session_sh.clone(), conn, ip).run()
+    });
     listener::serve(l, Arc::new(door)).await;
 }

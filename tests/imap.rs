@@ -60,3 +60,88 @@ fn imap_bad_input() {
     assert!(ask("a6 SELECT \"&Jjo-\"").starts_with("a6 NO [NONEXISTENT]"));
     assert!(ask("a7 LOGOUT").starts_with("* BYE"));
 }
+
+#[test]
+fn append_copy_move_and_mailbox_management() {
+    let s = Server::start("imap-manage", "");
+    s.populate("hato.test", &["alice"]);
+    // A quota that two small messages and one append fit in, a 20 KB append does not.
+    s.ok(&["account", "quota", "alice@hato.test", "0"]);
+    deliver(&s, "alice@hato.test", 2);
+    let db_quota = std::process::Command::new(BIN).args(["ctl", "--config"]).arg(&s.config).args(["account", "show", "alice@hato.test", "--json"]).output().unwrap();
+    let used = serde_json::from_slice::<serde_json::Value>(&db_quota.stdout).unwrap()["used_bytes"].as_i64().unwrap();
+    assert!(used > 0);
+    // Quota is set in MiB from the CLI; 1 MiB is far more than we need, so fill it first.
+    s.ok(&["account", "quota", "alice@hato.test", "1"]);
+    let filler = format!("Subject: filler\r\n\r\n{}\r\n", "f".repeat(1024 * 1024 - used as usize - 3000));
+    let mut c = Raw::connect(s.mx);
+    c.cmd("EHLO f.test");
+    c.cmd("MAIL FROM:<f@example.org>");
+    assert!(c.cmd("RCPT TO:<alice@hato.test>").starts_with("250"));
+    c.cmd("DATA");
+    c.send(format!("{filler}.\r\n").as_bytes());
+    assert!(c.reply().starts_with("250"));
+    s.wait_mailbox("alice@hato.test", "INBOX", 3, std::time::Duration::from_secs(10));
+    // Leave the two small messages in INBOX, the filler in Junk (it still counts).
+    let (ok, out) = run(PYTHON, &["-c", &format!(
+        "import imaplib,ssl;c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE;m=imaplib.IMAP4_SSL('127.0.0.1',{},ssl_context=c);m.login('alice@hato.test','pw-alice');m.select('INBOX');print(m.uid('MOVE','3','Junk'))",
+        s.imaps
+    )]);
+    assert!(ok && out.contains("'OK'"), "MOVE needs no quota headroom: {out}");
+    let (ok, out) = run(PYTHON, &[&py_script("imap_manage.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
+    assert!(ok, "{out}\n{}", s.log());
+    assert_eq!(s.mailbox("alice@hato.test", "Archive").len(), 1);
+    assert_eq!(s.mailbox("alice@hato.test", "Sent")[0]["subject"], "appended");
+}
+
+#[test]
+fn mbsync_syncs_both_ways() {
+    let s = Server::start("imap-mbsync", "");
+    s.populate("hato.test", &["alice"]);
+    deliver(&s, "alice@hato.test", 3);
+    let local = s.dir.join("Maildir");
+    std::fs::create_dir_all(&local).unwrap();
+    let rc = s.dir.join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount hato\nHost localhost\nPort {port}\nUser alice@hato.test\nPass pw-alice\nSSLType IMAPS\nCertificateFile {cert}\n\n\
+             IMAPStore hato-remote\nAccount hato\n\n\
+             MaildirStore local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n\
+             Channel hato\nFar :hato-remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n",
+            port = s.imaps,
+            cert = s.dir.join("data/tls/cert.pem").display(),
+            local = local.display()
+        ),
+    )
+    .unwrap();
+    let sync = || run("mbsync", &["-c", rc.to_str().unwrap(), "-a"]);
+    let (ok, out) = sync();
+    assert!(ok, "first sync: {out}\n{}", s.log());
+    let files = |dir: &str| -> Vec<std::path::PathBuf> {
+        ["cur", "new"].iter().flat_map(|sub| std::fs::read_dir(local.join(dir).join(sub)).into_iter().flatten().map(|e| e.unwrap().path())).collect()
+    };
+    assert_eq!(files("INBOX").len(), 3, "server → local: {out}");
+    assert!(local.join("Sent").exists() && local.join("Trash").exists(), "folders came down too");
+
+    // Local changes go up: a new message appears, one is deleted (flag T), one is read (flag S).
+    let mut inbox = files("INBOX");
+    inbox.sort();
+    std::fs::write(local.join("INBOX/new/1700000000.local.hato"), "Subject: written locally\r\nFrom: alice@hato.test\r\n\r\nhi\r\n").unwrap();
+    let trash = inbox[0].to_str().unwrap().to_string();
+    std::fs::rename(&inbox[0], if trash.contains(":2,") { format!("{trash}T") } else { format!("{trash}:2,T") }).unwrap();
+    let seen = inbox[1].to_str().unwrap().to_string();
+    std::fs::rename(&inbox[1], if seen.contains(":2,") { format!("{seen}S") } else { format!("{seen}:2,S") }).unwrap();
+    let (ok, out) = sync();
+    assert!(ok, "second sync: {out}\n{}", s.log());
+    let server: Vec<serde_json::Value> = s.mailbox("alice@hato.test", "INBOX");
+    let subjects: Vec<&str> = server.iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert_eq!(server.len(), 3, "{subjects:?}\n{out}");
+    assert!(subjects.contains(&"written locally"), "{subjects:?}");
+    assert_eq!(server.iter().filter(|m| m["flags"].as_str().unwrap().contains("\\Seen")).count(), 1, "{server:?}");
+    // And a third sync with nothing to do changes nothing.
+    let (ok, out) = sync();
+    assert!(ok, "{out}");
+    assert_eq!(s.mailbox("alice@hato.test", "INBOX").len(), 3);
+    assert_eq!(files("INBOX").len(), 3);
+}

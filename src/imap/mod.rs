@@ -4,11 +4,13 @@
 //! with the store; `fetch` renders message data.
 //!
 //! Built so far: LOGIN and AUTHENTICATE PLAIN (after STARTTLS or on 993),
-//! SELECT/EXAMINE, LIST/LSUB, STATUS, FETCH and UID FETCH of flags, sizes,
-//! dates and body sections, STORE, EXPUNGE, CLOSE, UNSELECT, IDLE, with
-//! other sessions' changes reported as EXISTS/EXPUNGE/FETCH. The rest of
-//! issue 3 (APPEND, COPY/MOVE, SEARCH, CONDSTORE/QRESYNC, BODYSTRUCTURE ...)
-//! is answered with NO until built.
+//! SELECT/EXAMINE, CREATE/DELETE/RENAME/SUBSCRIBE, LIST/LSUB, STATUS,
+//! APPEND (quota enforced), FETCH and UID FETCH of flags, sizes, dates and
+//! body sections, STORE, COPY/MOVE and UID EXPUNGE with UIDPLUS codes,
+//! EXPUNGE, CLOSE, UNSELECT, IDLE, with other sessions' changes reported as
+//! EXISTS/EXPUNGE/FETCH. The rest of issue 3 (SEARCH, SORT/THREAD,
+//! CONDSTORE/QRESYNC, ENVELOPE/BODYSTRUCTURE, QUOTA, NAMESPACE, ID, ENABLE,
+//! BINARY) is answered with NO until built.
 
 mod fetch;
 mod session;

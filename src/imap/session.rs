@@ -11,7 +11,9 @@ use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::LiteralMode;
 use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName};
 use imap_codec::imap_types::flag::{StoreResponse, StoreType};
+use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::sequence::SequenceSet;
 use imap_codec::imap_types::status::StatusDataItemName;
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
@@ -22,8 +24,8 @@ use super::{Shared, fetch};
 use crate::connection::{ConnError, Connection};
 use crate::store::FlagOp;
 
-/// Largest command (with its literals) accepted; APPEND will need its own limit.
-const MAX_MESSAGE: u32 = 1024 * 1024;
+/// Room for a command's own text around an APPENDed message.
+const COMMAND_OVERHEAD: u32 = 64 * 1024;
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// RFC 3501 §5.4: at least 30 minutes of inactivity once logged in.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -33,6 +35,8 @@ pub struct Session {
     conn: Connection,
     peer: IpAddr,
     frag: Fragmentizer,
+    /// Largest command (with its literals): the SMTP message size limit plus room for the command.
+    max_message: u32,
     user: Option<String>,
     selected: Option<View>,
     errors: u32,
@@ -69,7 +73,8 @@ fn matches(pattern: &str, name: &str) -> bool {
 
 impl Session {
     pub fn new(sh: Arc<Shared>, conn: Connection, peer: IpAddr) -> Session {
-        Session { sh, conn, peer, frag: Fragmentizer::new(MAX_MESSAGE), user: None, selected: None, errors: 0 }
+        let max_message = u32::try_from(sh.cfg.smtp.max_message_size).unwrap_or(u32::MAX).saturating_add(COMMAND_OVERHEAD);
+        Session { sh, conn, peer, frag: Fragmentizer::new(max_message), max_message, user: None, selected: None, errors: 0 }
     }
 
     pub async fn run(mut self) {
@@ -102,7 +107,7 @@ impl Session {
     }
 
     fn capabilities(&self) -> String {
-        let mut c = String::from("IMAP4rev1 LITERAL+ IDLE UNSELECT");
+        let mut c = String::from("IMAP4rev1 LITERAL+ IDLE UNSELECT UIDPLUS MOVE");
         if !self.conn.is_tls() {
             c.push_str(" STARTTLS");
         }
@@ -121,10 +126,11 @@ impl Session {
         loop {
             match self.frag.progress() {
                 Some(FragmentInfo::Line { announcement: Some(LiteralAnnouncement { mode, length }), .. }) => {
-                    if length > MAX_MESSAGE {
+                    if length > self.max_message {
                         let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
                         self.frag.skip_message();
-                        self.send(&format!("{tag} BAD literal of {length} bytes is over the {MAX_MESSAGE}-byte limit\r\n"));
+                        let max = self.max_message;
+                        self.send(&format!("{tag} BAD literal of {length} bytes is over the {max}-byte limit\r\n"));
                         if mode == LiteralMode::NonSync {
                             // The client sends the bytes anyway; they are discarded as garbage lines.
                         }
@@ -205,7 +211,7 @@ impl Session {
                 let acceptor = self.sh.tls.clone();
                 self.conn.start_tls(&acceptor).await?;
                 // Anything pipelined before the handshake is dropped with the old framing state.
-                self.frag = Fragmentizer::new(MAX_MESSAGE);
+                self.frag = Fragmentizer::new(self.max_message);
             }
             CommandBody::Login { .. } | CommandBody::Authenticate { .. } if authed => {
                 self.send(&format!("{tag} BAD already authenticated\r\n"));
@@ -257,6 +263,45 @@ impl Session {
                 self.list(&tag, name, &reference, &pattern).await;
             }
             CommandBody::Status { mailbox, item_names } => self.status(&tag, mailbox_name(&mailbox), &item_names).await,
+            CommandBody::Create { mailbox } => {
+                let name = mailbox_name(&mailbox);
+                let r = self.sh.store.create_mailbox(self.account(), name.trim_end_matches('/').to_string()).await;
+                self.done(&tag, "CREATE", r);
+            }
+            CommandBody::Delete { mailbox } => {
+                let name = mailbox_name(&mailbox);
+                if self.selected.as_ref().is_some_and(|v| v.name == name) {
+                    self.selected = None;
+                }
+                let r = self.sh.store.delete_mailbox(self.account(), name).await;
+                self.done(&tag, "DELETE", r);
+            }
+            CommandBody::Rename { from, to } => {
+                let r = self.sh.store.rename_mailbox(self.account(), mailbox_name(&from), mailbox_name(&to)).await;
+                self.done(&tag, "RENAME", r);
+            }
+            CommandBody::Subscribe { mailbox } | CommandBody::Unsubscribe { mailbox } => {
+                let on = name == "SUBSCRIBE";
+                let r = self.sh.store.set_subscribed(self.account(), mailbox_name(&mailbox), on).await;
+                self.done(&tag, name, r);
+            }
+            CommandBody::Append { mailbox, flags, date, message } => {
+                let body = match &message {
+                    LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
+                    LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
+                };
+                let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+                let date = date.map(|d| d.as_ref().timestamp()).unwrap_or_else(crate::clock::now);
+                let mailbox = mailbox_name(&mailbox);
+                match self.sh.store.append(self.account(), mailbox.clone(), body, flags.join(" "), date).await {
+                    Ok((validity, uid)) => {
+                        info!(target: "hato::imap", mailbox = %mailbox, uid, "appended");
+                        self.refresh().await;
+                        self.send(&format!("{tag} OK [APPENDUID {validity} {uid}] APPEND completed\r\n"));
+                    }
+                    Err(e) => self.done(&tag, "APPEND", Err(e)),
+                }
+            }
             CommandBody::Idle => return self.idle(&tag).await,
             _ if !selected => self.send(&format!("{tag} BAD {name} needs a selected mailbox\r\n")),
             CommandBody::Fetch { sequence_set, macro_or_item_names, uid, .. } => {
@@ -279,12 +324,18 @@ impl Session {
                 self.store(&tag, &sequence_set, op, flags, response == StoreResponse::Silent, uid).await;
             }
             CommandBody::Expunge => {
-                self.expunge().await;
+                self.expunge(None).await;
                 self.send(&format!("{tag} OK EXPUNGE completed\r\n"));
             }
+            CommandBody::ExpungeUid { sequence_set } => {
+                self.expunge(Some(&sequence_set)).await;
+                self.send(&format!("{tag} OK UID EXPUNGE completed\r\n"));
+            }
+            CommandBody::Copy { sequence_set, mailbox, uid } => self.copy(&tag, &sequence_set, mailbox_name(&mailbox), uid, false).await,
+            CommandBody::Move { sequence_set, mailbox, uid } => self.copy(&tag, &sequence_set, mailbox_name(&mailbox), uid, true).await,
             CommandBody::Close => {
                 if self.selected.as_ref().is_some_and(|v| !v.read_only) {
-                    let _ = self.remove_deleted().await;
+                    let _ = self.remove_deleted(None).await;
                 }
                 self.selected = None;
                 self.send(&format!("{tag} OK CLOSE completed\r\n"));
@@ -367,7 +418,7 @@ impl Session {
         match self.sh.store.mailboxes(self.account()).await {
             Ok(list) => {
                 let mut out = String::new();
-                for m in list.iter().filter(|m| matches(&full, &m.name)) {
+                for m in list.iter().filter(|m| matches(&full, &m.name) && (cmd != "LSUB" || m.subscribed)) {
                     let mut attrs = vec!["\\HasNoChildren".to_string()];
                     if let Some(s) = &m.special_use {
                         attrs.push(s.clone());
@@ -421,7 +472,7 @@ impl Session {
         }
     }
 
-    async fn fetch(&mut self, tag: &str, set: &imap_codec::imap_types::sequence::SequenceSet, items: &[MessageDataItemName<'_>], uid: bool) {
+    async fn fetch(&mut self, tag: &str, set: &SequenceSet, items: &[MessageDataItemName<'_>], uid: bool) {
         let Some(v) = self.selected.as_ref() else { return };
         let idx = v.resolve(set, uid);
         let (mailbox, read_only) = (v.name.clone(), v.read_only);
@@ -468,7 +519,7 @@ impl Session {
         self.send(&format!("{tag} OK {}FETCH completed\r\n", if uid { "UID " } else { "" }));
     }
 
-    async fn store(&mut self, tag: &str, set: &imap_codec::imap_types::sequence::SequenceSet, op: FlagOp, flags: Vec<String>, silent: bool, uid: bool) {
+    async fn store(&mut self, tag: &str, set: &SequenceSet, op: FlagOp, flags: Vec<String>, silent: bool, uid: bool) {
         let Some(v) = self.selected.as_ref() else { return };
         if v.read_only {
             self.send(&format!("{tag} NO [READ-ONLY] the mailbox was opened with EXAMINE\r\n"));
@@ -501,10 +552,18 @@ impl Session {
         }
     }
 
-    /// Removes \Deleted messages; returns the sequence numbers removed, highest first.
-    async fn remove_deleted(&mut self) -> Vec<usize> {
+    /// Removes \Deleted messages (only those of `within`, for UID EXPUNGE);
+    /// returns the sequence numbers removed, highest first.
+    async fn remove_deleted(&mut self, within: Option<&SequenceSet>) -> Vec<usize> {
         let Some(v) = self.selected.as_ref() else { return Vec::new() };
-        let doomed: Vec<(usize, i64)> = v.msgs.iter().enumerate().filter(|(_, m)| m.flags.contains("\\Deleted")).map(|(i, m)| (i, m.uid)).collect();
+        let allowed: Option<Vec<usize>> = within.map(|set| v.resolve(set, true));
+        let doomed: Vec<(usize, i64)> = v
+            .msgs
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.flags.contains("\\Deleted") && allowed.as_ref().is_none_or(|a| a.contains(i)))
+            .map(|(i, m)| (i, m.uid))
+            .collect();
         if doomed.is_empty() {
             return Vec::new();
         }
@@ -523,14 +582,81 @@ impl Session {
         seqs
     }
 
-    async fn expunge(&mut self) {
+    async fn expunge(&mut self, within: Option<&SequenceSet>) {
         if self.selected.as_ref().is_some_and(|v| v.read_only) {
             return;
         }
-        for i in self.remove_deleted().await {
+        for i in self.remove_deleted(within).await {
             self.send(&format!("* {} EXPUNGE\r\n", i + 1));
         }
         self.refresh().await;
+    }
+
+    /// Answers a mailbox-management command from its store result.
+    fn done(&mut self, tag: &str, what: &str, r: Result<(), crate::store::StoreError>) {
+        use crate::store::StoreError as E;
+        let line = match r {
+            Ok(()) => format!("{tag} OK {what} completed\r\n"),
+            Err(E::NotFound(m)) => format!("{tag} NO [NONEXISTENT] {m} not found\r\n"),
+            Err(E::Exists(m)) => format!("{tag} NO [ALREADYEXISTS] {m} already exists\r\n"),
+            Err(E::Invalid(m)) => format!("{tag} NO [CANNOT] {m}\r\n"),
+            Err(E::Quota(m)) => format!("{tag} NO [OVERQUOTA] {m}\r\n"),
+            Err(e) => {
+                warn!(target: "hato::imap", "{what} failed: {e}");
+                format!("{tag} NO [UNAVAILABLE] {what} failed; try again\r\n")
+            }
+        };
+        self.send(&line);
+    }
+
+    /// COPY and MOVE (RFC 6851), with COPYUID (RFC 4315).
+    async fn copy(&mut self, tag: &str, set: &SequenceSet, to: String, uid: bool, moving: bool) {
+        let Some(v) = self.selected.as_ref() else { return };
+        if moving && v.read_only {
+            self.send(&format!("{tag} NO [READ-ONLY] the mailbox was opened with EXAMINE\r\n"));
+            return;
+        }
+        let idx = v.resolve(set, uid);
+        let uids: Vec<i64> = idx.iter().filter_map(|i| v.msgs.get(*i)).map(|m| m.uid).collect();
+        let from = v.name.clone();
+        let what = if moving { "MOVE" } else { "COPY" };
+        let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await {
+            Ok(x) => x,
+            Err(crate::store::StoreError::NotFound(_)) => {
+                self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", quoted(&to)));
+                return;
+            }
+            Err(e) => return self.done(tag, what, Err(e)),
+        };
+        let code = if pairs.is_empty() {
+            String::new()
+        } else {
+            let src: Vec<String> = pairs.iter().map(|p| p.0.to_string()).collect();
+            let dst: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
+            format!("[COPYUID {validity} {} {}] ", src.join(","), dst.join(","))
+        };
+        if moving {
+            self.send(&format!("* OK {code}moved\r\n"));
+            let moved: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+            if let Err(e) = self.sh.store.expunge(self.account(), from, moved.clone()).await {
+                warn!(target: "hato::imap", "MOVE could not remove the originals: {e}");
+            }
+            if let Some(v) = self.selected.as_mut() {
+                let mut i = v.msgs.len();
+                let mut lines = String::new();
+                while i > 0 {
+                    i -= 1;
+                    if moved.contains(&v.msgs[i].uid) {
+                        lines.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
+                        v.msgs.remove(i);
+                    }
+                }
+                self.send(&lines);
+            }
+            self.send(&format!("{tag} OK MOVE completed\r\n"));
+        } else {
+            self.send(&format!("{tag} OK {code}COPY completed\r\n"));
+        }
     }
 
     /// IDLE (RFC 2177): report changes as they happen until the client says DONE.
@@ -576,3 +702,4 @@ mod tests {
         assert!(!matches("T*", "Sent"));
     }
 }
+

@@ -29,6 +29,8 @@ pub enum StoreError {
     Exists(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("over quota: {0}")]
+    Quota(String),
     #[error("storage failure: {0} (check disk space and the data directory's permissions)")]
     Backend(String),
 }
@@ -172,6 +174,7 @@ pub struct QueueFilter {
 pub struct MailboxInfo {
     pub name: String,
     pub special_use: Option<String>,
+    pub subscribed: bool,
     pub messages: i64,
     pub uidvalidity: i64,
     pub uidnext: i64,
@@ -368,6 +371,26 @@ impl Store {
     }
     pub async fn set_flags(&self, account: String, mailbox: String, uids: Vec<i64>, op: FlagOp, flags: Vec<String>) -> Result<Vec<(i64, String)>, StoreError> {
         self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags)).await
+    }
+    /// Stores a client-uploaded message; returns (uidvalidity, uid).
+    pub async fn append(&self, account: String, mailbox: String, body: Vec<u8>, flags: String, date: i64) -> Result<(i64, i64), StoreError> {
+        self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await
+    }
+    /// Copies messages; returns the destination's uidvalidity and (source, new) UID pairs.
+    pub async fn copy(&self, account: String, from: String, to: String, uids: Vec<i64>, check_quota: bool) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
+        self.db.write(move |c| mailbox::copy_messages(c, &account, &from, &to, &uids, check_quota)).await
+    }
+    pub async fn create_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await
+    }
+    pub async fn delete_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await
+    }
+    pub async fn rename_mailbox(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await
+    }
+    pub async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::set_subscribed(c, &account, &name, on)).await
     }
     pub async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
         self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await

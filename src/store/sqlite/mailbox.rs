@@ -32,6 +32,13 @@ pub fn return_path_header(sender: &str) -> String {
     format!("Return-Path: <{sender}>\r\n")
 }
 
+/// A stored message as clients see it: the Return-Path line (for delivered mail) and the body.
+fn assemble(return_path: &str, has_return_path: bool, body: &[u8]) -> Vec<u8> {
+    let mut v = if has_return_path { return_path_header(return_path).into_bytes() } else { Vec::new() };
+    v.extend_from_slice(body);
+    v
+}
+
 pub fn deliver_queue_entry(c: &Connection, entry: Id, now: i64) -> Result<bool, StoreError> {
     let row: Option<(Option<String>, i64, String, String, i64)> = c
         .query_row(
@@ -74,7 +81,7 @@ fn append(c: &Connection, mailbox: i64, blob: &str, sender: &str, size: i64, fla
 
 pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, StoreError> {
     let mut st = c.prepare(
-        "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id), b.uidvalidity, b.uidnext
+        "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id), b.uidvalidity, b.uidnext, b.subscribed
          FROM mailboxes b WHERE b.account = ?1 ORDER BY b.name = 'INBOX' DESC, b.name",
     )?;
     let rows = st.query_map([account], |r| {
@@ -84,6 +91,7 @@ pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, Stor
             messages: r.get(2)?,
             uidvalidity: r.get(3)?,
             uidnext: r.get(4)?,
+            subscribed: r.get(5)?,
         })
     })?;
     let list: Vec<MailboxInfo> = rows.collect::<Result<_, _>>()?;
@@ -95,20 +103,14 @@ pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, Stor
 
 pub fn messages(c: &Connection, account: &str, mailbox: &str, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
     let mut st = c.prepare(
-        "SELECT m.uid, m.size, m.flags, m.internal_date, m.return_path, CASE WHEN ?3 THEN bl.data ELSE x'' END
+        "SELECT m.uid, m.size, m.flags, m.internal_date, m.return_path, CASE WHEN ?3 THEN bl.data ELSE x'' END, m.has_return_path
          FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.id = m.blob_id
          WHERE b.account = ?1 AND b.name = ?2 ORDER BY m.uid",
     )?;
     let rows = st.query_map(params![account, mailbox, with_content], |r| {
         let return_path: String = r.get(4)?;
         let body: Vec<u8> = r.get(5)?;
-        let content = if with_content {
-            let mut v = return_path_header(&return_path).into_bytes();
-            v.extend_from_slice(&body);
-            v
-        } else {
-            Vec::new()
-        };
+        let content = if with_content { assemble(&return_path, r.get(6)?, &body) } else { Vec::new() };
         Ok(StoredMessage { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, content })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -129,18 +131,14 @@ pub fn snapshot(c: &Connection, account: &str, mailbox: &str) -> Result<Snapshot
 
 pub fn content(c: &Connection, account: &str, mailbox: &str, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
-    let row: Option<(String, Vec<u8>)> = c
+    let row: Option<(String, Vec<u8>, bool)> = c
         .query_row(
-            "SELECT m.return_path, b.data FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+            "SELECT m.return_path, b.data, m.has_return_path FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1 AND m.uid = ?2",
             params![id, uid],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    Ok(row.map(|(rp, body)| {
-        let mut v = return_path_header(&rp).into_bytes();
-        v.extend_from_slice(&body);
-        v
-    }))
+    Ok(row.map(|(rp, body, has)| assemble(&rp, has, &body)))
 }
 
 /// Removes messages by UID; returns how many were removed. Quota usage and
@@ -216,4 +214,105 @@ pub fn set_flags(c: &Connection, account: &str, mailbox: &str, uids: &[i64], op:
         out.push((*uid, new));
     }
     Ok(out)
+}
+
+fn valid_name(name: &str) -> Result<(), StoreError> {
+    let bad = name.is_empty()
+        || name.len() > 200
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.contains("//")
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%')
+        || name.eq_ignore_ascii_case("INBOX");
+    if bad { Err(StoreError::Invalid(format!("'{name}' is not a usable mailbox name"))) } else { Ok(()) }
+}
+
+fn account_of(c: &Connection, account: &str) -> Result<(i64, i64), StoreError> {
+    c.query_row("SELECT quota_bytes, used_bytes FROM accounts WHERE address = ?1", [account], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))
+}
+
+/// Stores a message a client uploaded (IMAP APPEND); returns (uidvalidity, uid).
+pub fn append_message(c: &Connection, account: &str, mailbox: &str, body: &[u8], flags: &str, date: i64) -> Result<(i64, i64), StoreError> {
+    let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
+    let (quota, used) = account_of(c, account)?;
+    let size = body.len() as i64;
+    if quota > 0 && used + size > quota {
+        return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
+    }
+    let blob = put_blob(c, body)?;
+    let uid = append(c, id, &blob, "", size, flags, date)?;
+    c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
+    c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
+    Ok((uidvalidity, uid))
+}
+
+/// Copies messages by UID; returns the destination's uidvalidity and (old, new) UID pairs.
+/// `check_quota` is false for MOVE, which removes the originals right after.
+pub fn copy_messages(c: &Connection, account: &str, from: &str, to: &str, uids: &[i64], check_quota: bool) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
+    let (src, _) = mailbox_id(c, account, from)?;
+    let (dst, uidvalidity) = mailbox_id(c, account, to)?;
+    let (quota, used) = account_of(c, account)?;
+    let mut pairs = Vec::new();
+    let mut added = 0i64;
+    for uid in uids {
+        let row: Option<(String, String, bool, i64, String, i64)> = c
+            .query_row(
+                "SELECT blob_id, return_path, has_return_path, size, flags, internal_date FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+                params![src, uid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .optional()?;
+        let Some((blob, rp, has_rp, size, flags, date)) = row else { continue };
+        added += size;
+        if check_quota && quota > 0 && used + added > quota {
+            return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
+        }
+        let new = append(c, dst, &blob, &rp, size, &flags, date)?;
+        c.execute("UPDATE messages SET has_return_path = ?3 WHERE mailbox_id = ?1 AND uid = ?2", params![dst, new, has_rp])?;
+        pairs.push((*uid, new));
+    }
+    c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, added])?;
+    Ok((uidvalidity, pairs))
+}
+
+pub fn create_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), StoreError> {
+    valid_name(name)?;
+    account_of(c, account)?;
+    let n = c.execute(
+        "INSERT OR IGNORE INTO mailboxes (id, account, name, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
+        params![Id::new().0, account, name, crate::clock::now()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::Exists(format!("mailbox {name}")));
+    }
+    Ok(())
+}
+
+pub fn delete_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), StoreError> {
+    valid_name(name)?;
+    let (id, _) = mailbox_id(c, account, name)?;
+    let uids: Vec<i64> = c.prepare("SELECT uid FROM messages WHERE mailbox_id = ?1")?.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    expunge(c, account, name, &uids)?;
+    c.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Renames a mailbox. A new UIDVALIDITY is not needed: the messages keep their UIDs.
+pub fn rename_mailbox(c: &Connection, account: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    valid_name(from)?;
+    valid_name(to)?;
+    mailbox_id(c, account, from)?;
+    if mailbox_id(c, account, to).is_ok() {
+        return Err(StoreError::Exists(format!("mailbox {to}")));
+    }
+    c.execute("UPDATE mailboxes SET name = ?3 WHERE account = ?1 AND name = ?2", params![account, from, to])?;
+    Ok(())
+}
+
+pub fn set_subscribed(c: &Connection, account: &str, name: &str, on: bool) -> Result<(), StoreError> {
+    let (id, _) = mailbox_id(c, account, name)?;
+    c.execute("UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1", params![id, on])?;
+    Ok(())
 }

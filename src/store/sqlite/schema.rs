@@ -98,6 +98,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX queue_due ON queue(state, next_attempt);
     CREATE INDEX queue_message ON queue(message);
     "#,
+    // 2: messages a client APPENDed are stored exactly as given, without the
+    // Return-Path line that local delivery adds.
+    r#"
+    ALTER TABLE messages ADD COLUMN has_return_path INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

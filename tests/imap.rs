@@ -145,3 +145,11 @@ fn mbsync_syncs_both_ways() {
     assert_eq!(s.mailbox("alice@hato.test", "INBOX").len(), 3);
     assert_eq!(files("INBOX").len(), 3);
 }
+
+#[test]
+fn search_finds_japanese_mail_in_any_charset() {
+    let s = Server::start("imap-search", "");
+    s.populate("hato.test", &["alice"]);
+    let (ok, out) = run(PYTHON, &[&py_script("imap_search.py"), &s.imaps.to_string(), &s.mx.to_string(), "alice@hato.test", "pw-alice"]);
+    assert!(ok, "{out}\n{}", s.log());
+}

@@ -7,12 +7,14 @@
 //! SELECT/EXAMINE, CREATE/DELETE/RENAME/SUBSCRIBE, LIST/LSUB, STATUS,
 //! APPEND (quota enforced), FETCH and UID FETCH of flags, sizes, dates and
 //! body sections, STORE, COPY/MOVE and UID EXPUNGE with UIDPLUS codes,
-//! EXPUNGE, CLOSE, UNSELECT, IDLE, with other sessions' changes reported as
-//! EXISTS/EXPUNGE/FETCH. The rest of issue 3 (SEARCH, SORT/THREAD,
+//! SEARCH over decoded text in any charset (`search`), EXPUNGE, CLOSE,
+//! UNSELECT, IDLE, with other sessions' changes reported as
+//! EXISTS/EXPUNGE/FETCH. The rest of issue 3 (ESEARCH, SORT/THREAD,
 //! CONDSTORE/QRESYNC, ENVELOPE/BODYSTRUCTURE, QUOTA, NAMESPACE, ID, ENABLE,
 //! BINARY) is answered with NO until built.
 
 mod fetch;
+mod search;
 mod session;
 mod view;
 

@@ -331,6 +331,14 @@ impl Session {
                 self.expunge(Some(&sequence_set)).await;
                 self.send(&format!("{tag} OK UID EXPUNGE completed\r\n"));
             }
+            CommandBody::Search { charset, criteria, uid } => {
+                let cs = charset.as_ref().map(|c| c.as_ref().to_ascii_uppercase());
+                if cs.as_deref().is_some_and(|c| c != "UTF-8" && c != "US-ASCII") {
+                    self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] search in UTF-8\r\n"));
+                } else {
+                    self.search(&tag, criteria.as_ref(), uid).await;
+                }
+            }
             CommandBody::Copy { sequence_set, mailbox, uid } => self.copy(&tag, &sequence_set, mailbox_name(&mailbox), uid, false).await,
             CommandBody::Move { sequence_set, mailbox, uid } => self.copy(&tag, &sequence_set, mailbox_name(&mailbox), uid, true).await,
             CommandBody::Close => {
@@ -590,6 +598,37 @@ impl Session {
             self.send(&format!("* {} EXPUNGE\r\n", i + 1));
         }
         self.refresh().await;
+    }
+
+    async fn search(&mut self, tag: &str, keys: &[imap_codec::imap_types::search::SearchKey<'_>], uid: bool) {
+        let Some(v) = self.selected.as_ref() else { return };
+        let (mailbox, account) = (v.name.clone(), self.account());
+        let msgs = v.msgs.clone();
+        let max_seq = msgs.len() as u64;
+        let max_uid = msgs.last().map(|m| m.uid as u64).unwrap_or(0);
+        let need = super::search::needs_content(keys);
+        let mut hits = Vec::new();
+        for (i, meta) in msgs.iter().enumerate() {
+            let content = if need {
+                match self.sh.store.content(account.clone(), mailbox.clone(), meta.uid).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(target: "hato::imap", "search failed: {e}");
+                        self.send(&format!("{tag} NO [UNAVAILABLE] cannot read messages\r\n"));
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            let c = super::search::Candidate::new(i as u64 + 1, max_seq, max_uid, meta, content.as_deref());
+            if keys.iter().all(|k| super::search::matches(k, &c)) {
+                hits.push(if uid { meta.uid as u64 } else { i as u64 + 1 });
+            }
+        }
+        let list: Vec<String> = hits.iter().map(u64::to_string).collect();
+        let sep = if list.is_empty() { "" } else { " " };
+        self.send(&format!("* SEARCH{sep}{}\r\n{tag} OK {}SEARCH completed\r\n", list.join(" "), if uid { "UID " } else { "" }));
     }
 
     /// Answers a mailbox-management command from its store result.

@@ -1,0 +1,173 @@
+//! SEARCH (RFC 3501 §6.4.4): evaluating search keys against one message.
+//!
+//! Text keys match case-insensitively against decoded text: mail-parser turns
+//! RFC 2047 headers and bodies in any charset (ISO-2022-JP, Shift_JIS, UTF-8 …)
+//! into UTF-8 first, so a Japanese query finds Japanese mail however it was sent.
+
+use imap_codec::imap_types::datetime::NaiveDate;
+use imap_codec::imap_types::search::SearchKey;
+use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+use mail_parser::{Address, HeaderValue, Message, MessageParser};
+
+use crate::store::MessageMeta;
+
+/// Whether evaluating these keys needs the message's bytes.
+pub fn needs_content(keys: &[SearchKey]) -> bool {
+    keys.iter().any(|k| match k {
+        SearchKey::And(v) => needs_content(v.as_ref()),
+        SearchKey::Not(k) => needs_content(std::slice::from_ref(k.as_ref())),
+        SearchKey::Or(a, b) => needs_content(std::slice::from_ref(a.as_ref())) || needs_content(std::slice::from_ref(b.as_ref())),
+        SearchKey::Bcc(_) | SearchKey::Body(_) | SearchKey::Cc(_) | SearchKey::From(_) | SearchKey::Header(..) | SearchKey::Subject(_)
+        | SearchKey::Text(_) | SearchKey::To(_) | SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => true,
+        _ => false,
+    })
+}
+
+/// One message as the search sees it.
+pub struct Candidate<'a> {
+    pub seq: u64,
+    pub max_seq: u64,
+    pub max_uid: u64,
+    pub meta: &'a MessageMeta,
+    pub parsed: Option<Message<'a>>,
+    pub raw: &'a [u8],
+}
+
+impl<'a> Candidate<'a> {
+    pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, raw: Option<&'a [u8]>) -> Candidate<'a> {
+        let raw = raw.unwrap_or(b"");
+        let parsed = if raw.is_empty() { None } else { MessageParser::default().parse(raw) };
+        Candidate { seq, max_seq, max_uid, meta, parsed, raw }
+    }
+}
+
+fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
+    let val = |v: &SeqOrUid| match v {
+        SeqOrUid::Value(x) => u64::from(x.get()),
+        SeqOrUid::Asterisk => max,
+    };
+    set.0.as_ref().iter().any(|s| match s {
+        Sequence::Single(v) => val(v) == n,
+        Sequence::Range(a, b) => {
+            let (x, y) = (val(a), val(b));
+            (x.min(y)..=x.max(y)).contains(&n)
+        }
+    })
+}
+
+fn contains(hay: &str, needle: &[u8]) -> bool {
+    let needle = String::from_utf8_lossy(needle).to_lowercase();
+    hay.to_lowercase().contains(&needle)
+}
+
+fn addresses(a: Option<&Address>) -> String {
+    let Some(a) = a else { return String::new() };
+    a.iter().map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or(""))).collect::<Vec<_>>().join(", ")
+}
+
+fn header_text(m: &Message, name: &str) -> String {
+    let mut out = Vec::new();
+    for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
+        match h.value() {
+            HeaderValue::Text(t) => out.push(t.to_string()),
+            HeaderValue::TextList(l) => out.extend(l.iter().map(|t| t.to_string())),
+            HeaderValue::Address(a) => out.push(addresses(Some(a))),
+            _ => {
+                if let Some(raw) = m.raw_message().get(h.offset_start() as usize..h.offset_end() as usize) {
+                    out.push(String::from_utf8_lossy(raw).trim().to_string());
+                }
+            }
+        }
+    }
+    out.join("\n")
+}
+
+fn body_text(m: &Message) -> String {
+    let mut out = String::new();
+    for i in 0..m.text_body_count() {
+        if let Some(t) = m.body_text(i) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    for i in 0..m.html_body_count() {
+        if let Some(t) = m.body_html(i) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn ymd(d: &NaiveDate) -> (i64, u32, u32) {
+    let s = d.as_ref().format("%Y-%m-%d").to_string();
+    let mut p = s.split('-').map(|x| x.parse::<i64>().unwrap_or(0));
+    (p.next().unwrap_or(0), p.next().unwrap_or(0) as u32, p.next().unwrap_or(0) as u32)
+}
+
+fn internal_ymd(unix: i64) -> (i64, u32, u32) {
+    crate::clock::civil_from_days(unix.div_euclid(86_400))
+}
+
+fn has_flag(meta: &MessageMeta, flag: &str) -> bool {
+    meta.flags.split_whitespace().any(|f| f.eq_ignore_ascii_case(flag))
+}
+
+pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
+    let text = |f: &dyn Fn(&Message) -> String, needle: &[u8]| c.parsed.as_ref().is_some_and(|m| contains(&f(m), needle));
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().all(|k| matches(k, c)),
+        SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
+        SearchKey::Not(k) => !matches(k, c),
+        SearchKey::All => true,
+        SearchKey::SequenceSet(s) => in_set(s, c.seq, c.max_seq),
+        SearchKey::Uid(s) => in_set(s, c.meta.uid as u64, c.max_uid),
+        SearchKey::Answered => has_flag(c.meta, "\\Answered"),
+        SearchKey::Deleted => has_flag(c.meta, "\\Deleted"),
+        SearchKey::Draft => has_flag(c.meta, "\\Draft"),
+        SearchKey::Flagged => has_flag(c.meta, "\\Flagged"),
+        SearchKey::Seen => has_flag(c.meta, "\\Seen"),
+        SearchKey::Unanswered => !has_flag(c.meta, "\\Answered"),
+        SearchKey::Undeleted => !has_flag(c.meta, "\\Deleted"),
+        SearchKey::Undraft => !has_flag(c.meta, "\\Draft"),
+        SearchKey::Unflagged => !has_flag(c.meta, "\\Flagged"),
+        SearchKey::Unseen | SearchKey::New => !has_flag(c.meta, "\\Seen"),
+        SearchKey::Old | SearchKey::Recent => matches!(key, SearchKey::Old),
+        SearchKey::Keyword(k) => has_flag(c.meta, k.inner()),
+        SearchKey::Unkeyword(k) => !has_flag(c.meta, k.inner()),
+        SearchKey::Larger(n) => c.meta.size > i64::from(*n),
+        SearchKey::Smaller(n) => c.meta.size < i64::from(*n),
+        SearchKey::Before(d) => internal_ymd(c.meta.internal_date) < ymd(d),
+        SearchKey::On(d) => internal_ymd(c.meta.internal_date) == ymd(d),
+        SearchKey::Since(d) => internal_ymd(c.meta.internal_date) >= ymd(d),
+        SearchKey::SentBefore(d) | SearchKey::SentOn(d) | SearchKey::SentSince(d) => {
+            let Some(sent) = c.parsed.as_ref().and_then(|m| m.date()).map(|t| (i64::from(t.year), u32::from(t.month), u32::from(t.day))) else {
+                return false;
+            };
+            match key {
+                SearchKey::SentBefore(_) => sent < ymd(d),
+                SearchKey::SentOn(_) => sent == ymd(d),
+                _ => sent >= ymd(d),
+            }
+        }
+        SearchKey::Subject(s) => text(&|m| m.subject().unwrap_or("").to_string(), s.as_ref()),
+        SearchKey::From(s) => text(&|m| addresses(m.from()), s.as_ref()),
+        SearchKey::To(s) => text(&|m| addresses(m.to()), s.as_ref()),
+        SearchKey::Cc(s) => text(&|m| addresses(m.cc()), s.as_ref()),
+        SearchKey::Bcc(s) => text(&|m| addresses(m.bcc()), s.as_ref()),
+        SearchKey::Header(name, value) => {
+            let name = String::from_utf8_lossy(name.as_ref()).to_string();
+            c.parsed.as_ref().is_some_and(|m| {
+                let h = header_text(m, &name);
+                !h.is_empty() || m.headers().iter().any(|x| x.name().eq_ignore_ascii_case(&name))
+            }) && text(&|m| header_text(m, &name), value.as_ref())
+        }
+        SearchKey::Body(s) => text(&body_text, s.as_ref()),
+        SearchKey::Text(s) => {
+            text(&body_text, s.as_ref())
+                || c.parsed.as_ref().is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
+                || contains(&String::from_utf8_lossy(c.raw), s.as_ref())
+        }
+        _ => false,
+    }
+}

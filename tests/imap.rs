@@ -153,3 +153,14 @@ fn search_finds_japanese_mail_in_any_charset() {
     let (ok, out) = run(PYTHON, &[&py_script("imap_search.py"), &s.imaps.to_string(), &s.mx.to_string(), "alice@hato.test", "pw-alice"]);
     assert!(ok, "{out}\n{}", s.log());
 }
+
+#[test]
+fn envelope_bodystructure_and_sections_on_real_mail() {
+    let corpus = format!("{}/../shared/corpus/spamassassin-dev/ham", env!("CARGO_MANIFEST_DIR"));
+    assert!(std::path::Path::new(&corpus).is_dir(), "the shared corpus is missing at {corpus}");
+    let s = Server::start("imap-structure", "");
+    s.populate("hato.test", &["alice"]);
+    let (ok, out) = run(PYTHON, &[&py_script("imap_structure.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice", &corpus, "150"]);
+    assert!(ok, "{out}\n{}", s.log().lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+    assert!(out.contains("structure ok for 150"), "{out}");
+}

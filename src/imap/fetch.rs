@@ -1,7 +1,5 @@
-//! FETCH: rendering message data items for one message.
-//!
-//! ENVELOPE and BODYSTRUCTURE need the MIME walk of the filter work and are
-//! refused with NO for now rather than answered wrongly.
+//! FETCH: rendering message data items for one message. ENVELOPE,
+//! BODYSTRUCTURE and numbered sections come from `structure`.
 
 use imap_codec::imap_types::fetch::{MessageDataItemName, Section};
 
@@ -13,7 +11,16 @@ pub struct Unsupported(pub &'static str);
 /// Whether rendering these items needs the message's bytes.
 pub fn needs_content(items: &[MessageDataItemName]) -> bool {
     items.iter().any(|i| {
-        matches!(i, MessageDataItemName::BodyExt { .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Header | MessageDataItemName::Rfc822Text)
+        matches!(
+            i,
+            MessageDataItemName::BodyExt { .. }
+                | MessageDataItemName::Rfc822
+                | MessageDataItemName::Rfc822Header
+                | MessageDataItemName::Rfc822Text
+                | MessageDataItemName::Envelope
+                | MessageDataItemName::BodyStructure
+                | MessageDataItemName::Body
+        )
     })
 }
 
@@ -69,8 +76,10 @@ pub fn render(
     items: &[MessageDataItemName],
     meta: &MessageMeta,
     content: Option<&[u8]>,
+    parsed: Option<&mail_parser::Message>,
     include_uid: bool,
 ) -> Result<(), Unsupported> {
+    use super::structure;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     if include_uid && !items.iter().any(|i| matches!(i, MessageDataItemName::Uid)) {
         parts.push(format!("UID {}", meta.uid).into_bytes());
@@ -98,7 +107,14 @@ pub fn render(
                         let label = format!("HEADER.FIELDS{} ({})", if keep { "" } else { ".NOT" }, names.join(" "));
                         (label, header_fields(body, &names, keep))
                     }
-                    _ => return Err(Unsupported("body part sections need the MIME walk, which is not implemented yet")),
+                    Some(Section::Part(part)) | Some(Section::Mime(part)) => {
+                        let path: Vec<u32> = part.0.as_ref().iter().map(|n| n.get()).collect();
+                        let mime = matches!(section, Some(Section::Mime(_)));
+                        let label = path.iter().map(u32::to_string).collect::<Vec<_>>().join(".") + if mime { ".MIME" } else { "" };
+                        let data = parsed.and_then(|m| structure::section(m, &path, mime)).unwrap_or_default();
+                        (label, data)
+                    }
+                    _ => return Err(Unsupported("HEADER and TEXT of nested parts are not implemented yet")),
                 };
                 let (origin, data) = match partial {
                     Some((start, len)) => {
@@ -111,7 +127,21 @@ pub fn render(
                 literal(&mut p, &format!("BODY[{label}]{origin}"), &data);
             }
             MessageDataItemName::Envelope | MessageDataItemName::BodyStructure | MessageDataItemName::Body => {
-                return Err(Unsupported("ENVELOPE and BODYSTRUCTURE are not implemented yet"));
+                let Some(m) = parsed else { return Err(Unsupported("the message could not be parsed")) };
+                match item {
+                    MessageDataItemName::Envelope => {
+                        p.extend_from_slice(b"ENVELOPE ");
+                        structure::envelope(&mut p, m);
+                    }
+                    MessageDataItemName::BodyStructure => {
+                        p.extend_from_slice(b"BODYSTRUCTURE ");
+                        structure::body_structure(&mut p, m, 0, true);
+                    }
+                    _ => {
+                        p.extend_from_slice(b"BODY ");
+                        structure::body_structure(&mut p, m, 0, false);
+                    }
+                }
             }
             MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
                 return Err(Unsupported("BINARY is not implemented yet"));

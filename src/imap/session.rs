@@ -517,7 +517,8 @@ impl Session {
                 None
             };
             let mut out = format!("* {} FETCH (", i + 1).into_bytes();
-            if let Err(fetch::Unsupported(why)) = fetch::render(&mut out, items, &meta, content.as_deref(), uid) {
+            let parsed = content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c));
+            if let Err(fetch::Unsupported(why)) = fetch::render(&mut out, items, &meta, content.as_deref(), parsed.as_ref(), uid) {
                 self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
                 return;
             }

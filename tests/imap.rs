@@ -59,6 +59,18 @@ fn imap_bad_input() {
     assert!(ask("a5 FETCH 1 (FLAGS)").starts_with("a5 BAD FETCH needs a selected mailbox"));
     assert!(ask("a6 SELECT \"&Jjo-\"").starts_with("a6 NO [NONEXISTENT]"));
     assert!(ask("a7 LOGOUT").starts_with("* BYE"));
+    // A non-synchronizing literal over the limit: refused and the connection closed,
+    // so the bytes that follow are never read as commands.
+    let stream = std::net::TcpStream::connect(("127.0.0.1", s.imap)).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let mut c = Raw { r: std::io::BufReader::new(stream.try_clone().unwrap()), w: stream };
+    let mut l = String::new();
+    std::io::BufRead::read_line(&mut c.r, &mut l).unwrap();
+    c.send(b"b1 LOGIN alice@hato.test {999999999+}\r\nb2 LOGOUT\r\n");
+    let mut all = String::new();
+    let _ = std::io::Read::read_to_string(&mut c.r, &mut all);
+    assert!(all.starts_with("b1 BAD literal of 999999999 bytes") && all.contains("* BYE literal too large"), "{all}");
+    assert!(!all.contains("b2"), "nothing after the literal may be executed: {all}");
 }
 
 #[test]

@@ -132,7 +132,10 @@ impl Session {
                         let max = self.max_message;
                         self.send(&format!("{tag} BAD literal of {length} bytes is over the {max}-byte limit\r\n"));
                         if mode == LiteralMode::NonSync {
-                            // The client sends the bytes anyway; they are discarded as garbage lines.
+                            // The client sends the bytes without waiting; read as lines they could
+                            // pass for commands. The only safe answer is to hang up.
+                            self.send("* BYE literal too large\r\n");
+                            return Err(ConnError::LineTooLong(max as usize));
                         }
                         continue;
                     }

@@ -337,6 +337,9 @@ pub fn deliver(s: &Server, to: &str, n: usize) {
         assert!(c.cmd("DATA").starts_with("354"));
         c.send(format!("Subject: message {i}\r\nMessage-ID: <fill-{i}@example.org>\r\n\r\nbody line 1 of {i}\r\n..dot line\r\nbody line 3\r\n.\r\n").as_bytes());
         assert!(c.reply().starts_with("250"));
+        // Local deliveries run in parallel, so messages accepted together may be filed
+        // in either order; tests that count on "message i" having UID i wait for each.
+        s.wait_mailbox(to, "INBOX", i + 1, Duration::from_secs(15));
     }
     c.cmd("QUIT");
     let got = s.wait_mailbox(to, "INBOX", n, Duration::from_secs(15));

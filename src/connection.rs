@@ -132,21 +132,16 @@ impl Connection {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
-        let old = self.rbuf.len();
-        self.rbuf.resize(old + READ_CHUNK, 0);
-        let read = tokio::time::timeout(timeout, self.stream.read(&mut self.rbuf[old..])).await;
-        let n = match read {
-            Err(_) => {
-                self.rbuf.truncate(old);
-                return Err(ConnError::Timeout(timeout));
-            }
-            Ok(Err(e)) => {
-                self.rbuf.truncate(old);
-                return Err(e.into());
-            }
+        // Read into a separate buffer and append only what arrived: if the caller
+        // drops this future (IDLE waits on the store notifier too), the
+        // connection's buffer is left exactly as it was.
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = match tokio::time::timeout(timeout, self.stream.read(&mut chunk)).await {
+            Err(_) => return Err(ConnError::Timeout(timeout)),
+            Ok(Err(e)) => return Err(e.into()),
             Ok(Ok(n)) => n,
         };
-        self.rbuf.truncate(old + n);
+        self.rbuf.extend_from_slice(&chunk[..n]);
         if n == 0 { Err(ConnError::Closed) } else { Ok(()) }
     }
 

@@ -176,3 +176,55 @@ fn envelope_bodystructure_and_sections_on_real_mail() {
     assert!(ok, "{out}\n{}", s.log().lines().rev().take(20).collect::<Vec<_>>().join("\n"));
     assert!(out.contains("structure ok for 150"), "{out}");
 }
+
+#[test]
+fn extensions_with_imaplib() {
+    let s = Server::start("imap-ext", "");
+    s.populate("hato.test", &["alice"]);
+    s.ok(&["account", "quota", "alice@hato.test", "10"]);
+    let (ok, out) = run(PYTHON, &[&py_script("imap_extensions.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
+    assert!(ok, "{out}\n{}", s.log());
+    assert!(out.contains("imap extensions ok"), "{out}");
+    // The store keeps the UTF-8 name; modified UTF-7 exists only on the wire.
+    let boxes = s.ctl_json(&["mailbox", "list", "alice@hato.test", "--json"]);
+    assert!(boxes.to_string().contains("日本語/受信"), "{boxes}");
+}
+
+/// imapclient's own live test suite against Hato. Failures that come from the
+/// suite itself (not from Hato) are listed with the reason in `LIVETEST_KNOWN`;
+/// any other failure fails this test.
+#[test]
+fn imapclient_livetest() {
+    let pydeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("build/pydeps");
+    assert!(pydeps.join("imapclient/livetest.py").exists(), "imapclient is missing: run scripts/deps (it installs it into build/pydeps)");
+    let s = Server::start("imap-livetest", "");
+    s.populate("hato.test", &["alice"]);
+    let ini = s.dir.join("livetest.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[DEFAULT]\nhost = 127.0.0.1\nport = {}\nssl = true\nssl_check_hostname = false\nssl_verify_cert = false\nusername = alice@hato.test\npassword = pw-alice\ntimeout = 60\n",
+            s.imaps
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(PYTHON)
+        .args(["-m", "imapclient.livetest", ini.to_str().unwrap()])
+        .env("PYTHONPATH", &pydeps)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let failed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("FAIL: ").or_else(|| l.strip_prefix("ERROR: ")))
+        .map(|l| l.split(' ').next().unwrap_or(l))
+        .collect();
+    let ran = text.lines().find(|l| l.starts_with("Ran ")).unwrap_or("");
+    eprintln!("imapclient livetest: {ran}; failed: {failed:?}");
+    assert!(ran.starts_with("Ran ") && !ran.starts_with("Ran 0 "), "{text}");
+    let unexpected: Vec<&&str> = failed.iter().filter(|f| !LIVETEST_KNOWN.iter().any(|(k, _)| k == *f)).collect();
+    assert!(unexpected.is_empty(), "unexpected livetest failures {unexpected:?}\n{text}\n{}", s.log());
+}
+
+/// Livetest cases that fail for reasons outside Hato, with the reason.
+const LIVETEST_KNOWN: &[(&str, &str)] = &[];

@@ -1,7 +1,7 @@
 //! FETCH: rendering message data items for one message. ENVELOPE,
 //! BODYSTRUCTURE and numbered sections come from `structure`.
 
-use imap_codec::imap_types::fetch::{MessageDataItemName, Section};
+use imap_codec::imap_types::fetch::{MessageDataItemName, Part, Section};
 
 use crate::store::MessageMeta;
 
@@ -20,13 +20,15 @@ pub fn needs_content(items: &[MessageDataItemName]) -> bool {
                 | MessageDataItemName::Envelope
                 | MessageDataItemName::BodyStructure
                 | MessageDataItemName::Body
+                | MessageDataItemName::Binary { .. }
+                | MessageDataItemName::BinarySize { .. }
         )
     })
 }
 
 /// Whether these items set \Seen (a non-PEEK body fetch).
 pub fn sets_seen(items: &[MessageDataItemName]) -> bool {
-    items.iter().any(|i| matches!(i, MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text))
+    items.iter().any(|i| matches!(i, MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Binary { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text))
 }
 
 fn split(msg: &[u8]) -> usize {
@@ -70,11 +72,114 @@ pub fn flag_list(flags: &str) -> String {
     format!("({})", flags)
 }
 
+fn part_label(part: Option<&Part>) -> String {
+    part.map(|p| p.0.as_ref().iter().map(|n| n.get().to_string()).collect::<Vec<_>>().join(".") + ".").unwrap_or_default()
+}
+
+/// The bytes a BODY[section] names, and the section's label for the response.
+/// HEADER/TEXT/HEADER.FIELDS of a numbered part apply to the message/rfc822 held in that part.
+fn section_data(section: Option<&Section>, body: &[u8], parsed: Option<&mail_parser::Message>) -> (String, Vec<u8>) {
+    let inner = |part: Option<&Part>| -> Vec<u8> {
+        match part {
+            None => body.to_vec(),
+            Some(p) => {
+                let path: Vec<u32> = p.0.as_ref().iter().map(|n| n.get()).collect();
+                parsed.and_then(|m| super::structure::section(m, &path, false)).unwrap_or_default()
+            }
+        }
+    };
+    match section {
+        None => (String::new(), body.to_vec()),
+        Some(Section::Header(part)) => {
+            let m = inner(part.as_ref());
+            (format!("{}HEADER", part_label(part.as_ref())), m[..split(&m)].to_vec())
+        }
+        Some(Section::Text(part)) => {
+            let m = inner(part.as_ref());
+            (format!("{}TEXT", part_label(part.as_ref())), m[split(&m)..].to_vec())
+        }
+        Some(Section::HeaderFields(part, names)) | Some(Section::HeaderFieldsNot(part, names)) => {
+            let keep = matches!(section, Some(Section::HeaderFields(..)));
+            let names: Vec<String> = names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).to_string()).collect();
+            let label = format!("{}HEADER.FIELDS{} ({})", part_label(part.as_ref()), if keep { "" } else { ".NOT" }, names.join(" "));
+            (label, header_fields(&inner(part.as_ref()), &names, keep))
+        }
+        Some(Section::Part(part)) | Some(Section::Mime(part)) => {
+            let path: Vec<u32> = part.0.as_ref().iter().map(|n| n.get()).collect();
+            let mime = matches!(section, Some(Section::Mime(_)));
+            let label = path.iter().map(u32::to_string).collect::<Vec<_>>().join(".") + if mime { ".MIME" } else { "" };
+            (label, parsed.and_then(|m| super::structure::section(m, &path, mime)).unwrap_or_default())
+        }
+    }
+}
+
+/// Applies a <start.length> partial; returns the origin label and the slice.
+fn cut(data: &[u8], partial: Option<(u32, std::num::NonZeroU32)>) -> (String, &[u8]) {
+    match partial {
+        Some((start, len)) => {
+            let s = (start as usize).min(data.len());
+            let e = s.saturating_add(len.get() as usize).min(data.len());
+            (format!("<{start}>"), &data[s..e])
+        }
+        None => (String::new(), data),
+    }
+}
+
+/// BINARY[path] (RFC 3516): the part's content with its transfer encoding undone.
+fn binary(path: &[u32], body: &[u8], parsed: Option<&mail_parser::Message>) -> Result<Vec<u8>, Unsupported> {
+    let m = parsed.ok_or(Unsupported("the message could not be parsed"))?;
+    let (raw, encoding) = if path.is_empty() {
+        (body.to_vec(), String::new())
+    } else {
+        let mime = super::structure::section(m, path, true).ok_or(Unsupported("no such body part"))?;
+        let raw = super::structure::section(m, path, false).ok_or(Unsupported("no such body part"))?;
+        let cte = header_fields(&mime, &["content-transfer-encoding".into()], true);
+        let value = String::from_utf8_lossy(&cte).split_once(':').map(|(_, v)| v.trim().to_ascii_lowercase()).unwrap_or_default();
+        (raw, value)
+    };
+    match encoding.as_str() {
+        "base64" => {
+            let text: String = String::from_utf8_lossy(&raw).chars().filter(|c| !c.is_whitespace()).collect();
+            crate::smtp::auth::decode_b64(&text).map_err(|_| Unsupported("[UNKNOWN-CTE] the part's base64 is damaged"))
+        }
+        "quoted-printable" => Ok(quoted_printable(&raw)),
+        "" | "7bit" | "8bit" | "binary" => Ok(raw),
+        _ => Err(Unsupported("[UNKNOWN-CTE] unknown content transfer encoding")),
+    }
+}
+
+fn quoted_printable(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'=' {
+            if raw[i + 1..].starts_with(b"\r\n") {
+                i += 3;
+                continue;
+            }
+            if raw[i + 1..].starts_with(b"\n") {
+                i += 2;
+                continue;
+            }
+            if let (Some(h), Some(l)) = (raw.get(i + 1).and_then(|b| hex(*b)), raw.get(i + 2).and_then(|b| hex(*b))) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    out
+}
+
 /// Renders the items of one message into `out` (inside the parentheses).
 pub fn render(
     out: &mut Vec<u8>,
     items: &[MessageDataItemName],
     meta: &MessageMeta,
+    recent: bool,
     content: Option<&[u8]>,
     parsed: Option<&mail_parser::Message>,
     include_uid: bool,
@@ -89,7 +194,10 @@ pub fn render(
         let mut p = Vec::new();
         match item {
             MessageDataItemName::Uid => p.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-            MessageDataItemName::Flags => p.extend_from_slice(format!("FLAGS {}", flag_list(&meta.flags)).as_bytes()),
+            MessageDataItemName::Flags => {
+                let flags = if recent { format!("{} \\Recent", meta.flags).trim_start().to_string() } else { meta.flags.clone() };
+                p.extend_from_slice(format!("FLAGS {}", flag_list(&flags)).as_bytes())
+            }
             MessageDataItemName::Rfc822Size => p.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
             MessageDataItemName::InternalDate => p.extend_from_slice(format!("INTERNALDATE \"{}\"", imap_date(meta.internal_date)).as_bytes()),
             MessageDataItemName::ModSeq => p.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
@@ -97,34 +205,9 @@ pub fn render(
             MessageDataItemName::Rfc822Header => literal(&mut p, "RFC822.HEADER", &body[..split(body)]),
             MessageDataItemName::Rfc822Text => literal(&mut p, "RFC822.TEXT", &body[split(body)..]),
             MessageDataItemName::BodyExt { section, partial, .. } => {
-                let (label, data): (String, Vec<u8>) = match section {
-                    None => (String::new(), body.to_vec()),
-                    Some(Section::Header(None)) => ("HEADER".into(), body[..split(body)].to_vec()),
-                    Some(Section::Text(None)) => ("TEXT".into(), body[split(body)..].to_vec()),
-                    Some(Section::HeaderFields(None, names)) | Some(Section::HeaderFieldsNot(None, names)) => {
-                        let keep = matches!(section, Some(Section::HeaderFields(..)));
-                        let names: Vec<String> = names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).to_string()).collect();
-                        let label = format!("HEADER.FIELDS{} ({})", if keep { "" } else { ".NOT" }, names.join(" "));
-                        (label, header_fields(body, &names, keep))
-                    }
-                    Some(Section::Part(part)) | Some(Section::Mime(part)) => {
-                        let path: Vec<u32> = part.0.as_ref().iter().map(|n| n.get()).collect();
-                        let mime = matches!(section, Some(Section::Mime(_)));
-                        let label = path.iter().map(u32::to_string).collect::<Vec<_>>().join(".") + if mime { ".MIME" } else { "" };
-                        let data = parsed.and_then(|m| structure::section(m, &path, mime)).unwrap_or_default();
-                        (label, data)
-                    }
-                    _ => return Err(Unsupported("HEADER and TEXT of nested parts are not implemented yet")),
-                };
-                let (origin, data) = match partial {
-                    Some((start, len)) => {
-                        let s = (*start as usize).min(data.len());
-                        let e = (s + len.get() as usize).min(data.len());
-                        (format!("<{start}>"), data[s..e].to_vec())
-                    }
-                    None => (String::new(), data),
-                };
-                literal(&mut p, &format!("BODY[{label}]{origin}"), &data);
+                let (label, data) = section_data(section.as_ref(), body, parsed);
+                let (origin, data) = cut(&data, *partial);
+                literal(&mut p, &format!("BODY[{label}]{origin}"), data);
             }
             MessageDataItemName::Envelope | MessageDataItemName::BodyStructure | MessageDataItemName::Body => {
                 let Some(m) = parsed else { return Err(Unsupported("the message could not be parsed")) };
@@ -143,8 +226,20 @@ pub fn render(
                     }
                 }
             }
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
-                return Err(Unsupported("BINARY is not implemented yet"));
+            MessageDataItemName::Binary { section, partial, .. } => {
+                let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
+                let data = binary(&path, body, parsed)?;
+                let (origin, data) = cut(&data, *partial);
+                let label = path.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
+                // RFC 3516: decoded content may hold NULs, so it goes as a literal8.
+                p.extend_from_slice(format!("BINARY[{label}]{origin} ~{{{}}}\r\n", data.len()).as_bytes());
+                p.extend_from_slice(data);
+            }
+            MessageDataItemName::BinarySize { section } => {
+                let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
+                let data = binary(&path, body, parsed)?;
+                let label = path.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
+                p.extend_from_slice(format!("BINARY.SIZE[{label}] {}", data.len()).as_bytes());
             }
         }
         parts.push(p);
@@ -168,5 +263,24 @@ mod tests {
         assert_eq!(header_fields(m, &["subject".into(), "x-long".into()], true), b"Subject: hi\r\nX-Long: one\r\n two\r\n\r\n");
         assert_eq!(header_fields(m, &["subject".into()], false), b"From: a@b\r\nX-Long: one\r\n two\r\n\r\n");
         assert_eq!(imap_date(0), "01-Jan-1970 00:00:00 +0000");
+    }
+
+    #[test]
+    fn quoted_printable_decoding() {
+        assert_eq!(quoted_printable(b"caf=C3=A9 soft=\r\nbreak =3D ok=ZZ"), "café softbreak = ok=ZZ".as_bytes());
+    }
+
+    #[test]
+    fn nested_message_header_and_binary_part() {
+        let raw = b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nAAFoaQ==\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: x@y\r\n\r\ninner body\r\n--b--\r\n";
+        let m = mail_parser::MessageParser::default().parse(&raw[..]).unwrap();
+        let part = |n: u32| Part(vec![std::num::NonZeroU32::new(n).unwrap()].try_into().unwrap());
+        let (label, data) = section_data(Some(&Section::Header(Some(part(2)))), raw, Some(&m));
+        assert_eq!(label, "2.HEADER");
+        assert_eq!(data, b"Subject: inner\r\nFrom: x@y\r\n\r\n");
+        let (label, data) = section_data(Some(&Section::Text(Some(part(2)))), raw, Some(&m));
+        assert_eq!(label, "2.TEXT");
+        assert!(data.starts_with(b"inner body"));
+        assert_eq!(binary(&[1], raw, Some(&m)).ok().unwrap(), b"\x00\x01hi");
     }
 }

@@ -1,23 +1,25 @@
 //! IMAP4rev1 on the shared store. imap-codec parses (its `Fragmentizer`
-//! frames lines and literals, `CommandCodec` decodes); `session` holds the
-//! conversation; `view` keeps a selected mailbox's sequence numbers in step
-//! with the store; `fetch` renders message data.
+//! frames lines and literals, `CommandCodec` decodes); `extended` covers the
+//! grammar imap-codec lacks (ESEARCH's RETURN, LIST-EXTENDED); `session` holds
+//! the conversation; `view` keeps a selected mailbox's sequence numbers in
+//! step with the store; `fetch` and `structure` render message data; `search`
+//! evaluates SEARCH keys; `sort` and `thread` order results; `utf7` converts
+//! mailbox names between the wire (modified UTF-7) and the store (UTF-8).
 //!
-//! Built so far: LOGIN and AUTHENTICATE PLAIN (after STARTTLS or on 993),
-//! SELECT/EXAMINE, CREATE/DELETE/RENAME/SUBSCRIBE, LIST/LSUB, STATUS,
-//! APPEND (quota enforced), FETCH and UID FETCH of flags, sizes, dates,
-//! ENVELOPE, BODYSTRUCTURE and body sections (numbered parts too, via
-//! `structure` on mail-parser's MIME tree), STORE, COPY/MOVE and UID EXPUNGE with UIDPLUS codes,
-//! SEARCH over decoded text in any charset (`search`), EXPUNGE, CLOSE,
-//! UNSELECT, IDLE, with other sessions' changes reported as
-//! EXISTS/EXPUNGE/FETCH. The rest of issue 3 (ESEARCH, SORT/THREAD,
-//! CONDSTORE/QRESYNC, QUOTA, NAMESPACE, ID, ENABLE,
-//! BINARY) is answered with NO until built.
+//! Extensions: LITERAL+, IDLE (woken by the store's per-account notifier),
+//! UNSELECT, UIDPLUS, MOVE, NAMESPACE, ID, ENABLE, CONDSTORE, QRESYNC, QUOTA,
+//! ESEARCH, LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, SPECIAL-USE, BINARY,
+//! SORT (+DISPLAY), THREAD=ORDEREDSUBJECT/REFERENCES.
+//! Not offered: IMAP4rev2 as a whole, UTF8=ACCEPT, SEARCHRES, COMPRESS.
 
+mod extended;
 mod fetch;
 mod search;
-mod structure;
 mod session;
+mod sort;
+mod structure;
+mod thread;
+mod utf7;
 mod view;
 
 use std::sync::Arc;

@@ -29,19 +29,20 @@ pub struct Candidate<'a> {
     pub max_seq: u64,
     pub max_uid: u64,
     pub meta: &'a MessageMeta,
+    pub recent: bool,
     pub parsed: Option<Message<'a>>,
     pub raw: &'a [u8],
 }
 
 impl<'a> Candidate<'a> {
-    pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, raw: Option<&'a [u8]>) -> Candidate<'a> {
+    pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, recent: bool, raw: Option<&'a [u8]>) -> Candidate<'a> {
         let raw = raw.unwrap_or(b"");
         let parsed = if raw.is_empty() { None } else { MessageParser::default().parse(raw) };
-        Candidate { seq, max_seq, max_uid, meta, parsed, raw }
+        Candidate { seq, max_seq, max_uid, meta, recent, parsed, raw }
     }
 }
 
-fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
+pub fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
     let val = |v: &SeqOrUid| match v {
         SeqOrUid::Value(x) => u64::from(x.get()),
         SeqOrUid::Asterisk => max,
@@ -131,8 +132,10 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
         SearchKey::Undeleted => !has_flag(c.meta, "\\Deleted"),
         SearchKey::Undraft => !has_flag(c.meta, "\\Draft"),
         SearchKey::Unflagged => !has_flag(c.meta, "\\Flagged"),
-        SearchKey::Unseen | SearchKey::New => !has_flag(c.meta, "\\Seen"),
-        SearchKey::Old | SearchKey::Recent => matches!(key, SearchKey::Old),
+        SearchKey::Unseen => !has_flag(c.meta, "\\Seen"),
+        SearchKey::New => c.recent && !has_flag(c.meta, "\\Seen"),
+        SearchKey::Recent => c.recent,
+        SearchKey::Old => !c.recent,
         SearchKey::Keyword(k) => has_flag(c.meta, k.inner()),
         SearchKey::Unkeyword(k) => !has_flag(c.meta, k.inner()),
         SearchKey::Larger(n) => c.meta.size > i64::from(*n),
@@ -168,6 +171,18 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
                 || c.parsed.as_ref().is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
                 || contains(&String::from_utf8_lossy(c.raw), s.as_ref())
         }
-        _ => false,
+        // RFC 7162 MODSEQ: per-flag entries share the message's one modseq here.
+        SearchKey::ModSequence { modseq, .. } => c.meta.modseq as u64 >= *modseq,
     }
+}
+
+/// Whether the keys use MODSEQ, which makes SEARCH report the highest modseq found.
+pub fn uses_modseq(keys: &[SearchKey]) -> bool {
+    keys.iter().any(|k| match k {
+        SearchKey::ModSequence { .. } => true,
+        SearchKey::And(v) => uses_modseq(v.as_ref()),
+        SearchKey::Not(k) => uses_modseq(std::slice::from_ref(k.as_ref())),
+        SearchKey::Or(a, b) => uses_modseq(std::slice::from_ref(a.as_ref())) || uses_modseq(std::slice::from_ref(b.as_ref())),
+        _ => false,
+    })
 }

@@ -203,7 +203,22 @@ pub struct MailboxState {
     pub uidvalidity: i64,
     pub uidnext: i64,
     pub highestmodseq: i64,
+    /// Messages from this UID on are \Recent (no SELECT has seen them yet).
+    pub first_recent_uid: i64,
     pub messages: Vec<MessageMeta>,
+}
+
+/// What changed in a mailbox after a given modseq (CONDSTORE/QRESYNC and
+/// every session's refresh).
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+    pub highestmodseq: i64,
+    /// Messages added or whose flags changed, in UID order.
+    pub changed: Vec<MessageMeta>,
+    /// UIDs expunged, in UID order.
+    pub vanished: Vec<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -213,6 +228,14 @@ pub struct MessageMeta {
     /// Space-separated system flags and keywords.
     pub flags: String,
     pub internal_date: i64,
+    pub modseq: i64,
+}
+
+/// A message's flags and modseq after a STORE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlagUpdate {
+    pub uid: i64,
+    pub flags: String,
     pub modseq: i64,
 }
 
@@ -235,6 +258,9 @@ pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
 
 pub struct Store {
     db: Db,
+    /// One counter per account, bumped after each committed change to its
+    /// mailboxes, so IDLE sessions wake on change instead of polling.
+    watchers: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<u64>>>,
 }
 
 impl Store {
@@ -244,7 +270,20 @@ impl Store {
                 StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display()))
             })?;
         }
-        Ok(Store { db: Db::open(path)? })
+        Ok(Store { db: Db::open(path)?, watchers: Default::default() })
+    }
+
+    /// A receiver that changes whenever the account's mailboxes do.
+    pub fn watch(&self, account: &str) -> tokio::sync::watch::Receiver<u64> {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        w.entry(account.to_string()).or_insert_with(|| tokio::sync::watch::channel(0).0).subscribe()
+    }
+
+    fn changed(&self, account: &str) {
+        let w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = w.get(account) {
+            tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     // --- directory -------------------------------------------------------
@@ -347,7 +386,11 @@ impl Store {
     /// Delivers a queue entry into its account's INBOX and removes it, atomically.
     /// Returns false when the entry is gone (delivered already or deleted by an admin).
     pub async fn deliver_local(&self, entry: Id) -> Result<bool, StoreError> {
-        self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, crate::clock::now())).await
+        let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, crate::clock::now())).await?;
+        if let Some(a) = &account {
+            self.changed(a);
+        }
+        Ok(account.is_some())
     }
     /// Admin actions on a whole queued message: "hold", "release", "retry", "delete".
     pub async fn queue_action(&self, id: Id, action: queue::Action) -> Result<usize, StoreError> {
@@ -366,34 +409,70 @@ impl Store {
     pub async fn content(&self, account: String, mailbox: String, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
         self.db.read(move |c| mailbox::content(c, &account, &mailbox, uid)).await
     }
+    pub async fn changes(&self, account: String, mailbox: String, since: i64) -> Result<Changes, StoreError> {
+        self.db.read(move |c| mailbox::changes(c, &account, &mailbox, since)).await
+    }
+    pub async fn claim_recent(&self, account: String, mailbox: String) -> Result<i64, StoreError> {
+        self.db.write(move |c| mailbox::claim_recent(c, &account, &mailbox)).await
+    }
     pub async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
         self.db.read(move |c| mailbox::state(c, &account, &mailbox)).await
     }
-    pub async fn set_flags(&self, account: String, mailbox: String, uids: Vec<i64>, op: FlagOp, flags: Vec<String>) -> Result<Vec<(i64, String)>, StoreError> {
-        self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags)).await
+    /// See `sqlite::mailbox::set_flags`: (updated messages, UIDs refused by `unchanged_since`).
+    pub async fn set_flags(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+        op: FlagOp,
+        flags: Vec<String>,
+        unchanged_since: Option<i64>,
+    ) -> Result<(Vec<FlagUpdate>, Vec<i64>), StoreError> {
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     /// Stores a client-uploaded message; returns (uidvalidity, uid).
     pub async fn append(&self, account: String, mailbox: String, body: Vec<u8>, flags: String, date: i64) -> Result<(i64, i64), StoreError> {
-        self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     /// Copies messages; returns the destination's uidvalidity and (source, new) UID pairs.
     pub async fn copy(&self, account: String, from: String, to: String, uids: Vec<i64>, check_quota: bool) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
-        self.db.write(move |c| mailbox::copy_messages(c, &account, &from, &to, &uids, check_quota)).await
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::copy_messages(c, &account, &from, &to, &uids, check_quota)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     pub async fn create_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
-        self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     pub async fn delete_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
-        self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     pub async fn rename_mailbox(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
-        self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     pub async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
         self.db.write(move |c| mailbox::set_subscribed(c, &account, &name, on)).await
     }
     pub async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
-        self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await
+        let who = account.clone();
+        let r = self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await?;
+        self.changed(&who);
+        Ok(r)
     }
     pub async fn messages(&self, account: String, mailbox: String, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
         self.db.read(move |c| mailbox::messages(c, &account, &mailbox, with_content)).await

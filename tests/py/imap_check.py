@@ -37,8 +37,9 @@ assert b"MESSAGES 3" in st[0] and b"UNSEEN 3" in st[0] and b"UIDNEXT 4" in st[0]
 
 typ, data = a.select("INBOX")
 assert data == [b"3"], data
+assert a.untagged_responses.get("RECENT") == [b"3"], "the first SELECT sees new mail as \\Recent"
 typ, data = a.fetch("1:*", "(UID FLAGS RFC822.SIZE INTERNALDATE)")
-assert len(data) == 3 and b"UID 1 " in data[0] and b"FLAGS ()" in data[0] and b"INTERNALDATE" in data[0], data
+assert len(data) == 3 and b"UID 1 " in data[0] and b"FLAGS (\\Recent)" in data[0] and b"INTERNALDATE" in data[0], data
 typ, data = a.fetch("2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
 assert data[0][1].strip() == b"Subject: message 1", data
 typ, data = a.uid("FETCH", "3", "(BODY.PEEK[])")
@@ -55,6 +56,7 @@ assert b"\\Seen" in data[0], "a non-PEEK fetch sets \\Seen: %r" % data
 b = imaplib.IMAP4_SSL("127.0.0.1", tls_port, ssl_context=ctx, timeout=30)
 b.login(user, password)
 b.select("INBOX")
+assert b.untagged_responses.get("RECENT") == [b"0"], "\\Recent belongs to one session only"
 typ, data = a.store("2", "+FLAGS", "(\\Deleted \\Flagged)")
 assert b"\\Deleted" in data[0] and b"\\Flagged" in data[0], data
 typ, data = a.expunge()
@@ -79,7 +81,8 @@ line = b.readline()
 waited = time.time() - started
 assert line.strip() == b"* 3 EXISTS", line
 b.send(b"DONE\r\n")
-assert b.readline().startswith(b"I1 OK"), "IDLE ended"
+line = b.readline()
+assert line.startswith(b"I1 OK"), ("IDLE ended", line)
 print("IDLE saw the delivery after %.2f s" % waited)
 
 typ, data = a.select("INBOX", readonly=True)

@@ -42,7 +42,7 @@ m.select("INBOX")
 typ, data = m.uid("COPY", "1:*", "Projects/Done")
 assert typ == "OK", data
 code = m.response("COPYUID")[1][0]
-assert re.fullmatch(rb"\d+ 1,2 1,2", code), code
+assert re.fullmatch(rb"\d+ 1[,:]2 1[,:]2", code), code
 typ, data = m.uid("MOVE", "1", "Archive")
 assert typ == "OK", data
 assert m.untagged_responses.get("EXPUNGE") == [b"1"], m.untagged_responses

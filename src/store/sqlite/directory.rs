@@ -90,8 +90,8 @@ pub fn add_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![a.address, domain, a.password_hash, a.display_name, a.quota_bytes, a.enabled, crate::clock::now()],
     )?;
-    let validity = crate::clock::now();
     for (name, special) in DEFAULT_MAILBOXES {
+        let validity = super::mailbox::next_uidvalidity(c)?;
         c.execute(
             "INSERT INTO mailboxes (id, account, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![crate::ids::Id::new().0, a.address, name, special, validity],

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
-use crate::store::{FlagOp, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
+use crate::store::{Changes, FlagOp, FlagUpdate, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
@@ -39,7 +39,9 @@ fn assemble(return_path: &str, has_return_path: bool, body: &[u8]) -> Vec<u8> {
     v
 }
 
-pub fn deliver_queue_entry(c: &Connection, entry: Id, now: i64) -> Result<bool, StoreError> {
+/// Files a local queue entry into its account's INBOX; returns the account, or
+/// None when the entry is already gone (delivered before).
+pub fn deliver_queue_entry(c: &Connection, entry: Id, now: i64) -> Result<Option<String>, StoreError> {
     let row: Option<(Option<String>, i64, String, String, i64)> = c
         .query_row(
             "SELECT q.local_account, q.message, m.blob_id, m.sender, m.size
@@ -48,7 +50,7 @@ pub fn deliver_queue_entry(c: &Connection, entry: Id, now: i64) -> Result<bool, 
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let Some((account, message, blob, sender, body_size)) = row else { return Ok(false) };
+    let Some((account, message, blob, sender, body_size)) = row else { return Ok(None) };
     let account = account.ok_or_else(|| StoreError::Invalid(format!("queue entry {entry} is not local")))?;
     let inbox: Option<i64> = c
         .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = 'INBOX'", [&account], |r| r.get(0))
@@ -59,7 +61,7 @@ pub fn deliver_queue_entry(c: &Connection, entry: Id, now: i64) -> Result<bool, 
     c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
     c.execute("DELETE FROM queue WHERE id = ?1", [entry.0])?;
     super::queue::forget_if_done(c, Id(message))?;
-    Ok(true)
+    Ok(Some(account))
 }
 
 /// Adds a message to a mailbox with the next UID, allocated in this same transaction
@@ -147,6 +149,7 @@ pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut removed = 0;
     let mut freed = 0i64;
+    let modseq: i64 = c.query_row("SELECT highestmodseq + 1 FROM mailboxes WHERE id = ?1", [id], |r| r.get(0))?;
     for uid in uids {
         let row: Option<(String, i64)> = c
             .query_row("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING blob_id, size", params![id, uid], |r| {
@@ -154,19 +157,39 @@ pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
             })
             .optional()?;
         if let Some((blob, size)) = row {
+            c.execute("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)", params![id, uid, modseq])?;
             release_blob(c, &blob)?;
             removed += 1;
             freed += size;
         }
     }
     if removed > 0 {
-        c.execute("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1", [id])?;
+        c.execute("UPDATE mailboxes SET highestmodseq = ?2 WHERE id = ?1", params![id, modseq])?;
         c.execute("UPDATE accounts SET used_bytes = max(0, used_bytes - ?2) WHERE address = ?1", params![account, freed])?;
     }
     Ok(removed)
 }
 
 pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxState, StoreError> {
+    let (id, uidvalidity, uidnext, highestmodseq, first_recent_uid): (i64, i64, i64, i64, i64) = c
+        .query_row(
+            "SELECT id, uidvalidity, uidnext, highestmodseq, first_recent_uid FROM mailboxes WHERE account = ?1 AND name = ?2",
+            [account, mailbox],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
+    let mut st = c.prepare_cached("SELECT uid, size, flags, internal_date, modseq FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
+    let messages = st
+        .query_map([id], |r| Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? }))?
+        .collect::<Result<_, _>>()?;
+    Ok(MailboxState { uidvalidity, uidnext, highestmodseq, first_recent_uid, messages })
+}
+
+/// What changed in a mailbox after modseq `since`: messages added or whose
+/// flags changed, and UIDs expunged. Indexed by modseq, so an idle check of an
+/// unchanged mailbox costs two index probes however large the mailbox is.
+pub fn changes(c: &Connection, account: &str, mailbox: &str, since: i64) -> Result<Changes, StoreError> {
     let (id, uidvalidity, uidnext, highestmodseq): (i64, i64, i64, i64) = c
         .query_row(
             "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account = ?1 AND name = ?2",
@@ -175,21 +198,43 @@ pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxStat
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
-    let mut st = c.prepare_cached("SELECT uid, size, flags, internal_date, modseq FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
-    let messages = st
-        .query_map([id], |r| Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? }))?
+    let mut st = c.prepare_cached(
+        "SELECT uid, size, flags, internal_date, modseq FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+    )?;
+    let changed = st
+        .query_map(params![id, since], |r| {
+            Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? })
+        })?
         .collect::<Result<_, _>>()?;
-    Ok(MailboxState { uidvalidity, uidnext, highestmodseq, messages })
+    let mut st = c.prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
+    let vanished = st.query_map(params![id, since], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(Changes { uidvalidity, uidnext, highestmodseq, changed, vanished })
 }
 
-/// Changes flags on messages by UID; returns each changed message's new flags.
-pub fn set_flags(c: &Connection, account: &str, mailbox: &str, uids: &[i64], op: FlagOp, flags: &[String]) -> Result<Vec<(i64, String)>, StoreError> {
+/// Changes flags on messages by UID. With `unchanged_since` (RFC 7162
+/// UNCHANGEDSINCE), a message whose modseq is higher is left alone and listed
+/// in the second result. The first holds every other message's flags and modseq.
+pub fn set_flags(
+    c: &Connection,
+    account: &str,
+    mailbox: &str,
+    uids: &[i64],
+    op: FlagOp,
+    flags: &[String],
+    unchanged_since: Option<i64>,
+) -> Result<(Vec<FlagUpdate>, Vec<i64>), StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut out = Vec::new();
+    let mut modified = Vec::new();
     for uid in uids {
-        let cur: Option<String> =
-            c.query_row("SELECT flags FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid], |r| r.get(0)).optional()?;
-        let Some(cur) = cur else { continue };
+        let cur: Option<(String, i64)> = c
+            .query_row("SELECT flags, modseq FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((cur, mut modseq)) = cur else { continue };
+        if unchanged_since.is_some_and(|u| modseq > u) {
+            modified.push(*uid);
+            continue;
+        }
         let mut set: Vec<String> = cur.split_whitespace().map(String::from).collect();
         match op {
             FlagOp::Replace => set = flags.to_vec(),
@@ -204,16 +249,16 @@ pub fn set_flags(c: &Connection, account: &str, mailbox: &str, uids: &[i64], op:
         }
         let new = set.join(" ");
         if new != cur {
-            let modseq: i64 = c.query_row(
+            modseq = c.query_row(
                 "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
                 [id],
                 |r| r.get(0),
             )?;
             c.execute("UPDATE messages SET flags = ?3, modseq = ?4 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid, new, modseq])?;
         }
-        out.push((*uid, new));
+        out.push(FlagUpdate { uid: *uid, flags: new, modseq });
     }
-    Ok(out)
+    Ok((out, modified))
 }
 
 fn valid_name(name: &str) -> Result<(), StoreError> {
@@ -277,12 +322,31 @@ pub fn copy_messages(c: &Connection, account: &str, from: &str, to: &str, uids: 
     Ok((uidvalidity, pairs))
 }
 
+/// A UIDVALIDITY never handed out before: the clock, or one past the last if the clock has not moved on.
+pub fn next_uidvalidity(c: &Connection) -> Result<i64, StoreError> {
+    Ok(c.query_row(
+        "UPDATE counters SET value = max(value + 1, ?1) WHERE name = 'uidvalidity' RETURNING value",
+        [crate::clock::now()],
+        |r| r.get(0),
+    )?)
+}
+
+/// Takes the \Recent messages for one session (RFC 3501 §2.3.2): returns the
+/// first recent UID and moves the mark past every message there is now.
+pub fn claim_recent(c: &Connection, account: &str, mailbox: &str) -> Result<i64, StoreError> {
+    let (id, _) = mailbox_id(c, account, mailbox)?;
+    let first: i64 = c.query_row("SELECT first_recent_uid FROM mailboxes WHERE id = ?1", [id], |r| r.get(0))?;
+    c.execute("UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?1", [id])?;
+    Ok(first)
+}
+
 pub fn create_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), StoreError> {
     valid_name(name)?;
     account_of(c, account)?;
     let n = c.execute(
-        "INSERT OR IGNORE INTO mailboxes (id, account, name, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
-        params![Id::new().0, account, name, crate::clock::now()],
+        // Not subscribed: RFC 3501 leaves subscribing to the client, which does it explicitly.
+        "INSERT OR IGNORE INTO mailboxes (id, account, name, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 0)",
+        params![Id::new().0, account, name, next_uidvalidity(c)?],
     )?;
     if n == 0 {
         return Err(StoreError::Exists(format!("mailbox {name}")));
@@ -295,6 +359,7 @@ pub fn delete_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), S
     let (id, _) = mailbox_id(c, account, name)?;
     let uids: Vec<i64> = c.prepare("SELECT uid FROM messages WHERE mailbox_id = ?1")?.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
     expunge(c, account, name, &uids)?;
+    c.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [id])?;
     c.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
     Ok(())
 }

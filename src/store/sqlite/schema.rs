@@ -103,6 +103,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN has_return_path INTEGER NOT NULL DEFAULT 1;
     "#,
+    // 3: CONDSTORE/QRESYNC. Expunged UIDs are remembered with the modseq of
+    // their removal so a client can be told what vanished since it last synced,
+    // and changes are found by modseq without reading the whole mailbox.
+    r#"
+    CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid        INTEGER NOT NULL,
+        modseq     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+    CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+    -- \Recent (RFC 3501): messages from this UID on have not been seen by a SELECT yet.
+    ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+    -- The last UIDVALIDITY handed out: a mailbox deleted and re-created (or an
+    -- account removed and re-added) within one second must not get the old value.
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters (name, value) SELECT 'uidvalidity', coalesce(max(uidvalidity), 0) FROM mailboxes;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

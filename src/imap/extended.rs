@@ -1,0 +1,277 @@
+//! Grammar imap-codec does not cover: ESEARCH's `SEARCH RETURN (…)` (RFC 4731)
+//! and LIST-EXTENDED's selection/return options and pattern lists (RFC 5258,
+//! RFC 5819 LIST-STATUS). Both are recognised on a command without literals;
+//! anything else goes to imap-codec unchanged.
+
+/// ESEARCH return options.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SearchReturn {
+    pub min: bool,
+    pub max: bool,
+    pub count: bool,
+    pub all: bool,
+}
+
+/// A LIST or LSUB command in extended form. Names are still on-the-wire bytes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ListCommand {
+    pub lsub: bool,
+    /// Selection options, upper-cased (SUBSCRIBED, SPECIAL-USE, RECURSIVEMATCH, REMOTE).
+    pub selection: Vec<String>,
+    pub reference: Vec<u8>,
+    pub patterns: Vec<Vec<u8>>,
+    /// Return options, upper-cased (SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS).
+    pub returns: Vec<String>,
+    /// STATUS items asked for by RETURN (STATUS (…)).
+    pub status: Vec<String>,
+}
+
+pub enum Extended {
+    /// A SEARCH with its RETURN clause removed, to be decoded by imap-codec.
+    Search { rewritten: Vec<u8>, ret: SearchReturn },
+    List { tag: String, cmd: ListCommand },
+    /// Recognised but malformed: answer BAD with this text.
+    Bad { tag: String, why: &'static str },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(Vec<u8>),
+    Open,
+    Close,
+}
+
+/// Splits a command line into words, quoted strings and parentheses, with
+/// each token's end offset. None if the line holds something else (a literal).
+fn tokens(line: &[u8]) -> Option<Vec<(Tok, usize)>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b' ' | b'\r' | b'\n' => i += 1,
+            b'(' => {
+                i += 1;
+                out.push((Tok::Open, i));
+            }
+            b')' => {
+                i += 1;
+                out.push((Tok::Close, i));
+            }
+            b'{' => return None,
+            b'"' => {
+                let mut w = Vec::new();
+                i += 1;
+                loop {
+                    match line.get(i)? {
+                        b'"' => break,
+                        b'\\' => {
+                            w.push(*line.get(i + 1)?);
+                            i += 2;
+                        }
+                        c => {
+                            w.push(*c);
+                            i += 1;
+                        }
+                    }
+                }
+                i += 1;
+                out.push((Tok::Word(w), i));
+            }
+            _ => {
+                let start = i;
+                while i < line.len() && !matches!(line[i], b' ' | b'(' | b')' | b'\r' | b'\n' | b'"') {
+                    i += 1;
+                }
+                out.push((Tok::Word(line[start..i].to_vec()), i));
+            }
+        }
+    }
+    Some(out)
+}
+
+fn word(t: Option<&(Tok, usize)>) -> Option<String> {
+    match t {
+        Some((Tok::Word(w), _)) => Some(String::from_utf8_lossy(w).to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+/// Reads a parenthesised list of words starting at `i` (which must be "(");
+/// returns the upper-cased words and the index after ")".
+fn word_list(t: &[(Tok, usize)], mut i: usize) -> Option<(Vec<String>, usize)> {
+    if t.get(i)?.0 != Tok::Open {
+        return None;
+    }
+    i += 1;
+    let mut out = Vec::new();
+    loop {
+        match &t.get(i)?.0 {
+            Tok::Close => return Some((out, i + 1)),
+            Tok::Word(w) => out.push(String::from_utf8_lossy(w).to_ascii_uppercase()),
+            Tok::Open => return None,
+        }
+        i += 1;
+    }
+}
+
+pub fn recognise(line: &[u8]) -> Option<Extended> {
+    let t = tokens(line)?;
+    let tag = match t.first()? {
+        (Tok::Word(w), _) => String::from_utf8_lossy(w).to_string(),
+        _ => return None,
+    };
+    let mut i = 1;
+    if word(t.get(i)).as_deref() == Some("UID") {
+        i += 1;
+    }
+    match word(t.get(i)).as_deref() {
+        Some("SEARCH") if word(t.get(i + 1)).as_deref() == Some("RETURN") => {
+            let Some((opts, next)) = word_list(&t, i + 2) else {
+                return Some(Extended::Bad { tag, why: "RETURN needs a parenthesised list of MIN, MAX, COUNT, ALL" });
+            };
+            let mut ret = SearchReturn::default();
+            for o in &opts {
+                match o.as_str() {
+                    "MIN" => ret.min = true,
+                    "MAX" => ret.max = true,
+                    "COUNT" => ret.count = true,
+                    "ALL" => ret.all = true,
+                    // SAVE (RFC 5182) is not offered; refusing beats silently ignoring it.
+                    _ => return Some(Extended::Bad { tag, why: "unknown SEARCH RETURN option" }),
+                }
+            }
+            if opts.is_empty() {
+                ret.all = true;
+            }
+            let search_end = t[i].1;
+            let rest_start = t.get(next - 1)?.1;
+            let mut rewritten = line[..search_end].to_vec();
+            rewritten.extend_from_slice(&line[rest_start..]);
+            Some(Extended::Search { rewritten, ret })
+        }
+        Some(cmd @ ("LIST" | "LSUB")) if i == 1 => {
+            let extended = t.get(2).is_some_and(|x| x.0 == Tok::Open)
+                || t.get(3).is_some_and(|x| x.0 == Tok::Open)
+                || t.iter().skip(4).any(|x| matches!(&x.0, Tok::Word(w) if w.eq_ignore_ascii_case(b"RETURN")));
+            if !extended {
+                return None;
+            }
+            Some(list(tag, cmd == "LSUB", &t).unwrap_or_else(|why| Extended::Bad { tag: String::new(), why }).with_tag(line))
+        }
+        _ => None,
+    }
+}
+
+impl Extended {
+    fn with_tag(self, line: &[u8]) -> Extended {
+        match self {
+            Extended::Bad { tag, why } if tag.is_empty() => {
+                let tag = line.split(|b| *b == b' ').next().map(|t| String::from_utf8_lossy(t).to_string()).unwrap_or_default();
+                Extended::Bad { tag, why }
+            }
+            other => other,
+        }
+    }
+}
+
+fn list(tag: String, lsub: bool, t: &[(Tok, usize)]) -> Result<Extended, &'static str> {
+    let mut cmd = ListCommand { lsub, ..Default::default() };
+    let mut i = 2;
+    if t.get(i).is_some_and(|x| x.0 == Tok::Open) {
+        let (opts, next) = word_list(t, i).ok_or("bad LIST selection options")?;
+        cmd.selection = opts;
+        i = next;
+    }
+    match t.get(i) {
+        Some((Tok::Word(w), _)) => cmd.reference = w.clone(),
+        _ => return Err("LIST needs a reference name"),
+    }
+    i += 1;
+    match t.get(i) {
+        Some((Tok::Word(w), _)) => {
+            cmd.patterns.push(w.clone());
+            i += 1;
+        }
+        Some((Tok::Open, _)) => {
+            i += 1;
+            loop {
+                match t.get(i) {
+                    Some((Tok::Word(w), _)) => cmd.patterns.push(w.clone()),
+                    Some((Tok::Close, _)) => break,
+                    _ => return Err("bad LIST pattern list"),
+                }
+                i += 1;
+            }
+            i += 1;
+        }
+        _ => return Err("LIST needs a mailbox pattern"),
+    }
+    if let Some(w) = word(t.get(i)) {
+        if w != "RETURN" {
+            return Err("unexpected words after the LIST pattern");
+        }
+        i += 1;
+        if t.get(i).map(|x| &x.0) != Some(&Tok::Open) {
+            return Err("RETURN needs a parenthesised list");
+        }
+        i += 1;
+        loop {
+            match t.get(i).map(|x| &x.0) {
+                Some(Tok::Close) => {
+                    i += 1;
+                    break;
+                }
+                Some(Tok::Word(w)) => {
+                    let w = String::from_utf8_lossy(w).to_ascii_uppercase();
+                    if w == "STATUS" {
+                        let (items, next) = word_list(t, i + 1).ok_or("STATUS needs a parenthesised item list")?;
+                        cmd.status = items;
+                        i = next - 1;
+                    }
+                    cmd.returns.push(w);
+                }
+                _ => return Err("bad LIST return options"),
+            }
+            i += 1;
+        }
+    }
+    if i < t.len() {
+        return Err("unexpected text after the LIST command");
+    }
+    Ok(Extended::List { tag, cmd })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_return_is_stripped() {
+        let Some(Extended::Search { rewritten, ret }) = recognise(b"a1 UID SEARCH RETURN (MIN COUNT) UNSEEN FROM \"x y\"\r\n") else { panic!() };
+        assert_eq!(rewritten, b"a1 UID SEARCH UNSEEN FROM \"x y\"\r\n");
+        assert_eq!(ret, SearchReturn { min: true, count: true, ..Default::default() });
+        let Some(Extended::Search { ret, .. }) = recognise(b"a2 SEARCH RETURN () ALL\r\n") else { panic!() };
+        assert!(ret.all);
+        assert!(matches!(recognise(b"a3 SEARCH RETURN (SAVE) ALL\r\n"), Some(Extended::Bad { .. })));
+        assert!(recognise(b"a4 SEARCH ALL\r\n").is_none());
+    }
+
+    #[test]
+    fn list_extended_forms() {
+        let Some(Extended::List { tag, cmd }) =
+            recognise(b"t LIST (SUBSCRIBED) \"\" (\"INBOX\" Sent*) RETURN (CHILDREN STATUS (MESSAGES UNSEEN SIZE))\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(tag, "t");
+        assert_eq!(cmd.selection, ["SUBSCRIBED"]);
+        assert_eq!(cmd.patterns, [b"INBOX".to_vec(), b"Sent*".to_vec()]);
+        assert_eq!(cmd.returns, ["CHILDREN", "STATUS"]);
+        assert_eq!(cmd.status, ["MESSAGES", "UNSEEN", "SIZE"]);
+        assert!(recognise(b"t LIST \"\" *\r\n").is_none(), "the classic form stays with imap-codec");
+        let Some(Extended::List { cmd, .. }) = recognise(b"t LIST \"\" % RETURN (SPECIAL-USE)\r\n") else { panic!() };
+        assert_eq!(cmd.returns, ["SPECIAL-USE"]);
+        assert!(matches!(recognise(b"t LIST (SUBSCRIBED \"\" *\r\n"), Some(Extended::Bad { .. })));
+        assert!(recognise(b"t LIST \"\" {5}\r\n").is_none());
+    }
+}

@@ -1,0 +1,155 @@
+//! Commands on mailboxes as a whole: LIST/LSUB (with LIST-EXTENDED and
+//! LIST-STATUS), STATUS (with SIZE, DELETED, HIGHESTMODSEQ) and QUOTA.
+
+use tracing::warn;
+
+use super::{Session, quoted, wire};
+use crate::imap::extended::ListCommand;
+use crate::imap::utf7;
+
+/// IMAP LIST wildcards: `*` matches anything, `%` anything but the delimiter.
+pub(super) fn matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('%') => (0..=n.len()).take_while(|i| *i == 0 || n[i - 1] != '/').any(|i| go(&p[1..], &n[i..])),
+            Some(c) => n.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(&p[1..], &n[1..]),
+        }
+    }
+    go(&pattern.chars().collect::<Vec<_>>(), &name.chars().collect::<Vec<_>>())
+}
+
+impl Session {
+    pub(super) async fn list(&mut self, tag: &str, cmd: ListCommand) {
+        let verb = if cmd.lsub { "LSUB" } else { "LIST" };
+        let decode = |b: &[u8]| utf7::decode(b);
+        let reference = match decode(&cmd.reference) {
+            Ok(r) => r,
+            Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
+        };
+        let mut patterns = Vec::new();
+        for p in &cmd.patterns {
+            match decode(p) {
+                Ok(p) => patterns.push(format!("{reference}{p}")),
+                Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
+            }
+        }
+        if cmd.patterns.len() == 1 && cmd.patterns[0].is_empty() {
+            self.send(&format!("* {verb} (\\Noselect) \"/\" \"\"\r\n{tag} OK {verb} completed\r\n"));
+            return;
+        }
+        let has = |list: &[String], w: &str| list.iter().any(|x| x == w);
+        let only_subscribed = cmd.lsub || has(&cmd.selection, "SUBSCRIBED");
+        let only_special = has(&cmd.selection, "SPECIAL-USE");
+        let show_subscribed = has(&cmd.selection, "SUBSCRIBED") || has(&cmd.returns, "SUBSCRIBED");
+        let list = match self.sh.store.mailboxes(self.account()).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(target: "hato::imap", "list failed: {e}");
+                return self.send(&format!("{tag} NO [UNAVAILABLE] cannot list mailboxes\r\n"));
+            }
+        };
+        let mut out = String::new();
+        for m in &list {
+            if !patterns.iter().any(|p| matches(p, &m.name)) || (only_subscribed && !m.subscribed) {
+                continue;
+            }
+            if only_special && m.special_use.is_none() {
+                continue;
+            }
+            let prefix = format!("{}/", m.name);
+            let children = list.iter().any(|o| o.name.starts_with(&prefix));
+            let mut attrs = vec![if children { "\\HasChildren" } else { "\\HasNoChildren" }.to_string()];
+            if show_subscribed && m.subscribed {
+                attrs.push("\\Subscribed".into());
+            }
+            if let Some(s) = &m.special_use {
+                attrs.push(s.clone());
+            }
+            out.push_str(&format!("* {verb} ({}) \"/\" {}\r\n", attrs.join(" "), wire(&m.name)));
+            if !cmd.status.is_empty() {
+                match self.status_line(&m.name, &cmd.status).await {
+                    Ok(line) => out.push_str(&line),
+                    Err(e) => warn!(target: "hato::imap", "LIST-STATUS of {} failed: {e}", m.name),
+                }
+            }
+        }
+        out.push_str(&format!("{tag} OK {verb} completed\r\n"));
+        self.send(&out);
+    }
+
+    async fn status_line(&self, name: &str, items: &[String]) -> Result<String, crate::store::StoreError> {
+        let st = self.sh.store.mailbox_state(self.account(), name.to_string()).await?;
+        let mut parts = Vec::new();
+        for i in items {
+            let value = match i.as_str() {
+                "MESSAGES" => st.messages.len() as i64,
+                "RECENT" => st.messages.iter().filter(|m| m.uid >= st.first_recent_uid).count() as i64,
+                "UIDNEXT" => st.uidnext,
+                "UIDVALIDITY" => st.uidvalidity,
+                "UNSEEN" => st.messages.iter().filter(|m| !m.flags.contains("\\Seen")).count() as i64,
+                "DELETED" => st.messages.iter().filter(|m| m.flags.contains("\\Deleted")).count() as i64,
+                "SIZE" => st.messages.iter().map(|m| m.size).sum(),
+                "HIGHESTMODSEQ" => st.highestmodseq,
+                _ => continue,
+            };
+            parts.push(format!("{i} {value}"));
+        }
+        Ok(format!("* STATUS {} ({})\r\n", wire(name), parts.join(" ")))
+    }
+
+    pub(super) async fn status(&mut self, tag: &str, name: String, items: &[String]) {
+        if items.iter().any(|i| i == "HIGHESTMODSEQ") {
+            self.condstore = true;
+        }
+        match self.status_line(&name, items).await {
+            Ok(line) => self.send(&format!("{line}{tag} OK STATUS completed\r\n")),
+            Err(crate::store::StoreError::NotFound(_)) => self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", wire(&name))),
+            Err(e) => {
+                warn!(target: "hato::imap", "status failed: {e}");
+                self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the mailbox\r\n"));
+            }
+        }
+    }
+
+    /// QUOTA (RFC 9208): one root, "", holding every mailbox of the account;
+    /// STORAGE in KiB from the account's quota. `mailbox` for GETQUOTAROOT.
+    pub(super) async fn quota(&mut self, tag: &str, mailbox: Option<String>) {
+        let account = match self.sh.store.account(self.account()).await {
+            Ok(Some(a)) => a,
+            Ok(None) | Err(_) => return self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the quota\r\n")),
+        };
+        let mut out = String::new();
+        if let Some(m) = &mailbox {
+            if self.sh.store.mailbox_state(self.account(), m.clone()).await.is_err() {
+                return self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", wire(m)));
+            }
+            out.push_str(&format!("* QUOTAROOT {} \"\"\r\n", wire(m)));
+        }
+        let resources = if account.quota_bytes > 0 {
+            format!("STORAGE {} {}", account.used_bytes.max(0) / 1024, account.quota_bytes / 1024)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("* QUOTA {} ({resources})\r\n", quoted("")));
+        out.push_str(&format!("{tag} OK {} completed\r\n", if mailbox.is_some() { "GETQUOTAROOT" } else { "GETQUOTA" }));
+        self.send(&out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(matches("*", "INBOX"));
+        assert!(matches("inbox", "INBOX"));
+        assert!(matches("%", "Sent"));
+        assert!(!matches("%", "Archive/2026"));
+        assert!(matches("Archive/%", "Archive/2026"));
+        assert!(matches("S*", "Sent"));
+        assert!(!matches("T*", "Sent"));
+    }
+}

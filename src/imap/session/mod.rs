@@ -1,0 +1,566 @@
+//! One IMAP conversation: framing with imap-codec, the state machine of
+//! RFC 3501 §3 (not authenticated → authenticated → selected → logout).
+//! This file holds the loop, dispatch and login; `mailboxes` the commands on
+//! mailboxes as a whole, `selected` those on a selected mailbox's messages,
+//! `query` SEARCH, SORT and THREAD.
+
+mod mailboxes;
+mod query;
+mod selected;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imap_codec::CommandCodec;
+use imap_codec::decode::Decoder;
+use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
+use imap_codec::imap_types::auth::AuthMechanism;
+use imap_codec::imap_types::command::{Command, CommandBody, FetchModifier, StoreModifier};
+use imap_codec::imap_types::core::LiteralMode;
+use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
+use imap_codec::imap_types::extensions::enable::CapabilityEnable;
+use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
+use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName};
+use imap_codec::imap_types::flag::{StoreResponse, StoreType};
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::extended::{self, Extended, ListCommand, SearchReturn};
+use super::view::View;
+use super::{Shared, utf7};
+use crate::connection::{ConnError, Connection};
+use crate::store::FlagOp;
+
+/// Room for a command's own text around an APPENDed message.
+const COMMAND_OVERHEAD: u32 = 64 * 1024;
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// RFC 3501 §5.4: at least 30 minutes of inactivity once logged in.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
+     QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
+     SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+
+pub struct Session {
+    sh: Arc<Shared>,
+    conn: Connection,
+    peer: IpAddr,
+    frag: Fragmentizer,
+    /// Largest command (with its literals): the SMTP message size limit plus room for the command.
+    max_message: u32,
+    user: Option<String>,
+    selected: Option<View>,
+    /// Wakes IDLE when the account's mailboxes change.
+    watch: Option<watch::Receiver<u64>>,
+    /// RFC 7162: once a client uses CONDSTORE, flag updates carry MODSEQ.
+    condstore: bool,
+    /// ENABLE QRESYNC: expunges are reported as VANISHED.
+    qresync: bool,
+    /// RETURN options of the SEARCH being run (ESEARCH), taken from the raw command.
+    search_return: Option<SearchReturn>,
+    errors: u32,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// A mailbox name from the wire, in the store's UTF-8.
+fn mailbox_name(m: &Mailbox) -> Result<String, &'static str> {
+    match m {
+        Mailbox::Inbox => Ok("INBOX".into()),
+        Mailbox::Other(o) => utf7::decode(o.as_ref()),
+    }
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A mailbox name for the wire: modified UTF-7, quoted.
+fn wire(name: &str) -> String {
+    quoted(&utf7::encode(name))
+}
+
+impl Session {
+    pub fn new(sh: Arc<Shared>, conn: Connection, peer: IpAddr) -> Session {
+        let max_message = u32::try_from(sh.cfg.smtp.max_message_size).unwrap_or(u32::MAX).saturating_add(COMMAND_OVERHEAD);
+        Session {
+            sh,
+            conn,
+            peer,
+            frag: Fragmentizer::new(max_message),
+            max_message,
+            user: None,
+            selected: None,
+            watch: None,
+            condstore: false,
+            qresync: false,
+            search_return: None,
+            errors: 0,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let sid = crate::ids::token(8);
+        let span = info_span!(target: "hato::imap", "imap", sid = %sid, peer = %self.peer);
+        async move {
+            info!(target: "hato::imap", tls = self.conn.is_tls(), "connected");
+            let caps = self.capabilities();
+            self.send(&format!("* OK [CAPABILITY {caps}] Hato IMAP ready\r\n"));
+            match self.command_loop().await {
+                Ok(()) | Err(ConnError::Closed) => debug!(target: "hato::imap", "closed"),
+                Err(ConnError::Timeout(t)) => {
+                    info!(target: "hato::imap", "idle for {t:?}; closing");
+                    self.send("* BYE idle timeout\r\n");
+                }
+                Err(e) => info!(target: "hato::imap", "connection ended: {e}"),
+            }
+            self.conn.shutdown().await;
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn send(&mut self, text: &str) {
+        self.conn.queue(text.as_bytes());
+    }
+
+    fn timeout(&self) -> Duration {
+        if self.user.is_some() { IDLE_TIMEOUT } else { LOGIN_TIMEOUT }
+    }
+
+    fn capabilities(&self) -> String {
+        let mut c = String::from(CAPABILITIES);
+        if !self.conn.is_tls() {
+            c.push_str(" STARTTLS");
+        }
+        if self.user.is_none() {
+            c.push_str(if self.auth_allowed() { " AUTH=PLAIN" } else { " LOGINDISABLED" });
+        }
+        c
+    }
+
+    fn auth_allowed(&self) -> bool {
+        self.conn.is_tls() || self.sh.cfg.imap.allow_plaintext_auth
+    }
+
+    /// Reads until one whole command (with its literals) is framed.
+    async fn next_message(&mut self) -> Result<(), ConnError> {
+        loop {
+            match self.frag.progress() {
+                Some(FragmentInfo::Line { announcement: Some(LiteralAnnouncement { mode, length }), .. }) => {
+                    if length > self.max_message {
+                        let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
+                        self.frag.skip_message();
+                        let max = self.max_message;
+                        self.send(&format!("{tag} BAD literal of {length} bytes is over the {max}-byte limit\r\n"));
+                        if mode == LiteralMode::NonSync {
+                            // The client sends the bytes without waiting; read as lines they could
+                            // pass for commands. The only safe answer is to hang up.
+                            self.send("* BYE literal too large\r\n");
+                            return Err(ConnError::LineTooLong(max as usize));
+                        }
+                        continue;
+                    }
+                    if mode == LiteralMode::Sync {
+                        self.send("+ Ready for literal data\r\n");
+                        self.conn.flush().await?;
+                    }
+                }
+                Some(_) if self.frag.is_message_complete() => return Ok(()),
+                Some(_) => {}
+                None => {
+                    self.conn.flush_if_idle().await?;
+                    let bytes = self.conn.read_some(self.timeout()).await?;
+                    self.frag.enqueue_bytes(&bytes);
+                }
+            }
+        }
+    }
+
+    async fn command_loop(&mut self) -> Result<(), ConnError> {
+        loop {
+            self.next_message().await?;
+            // The command borrows this copy, so the session stays free to change itself.
+            let mut bytes = self.frag.message_bytes().to_vec();
+            let too_big = self.frag.is_max_message_size_exceeded();
+            self.search_return = None;
+            if !too_big && self.user.is_some() {
+                match extended::recognise(&bytes) {
+                    Some(Extended::Search { rewritten, ret }) => {
+                        self.search_return = Some(ret);
+                        bytes = rewritten;
+                    }
+                    Some(Extended::List { tag, cmd }) => {
+                        self.list(&tag, cmd).await;
+                        continue;
+                    }
+                    Some(Extended::Bad { tag, why }) => {
+                        self.send(&format!("{tag} BAD {why}\r\n"));
+                        continue;
+                    }
+                    None => {}
+                }
+            }
+            let decoded = if too_big {
+                None
+            } else {
+                match CommandCodec::default().decode(&bytes) {
+                    Ok((rest, cmd)) if rest.is_empty() => Some(cmd),
+                    _ => None,
+                }
+            };
+            let flow = match decoded {
+                Some(cmd) => self.dispatch(cmd).await?,
+                None => {
+                    let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
+                    debug!(target: "hato::imap", "bad command: {:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]));
+                    self.send(&format!("{tag} BAD command not understood\r\n"));
+                    self.errors += 1;
+                    if self.errors > 20 {
+                        self.send("* BYE too many errors\r\n");
+                        Flow::Close
+                    } else {
+                        Flow::Continue
+                    }
+                }
+            };
+            if let Flow::Close = flow {
+                self.conn.flush().await?;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, cmd: Command<'_>) -> Result<Flow, ConnError> {
+        let tag = cmd.tag.inner().to_string();
+        let authed = self.user.is_some();
+        let selected = self.selected.is_some();
+        let name = cmd.body.name();
+        // Mailbox arguments in modified UTF-7; a damaged one is refused before anything runs.
+        macro_rules! mailbox {
+            ($m:expr) => {
+                match mailbox_name(&$m) {
+                    Ok(n) => n,
+                    Err(why) => {
+                        self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
+                        return Ok(Flow::Continue);
+                    }
+                }
+            };
+        }
+        match cmd.body {
+            CommandBody::Capability => {
+                let caps = self.capabilities();
+                self.send(&format!("* CAPABILITY {caps}\r\n{tag} OK CAPABILITY completed\r\n"));
+            }
+            CommandBody::Noop | CommandBody::Check => {
+                self.refresh().await;
+                self.send(&format!("{tag} OK {name} completed\r\n"));
+            }
+            CommandBody::Logout => {
+                self.send(&format!("* BYE Hato IMAP logging out\r\n{tag} OK LOGOUT completed\r\n"));
+                return Ok(Flow::Close);
+            }
+            CommandBody::Id { .. } => {
+                let version = env!("CARGO_PKG_VERSION");
+                self.send(&format!("* ID (\"name\" \"Hato\" \"version\" \"{version}\")\r\n{tag} OK ID completed\r\n"));
+            }
+            CommandBody::StartTLS if self.conn.is_tls() => self.send(&format!("{tag} BAD TLS is already active\r\n")),
+            CommandBody::StartTLS => {
+                self.send(&format!("{tag} OK Begin TLS negotiation now\r\n"));
+                let acceptor = self.sh.tls.clone();
+                self.conn.start_tls(&acceptor).await?;
+                // Anything pipelined before the handshake is dropped with the old framing state.
+                self.frag = Fragmentizer::new(self.max_message);
+            }
+            CommandBody::Login { .. } | CommandBody::Authenticate { .. } if authed => {
+                self.send(&format!("{tag} BAD already authenticated\r\n"));
+            }
+            CommandBody::Login { .. } | CommandBody::Authenticate { .. } if !self.auth_allowed() => {
+                self.send(&format!("{tag} NO [PRIVACYREQUIRED] use STARTTLS (or port 993) first\r\n"));
+            }
+            CommandBody::Login { username, password } => {
+                let user = String::from_utf8_lossy(username.as_ref()).to_string();
+                let pass = String::from_utf8_lossy(password.declassify().as_ref()).to_string();
+                self.login(&tag, &user, &pass).await;
+            }
+            CommandBody::Authenticate { mechanism: AuthMechanism::Plain, initial_response } => {
+                let raw = match initial_response {
+                    Some(r) => r.declassify().to_vec(),
+                    None => {
+                        self.send("+ \r\n");
+                        self.conn.flush().await?;
+                        let line = self.conn.read_line(8192, self.timeout()).await?;
+                        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                        if text == "*" {
+                            self.send(&format!("{tag} BAD authentication cancelled\r\n"));
+                            return Ok(Flow::Continue);
+                        }
+                        match crate::smtp::auth::decode_b64(&text) {
+                            Ok(b) => b,
+                            Err(_) => {
+                                self.send(&format!("{tag} BAD invalid base64\r\n"));
+                                return Ok(Flow::Continue);
+                            }
+                        }
+                    }
+                };
+                match crate::smtp::auth::decode_plain(&crate::smtp::auth::encode_b64(&raw)) {
+                    Ok((u, p)) => self.login(&tag, &u, &p).await,
+                    Err(_) => self.send(&format!("{tag} BAD malformed PLAIN response\r\n")),
+                }
+            }
+            CommandBody::Authenticate { .. } => self.send(&format!("{tag} NO [CANNOT] only AUTHENTICATE PLAIN is supported\r\n")),
+            _ if !authed => self.send(&format!("{tag} BAD {name} needs LOGIN first\r\n")),
+            CommandBody::Enable { capabilities } => {
+                let mut on = Vec::new();
+                for c in capabilities.as_ref() {
+                    match c {
+                        CapabilityEnable::CondStore => {
+                            self.condstore = true;
+                            on.push("CONDSTORE");
+                        }
+                        CapabilityEnable::Other(_) if c.to_string().eq_ignore_ascii_case("QRESYNC") => {
+                            (self.condstore, self.qresync) = (true, true);
+                            on.push("QRESYNC");
+                        }
+                        _ => {}
+                    }
+                }
+                self.send(&format!("* ENABLED {}\r\n{tag} OK ENABLE completed\r\n", on.join(" ")).replace("ENABLED \r", "ENABLED\r"));
+            }
+            CommandBody::Namespace => self.send(&format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK NAMESPACE completed\r\n")),
+            CommandBody::GetQuotaRoot { mailbox } => {
+                let name = mailbox!(mailbox);
+                self.quota(&tag, Some(name)).await;
+            }
+            CommandBody::GetQuota { root } if root.as_ref().is_empty() => self.quota(&tag, None).await,
+            CommandBody::GetQuota { .. } => self.send(&format!("{tag} NO [NONEXISTENT] the only quota root is \"\"\r\n")),
+            CommandBody::SetQuota { .. } => self.send(&format!("{tag} NO [NOPERM] quotas are set by the administrator\r\n")),
+            CommandBody::Select { mailbox, parameters } => {
+                let name = mailbox!(mailbox);
+                self.select(&tag, name, false, &parameters).await;
+            }
+            CommandBody::Examine { mailbox, parameters } => {
+                let name = mailbox!(mailbox);
+                self.select(&tag, name, true, &parameters).await;
+            }
+            CommandBody::List { reference, mailbox_wildcard } | CommandBody::Lsub { reference, mailbox_wildcard } => {
+                let pattern = match &mailbox_wildcard {
+                    ListMailbox::Token(t) => t.as_ref().to_vec(),
+                    ListMailbox::String(s) => s.as_ref().to_vec(),
+                };
+                let reference = match &reference {
+                    Mailbox::Inbox => b"INBOX".to_vec(),
+                    Mailbox::Other(o) => o.as_ref().to_vec(),
+                };
+                let cmd = ListCommand { lsub: name == "LSUB", reference, patterns: vec![pattern], ..Default::default() };
+                self.list(&tag, cmd).await;
+            }
+            CommandBody::Status { mailbox, item_names } => {
+                let name = mailbox!(mailbox);
+                let items: Vec<String> = item_names.iter().map(|i| format!("{i:?}").to_ascii_uppercase()).collect();
+                self.status(&tag, name, &items).await;
+            }
+            CommandBody::Create { mailbox } => {
+                let name = mailbox!(mailbox);
+                let r = self.sh.store.create_mailbox(self.account(), name.trim_end_matches('/').to_string()).await;
+                self.done(&tag, "CREATE", r);
+            }
+            CommandBody::Delete { mailbox } => {
+                let name = mailbox!(mailbox);
+                if self.selected.as_ref().is_some_and(|v| v.name == name) {
+                    self.selected = None;
+                }
+                let r = self.sh.store.delete_mailbox(self.account(), name).await;
+                self.done(&tag, "DELETE", r);
+            }
+            CommandBody::Rename { from, to } => {
+                let (from, to) = (mailbox!(from), mailbox!(to));
+                let r = self.sh.store.rename_mailbox(self.account(), from, to).await;
+                self.done(&tag, "RENAME", r);
+            }
+            CommandBody::Subscribe { mailbox } | CommandBody::Unsubscribe { mailbox } => {
+                let on = name == "SUBSCRIBE";
+                let mailbox = mailbox!(mailbox);
+                let r = self.sh.store.set_subscribed(self.account(), mailbox, on).await;
+                self.done(&tag, name, r);
+            }
+            CommandBody::Append { mailbox, flags, date, message } => {
+                let body = match &message {
+                    LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
+                    LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
+                };
+                let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+                let date = date.map(|d| d.as_ref().timestamp()).unwrap_or_else(crate::clock::now);
+                let mailbox = mailbox!(mailbox);
+                match self.sh.store.append(self.account(), mailbox.clone(), body, flags.join(" "), date).await {
+                    Ok((validity, uid)) => {
+                        info!(target: "hato::imap", mailbox = %mailbox, uid, "appended");
+                        self.refresh().await;
+                        self.send(&format!("{tag} OK [APPENDUID {validity} {uid}] APPEND completed\r\n"));
+                    }
+                    Err(crate::store::StoreError::NotFound(_)) => {
+                        self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", wire(&mailbox)));
+                    }
+                    Err(e) => self.done(&tag, "APPEND", Err(e)),
+                }
+            }
+            CommandBody::Idle => return self.idle(&tag).await,
+            _ if !selected => self.send(&format!("{tag} BAD {name} needs a selected mailbox\r\n")),
+            CommandBody::Fetch { sequence_set, macro_or_item_names, uid, modifiers } => {
+                let mut items = match macro_or_item_names {
+                    MacroOrMessageDataItemNames::Macro(m) => match m {
+                        Macro::Fast => vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size],
+                        _ => vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size, MessageDataItemName::Envelope],
+                    },
+                    MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
+                };
+                let mut changed_since = None;
+                let mut vanished = false;
+                for m in &modifiers {
+                    match m {
+                        FetchModifier::ChangedSince(n) => changed_since = Some(n.get() as i64),
+                        FetchModifier::Vanished => vanished = true,
+                    }
+                }
+                if vanished && (!uid || !self.qresync || changed_since.is_none()) {
+                    self.send(&format!("{tag} BAD VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC\r\n"));
+                    return Ok(Flow::Continue);
+                }
+                if changed_since.is_some() || items.contains(&MessageDataItemName::ModSeq) {
+                    self.condstore = true;
+                    if !items.contains(&MessageDataItemName::ModSeq) {
+                        items.push(MessageDataItemName::ModSeq);
+                    }
+                }
+                self.fetch(&tag, &sequence_set, &items, uid, changed_since, vanished).await;
+            }
+            CommandBody::Store { sequence_set, kind, response, flags, uid, modifiers } => {
+                let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+                let op = match kind {
+                    StoreType::Add => FlagOp::Add,
+                    StoreType::Remove => FlagOp::Remove,
+                    StoreType::Replace => FlagOp::Replace,
+                };
+                let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(n)| *n as i64).next();
+                if unchanged_since.is_some() {
+                    self.condstore = true;
+                }
+                self.store(&tag, &sequence_set, op, flags, response == StoreResponse::Silent, uid, unchanged_since).await;
+            }
+            CommandBody::Expunge => {
+                self.expunge(None).await;
+                self.send(&format!("{tag} OK EXPUNGE completed\r\n"));
+            }
+            CommandBody::ExpungeUid { sequence_set } => {
+                self.expunge(Some(&sequence_set)).await;
+                self.send(&format!("{tag} OK UID EXPUNGE completed\r\n"));
+            }
+            CommandBody::Search { charset, criteria, uid } => {
+                if let Some(cs) = charset.as_ref().map(|c| c.as_ref().to_string()).filter(|c| !query::charset_ok(c)) {
+                    self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {cs}\r\n"));
+                } else {
+                    self.search(&tag, criteria.as_ref(), uid).await;
+                }
+            }
+            CommandBody::Sort { sort_criteria, charset, search_criteria, uid } => {
+                if !query::charset_ok(charset.as_ref()) {
+                    self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {}\r\n", charset.as_ref()));
+                } else {
+                    self.sort(&tag, sort_criteria.as_ref(), search_criteria.as_ref(), uid).await;
+                }
+            }
+            CommandBody::Thread { algorithm, charset, search_criteria, uid } => {
+                let references = match algorithm {
+                    ThreadingAlgorithm::References => true,
+                    ThreadingAlgorithm::OrderedSubject => false,
+                    ThreadingAlgorithm::Other(_) => {
+                        self.send(&format!("{tag} NO [CANNOT] only REFERENCES and ORDEREDSUBJECT threading\r\n"));
+                        return Ok(Flow::Continue);
+                    }
+                };
+                if !query::charset_ok(charset.as_ref()) {
+                    self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {}\r\n", charset.as_ref()));
+                } else {
+                    self.thread(&tag, references, search_criteria.as_ref(), uid).await;
+                }
+            }
+            CommandBody::Copy { sequence_set, mailbox, uid } => {
+                let to = mailbox!(mailbox);
+                self.copy(&tag, &sequence_set, to, uid, false).await;
+            }
+            CommandBody::Move { sequence_set, mailbox, uid } => {
+                let to = mailbox!(mailbox);
+                self.copy(&tag, &sequence_set, to, uid, true).await;
+            }
+            CommandBody::Close => {
+                if self.selected.as_ref().is_some_and(|v| !v.read_only) {
+                    self.remove_deleted(None, false).await;
+                }
+                self.selected = None;
+                self.send(&format!("{tag} OK CLOSE completed\r\n"));
+            }
+            CommandBody::Unselect => {
+                self.selected = None;
+                self.send(&format!("{tag} OK UNSELECT completed\r\n"));
+            }
+            _ => self.send(&format!("{tag} NO [CANNOT] {name} is not supported\r\n")),
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn login(&mut self, tag: &str, user: &str, pass: &str) {
+        let user = user.trim().to_lowercase();
+        if self.sh.guard.auth_locked(self.peer, &user) {
+            warn!(target: "hato::imap", user = %user, "login refused: locked out after repeated failures");
+            self.send(&format!("{tag} NO [UNAVAILABLE] too many failed logins; try again later\r\n"));
+            return;
+        }
+        match crate::directory::authenticate(&self.sh.store, &user, pass).await {
+            Ok(Some(account)) => {
+                self.sh.guard.auth_succeeded(&account);
+                info!(target: "hato::imap", user = %account, "logged in");
+                self.watch = Some(self.sh.store.watch(&account));
+                self.user = Some(account);
+                let caps = self.capabilities();
+                self.send(&format!("{tag} OK [CAPABILITY {caps}] logged in\r\n"));
+            }
+            Ok(None) => {
+                self.sh.guard.auth_failed(self.peer, &user);
+                warn!(target: "hato::imap", user = %user, "authentication failed");
+                self.send(&format!("{tag} NO [AUTHENTICATIONFAILED] authentication failed\r\n"));
+            }
+            Err(e) => {
+                warn!(target: "hato::imap", "authentication lookup failed: {e}");
+                self.send(&format!("{tag} NO [UNAVAILABLE] temporary failure; try again\r\n"));
+            }
+        }
+    }
+
+    fn account(&self) -> String {
+        self.user.clone().unwrap_or_default()
+    }
+
+    /// Answers a mailbox-management command from its store result.
+    fn done(&mut self, tag: &str, what: &str, r: Result<(), crate::store::StoreError>) {
+        use crate::store::StoreError as E;
+        let line = match r {
+            Ok(()) => format!("{tag} OK {what} completed\r\n"),
+            Err(E::NotFound(m)) => format!("{tag} NO [NONEXISTENT] {m} not found\r\n"),
+            Err(E::Exists(m)) => format!("{tag} NO [ALREADYEXISTS] {m} already exists\r\n"),
+            Err(E::Invalid(m)) => format!("{tag} NO [CANNOT] {m}\r\n"),
+            Err(E::Quota(m)) => format!("{tag} NO [OVERQUOTA] {m}\r\n"),
+            Err(e) => {
+                warn!(target: "hato::imap", "{what} failed: {e}");
+                format!("{tag} NO [UNAVAILABLE] {what} failed; try again\r\n")
+            }
+        };
+        self.send(&line);
+    }
+}

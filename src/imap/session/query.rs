@@ -1,0 +1,131 @@
+//! SEARCH (with ESEARCH results and CONDSTORE's MODSEQ), SORT and THREAD on
+//! the selected mailbox. Key evaluation is `imap::search`; ordering is
+//! `imap::sort` and `imap::thread`.
+
+use imap_codec::imap_types::extensions::sort::SortCriterion;
+use imap_codec::imap_types::search::SearchKey;
+use tracing::warn;
+
+use super::Session;
+use crate::imap::search::{self, Candidate};
+use crate::imap::sort::{self, Summary};
+use crate::imap::thread;
+use crate::imap::view::uid_set;
+use crate::store::MessageMeta;
+
+/// Charsets a search string may be declared in; every message is decoded to UTF-8 first.
+pub(super) fn charset_ok(cs: &str) -> bool {
+    cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")
+}
+
+/// A message that matched: its sequence number, metadata and (when read) bytes.
+struct Hit {
+    seq: u64,
+    meta: MessageMeta,
+    content: Option<Vec<u8>>,
+}
+
+impl Session {
+    /// Runs the keys over the selected mailbox. None after a NO was sent.
+    async fn matching(&mut self, tag: &str, keys: &[SearchKey<'_>], want_content: bool) -> Option<Vec<Hit>> {
+        let v = self.selected.as_ref()?;
+        let (mailbox, account) = (v.name.clone(), self.account());
+        let msgs = v.msgs.clone();
+        let recent_from = v.recent_from;
+        let max_seq = msgs.len() as u64;
+        let max_uid = msgs.last().map(|m| m.uid as u64).unwrap_or(0);
+        let need = want_content || search::needs_content(keys);
+        let mut hits = Vec::new();
+        for (i, meta) in msgs.into_iter().enumerate() {
+            let content = if need {
+                match self.sh.store.content(account.clone(), mailbox.clone(), meta.uid).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(target: "hato::imap", "search failed: {e}");
+                        self.send(&format!("{tag} NO [UNAVAILABLE] cannot read messages\r\n"));
+                        return None;
+                    }
+                }
+            } else {
+                None
+            };
+            let seq = i as u64 + 1;
+            let c = Candidate::new(seq, max_seq, max_uid, &meta, meta.uid >= recent_from, content.as_deref());
+            if keys.iter().all(|k| search::matches(k, &c)) {
+                drop(c);
+                hits.push(Hit { seq, meta, content: if want_content { content } else { None } });
+            }
+        }
+        Some(hits)
+    }
+
+    pub(super) async fn search(&mut self, tag: &str, keys: &[SearchKey<'_>], uid: bool) {
+        let Some(hits) = self.matching(tag, keys, false).await else { return };
+        let numbers: Vec<i64> = hits.iter().map(|h| if uid { h.meta.uid } else { h.seq as i64 }).collect();
+        let modseq = search::uses_modseq(keys).then(|| hits.iter().map(|h| h.meta.modseq).max()).flatten();
+        if search::uses_modseq(keys) {
+            self.condstore = true;
+        }
+        let verb = if uid { "UID " } else { "" };
+        let mut out = match self.search_return.take() {
+            // RFC 4731 ESEARCH.
+            Some(ret) => {
+                let mut line = format!("* ESEARCH (TAG \"{tag}\"){}", if uid { " UID" } else { "" });
+                if !numbers.is_empty() {
+                    if ret.min {
+                        line.push_str(&format!(" MIN {}", numbers[0]));
+                    }
+                    if ret.max {
+                        line.push_str(&format!(" MAX {}", numbers[numbers.len() - 1]));
+                    }
+                    if ret.all {
+                        line.push_str(&format!(" ALL {}", uid_set(&numbers)));
+                    }
+                }
+                if ret.count {
+                    line.push_str(&format!(" COUNT {}", numbers.len()));
+                }
+                if let Some(m) = modseq {
+                    line.push_str(&format!(" MODSEQ {m}"));
+                }
+                line + "\r\n"
+            }
+            None => {
+                let list: Vec<String> = numbers.iter().map(i64::to_string).collect();
+                let sep = if list.is_empty() { "" } else { " " };
+                let modseq = modseq.map(|m| format!(" (MODSEQ {m})")).unwrap_or_default();
+                format!("* SEARCH{sep}{}{modseq}\r\n", list.join(" "))
+            }
+        };
+        out.push_str(&format!("{tag} OK {verb}SEARCH completed\r\n"));
+        self.send(&out);
+    }
+
+    async fn summaries(&mut self, tag: &str, keys: &[SearchKey<'_>], uid: bool) -> Option<Vec<Summary>> {
+        let hits = self.matching(tag, keys, true).await?;
+        Some(
+            hits.iter()
+                .map(|h| {
+                    let parsed = h.content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c));
+                    let n = if uid { h.meta.uid as u64 } else { h.seq };
+                    Summary::new(n, h.meta.internal_date, h.meta.size, parsed.as_ref())
+                })
+                .collect(),
+        )
+    }
+
+    pub(super) async fn sort(&mut self, tag: &str, criteria: &[SortCriterion], keys: &[SearchKey<'_>], uid: bool) {
+        let Some(msgs) = self.summaries(tag, keys, uid).await else { return };
+        let list: Vec<String> = sort::sort(msgs, criteria).iter().map(u64::to_string).collect();
+        let sep = if list.is_empty() { "" } else { " " };
+        self.send(&format!("* SORT{sep}{}\r\n{tag} OK {}SORT completed\r\n", list.join(" "), if uid { "UID " } else { "" }));
+    }
+
+    pub(super) async fn thread(&mut self, tag: &str, references: bool, keys: &[SearchKey<'_>], uid: bool) {
+        let Some(msgs) = self.summaries(tag, keys, uid).await else { return };
+        let threads = if references { thread::references(&msgs) } else { thread::ordered_subject(&msgs) };
+        let body = thread::render(&threads);
+        let sep = if body.is_empty() { "" } else { " " };
+        self.send(&format!("* THREAD{sep}{body}\r\n{tag} OK {}THREAD completed\r\n", if uid { "UID " } else { "" }));
+    }
+}

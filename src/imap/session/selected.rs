@@ -1,0 +1,371 @@
+//! Commands on the selected mailbox: SELECT/EXAMINE (with CONDSTORE and
+//! QRESYNC), the refresh that reports other sessions' changes, FETCH, STORE,
+//! EXPUNGE, COPY/MOVE and IDLE.
+
+use std::time::Duration;
+
+use imap_codec::imap_types::command::SelectParameter;
+use imap_codec::imap_types::fetch::MessageDataItemName;
+use imap_codec::imap_types::sequence::SequenceSet;
+use tracing::warn;
+
+use super::{Flow, IDLE_TIMEOUT, Session, wire};
+use crate::connection::ConnError;
+use crate::imap::search::in_set;
+use crate::imap::view::{View, uid_set};
+use crate::imap::fetch;
+use crate::store::FlagOp;
+
+/// How often IDLE looks at the store without being woken: covers changes made
+/// where this process's notifier cannot see them (another cluster node).
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+impl Session {
+    pub(super) async fn select(&mut self, tag: &str, name: String, read_only: bool, params: &[SelectParameter]) {
+        if self.selected.take().is_some() && self.qresync {
+            self.send("* OK [CLOSED] previous mailbox closed\r\n");
+        }
+        let mut resync = None;
+        for p in params {
+            match p {
+                SelectParameter::CondStore => self.condstore = true,
+                SelectParameter::QResync { .. } if !self.qresync => {
+                    self.send(&format!("{tag} BAD QRESYNC needs ENABLE QRESYNC first\r\n"));
+                    return;
+                }
+                SelectParameter::QResync { uid_validity, mod_sequence_value, known_uids, .. } => {
+                    resync = Some((i64::from(uid_validity.get()), mod_sequence_value.get() as i64, known_uids.clone()));
+                }
+            }
+        }
+        let state = match self.sh.store.mailbox_state(self.account(), name.clone()).await {
+            Ok(s) => s,
+            Err(crate::store::StoreError::NotFound(_)) => {
+                self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", wire(&name)));
+                return;
+            }
+            Err(e) => {
+                warn!(target: "hato::imap", "select failed: {e}");
+                self.send(&format!("{tag} NO [UNAVAILABLE] cannot open the mailbox\r\n"));
+                return;
+            }
+        };
+        let mut v = View::new(name, read_only, state);
+        if !read_only {
+            match self.sh.store.claim_recent(self.account(), v.name.clone()).await {
+                Ok(first) => v.recent_from = first,
+                Err(e) => warn!(target: "hato::imap", "could not claim \\Recent messages: {e}"),
+            }
+        }
+        let recent = v.msgs.iter().filter(|m| v.is_recent(m.uid)).count();
+        let mut out = String::from("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+        out.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n");
+        out.push_str(&format!("* {} EXISTS\r\n* {recent} RECENT\r\n", v.msgs.len()));
+        if let Some(i) = v.msgs.iter().position(|m| !m.flags.contains("\\Seen")) {
+            out.push_str(&format!("* OK [UNSEEN {}] first unseen\r\n", i + 1));
+        }
+        out.push_str(&format!("* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n", v.uidvalidity, v.uidnext));
+        out.push_str(&format!("* OK [HIGHESTMODSEQ {}] modseq\r\n", v.highestmodseq));
+        // RFC 7162 §3.2.5: what the client's cache is missing, without a full re-read.
+        if let Some((validity, since, known)) = resync.filter(|r| r.0 == v.uidvalidity) {
+            match self.sh.store.changes(self.account(), v.name.clone(), since).await {
+                Ok(ch) => {
+                    let max = v.msgs.last().map(|m| m.uid as u64).unwrap_or(0).max(ch.vanished.last().copied().unwrap_or(0) as u64);
+                    let gone: Vec<i64> =
+                        ch.vanished.iter().copied().filter(|u| known.as_ref().is_none_or(|k| in_set(k, *u as u64, max))).collect();
+                    if !gone.is_empty() {
+                        out.push_str(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
+                    }
+                    for m in &ch.changed {
+                        if let Some(i) = v.position(m.uid) {
+                            out.push_str(&format!("* {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))\r\n", i + 1, m.uid, m.flags, m.modseq));
+                        }
+                    }
+                }
+                Err(e) => warn!(target: "hato::imap", "QRESYNC of uidvalidity {validity} failed: {e}"),
+            }
+        }
+        let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+        out.push_str(&format!("{tag} OK [{mode}] {} completed\r\n", if read_only { "EXAMINE" } else { "SELECT" }));
+        self.send(&out);
+        self.selected = Some(v);
+    }
+
+    /// Reports other sessions' changes to the selected mailbox.
+    pub(super) async fn refresh(&mut self) {
+        let Some(v) = &self.selected else { return };
+        let (name, since) = (v.name.clone(), v.highestmodseq);
+        if let Ok(ch) = self.sh.store.changes(self.account(), name, since).await {
+            let (condstore, qresync) = (self.condstore, self.qresync);
+            if let Some(v) = self.selected.as_mut() {
+                for l in v.sync(ch, condstore, qresync) {
+                    self.conn.queue(l.as_bytes());
+                }
+            }
+        }
+    }
+
+    pub(super) async fn fetch(
+        &mut self,
+        tag: &str,
+        set: &SequenceSet,
+        items: &[MessageDataItemName<'_>],
+        uid: bool,
+        changed_since: Option<i64>,
+        vanished: bool,
+    ) {
+        let Some(v) = self.selected.as_ref() else { return };
+        let mut idx = v.resolve(set, uid);
+        if let Some(cs) = changed_since {
+            idx.retain(|i| v.msgs[*i].modseq > cs);
+        }
+        let (mailbox, read_only) = (v.name.clone(), v.read_only);
+        let account = self.account();
+        if let (true, Some(cs)) = (vanished, changed_since) {
+            if let Ok(ch) = self.sh.store.changes(account.clone(), mailbox.clone(), cs).await {
+                let max = ch.uidnext.max(1) as u64 - 1;
+                let gone: Vec<i64> = ch.vanished.into_iter().filter(|u| in_set(set, *u as u64, max)).collect();
+                if !gone.is_empty() {
+                    self.send(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
+                }
+            }
+        }
+        if fetch::sets_seen(items) && !read_only {
+            let v = self.selected.as_ref().map(|v| &v.msgs);
+            let uids: Vec<i64> =
+                idx.iter().filter_map(|i| v.and_then(|m| m.get(*i))).filter(|m| !m.flags.contains("\\Seen")).map(|m| m.uid).collect();
+            if !uids.is_empty() {
+                let r = self.sh.store.set_flags(account.clone(), mailbox.clone(), uids, FlagOp::Add, vec!["\\Seen".into()], None).await;
+                if let (Ok((changed, _)), Some(v)) = (r, self.selected.as_mut()) {
+                    for c in changed {
+                        if let Some(i) = v.position(c.uid) {
+                            (v.msgs[i].flags, v.msgs[i].modseq) = (c.flags, c.modseq);
+                        }
+                    }
+                }
+            }
+        }
+        let need = fetch::needs_content(items);
+        for i in idx {
+            let Some((meta, recent)) = self.selected.as_ref().and_then(|v| v.msgs.get(i).map(|m| (m.clone(), v.is_recent(m.uid)))) else { continue };
+            let content = if need {
+                match self.sh.store.content(account.clone(), mailbox.clone(), meta.uid).await {
+                    Ok(Some(c)) => Some(c),
+                    // Expunged by another session meanwhile: nothing to show for it.
+                    Ok(None) => continue,
+                    Err(e) => {
+                        warn!(target: "hato::imap", "fetch failed: {e}");
+                        self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the message\r\n"));
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            let mut out = format!("* {} FETCH (", i + 1).into_bytes();
+            let parsed = content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c));
+            if let Err(fetch::Unsupported(why)) = fetch::render(&mut out, items, &meta, recent, content.as_deref(), parsed.as_ref(), uid) {
+                self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
+                return;
+            }
+            out.extend_from_slice(b")\r\n");
+            self.conn.queue(&out);
+        }
+        self.send(&format!("{tag} OK {}FETCH completed\r\n", if uid { "UID " } else { "" }));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn store(
+        &mut self,
+        tag: &str,
+        set: &SequenceSet,
+        op: FlagOp,
+        flags: Vec<String>,
+        silent: bool,
+        uid: bool,
+        unchanged_since: Option<i64>,
+    ) {
+        let Some(v) = self.selected.as_ref() else { return };
+        if v.read_only {
+            self.send(&format!("{tag} NO [READ-ONLY] the mailbox was opened with EXAMINE\r\n"));
+            return;
+        }
+        let idx = v.resolve(set, uid);
+        let uids: Vec<i64> = idx.iter().filter_map(|i| v.msgs.get(*i)).map(|m| m.uid).collect();
+        let mailbox = v.name.clone();
+        match self.sh.store.set_flags(self.account(), mailbox, uids, op, flags, unchanged_since).await {
+            Ok((changed, modified)) => {
+                let mut out = String::new();
+                let condstore = self.condstore;
+                if let Some(v) = self.selected.as_mut() {
+                    for c in changed {
+                        let Some(i) = v.position(c.uid) else { continue };
+                        let m = &mut v.msgs[i];
+                        let moved = m.modseq != c.modseq;
+                        (m.flags, m.modseq) = (c.flags.clone(), c.modseq);
+                        let uid_part = if uid { format!("UID {} ", c.uid) } else { String::new() };
+                        let modseq = if condstore { format!(" MODSEQ ({})", c.modseq) } else { String::new() };
+                        if !silent {
+                            out.push_str(&format!("* {} FETCH ({uid_part}FLAGS ({}){modseq})\r\n", i + 1, c.flags));
+                        } else if unchanged_since.is_some() && moved {
+                            // RFC 7162 §3.1.3: even a silent conditional STORE reports the new modseq.
+                            out.push_str(&format!("* {} FETCH ({uid_part}MODSEQ ({}))\r\n", i + 1, c.modseq));
+                        }
+                    }
+                }
+                if modified.is_empty() {
+                    out.push_str(&format!("{tag} OK STORE completed\r\n"));
+                } else {
+                    let list: Vec<i64> = match self.selected.as_ref() {
+                        Some(v) if !uid => modified.iter().filter_map(|u| v.position(*u)).map(|i| i as i64 + 1).collect(),
+                        _ => modified,
+                    };
+                    out.push_str(&format!("{tag} OK [MODIFIED {}] conditional STORE failed for some messages\r\n", uid_set(&list)));
+                }
+                self.send(&out);
+            }
+            Err(e) => {
+                warn!(target: "hato::imap", "store failed: {e}");
+                self.send(&format!("{tag} NO [UNAVAILABLE] cannot change flags\r\n"));
+            }
+        }
+    }
+
+    /// Removes \Deleted messages (only those of `within`, for UID EXPUNGE) and
+    /// tells the client. Sequence numbers go highest first so each is valid when read.
+    pub(super) async fn remove_deleted(&mut self, within: Option<&SequenceSet>, report: bool) {
+        let Some(v) = self.selected.as_ref() else { return };
+        let allowed: Option<Vec<usize>> = within.map(|set| v.resolve(set, true));
+        let doomed: Vec<i64> = v
+            .msgs
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.flags.contains("\\Deleted") && allowed.as_ref().is_none_or(|a| a.binary_search(i).is_ok()))
+            .map(|(_, m)| m.uid)
+            .collect();
+        if doomed.is_empty() {
+            return;
+        }
+        if let Err(e) = self.sh.store.expunge(self.account(), v.name.clone(), doomed.clone()).await {
+            warn!(target: "hato::imap", "expunge failed: {e}");
+            return;
+        }
+        self.forget(&doomed, report);
+    }
+
+    /// Drops removed messages from the view, reporting EXPUNGE or VANISHED.
+    fn forget(&mut self, uids: &[i64], report: bool) {
+        let qresync = self.qresync;
+        let Some(v) = self.selected.as_mut() else { return };
+        let mut seqs: Vec<usize> = uids.iter().filter_map(|u| v.position(*u)).collect();
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = String::new();
+        if qresync && !seqs.is_empty() {
+            out.push_str(&format!("* VANISHED {}\r\n", uid_set(uids)));
+        }
+        for i in seqs {
+            if !qresync {
+                out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
+            }
+            v.msgs.remove(i);
+        }
+        if report {
+            self.send(&out);
+        }
+    }
+
+    pub(super) async fn expunge(&mut self, within: Option<&SequenceSet>) {
+        if self.selected.as_ref().is_some_and(|v| v.read_only) {
+            return;
+        }
+        self.remove_deleted(within, true).await;
+        self.refresh().await;
+    }
+
+    /// COPY and MOVE (RFC 6851), with COPYUID (RFC 4315).
+    pub(super) async fn copy(&mut self, tag: &str, set: &SequenceSet, to: String, uid: bool, moving: bool) {
+        let Some(v) = self.selected.as_ref() else { return };
+        if moving && v.read_only {
+            self.send(&format!("{tag} NO [READ-ONLY] the mailbox was opened with EXAMINE\r\n"));
+            return;
+        }
+        let idx = v.resolve(set, uid);
+        let uids: Vec<i64> = idx.iter().filter_map(|i| v.msgs.get(*i)).map(|m| m.uid).collect();
+        let from = v.name.clone();
+        let what = if moving { "MOVE" } else { "COPY" };
+        let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await {
+            Ok(x) => x,
+            Err(crate::store::StoreError::NotFound(_)) => {
+                self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", wire(&to)));
+                return;
+            }
+            Err(e) => return self.done(tag, what, Err(e)),
+        };
+        let code = if pairs.is_empty() {
+            String::new()
+        } else {
+            let src: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+            let dst: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+            format!("[COPYUID {validity} {} {}] ", uid_set(&src), uid_set(&dst))
+        };
+        if moving {
+            self.send(&format!("* OK {code}moved\r\n"));
+            let moved: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+            if let Err(e) = self.sh.store.expunge(self.account(), from, moved.clone()).await {
+                warn!(target: "hato::imap", "MOVE could not remove the originals: {e}");
+            }
+            self.forget(&moved, true);
+            self.send(&format!("{tag} OK MOVE completed\r\n"));
+        } else {
+            self.send(&format!("{tag} OK {code}COPY completed\r\n"));
+        }
+    }
+
+    /// IDLE (RFC 2177): report changes as they happen until the client says DONE.
+    /// The store's per-account notifier wakes the session; no polling per message.
+    pub(super) async fn idle(&mut self, tag: &str) -> Result<Flow, ConnError> {
+        self.send("+ idling\r\n");
+        self.conn.flush().await?;
+        let started = std::time::Instant::now();
+        let mut watch = self.watch.take();
+        let result = loop {
+            let left = IDLE_TIMEOUT.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break Err(ConnError::Timeout(IDLE_TIMEOUT));
+            }
+            let changed = async {
+                match watch.as_mut() {
+                    Some(w) => {
+                        if w.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let line = tokio::select! {
+                r = self.conn.read_line(1024, left.min(IDLE_POLL)) => Some(r),
+                _ = changed => None,
+            };
+            match line {
+                Some(Ok(line)) if line.trim_ascii().eq_ignore_ascii_case(b"DONE") => {
+                    self.send(&format!("{tag} OK IDLE terminated\r\n"));
+                    break Ok(Flow::Continue);
+                }
+                Some(Ok(_)) => {
+                    self.send(&format!("{tag} BAD expected DONE\r\n"));
+                    break Ok(Flow::Continue);
+                }
+                Some(Err(ConnError::Timeout(_))) | None => {
+                    self.refresh().await;
+                    if let Err(e) = self.conn.flush().await {
+                        break Err(e);
+                    }
+                }
+                Some(Err(e)) => break Err(e),
+            }
+        };
+        self.watch = watch;
+        result
+    }
+}

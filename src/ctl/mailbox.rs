@@ -14,6 +14,13 @@ pub enum MailboxCmd {
         #[arg(long, default_value = "INBOX")]
         mailbox: String,
     },
+    /// Import an mbox file (e.g. exported from the previous server) into a mailbox.
+    Import {
+        account: String,
+        file: std::path::PathBuf,
+        #[arg(long, default_value = "INBOX")]
+        mailbox: String,
+    },
     /// Print one message as stored.
     Cat {
         account: String,
@@ -37,6 +44,24 @@ pub async fn run(ctx: &Ctx, cmd: MailboxCmd) -> Result<(), CtlError> {
                     .map(|m| format!("{:>6}  {}  {:>8} bytes  {:<30}  {}\n", m.uid, crate::clock::rfc5322(m.internal_date), m.size, m.from, m.subject))
                     .collect()
             });
+        }
+        MailboxCmd::Import { account, file, mailbox } => {
+            let data = std::fs::read(&file).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let msgs = crate::mbox::split(&data);
+            if msgs.is_empty() {
+                return Err(CtlError::Usage(format!("{} holds no messages (expected an mbox file)", file.display())));
+            }
+            let account = address_arg(&account)?;
+            let mut done = 0;
+            // Batches keep each transaction (and the writer's memory) bounded.
+            for chunk in msgs.chunks(1000) {
+                done += ctx.store.import(account.clone(), mailbox.clone(), chunk.to_vec()).await?;
+            }
+            #[derive(serde::Serialize)]
+            struct Imported {
+                imported: usize,
+            }
+            ctx.out.show(&Imported { imported: done }, || format!("imported {done} messages into {mailbox}\n"));
         }
         MailboxCmd::Cat { account, uid, mailbox } => {
             let list = ctx.store.messages(address_arg(&account)?, mailbox.clone(), true).await?;

@@ -26,6 +26,24 @@ pub fn needs_content(items: &[MessageDataItemName]) -> bool {
     })
 }
 
+/// Whether rendering needs the MIME tree (mail-parser), not just the bytes.
+pub fn needs_parse(items: &[MessageDataItemName]) -> bool {
+    items.iter().any(|i| match i {
+        MessageDataItemName::Envelope
+        | MessageDataItemName::BodyStructure
+        | MessageDataItemName::Body
+        | MessageDataItemName::Binary { .. }
+        | MessageDataItemName::BinarySize { .. } => true,
+        MessageDataItemName::BodyExt { section, .. } => match section {
+            None => false,
+            Some(Section::Header(p) | Section::Text(p)) => p.is_some(),
+            Some(Section::HeaderFields(p, _) | Section::HeaderFieldsNot(p, _)) => p.is_some(),
+            Some(Section::Part(_) | Section::Mime(_)) => true,
+        },
+        _ => false,
+    })
+}
+
 /// Whether these items set \Seen (a non-PEEK body fetch).
 pub fn sets_seen(items: &[MessageDataItemName]) -> bool {
     items.iter().any(|i| matches!(i, MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Binary { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text))

@@ -14,6 +14,7 @@
 
 mod extended;
 mod fetch;
+mod fuzz;
 mod search;
 mod session;
 mod sort;
@@ -21,6 +22,8 @@ mod structure;
 mod thread;
 mod utf7;
 mod view;
+
+pub use fuzz::fuzz_input;
 
 use std::sync::Arc;
 

@@ -7,20 +7,43 @@
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use mail_parser::{Address, HeaderValue, Message, MessageParser};
+use mail_parser::{HeaderValue, Message, MessageParser};
 
 use crate::store::MessageMeta;
+use crate::summary::Summary;
 
-/// Whether evaluating these keys needs the message's bytes.
-pub fn needs_content(keys: &[SearchKey]) -> bool {
-    keys.iter().any(|k| match k {
-        SearchKey::And(v) => needs_content(v.as_ref()),
-        SearchKey::Not(k) => needs_content(std::slice::from_ref(k.as_ref())),
-        SearchKey::Or(a, b) => needs_content(std::slice::from_ref(a.as_ref())) || needs_content(std::slice::from_ref(b.as_ref())),
-        SearchKey::Bcc(_) | SearchKey::Body(_) | SearchKey::Cc(_) | SearchKey::From(_) | SearchKey::Header(..) | SearchKey::Subject(_)
-        | SearchKey::Text(_) | SearchKey::To(_) | SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => true,
-        _ => false,
-    })
+/// What evaluating some keys needs besides flags and sizes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Need {
+    /// The decoded header summary (SUBJECT, FROM, TO, CC, BCC, SENT*).
+    pub summary: bool,
+    /// The message's bytes (HEADER needs the header, BODY and TEXT all of it).
+    pub raw: bool,
+    /// The body, not just the header.
+    pub body: bool,
+}
+
+pub fn needs(keys: &[SearchKey]) -> Need {
+    let mut n = Need::default();
+    for k in keys {
+        let inner = match k {
+            SearchKey::And(v) => needs(v.as_ref()),
+            SearchKey::Not(k) => needs(std::slice::from_ref(k.as_ref())),
+            SearchKey::Or(a, b) => {
+                let (x, y) = (needs(std::slice::from_ref(a.as_ref())), needs(std::slice::from_ref(b.as_ref())));
+                Need { summary: x.summary || y.summary, raw: x.raw || y.raw, body: x.body || y.body }
+            }
+            SearchKey::Bcc(_) | SearchKey::Cc(_) | SearchKey::From(_) | SearchKey::Subject(_) | SearchKey::To(_) => {
+                Need { summary: true, ..Default::default() }
+            }
+            SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => Need { summary: true, ..Default::default() },
+            SearchKey::Header(..) => Need { raw: true, ..Default::default() },
+            SearchKey::Body(_) | SearchKey::Text(_) => Need { raw: true, body: true, ..Default::default() },
+            _ => Need::default(),
+        };
+        n = Need { summary: n.summary || inner.summary, raw: n.raw || inner.raw, body: n.body || inner.body };
+    }
+    n
 }
 
 /// One message as the search sees it.
@@ -32,13 +55,34 @@ pub struct Candidate<'a> {
     pub recent: bool,
     pub parsed: Option<Message<'a>>,
     pub raw: &'a [u8],
+    stored: Option<&'a Summary>,
+    made: Option<Summary>,
 }
 
 impl<'a> Candidate<'a> {
-    pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, recent: bool, raw: Option<&'a [u8]>) -> Candidate<'a> {
-        let raw = raw.unwrap_or(b"");
-        let parsed = if raw.is_empty() { None } else { MessageParser::default().parse(raw) };
-        Candidate { seq, max_seq, max_uid, meta, recent, parsed, raw }
+    pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, recent: bool) -> Candidate<'a> {
+        Candidate { seq, max_seq, max_uid, meta, recent, parsed: None, raw: b"", stored: None, made: None }
+    }
+
+    /// The message's bytes; with `headers_only` just the header is parsed.
+    pub fn with_raw(mut self, raw: &'a [u8], headers_only: bool) -> Candidate<'a> {
+        let raw = if headers_only { crate::summary::header_of(raw) } else { raw };
+        self.parsed = if raw.is_empty() { None } else { MessageParser::default().parse(raw) };
+        self.raw = raw;
+        if self.stored.is_none() {
+            self.made = Some(Summary::of(raw));
+        }
+        self
+    }
+
+    pub fn with_summary(mut self, s: &'a Summary) -> Candidate<'a> {
+        self.stored = Some(s);
+        self.made = None;
+        self
+    }
+
+    fn summary(&self) -> Option<&Summary> {
+        self.stored.or(self.made.as_ref())
     }
 }
 
@@ -61,18 +105,13 @@ fn contains(hay: &str, needle: &[u8]) -> bool {
     hay.to_lowercase().contains(&needle)
 }
 
-fn addresses(a: Option<&Address>) -> String {
-    let Some(a) = a else { return String::new() };
-    a.iter().map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or(""))).collect::<Vec<_>>().join(", ")
-}
-
 fn header_text(m: &Message, name: &str) -> String {
     let mut out = Vec::new();
     for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
         match h.value() {
             HeaderValue::Text(t) => out.push(t.to_string()),
             HeaderValue::TextList(l) => out.extend(l.iter().map(|t| t.to_string())),
-            HeaderValue::Address(a) => out.push(addresses(Some(a))),
+            HeaderValue::Address(a) => out.push(crate::summary::addresses(Some(a))),
             _ => {
                 if let Some(raw) = m.raw_message().get(h.offset_start() as usize..h.offset_end() as usize) {
                     out.push(String::from_utf8_lossy(raw).trim().to_string());
@@ -114,6 +153,11 @@ fn has_flag(meta: &MessageMeta, flag: &str) -> bool {
     meta.flags.split_whitespace().any(|f| f.eq_ignore_ascii_case(flag))
 }
 
+fn summary_has(c: &Candidate, field: impl Fn(&Summary) -> &String, needle: &[u8]) -> bool {
+    let needle = String::from_utf8_lossy(needle).to_lowercase();
+    c.summary().is_some_and(|s| field(s).contains(&needle))
+}
+
 pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
     let text = |f: &dyn Fn(&Message) -> String, needle: &[u8]| c.parsed.as_ref().is_some_and(|m| contains(&f(m), needle));
     match key {
@@ -144,20 +188,21 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
         SearchKey::On(d) => internal_ymd(c.meta.internal_date) == ymd(d),
         SearchKey::Since(d) => internal_ymd(c.meta.internal_date) >= ymd(d),
         SearchKey::SentBefore(d) | SearchKey::SentOn(d) | SearchKey::SentSince(d) => {
-            let Some(sent) = c.parsed.as_ref().and_then(|m| m.date()).map(|t| (i64::from(t.year), u32::from(t.month), u32::from(t.day))) else {
-                return false;
-            };
+            let Some(sent) = c.summary().and_then(|s| s.sent_ymd) else { return false };
+            let (y, m, day) = ymd(d);
+            let want = y * 10_000 + i64::from(m) * 100 + i64::from(day);
             match key {
-                SearchKey::SentBefore(_) => sent < ymd(d),
-                SearchKey::SentOn(_) => sent == ymd(d),
-                _ => sent >= ymd(d),
+                SearchKey::SentBefore(_) => sent < want,
+                SearchKey::SentOn(_) => sent == want,
+                _ => sent >= want,
             }
         }
-        SearchKey::Subject(s) => text(&|m| m.subject().unwrap_or("").to_string(), s.as_ref()),
-        SearchKey::From(s) => text(&|m| addresses(m.from()), s.as_ref()),
-        SearchKey::To(s) => text(&|m| addresses(m.to()), s.as_ref()),
-        SearchKey::Cc(s) => text(&|m| addresses(m.cc()), s.as_ref()),
-        SearchKey::Bcc(s) => text(&|m| addresses(m.bcc()), s.as_ref()),
+        // The summary is lower-cased already, so only the needle is.
+        SearchKey::Subject(s) => summary_has(c, |x| &x.subject, s.as_ref()),
+        SearchKey::From(s) => summary_has(c, |x| &x.from, s.as_ref()),
+        SearchKey::To(s) => summary_has(c, |x| &x.to, s.as_ref()),
+        SearchKey::Cc(s) => summary_has(c, |x| &x.cc, s.as_ref()),
+        SearchKey::Bcc(s) => summary_has(c, |x| &x.bcc, s.as_ref()),
         SearchKey::Header(name, value) => {
             let name = String::from_utf8_lossy(name.as_ref()).to_string();
             c.parsed.as_ref().is_some_and(|m| {

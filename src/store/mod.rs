@@ -412,8 +412,23 @@ impl Store {
     pub async fn changes(&self, account: String, mailbox: String, since: i64) -> Result<Changes, StoreError> {
         self.db.read(move |c| mailbox::changes(c, &account, &mailbox, since)).await
     }
+    /// Imports messages into a mailbox in one transaction (see `hato ctl mailbox import`).
+    pub async fn import(&self, account: String, mailbox: String, msgs: Vec<Vec<u8>>) -> Result<usize, StoreError> {
+        let who = account.clone();
+        let n = self.db.write(move |c| mailbox::import(c, &account, &mailbox, &msgs, crate::clock::now())).await?;
+        self.changed(&who);
+        Ok(n)
+    }
     pub async fn claim_recent(&self, account: String, mailbox: String) -> Result<i64, StoreError> {
         self.db.write(move |c| mailbox::claim_recent(c, &account, &mailbox)).await
+    }
+    /// Contents of several messages in one read (FETCH and SEARCH work in batches).
+    pub async fn contents(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        self.db.read(move |c| mailbox::contents(c, &account, &mailbox, &uids)).await
+    }
+    /// Decoded header summaries of several messages in one read (SEARCH on header keys).
+    pub async fn summaries(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, crate::summary::Summary)>, StoreError> {
+        self.db.read(move |c| mailbox::summaries(c, &account, &mailbox, &uids)).await
     }
     pub async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
         self.db.read(move |c| mailbox::state(c, &account, &mailbox)).await

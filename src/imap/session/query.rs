@@ -18,6 +18,9 @@ pub(super) fn charset_ok(cs: &str) -> bool {
     cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")
 }
 
+/// Messages read from the store per round trip.
+const SEARCH_BATCH: usize = 256;
+
 /// A message that matched: its sequence number, metadata and (when read) bytes.
 struct Hit {
     seq: u64,
@@ -34,26 +37,51 @@ impl Session {
         let recent_from = v.recent_from;
         let max_seq = msgs.len() as u64;
         let max_uid = msgs.last().map(|m| m.uid as u64).unwrap_or(0);
-        let need = want_content || search::needs_content(keys);
+        let need = search::needs(keys);
+        let read_raw = want_content || need.raw;
+        let headers_only = !want_content && !need.body;
+        // Header keys alone are answered from stored summaries, without reading bodies.
+        let read_summaries = need.summary && !read_raw;
         let mut hits = Vec::new();
-        for (i, meta) in msgs.into_iter().enumerate() {
-            let content = if need {
-                match self.sh.store.content(account.clone(), mailbox.clone(), meta.uid).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!(target: "hato::imap", "search failed: {e}");
-                        self.send(&format!("{tag} NO [UNAVAILABLE] cannot read messages\r\n"));
-                        return None;
-                    }
-                }
-            } else {
-                None
+        for (start, batch) in msgs.chunks(SEARCH_BATCH).enumerate().map(|(n, b)| (n * SEARCH_BATCH, b)) {
+            let uids: Vec<i64> = batch.iter().map(|m| m.uid).collect();
+            let (contents, summaries) = match (read_raw, read_summaries) {
+                (true, _) => (self.sh.store.contents(account.clone(), mailbox.clone(), uids).await, Ok(Vec::new())),
+                (false, true) => (Ok(Vec::new()), self.sh.store.summaries(account.clone(), mailbox.clone(), uids).await),
+                _ => (Ok(Vec::new()), Ok(Vec::new())),
             };
-            let seq = i as u64 + 1;
-            let c = Candidate::new(seq, max_seq, max_uid, &meta, meta.uid >= recent_from, content.as_deref());
-            if keys.iter().all(|k| search::matches(k, &c)) {
-                drop(c);
-                hits.push(Hit { seq, meta, content: if want_content { content } else { None } });
+            let (mut contents, mut summaries) = match (contents, summaries) {
+                (Ok(c), Ok(s)) => (c.into_iter().peekable(), s.into_iter().peekable()),
+                (Err(e), _) | (_, Err(e)) => {
+                    warn!(target: "hato::imap", "search failed: {e}");
+                    self.send(&format!("{tag} NO [UNAVAILABLE] cannot read messages\r\n"));
+                    return None;
+                }
+            };
+            for (k, meta) in batch.iter().enumerate() {
+                let content = match contents.peek() {
+                    Some((u, _)) if *u == meta.uid => contents.next().map(|c| c.1),
+                    _ => None,
+                };
+                let summary = match summaries.peek() {
+                    Some((u, _)) if *u == meta.uid => summaries.next().map(|s| s.1),
+                    _ => None,
+                };
+                if (read_raw && content.is_none()) || (read_summaries && summary.is_none()) {
+                    continue; // expunged meanwhile
+                }
+                let seq = (start + k) as u64 + 1;
+                let mut c = Candidate::new(seq, max_seq, max_uid, meta, meta.uid >= recent_from);
+                if let Some(s) = summary.as_ref() {
+                    c = c.with_summary(s);
+                }
+                if let Some(raw) = content.as_deref() {
+                    c = c.with_raw(raw, headers_only);
+                }
+                if keys.iter().all(|k| search::matches(k, &c)) {
+                    drop(c);
+                    hits.push(Hit { seq, meta: meta.clone(), content: if want_content { content } else { None } });
+                }
             }
         }
         Some(hits)

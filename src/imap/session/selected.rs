@@ -14,11 +14,13 @@ use crate::connection::ConnError;
 use crate::imap::search::in_set;
 use crate::imap::view::{View, uid_set};
 use crate::imap::fetch;
-use crate::store::FlagOp;
+use crate::store::{FlagOp, MessageMeta};
 
 /// How often IDLE looks at the store without being woken: covers changes made
 /// where this process's notifier cannot see them (another cluster node).
 const IDLE_POLL: Duration = Duration::from_secs(30);
+/// Messages read from the store per round trip in FETCH.
+const FETCH_BATCH: usize = 128;
 
 impl Session {
     pub(super) async fn select(&mut self, tag: &str, name: String, read_only: bool, params: &[SelectParameter]) {
@@ -145,14 +147,16 @@ impl Session {
                 }
             }
         }
-        let need = fetch::needs_content(items);
-        for i in idx {
-            let Some((meta, recent)) = self.selected.as_ref().and_then(|v| v.msgs.get(i).map(|m| (m.clone(), v.is_recent(m.uid)))) else { continue };
-            let content = if need {
-                match self.sh.store.content(account.clone(), mailbox.clone(), meta.uid).await {
-                    Ok(Some(c)) => Some(c),
-                    // Expunged by another session meanwhile: nothing to show for it.
-                    Ok(None) => continue,
+        let (need, parse) = (fetch::needs_content(items), fetch::needs_parse(items));
+        // Contents come from the store a batch at a time: one read per batch, not per message.
+        for batch in idx.chunks(FETCH_BATCH) {
+            let Some(v) = self.selected.as_ref() else { return };
+            let metas: Vec<(usize, MessageMeta, bool)> =
+                batch.iter().filter_map(|i| v.msgs.get(*i).map(|m| (*i, m.clone(), v.is_recent(m.uid)))).collect();
+            let mut contents = if need {
+                let uids = metas.iter().map(|m| m.1.uid).collect();
+                match self.sh.store.contents(account.clone(), mailbox.clone(), uids).await {
+                    Ok(c) => c.into_iter(),
                     Err(e) => {
                         warn!(target: "hato::imap", "fetch failed: {e}");
                         self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the message\r\n"));
@@ -160,16 +164,33 @@ impl Session {
                     }
                 }
             } else {
-                None
+                Vec::new().into_iter()
             };
-            let mut out = format!("* {} FETCH (", i + 1).into_bytes();
-            let parsed = content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c));
-            if let Err(fetch::Unsupported(why)) = fetch::render(&mut out, items, &meta, recent, content.as_deref(), parsed.as_ref(), uid) {
-                self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
+            let mut pending = contents.next();
+            for (i, meta, recent) in metas {
+                let content = match &pending {
+                    Some((u, _)) if *u == meta.uid => pending.take().map(|p| p.1),
+                    // Expunged by another session meanwhile: nothing to show for it.
+                    _ if need => continue,
+                    _ => None,
+                };
+                if content.is_some() {
+                    pending = contents.next();
+                }
+                let mut out = format!("* {} FETCH (", i + 1).into_bytes();
+                let parsed = if parse { content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c)) } else { None };
+                if let Err(fetch::Unsupported(why)) = fetch::render(&mut out, items, &meta, recent, content.as_deref(), parsed.as_ref(), uid) {
+                    self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
+                    return;
+                }
+                out.extend_from_slice(b")\r\n");
+                self.conn.queue(&out);
+            }
+            // Large results go out as they are made instead of piling up in memory.
+            if let Err(e) = self.conn.flush().await {
+                warn!(target: "hato::imap", "fetch aborted: {e}");
                 return;
             }
-            out.extend_from_slice(b")\r\n");
-            self.conn.queue(&out);
         }
         self.send(&format!("{tag} OK {}FETCH completed\r\n", if uid { "UID " } else { "" }));
     }

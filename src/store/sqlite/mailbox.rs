@@ -3,17 +3,64 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
+use crate::summary::Summary;
 use crate::store::{Changes, FlagOp, FlagUpdate, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
     let id: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    c.execute(
+    let added = c.execute(
         "INSERT OR IGNORE INTO blobs (id, size, data) VALUES (?1, ?2, ?3)",
         params![id, data.len() as i64, data],
     )?;
+    if added > 0 {
+        put_summary(c, &id, data)?;
+    }
     Ok(id)
+}
+
+fn put_summary(c: &Connection, blob: &str, data: &[u8]) -> Result<(), StoreError> {
+    let s = Summary::of(data);
+    c.execute(
+        "INSERT OR REPLACE INTO summaries (blob_id, subject, from_addr, to_addr, cc, bcc, sent_ymd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![blob, s.subject, s.from, s.to, s.cc, s.bcc, s.sent_ymd],
+    )?;
+    Ok(())
+}
+
+/// Summarises bodies stored before summaries existed (run once after migrating).
+pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
+    let ids: Vec<String> = c
+        .prepare("SELECT id FROM blobs WHERE id NOT IN (SELECT blob_id FROM summaries)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        let data: Vec<u8> = c.query_row("SELECT data FROM blobs WHERE id = ?1", [id], |r| r.get(0))?;
+        put_summary(c, id, &data)?;
+    }
+    Ok(ids.len())
+}
+
+/// Summaries of several messages, in the order asked; expunged ones are left out.
+pub fn summaries(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Summary)>, StoreError> {
+    let (id, _) = mailbox_id(c, account, mailbox)?;
+    let mut st = c.prepare_cached(
+        "SELECT s.subject, s.from_addr, s.to_addr, s.cc, s.bcc, s.sent_ymd FROM messages m JOIN summaries s ON s.blob_id = m.blob_id
+         WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+    )?;
+    let mut out = Vec::with_capacity(uids.len());
+    for uid in uids {
+        let row = st
+            .query_row(params![id, uid], |r| {
+                Ok(Summary { subject: r.get(0)?, from: r.get(1)?, to: r.get(2)?, cc: r.get(3)?, bcc: r.get(4)?, sent_ymd: r.get(5)? })
+            })
+            .optional()?;
+        if let Some(s) = row {
+            out.push((*uid, s));
+        }
+    }
+    Ok(out)
 }
 
 /// Deletes a body once nothing refers to it any more.
@@ -24,6 +71,7 @@ pub fn release_blob(c: &Connection, blob: &str) -> Result<(), StoreError> {
            AND NOT EXISTS (SELECT 1 FROM queued_messages WHERE blob_id = ?1)",
         [blob],
     )?;
+    c.execute("DELETE FROM summaries WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
     Ok(())
 }
 
@@ -131,16 +179,24 @@ pub fn snapshot(c: &Connection, account: &str, mailbox: &str) -> Result<Snapshot
     Ok(Snapshot { uidvalidity, messages })
 }
 
-pub fn content(c: &Connection, account: &str, mailbox: &str, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
+/// Several messages' content in one read, in the order asked; expunged ones are left out.
+pub fn contents(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
-    let row: Option<(String, Vec<u8>, bool)> = c
-        .query_row(
-            "SELECT m.return_path, b.data, m.has_return_path FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1 AND m.uid = ?2",
-            params![id, uid],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    Ok(row.map(|(rp, body, has)| assemble(&rp, has, &body)))
+    let mut st = c.prepare_cached(
+        "SELECT m.return_path, b.data, m.has_return_path FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+    )?;
+    let mut out = Vec::with_capacity(uids.len());
+    for uid in uids {
+        let row: Option<(String, Vec<u8>, bool)> = st.query_row(params![id, uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        if let Some((rp, body, has)) = row {
+            out.push((*uid, assemble(&rp, has, &body)));
+        }
+    }
+    Ok(out)
+}
+
+pub fn content(c: &Connection, account: &str, mailbox: &str, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(contents(c, account, mailbox, &[uid])?.pop().map(|(_, body)| body))
 }
 
 /// Removes messages by UID; returns how many were removed. Quota usage and
@@ -291,6 +347,20 @@ pub fn append_message(c: &Connection, account: &str, mailbox: &str, body: &[u8],
     c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
     c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
     Ok((uidvalidity, uid))
+}
+
+/// Adds messages an administrator imports (no quota check; usage still counted).
+pub fn import(c: &Connection, account: &str, mailbox: &str, msgs: &[Vec<u8>], now: i64) -> Result<usize, StoreError> {
+    let (id, _) = mailbox_id(c, account, mailbox)?;
+    let mut total = 0i64;
+    for m in msgs {
+        let blob = put_blob(c, m)?;
+        let uid = append(c, id, &blob, "", m.len() as i64, "", now)?;
+        c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
+        total += m.len() as i64;
+    }
+    c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, total])?;
+    Ok(msgs.len())
 }
 
 /// Copies messages by UID; returns the destination's uidvalidity and (old, new) UID pairs.

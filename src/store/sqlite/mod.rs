@@ -33,6 +33,14 @@ pub struct Db {
     path: PathBuf,
     jobs: Mutex<mpsc::Sender<Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Bounds concurrent reads, and with them the reader connections (each has
+    /// its own page cache): thousands of sessions must not mean thousands of caches.
+    read_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Concurrent readers: enough to keep the cores busy and ride out fsync stalls.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16)
 }
 
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
@@ -44,7 +52,7 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     // FULL: a commit that returned is on disk, which is what lets SMTP say 250.
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA mmap_size=1073741824;",
     )?;
     Ok(conn)
 }
@@ -54,12 +62,21 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let mut conn = open_conn(path)?;
         schema::migrate(&mut conn)?;
+        let filled = mailbox::backfill_summaries(&conn)?;
+        if filled > 0 {
+            tracing::info!(target: "hato::store", "summarised {filled} stored messages");
+        }
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the store writer thread: {e}")))?;
-        Ok(Db { path: path.to_path_buf(), jobs: Mutex::new(tx), readers: Arc::new(Mutex::new(Vec::new())) })
+        Ok(Db {
+            path: path.to_path_buf(),
+            jobs: Mutex::new(tx),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(reader_count())),
+        })
     }
 
     /// Runs `f` in a write transaction; returns once it is durably committed.
@@ -93,7 +110,9 @@ impl Db {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let slot = self.read_slots.clone().acquire_owned().await.map_err(|_| StoreError::Backend("the store is closed".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let pooled = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match pooled {
                 Some(c) => c,

@@ -117,6 +117,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
     -- \Recent (RFC 3501): messages from this UID on have not been seen by a SELECT yet.
     ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+    -- Decoded header facts per body (crate::summary), filled when the body is stored.
+    CREATE TABLE summaries (
+        blob_id   TEXT PRIMARY KEY,
+        subject   TEXT NOT NULL,
+        from_addr TEXT NOT NULL,
+        to_addr   TEXT NOT NULL,
+        cc        TEXT NOT NULL,
+        bcc       TEXT NOT NULL,
+        sent_ymd  INTEGER
+    ) WITHOUT ROWID;
     -- The last UIDVALIDITY handed out: a mailbox deleted and re-created (or an
     -- account removed and re-added) within one second must not get the old value.
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""IMAP operations timed against one server (used by scripts/bench-imap).
+
+usage: bench_imap.py ops  PORT USER PASSWORD        -> "name seconds detail" lines
+       bench_imap.py idle PORT USER PASSWORD COUNT  -> holds COUNT IDLE sessions,
+            prints "ready N" once they are all idling, exits when stdin closes.
+"""
+import asyncio
+import imaplib
+import statistics
+import sys
+import time
+
+imaplib._MAXLINE = 1 << 30
+
+
+def ops(port, user, password):
+    m = imaplib.IMAP4("127.0.0.1", port, timeout=600)
+    m.login(user, password)
+    typ, data = m.select("INBOX", readonly=True)
+    count = int(data[0])
+    m.fetch("1:*", "(FLAGS)")  # warm-up: both servers have read their indexes once
+    runs = [
+        ("fetch_flags_all", lambda: m.fetch("1:*", "(UID FLAGS RFC822.SIZE INTERNALDATE)")),
+        ("fetch_headers_all", lambda: m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID)])")),
+        ("fetch_bodies_2000", lambda: m.fetch("1:%d" % min(count, 2000), "(BODY.PEEK[])")),
+        ("search_unseen", lambda: m.uid("SEARCH", "UNSEEN")),
+        ("search_subject", lambda: m.uid("SEARCH", "SUBJECT", "re")),
+        ("search_from", lambda: m.uid("SEARCH", "FROM", "example")),
+        ("search_body", lambda: m.uid("SEARCH", "BODY", "linux")),
+    ]
+    for name, f in runs:
+        times = []
+        for _ in range(3):
+            t = time.monotonic()
+            typ, data = f()
+            times.append(time.monotonic() - t)
+            assert typ == "OK", (name, typ, data)
+        print("%s %.4f %d" % (name, statistics.median(times), count), flush=True)
+    m.logout()
+
+
+async def one_idle(port, user, password, ready):
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    await r.readline()
+    for tag, cmd in (("a", "LOGIN %s %s" % (user, password)), ("b", "SELECT INBOX")):
+        w.write(("%s %s\r\n" % (tag, cmd)).encode())
+        await w.drain()
+        while True:
+            line = await r.readline()
+            if not line:
+                raise ConnectionError("closed during " + cmd)
+            if line.startswith(tag.encode() + b" "):
+                if not line.startswith(tag.encode() + b" OK"):
+                    raise ConnectionError(line)
+                break
+    w.write(b"c IDLE\r\n")
+    await w.drain()
+    line = await r.readline()
+    if not line.startswith(b"+"):
+        raise ConnectionError(line)
+    ready.append(w)
+    return r, w
+
+
+async def idle(port, user, password, count):
+    ready = []
+    held = []
+    for start in range(0, count, 100):
+        batch = [one_idle(port, user, password, ready) for _ in range(start, min(count, start + 100))]
+        held += await asyncio.gather(*batch)
+    print("ready %d" % len(ready), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    for _, w in held:
+        w.close()
+
+
+if __name__ == "__main__":
+    mode, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    if mode == "ops":
+        ops(port, user, password)
+    else:
+        asyncio.run(idle(port, user, password, int(sys.argv[5])))

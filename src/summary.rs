@@ -1,0 +1,60 @@
+//! The header facts of a message that searches look at, decoded once when its
+//! body is stored: subject and addresses in UTF-8 (whatever charset they came
+//! in), lower-cased, and the date it was sent. IMAP SEARCH on these keys then
+//! reads a small row instead of parsing every message.
+
+use mail_parser::{Address, MessageParser};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub subject: String,
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    /// The Date header's calendar day as written (yyyymmdd), for SENTON and friends.
+    pub sent_ymd: Option<i64>,
+}
+
+/// Addresses as one searchable line: "Name <addr>, Name <addr>".
+pub fn addresses(a: Option<&Address>) -> String {
+    let Some(a) = a else { return String::new() };
+    a.iter().map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or(""))).collect::<Vec<_>>().join(", ")
+}
+
+/// The header block of a message (up to and including the blank line).
+pub fn header_of(raw: &[u8]) -> &[u8] {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let end = end.or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2));
+    &raw[..end.unwrap_or(raw.len())]
+}
+
+impl Summary {
+    pub fn of(raw: &[u8]) -> Summary {
+        let Some(m) = MessageParser::default().parse_headers(header_of(raw)) else { return Summary::default() };
+        Summary {
+            subject: m.subject().unwrap_or("").to_lowercase(),
+            from: addresses(m.from()).to_lowercase(),
+            to: addresses(m.to()).to_lowercase(),
+            cc: addresses(m.cc()).to_lowercase(),
+            bcc: addresses(m.bcc()).to_lowercase(),
+            sent_ymd: m.date().map(|d| i64::from(d.year) * 10_000 + i64::from(d.month) * 100 + i64::from(d.day)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_japanese_subject_and_addresses() {
+        let raw = b"From: =?ISO-2022-JP?B?GyRCOzNFRBsoQg==?= <yamada@example.jp>\r\nTo: a@b.test, C <c@d.test>\r\nSubject: =?UTF-8?B?5Lya6K2w?= Report\r\nDate: Sat, 28 Nov 2026 23:00:00 -0500\r\n\r\nbody\r\n";
+        let s = Summary::of(raw);
+        assert_eq!(s.subject, "会議 report");
+        assert_eq!(s.from, "山田 <yamada@example.jp>");
+        assert_eq!(s.to, " <a@b.test>, c <c@d.test>");
+        assert_eq!(s.sent_ymd, Some(20261128));
+        assert_eq!(Summary::of(b"garbage"), Summary { sent_ymd: None, ..Default::default() });
+    }
+}

@@ -10,6 +10,7 @@ pub mod connection;
 pub mod control;
 pub mod ctl;
 pub mod directory;
+pub mod filter;
 pub mod guard;
 pub mod health;
 pub mod ids;

@@ -80,6 +80,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
 
     let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
     tokio::spawn(runner.run());
+    tokio::spawn(expire_quarantine(store.clone(), cfg.filter.quarantine_days));
     info!(target: "hato::serve", version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.data_dir.display(), "Hato is ready");
 
     wait_for_stop().await;
@@ -88,6 +89,20 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     info!(target: "hato::serve", "stopping");
     let _ = std::fs::remove_file(&sock);
     Ok(())
+}
+
+/// Deletes quarantined messages older than the retention period, hourly.
+async fn expire_quarantine(store: Arc<Store>, days: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = crate::clock::now() - (days as i64) * 86_400;
+        match store.quarantine_expire(before).await {
+            Ok(0) => {}
+            Ok(n) => info!(target: "hato::filter", removed = n, days, "quarantine retention: old messages deleted"),
+            Err(e) => tracing::warn!(target: "hato::filter", "quarantine retention failed: {e}"),
+        }
+    }
 }
 
 /// Binds a service's address; an empty address means the service is off.

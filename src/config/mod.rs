@@ -13,6 +13,9 @@ use thiserror::Error;
 
 use crate::cidr::Cidr;
 
+mod filter;
+pub use filter::{Action, AntivirusConfig, FilterConfig};
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -40,6 +43,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub log: LogConfig,
     pub snmp: SnmpConfig,
+    pub filter: FilterConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
 }
@@ -56,6 +60,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             queue: QueueConfig::default(),
             delivery: DeliveryConfig::default(),
+            filter: FilterConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             snmp: SnmpConfig::default(),

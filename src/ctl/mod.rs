@@ -6,6 +6,7 @@
 
 mod directory;
 mod mailbox;
+mod quarantine;
 mod queue;
 
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub enum CtlCommand {
     /// The delivery queue.
     #[command(subcommand)]
     Queue(queue::QueueCmd),
+    /// Messages a content filter held back.
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCmd),
     /// Mailboxes and stored messages of an account.
     #[command(subcommand)]
     Mailbox(mailbox::MailboxCmd),
@@ -174,6 +178,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Alias(c) => directory::alias(&ctx, c).await,
         CtlCommand::Group(c) => directory::group(&ctx, c).await,
         CtlCommand::Queue(c) => queue::run(&ctx, c).await,
+        CtlCommand::Quarantine(c) => quarantine::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
         CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
     }

@@ -34,7 +34,7 @@ pub enum QueueCmd {
     Bounce { id: String },
 }
 
-fn id_arg(raw: &str) -> Result<Id, CtlError> {
+pub(super) fn id_arg(raw: &str) -> Result<Id, CtlError> {
     Id::parse(raw.trim()).ok_or_else(|| CtlError::Usage(format!("'{raw}' is not a queue id (16 hex digits, as `hato ctl queue list` shows)")))
 }
 

@@ -13,6 +13,7 @@ use super::{Service, message, policy};
 use crate::address::{Address, AddressError};
 use crate::connection::ConnError;
 use crate::ids::Id;
+use crate::filter::Verdict;
 use crate::store::{NewMessage, NewRecipient, Resolution, Target};
 
 pub struct Transaction {
@@ -277,6 +278,34 @@ impl Session {
             subject: message::get(&fields, "Subject").unwrap_or_default().chars().take(200).collect(),
             recipients: tx.recipients,
         };
+        // The content filters, before anything is promised to the client.
+        match crate::filter::check(&self.sh.cfg.filter, &msg.body).await {
+            Verdict::Clean => {}
+            Verdict::Reject { filter, reason } => {
+                warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter, verdict = "reject", reason = %reason, "rejected");
+                self.reply(554, "5.7.1", &format!("Message refused: {}", reason.replace(['\r', '\n'], " ")));
+                return Flow::Continue;
+            }
+            Verdict::TempFail { filter, reason } => {
+                warn!(target: "hato::filter", queue_id = %qid, filter, verdict = "tempfail", reason = %reason, "could not check the message");
+                self.reply(451, "4.7.1", "The message could not be scanned now; try again later");
+                return Flow::Continue;
+            }
+            Verdict::Quarantine { filter, reason } => {
+                return match self.sh.store.quarantine(msg, filter.to_string(), reason.clone()).await {
+                    Ok(()) => {
+                        warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter, verdict = "quarantine", reason = %reason, "quarantined");
+                        self.reply(250, "2.0.0", &format!("OK queued as {qid}"));
+                        Flow::Continue
+                    }
+                    Err(e) => {
+                        warn!(target: "hato::filter", queue_id = %qid, "could not quarantine the message: {e}");
+                        self.reply(451, "4.3.0", "Could not store the message; try again later");
+                        Flow::Continue
+                    }
+                };
+            }
+        }
         match self.sh.store.enqueue(msg).await {
             Ok(()) => {
                 info!(target: "hato::smtp", queue_id = %qid, from = %tx.sender, rcpts, size, message_id = %message_id, "accepted");

@@ -19,7 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::Id;
-use sqlite::{Db, directory, mailbox, queue};
+use sqlite::{Db, directory, mailbox, quarantine, queue};
 
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
@@ -118,6 +118,22 @@ pub struct NewRecipient {
     pub address: String,
     /// Set when the recipient resolved to a local account.
     pub local_account: Option<String>,
+}
+
+/// A message held by a filter.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuarantineEntry {
+    #[serde(serialize_with = "ser_id")]
+    pub id: Id,
+    pub created: i64,
+    pub size: i64,
+    pub sender: String,
+    pub recipients: Vec<String>,
+    pub message_id: String,
+    pub subject: String,
+    /// Which filter held it ("attachment", "antivirus", …) and why.
+    pub filter: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -385,6 +401,27 @@ impl Store {
     }
     /// Delivers a queue entry into its account's INBOX and removes it, atomically.
     /// Returns false when the entry is gone (delivered already or deleted by an admin).
+    /// Holds a message a filter caught instead of queueing it.
+    pub async fn quarantine(&self, msg: NewMessage, filter: String, reason: String) -> Result<(), StoreError> {
+        self.db.write(move |c| quarantine::add(c, &msg, &filter, &reason, crate::clock::now())).await
+    }
+    pub async fn quarantine_list(&self, limit: usize) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.db.read(move |c| quarantine::list(c, limit)).await
+    }
+    pub async fn quarantine_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| quarantine::body(c, id)).await
+    }
+    /// Queues a held message for its recipients; returns the queue id.
+    pub async fn quarantine_release(&self, id: Id) -> Result<Id, StoreError> {
+        self.db.write(move |c| quarantine::release(c, id, crate::clock::now())).await
+    }
+    pub async fn quarantine_delete(&self, id: Id) -> Result<(), StoreError> {
+        self.db.write(move |c| quarantine::delete(c, id)).await
+    }
+    pub async fn quarantine_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.db.write(move |c| quarantine::expire(c, before)).await
+    }
+
     pub async fn deliver_local(&self, entry: Id) -> Result<bool, StoreError> {
         let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, crate::clock::now())).await?;
         if let Some(a) = &account {

@@ -1,6 +1,8 @@
 //! Starts a real `hato serve` on free loopback ports for black-box tests.
 #![allow(dead_code)]
 
+pub mod clamd;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

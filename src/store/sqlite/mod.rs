@@ -10,6 +10,7 @@
 
 pub mod directory;
 pub mod mailbox;
+pub mod quarantine;
 pub mod queue;
 mod schema;
 

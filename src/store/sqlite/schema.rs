@@ -132,6 +132,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters (name, value) SELECT 'uidvalidity', coalesce(max(uidvalidity), 0) FROM mailboxes;
     "#,
+    // 4: messages held by a filter (crate::filter), with their envelope.
+    r#"
+    CREATE TABLE quarantine (
+        id         INTEGER PRIMARY KEY,
+        created    INTEGER NOT NULL,
+        blob_id    TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        sender     TEXT NOT NULL,
+        client_ip  TEXT NOT NULL,
+        helo       TEXT NOT NULL,
+        auth_user  TEXT,
+        message_id TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        filter     TEXT NOT NULL,
+        reason     TEXT NOT NULL
+    );
+    CREATE INDEX quarantine_created ON quarantine(created);
+    CREATE INDEX quarantine_blob ON quarantine(blob_id);
+    CREATE TABLE quarantine_rcpts (
+        quarantine_id INTEGER NOT NULL REFERENCES quarantine(id) ON DELETE CASCADE,
+        address       TEXT NOT NULL,
+        local_account TEXT
+    );
+    CREATE INDEX quarantine_rcpts_q ON quarantine_rcpts(quarantine_id);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

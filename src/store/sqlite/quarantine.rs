@@ -1,0 +1,109 @@
+//! Messages a filter held back: kept whole (body shared with the blob store)
+//! with their envelope, until an administrator releases (queues) or deletes
+//! them, or the retention period ends.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::ids::Id;
+use crate::store::{NewMessage, NewRecipient, QuarantineEntry, StoreError};
+
+pub fn add(c: &Connection, m: &NewMessage, filter: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    let blob = super::mailbox::put_blob(c, &m.body)?;
+    let inserted = c.execute(
+        "INSERT OR IGNORE INTO quarantine (id, created, blob_id, size, sender, client_ip, helo, auth_user, message_id, subject, filter, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![m.id.0, now, blob, m.body.len() as i64, m.sender, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject, filter, reason],
+    )?;
+    if inserted > 0 {
+        for r in &m.recipients {
+            c.execute(
+                "INSERT INTO quarantine_rcpts (quarantine_id, address, local_account) VALUES (?1, ?2, ?3)",
+                params![m.id.0, r.address, r.local_account],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn recipients(c: &Connection, id: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut st = c.prepare_cached("SELECT address, local_account FROM quarantine_rcpts WHERE quarantine_id = ?1 ORDER BY rowid")?;
+    Ok(st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?)
+}
+
+pub fn list(c: &Connection, limit: usize) -> Result<Vec<QuarantineEntry>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT id, created, size, sender, message_id, subject, filter, reason FROM quarantine ORDER BY created DESC, id LIMIT ?1",
+    )?;
+    let rows: Vec<QuarantineEntry> = st
+        .query_map([limit as i64], |r| {
+            Ok(QuarantineEntry {
+                id: Id(r.get(0)?),
+                created: r.get(1)?,
+                size: r.get(2)?,
+                sender: r.get(3)?,
+                recipients: Vec::new(),
+                message_id: r.get(4)?,
+                subject: r.get(5)?,
+                filter: r.get(6)?,
+                reason: r.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|mut e| {
+            e.recipients = recipients(c, e.id.0)?.into_iter().map(|r| r.0).collect();
+            Ok(e)
+        })
+        .collect()
+}
+
+pub fn body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
+    c.query_row("SELECT b.data FROM quarantine q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?1", [id.0], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))
+}
+
+fn remove(c: &Connection, id: Id) -> Result<(), StoreError> {
+    let blob: String = c
+        .query_row("DELETE FROM quarantine WHERE id = ?1 RETURNING blob_id", [id.0], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+    c.execute("DELETE FROM quarantine_rcpts WHERE quarantine_id = ?1", [id.0])?;
+    super::mailbox::release_blob(c, &blob)
+}
+
+/// Queues the message for its recipients as it would have been, and forgets
+/// the quarantine row in the same transaction. Returns the new queue id.
+pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
+    let row: Option<(String, String, String, Option<String>, String, String, Vec<u8>)> = c
+        .query_row(
+            "SELECT q.sender, q.client_ip, q.helo, q.auth_user, q.message_id, q.subject, b.data
+             FROM quarantine q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?1",
+            [id.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .optional()?;
+    let (sender, client_ip, helo, auth_user, message_id, subject, body) =
+        row.ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+    let recipients = recipients(c, id.0)?
+        .into_iter()
+        .map(|(address, local_account)| NewRecipient { id: Id::new(), address, local_account })
+        .collect();
+    let msg = NewMessage { id: Id::new(), body, sender, client_ip, helo, auth_user, message_id, subject, recipients };
+    super::queue::enqueue(c, &msg, now)?;
+    remove(c, id)?;
+    Ok(msg.id)
+}
+
+pub fn delete(c: &Connection, id: Id) -> Result<(), StoreError> {
+    remove(c, id)
+}
+
+/// Deletes what has been held longer than the retention period; returns how many.
+pub fn expire(c: &Connection, before: i64) -> Result<usize, StoreError> {
+    let ids: Vec<i64> = c.prepare("SELECT id FROM quarantine WHERE created < ?1")?.query_map([before], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for id in &ids {
+        remove(c, Id(*id))?;
+    }
+    Ok(ids.len())
+}

@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view and the path of a message.
 
 pub mod address;
+pub mod archive;
 pub mod cidr;
 pub mod clock;
 pub mod config;

@@ -81,6 +81,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
     tokio::spawn(runner.run());
     tokio::spawn(expire_quarantine(store.clone(), cfg.filter.quarantine_days));
+    tokio::spawn(crate::archive::indexer(store.clone()));
+    tokio::spawn(crate::archive::retention(store.clone(), cfg.archive.retention_days));
     info!(target: "hato::serve", version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.data_dir.display(), "Hato is ready");
 
     wait_for_stop().await;

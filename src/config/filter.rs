@@ -44,6 +44,14 @@ impl Default for FilterConfig {
     }
 }
 
+/// `[archive]`: every message that passes through is kept (crate::archive).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// Archived messages are deleted after this many days unless on legal hold (0: kept forever).
+    pub retention_days: u64,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AntivirusConfig {

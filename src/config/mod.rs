@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::cidr::Cidr;
 
 mod filter;
-pub use filter::{Action, AntivirusConfig, FilterConfig};
+pub use filter::{Action, AntivirusConfig, ArchiveConfig, FilterConfig};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -44,6 +44,7 @@ pub struct Config {
     pub log: LogConfig,
     pub snmp: SnmpConfig,
     pub filter: FilterConfig,
+    pub archive: ArchiveConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
 }
@@ -61,6 +62,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             delivery: DeliveryConfig::default(),
             filter: FilterConfig::default(),
+            archive: ArchiveConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             snmp: SnmpConfig::default(),

@@ -4,6 +4,7 @@
 //! stable for scripts: 0 done, 1 failed, 2 bad usage or config, 3 not found,
 //! 4 already exists, 5 the running server could not be reached.
 
+mod archive;
 mod directory;
 mod mailbox;
 mod quarantine;
@@ -77,6 +78,9 @@ pub enum CtlCommand {
     /// The delivery queue.
     #[command(subcommand)]
     Queue(queue::QueueCmd),
+    /// Every message that passed through: search, export, legal hold.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCmd),
     /// Messages a content filter held back.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCmd),
@@ -179,6 +183,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Group(c) => directory::group(&ctx, c).await,
         CtlCommand::Queue(c) => queue::run(&ctx, c).await,
         CtlCommand::Quarantine(c) => quarantine::run(&ctx, c).await,
+        CtlCommand::Archive(c) => archive::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
         CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
     }

@@ -283,6 +283,9 @@ impl Session {
             Verdict::Clean => {}
             Verdict::Reject { filter, reason } => {
                 warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter, verdict = "reject", reason = %reason, "rejected");
+                if let Err(e) = self.sh.store.archive_rejected(msg, format!("{filter}: {reason}")).await {
+                    warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
+                }
                 self.reply(554, "5.7.1", &format!("Message refused: {}", reason.replace(['\r', '\n'], " ")));
                 return Flow::Continue;
             }

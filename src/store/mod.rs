@@ -19,7 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::Id;
-use sqlite::{Db, directory, mailbox, quarantine, queue};
+use sqlite::{Db, archive, directory, mailbox, quarantine, queue};
 
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
@@ -118,6 +118,40 @@ pub struct NewRecipient {
     pub address: String,
     /// Set when the recipient resolved to a local account.
     pub local_account: Option<String>,
+}
+
+/// An archived message as searches list it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArchiveEntry {
+    #[serde(serialize_with = "ser_id")]
+    pub id: Id,
+    pub created: i64,
+    /// inbound, outbound or internal.
+    pub direction: String,
+    /// accepted, quarantined, released or rejected.
+    pub disposition: String,
+    pub reason: String,
+    pub sender: String,
+    pub recipients: String,
+    pub subject: String,
+    pub message_id: String,
+    pub size: i64,
+    pub legal_hold: bool,
+}
+
+/// What to look for in the archive; every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct ArchiveQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub subject: Option<String>,
+    /// Full text: decoded bodies, subject, addresses and attachment names.
+    pub text: Option<String>,
+    pub message_id: Option<String>,
+    pub direction: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: usize,
 }
 
 /// A message held by a filter.
@@ -372,8 +406,38 @@ impl Store {
     // --- queue -----------------------------------------------------------
 
     /// Commits a message and its queue entries; SMTP says 250 only after this returns Ok.
+    /// Queues a message and archives it, in one transaction.
     pub async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
-        self.db.write(move |c| queue::enqueue(c, &msg, crate::clock::now())).await
+        self.db
+            .write(move |c| {
+                let now = crate::clock::now();
+                archive::record(c, &msg, "accepted", "", now)?;
+                queue::enqueue(c, &msg, now)
+            })
+            .await
+    }
+    /// Archives a message a filter refused after DATA (so the archive holds it too).
+    pub async fn archive_rejected(&self, msg: NewMessage, reason: String) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::record(c, &msg, "rejected", &reason, crate::clock::now())).await
+    }
+    pub async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
+        self.db.read(move |c| archive::search(c, &q)).await
+    }
+    pub async fn archive_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| archive::body(c, id)).await
+    }
+    pub async fn archive_hold(&self, id: Id, hold: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::set_hold(c, id, hold)).await
+    }
+    pub async fn archive_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.db.write(move |c| archive::expire(c, before)).await
+    }
+    /// Archived messages still to be full-text indexed: (id, sender, recipients, body).
+    pub async fn archive_unindexed(&self, limit: usize) -> Result<Vec<(i64, String, String, Vec<u8>)>, StoreError> {
+        self.db.read(move |c| archive::unindexed(c, limit)).await
+    }
+    pub async fn archive_index(&self, rows: Vec<(i64, String, String, String, String)>) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::index(c, &rows)).await
     }
     pub async fn due_entries(&self, now: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
         self.db.read(move |c| queue::due_entries(c, now, limit)).await
@@ -393,6 +457,7 @@ impl Store {
             .write(move |c| {
                 let now = crate::clock::now();
                 if let Some(b) = &bounce {
+                    archive::record(c, b, "accepted", "delivery status notification", now)?;
                     queue::enqueue(c, b, now)?;
                 }
                 queue::record_outcomes(c, &outcomes)

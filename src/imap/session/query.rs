@@ -36,14 +36,15 @@ impl Session {
         let msgs = v.msgs.clone();
         let recent_from = v.recent_from;
         let max_seq = msgs.len() as u64;
-        let max_uid = msgs.last().map(|m| m.uid as u64).unwrap_or(0);
+        let max_uid = msgs.last_uid() as u64;
         let need = search::needs(keys);
         let read_raw = want_content || need.raw;
         let headers_only = !want_content && !need.body;
         // Header keys alone are answered from stored summaries, without reading bodies.
         let read_summaries = need.summary && !read_raw;
         let mut hits = Vec::new();
-        for (start, batch) in msgs.chunks(SEARCH_BATCH).enumerate().map(|(n, b)| (n * SEARCH_BATCH, b)) {
+        for start in (0..msgs.len()).step_by(SEARCH_BATCH) {
+            let batch: Vec<MessageMeta> = (start..(start + SEARCH_BATCH).min(msgs.len())).filter_map(|i| msgs.get(i)).collect();
             let uids: Vec<i64> = batch.iter().map(|m| m.uid).collect();
             let (contents, summaries) = match (read_raw, read_summaries) {
                 (true, _) => (self.sh.store.contents(account.clone(), mailbox.clone(), uids).await, Ok(Vec::new())),

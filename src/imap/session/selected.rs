@@ -59,11 +59,11 @@ impl Session {
                 Err(e) => warn!(target: "hato::imap", "could not claim \\Recent messages: {e}"),
             }
         }
-        let recent = v.msgs.iter().filter(|m| v.is_recent(m.uid)).count();
+        let recent = (0..v.msgs.len()).filter(|i| v.is_recent(v.msgs.uid(*i))).count();
         let mut out = String::from("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
         out.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n");
         out.push_str(&format!("* {} EXISTS\r\n* {recent} RECENT\r\n", v.msgs.len()));
-        if let Some(i) = v.msgs.iter().position(|m| !m.flags.contains("\\Seen")) {
+        if let Some(i) = (0..v.msgs.len()).find(|i| !v.msgs.flags(*i).contains("\\Seen")) {
             out.push_str(&format!("* OK [UNSEEN {}] first unseen\r\n", i + 1));
         }
         out.push_str(&format!("* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n", v.uidvalidity, v.uidnext));
@@ -72,7 +72,7 @@ impl Session {
         if let Some((validity, since, known)) = resync.filter(|r| r.0 == v.uidvalidity) {
             match self.sh.store.changes(self.account(), v.name.clone(), since).await {
                 Ok(ch) => {
-                    let max = v.msgs.last().map(|m| m.uid as u64).unwrap_or(0).max(ch.vanished.last().copied().unwrap_or(0) as u64);
+                    let max = v.msgs.last_uid().max(ch.vanished.last().copied().unwrap_or(0)) as u64;
                     let gone: Vec<i64> =
                         ch.vanished.iter().copied().filter(|u| known.as_ref().is_none_or(|k| in_set(k, *u as u64, max))).collect();
                     if !gone.is_empty() {
@@ -119,7 +119,7 @@ impl Session {
         let Some(v) = self.selected.as_ref() else { return };
         let mut idx = v.resolve(set, uid);
         if let Some(cs) = changed_since {
-            idx.retain(|i| v.msgs[*i].modseq > cs);
+            idx.retain(|i| v.msgs.modseq(*i) > cs);
         }
         let (mailbox, read_only) = (v.name.clone(), v.read_only);
         let account = self.account();
@@ -133,15 +133,16 @@ impl Session {
             }
         }
         if fetch::sets_seen(items) && !read_only {
-            let v = self.selected.as_ref().map(|v| &v.msgs);
-            let uids: Vec<i64> =
-                idx.iter().filter_map(|i| v.and_then(|m| m.get(*i))).filter(|m| !m.flags.contains("\\Seen")).map(|m| m.uid).collect();
+            let uids: Vec<i64> = match self.selected.as_ref() {
+                Some(v) => idx.iter().filter(|i| !v.msgs.flags(**i).contains("\\Seen")).map(|i| v.msgs.uid(*i)).collect(),
+                None => Vec::new(),
+            };
             if !uids.is_empty() {
                 let r = self.sh.store.set_flags(account.clone(), mailbox.clone(), uids, FlagOp::Add, vec!["\\Seen".into()], None).await;
                 if let (Ok((changed, _)), Some(v)) = (r, self.selected.as_mut()) {
                     for c in changed {
                         if let Some(i) = v.position(c.uid) {
-                            (v.msgs[i].flags, v.msgs[i].modseq) = (c.flags, c.modseq);
+                            v.msgs.set_flags(i, &c.flags, c.modseq);
                         }
                     }
                 }
@@ -152,7 +153,7 @@ impl Session {
         for batch in idx.chunks(FETCH_BATCH) {
             let Some(v) = self.selected.as_ref() else { return };
             let metas: Vec<(usize, MessageMeta, bool)> =
-                batch.iter().filter_map(|i| v.msgs.get(*i).map(|m| (*i, m.clone(), v.is_recent(m.uid)))).collect();
+                batch.iter().filter_map(|i| v.msgs.get(*i).map(|m| (*i, v.is_recent(m.uid), m))).map(|(i, r, m)| (i, m, r)).collect();
             let mut contents = if need {
                 let uids = metas.iter().map(|m| m.1.uid).collect();
                 match self.sh.store.contents(account.clone(), mailbox.clone(), uids).await {
@@ -212,7 +213,7 @@ impl Session {
             return;
         }
         let idx = v.resolve(set, uid);
-        let uids: Vec<i64> = idx.iter().filter_map(|i| v.msgs.get(*i)).map(|m| m.uid).collect();
+        let uids: Vec<i64> = idx.iter().map(|i| v.msgs.uid(*i)).collect();
         let mailbox = v.name.clone();
         match self.sh.store.set_flags(self.account(), mailbox, uids, op, flags, unchanged_since).await {
             Ok((changed, modified)) => {
@@ -221,9 +222,8 @@ impl Session {
                 if let Some(v) = self.selected.as_mut() {
                     for c in changed {
                         let Some(i) = v.position(c.uid) else { continue };
-                        let m = &mut v.msgs[i];
-                        let moved = m.modseq != c.modseq;
-                        (m.flags, m.modseq) = (c.flags.clone(), c.modseq);
+                        let moved = v.msgs.modseq(i) != c.modseq;
+                        v.msgs.set_flags(i, &c.flags, c.modseq);
                         let uid_part = if uid { format!("UID {} ", c.uid) } else { String::new() };
                         let modseq = if condstore { format!(" MODSEQ ({})", c.modseq) } else { String::new() };
                         if !silent {
@@ -257,12 +257,9 @@ impl Session {
     pub(super) async fn remove_deleted(&mut self, within: Option<&SequenceSet>, report: bool) {
         let Some(v) = self.selected.as_ref() else { return };
         let allowed: Option<Vec<usize>> = within.map(|set| v.resolve(set, true));
-        let doomed: Vec<i64> = v
-            .msgs
-            .iter()
-            .enumerate()
-            .filter(|(i, m)| m.flags.contains("\\Deleted") && allowed.as_ref().is_none_or(|a| a.binary_search(i).is_ok()))
-            .map(|(_, m)| m.uid)
+        let doomed: Vec<i64> = (0..v.msgs.len())
+            .filter(|i| v.msgs.flags(*i).contains("\\Deleted") && allowed.as_ref().is_none_or(|a| a.binary_search(i).is_ok()))
+            .map(|i| v.msgs.uid(i))
             .collect();
         if doomed.is_empty() {
             return;
@@ -311,7 +308,7 @@ impl Session {
             return;
         }
         let idx = v.resolve(set, uid);
-        let uids: Vec<i64> = idx.iter().filter_map(|i| v.msgs.get(*i)).map(|m| m.uid).collect();
+        let uids: Vec<i64> = idx.iter().map(|i| v.msgs.uid(*i)).collect();
         let from = v.name.clone();
         let what = if moving { "MOVE" } else { "COPY" };
         let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await {

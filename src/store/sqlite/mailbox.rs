@@ -69,7 +69,8 @@ pub fn release_blob(c: &Connection, blob: &str) -> Result<(), StoreError> {
         "DELETE FROM blobs WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)
            AND NOT EXISTS (SELECT 1 FROM queued_messages WHERE blob_id = ?1)
-           AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = ?1)",
+           AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM archive WHERE blob_id = ?1)",
         [blob],
     )?;
     c.execute("DELETE FROM summaries WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;

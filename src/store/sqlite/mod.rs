@@ -8,6 +8,7 @@
 //! for twenty. Invariant: no job's result reaches its caller before COMMIT
 //! returned; with `synchronous=FULL` that means the data is on disk.
 
+pub mod archive;
 pub mod directory;
 pub mod mailbox;
 pub mod quarantine;

@@ -8,6 +8,7 @@ use crate::ids::Id;
 use crate::store::{NewMessage, NewRecipient, QuarantineEntry, StoreError};
 
 pub fn add(c: &Connection, m: &NewMessage, filter: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    super::archive::record(c, m, "quarantined", &format!("{filter}: {reason}"), now)?;
     let blob = super::mailbox::put_blob(c, &m.body)?;
     let inserted = c.execute(
         "INSERT OR IGNORE INTO quarantine (id, created, blob_id, size, sender, client_ip, helo, auth_user, message_id, subject, filter, reason)
@@ -91,6 +92,8 @@ pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
         .collect();
     let msg = NewMessage { id: Id::new(), body, sender, client_ip, helo, auth_user, message_id, subject, recipients };
     super::queue::enqueue(c, &msg, now)?;
+    // Archived once, when it arrived; the archive now says what became of it.
+    super::archive::set_disposition(c, id, "released")?;
     remove(c, id)?;
     Ok(msg.id)
 }

@@ -157,6 +157,29 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX quarantine_rcpts_q ON quarantine_rcpts(quarantine_id);
     "#,
+    // 5: the archive of every message that passed through (store/sqlite/archive.rs).
+    r#"
+    CREATE TABLE archive (
+        id          INTEGER PRIMARY KEY,
+        created     INTEGER NOT NULL,
+        direction   TEXT NOT NULL,
+        disposition TEXT NOT NULL,
+        reason      TEXT NOT NULL DEFAULT '',
+        sender      TEXT NOT NULL,
+        recipients  TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        message_id  TEXT NOT NULL,
+        blob_id     TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        legal_hold  INTEGER NOT NULL DEFAULT 0,
+        indexed     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX archive_created ON archive(created);
+    CREATE INDEX archive_message_id ON archive(message_id);
+    CREATE INDEX archive_blob ON archive(blob_id);
+    CREATE INDEX archive_unindexed ON archive(indexed) WHERE indexed = 0;
+    CREATE VIRTUAL TABLE archive_text USING fts5(subject, addresses, body, attachments, tokenize = 'trigram');
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,155 @@
+//! The archive: every message that passed through, once, whatever became of
+//! it (accepted, quarantined, refused after DATA), kept apart from mailboxes
+//! so no user action removes it. Rows are written in the same transaction as
+//! the message's fate; the full-text rows (FTS5, trigram, so Japanese text is
+//! found without a word splitter) are filled shortly after by the indexer.
+
+use rusqlite::{Connection, OptionalExtension, params, types::Value};
+
+use crate::ids::Id;
+use crate::store::{ArchiveEntry, ArchiveQuery, NewMessage, StoreError};
+
+/// Where a message went, judged from its envelope.
+pub fn direction(m: &NewMessage) -> &'static str {
+    if m.recipients.iter().any(|r| r.local_account.is_none()) {
+        "outbound"
+    } else if m.auth_user.is_some() || m.sender.is_empty() {
+        "internal"
+    } else {
+        "inbound"
+    }
+}
+
+pub fn record(c: &Connection, m: &NewMessage, disposition: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    let blob = super::mailbox::put_blob(c, &m.body)?;
+    let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
+    c.execute(
+        "INSERT OR IGNORE INTO archive (id, created, direction, disposition, reason, sender, recipients, subject, message_id, blob_id, size)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![m.id.0, now, direction(m), disposition, reason, m.sender, rcpts.join(", "), m.subject, m.message_id, blob, m.body.len() as i64],
+    )?;
+    Ok(())
+}
+
+pub fn set_disposition(c: &Connection, id: Id, disposition: &str) -> Result<(), StoreError> {
+    c.execute("UPDATE archive SET disposition = ?2 WHERE id = ?1", params![id.0, disposition])?;
+    Ok(())
+}
+
+/// Archive rows still without full-text rows, with their bodies.
+pub fn unindexed(c: &Connection, limit: usize) -> Result<Vec<(i64, String, String, Vec<u8>)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT a.id, a.sender, a.recipients, b.data FROM archive a JOIN blobs b ON b.id = a.blob_id WHERE a.indexed = 0 ORDER BY a.id LIMIT ?1",
+    )?;
+    Ok(st.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?)
+}
+
+/// Full-text rows: (archive id, subject, addresses, body text, attachment names).
+pub fn index(c: &Connection, rows: &[(i64, String, String, String, String)]) -> Result<(), StoreError> {
+    for (id, subject, addresses, body, attachments) in rows {
+        c.execute(
+            "INSERT OR REPLACE INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, subject, addresses, body, attachments],
+        )?;
+        c.execute("UPDATE archive SET indexed = 1 WHERE id = ?1", [id])?;
+    }
+    Ok(())
+}
+
+fn like(s: &str) -> String {
+    format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
+    let mut sql = String::from(
+        "SELECT a.id, a.created, a.direction, a.disposition, a.reason, a.sender, a.recipients, a.message_id, a.size, a.legal_hold,
+                coalesce(t.subject, a.subject)
+         FROM archive a LEFT JOIN archive_text t ON t.rowid = a.id WHERE 1",
+    );
+    let mut args: Vec<Value> = Vec::new();
+    // Binds a value and returns its placeholder.
+    let mut bind = |v: Value| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    if let Some(v) = &q.from {
+        sql.push_str(&format!(" AND a.sender LIKE {} ESCAPE '\\'", bind(like(v).into())));
+    }
+    if let Some(v) = &q.to {
+        sql.push_str(&format!(" AND a.recipients LIKE {} ESCAPE '\\'", bind(like(v).into())));
+    }
+    if let Some(v) = &q.subject {
+        sql.push_str(&format!(" AND coalesce(t.subject, a.subject) LIKE {} ESCAPE '\\'", bind(like(v).into())));
+    }
+    if let Some(v) = &q.message_id {
+        sql.push_str(&format!(" AND a.message_id = {}", bind(v.clone().into())));
+    }
+    if let Some(v) = &q.direction {
+        sql.push_str(&format!(" AND a.direction = {}", bind(v.clone().into())));
+    }
+    if let Some(v) = q.since {
+        sql.push_str(&format!(" AND a.created >= {}", bind(v.into())));
+    }
+    if let Some(v) = q.until {
+        sql.push_str(&format!(" AND a.created < {}", bind(v.into())));
+    }
+    if let Some(text) = &q.text {
+        if text.chars().count() >= 3 {
+            // A phrase query on the trigram index.
+            let p = bind(format!("\"{}\"", text.replace('"', "\"\"")).into());
+            sql.push_str(&format!(" AND a.id IN (SELECT rowid FROM archive_text WHERE archive_text MATCH {p})"));
+        } else {
+            // Trigrams need three characters; shorter words (会議) are scanned for.
+            let p = bind(like(text).into());
+            sql.push_str(&format!(
+                " AND a.id IN (SELECT rowid FROM archive_text WHERE body LIKE {p} ESCAPE '\\' OR subject LIKE {p} ESCAPE '\\' \
+                 OR attachments LIKE {p} ESCAPE '\\' OR addresses LIKE {p} ESCAPE '\\')"
+            ));
+        }
+    }
+    sql.push_str(&format!(" ORDER BY a.created DESC, a.id DESC LIMIT {}", q.limit.clamp(1, 100_000)));
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        Ok(ArchiveEntry {
+            id: Id(r.get(0)?),
+            created: r.get(1)?,
+            direction: r.get(2)?,
+            disposition: r.get(3)?,
+            reason: r.get(4)?,
+            sender: r.get(5)?,
+            recipients: r.get(6)?,
+            message_id: r.get(7)?,
+            size: r.get(8)?,
+            legal_hold: r.get(9)?,
+            subject: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
+    c.query_row("SELECT b.data FROM archive a JOIN blobs b ON b.id = a.blob_id WHERE a.id = ?1", [id.0], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("archived message {id}")))
+}
+
+pub fn set_hold(c: &Connection, id: Id, hold: bool) -> Result<(), StoreError> {
+    if c.execute("UPDATE archive SET legal_hold = ?2 WHERE id = ?1", params![id.0, hold])? == 0 {
+        return Err(StoreError::NotFound(format!("archived message {id}")));
+    }
+    Ok(())
+}
+
+/// Deletes archived messages older than `before` that are not on legal hold.
+pub fn expire(c: &Connection, before: i64) -> Result<usize, StoreError> {
+    let rows: Vec<(i64, String)> = c
+        .prepare("SELECT id, blob_id FROM archive WHERE created < ?1 AND legal_hold = 0")?
+        .query_map([before], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, blob) in &rows {
+        c.execute("DELETE FROM archive WHERE id = ?1", [id])?;
+        c.execute("DELETE FROM archive_text WHERE rowid = ?1", [id])?;
+        super::mailbox::release_blob(c, blob)?;
+    }
+    Ok(rows.len())
+}

@@ -1,13 +1,12 @@
 //! The archive's moving parts outside the store: what text of a message is
 //! indexed (decoded, so ISO-2022-JP and Shift_JIS mail is found by a UTF-8
-//! query), the indexer that fills the full-text rows behind the SMTP path,
-//! and the retention sweep. Rows themselves: `store/sqlite/archive.rs`.
+//! query) and the indexer that fills the full-text rows behind the SMTP path. Rows themselves: `store/sqlite/archive.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mail_parser::{MessageParser, MimeHeaders};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::store::Store;
 
@@ -70,23 +69,6 @@ pub async fn indexer(store: Arc<Store>) {
             Err(e) => warn!(target: "hato::archive", "cannot read the archive to index it: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// Deletes archived messages past the retention period (never those on legal hold), hourly.
-pub async fn retention(store: Arc<Store>, days: u64) {
-    if days == 0 {
-        return; // kept forever
-    }
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let before = crate::clock::now() - (days as i64) * 86_400;
-        match store.archive_expire(before).await {
-            Ok(0) => {}
-            Ok(n) => info!(target: "hato::archive", removed = n, days, "archive retention: old messages deleted"),
-            Err(e) => warn!(target: "hato::archive", "archive retention failed: {e}"),
-        }
     }
 }
 

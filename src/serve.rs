@@ -80,9 +80,17 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
 
     let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
     tokio::spawn(runner.run());
-    tokio::spawn(expire_quarantine(store.clone(), cfg.filter.quarantine_days));
     tokio::spawn(crate::archive::indexer(store.clone()));
-    tokio::spawn(crate::archive::retention(store.clone(), cfg.archive.retention_days));
+    let s = store.clone();
+    tokio::spawn(retention("quarantine", cfg.filter.quarantine_days, move |before| {
+        let s = s.clone();
+        async move { s.quarantine_expire(before).await }
+    }));
+    let s = store.clone();
+    tokio::spawn(retention("archive", cfg.archive.retention_days, move |before| {
+        let s = s.clone();
+        async move { s.archive_expire(before).await }
+    }));
     info!(target: "hato::serve", version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.data_dir.display(), "Hato is ready");
 
     wait_for_stop().await;
@@ -93,16 +101,23 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Deletes quarantined messages older than the retention period, hourly.
-async fn expire_quarantine(store: Arc<Store>, days: u64) {
+/// A retention sweep, hourly: `expire(before)` deletes what is older than
+/// `days` days (0: keep forever) and says how many went.
+async fn retention<F, Fut>(what: &'static str, days: u64, expire: F)
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<usize, StoreError>>,
+{
+    if days == 0 {
+        return;
+    }
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let before = crate::clock::now() - (days as i64) * 86_400;
-        match store.quarantine_expire(before).await {
+        match expire(crate::clock::now() - (days as i64) * 86_400).await {
             Ok(0) => {}
-            Ok(n) => info!(target: "hato::filter", removed = n, days, "quarantine retention: old messages deleted"),
-            Err(e) => tracing::warn!(target: "hato::filter", "quarantine retention failed: {e}"),
+            Ok(n) => info!(target: "hato::serve", what, removed = n, days, "retention: old messages deleted"),
+            Err(e) => warn!(target: "hato::serve", what, "retention sweep failed: {e}"),
         }
     }
 }

@@ -26,6 +26,15 @@ pub fn needs_content(items: &[MessageDataItemName]) -> bool {
     })
 }
 
+/// Whether every item that needs content needs only the header block.
+pub fn header_only(items: &[MessageDataItemName]) -> bool {
+    items.iter().all(|i| match i {
+        MessageDataItemName::Rfc822Header => true,
+        MessageDataItemName::BodyExt { section: Some(Section::Header(None) | Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _)), .. } => true,
+        other => !needs_content(std::slice::from_ref(other)),
+    })
+}
+
 /// Whether rendering needs the MIME tree (mail-parser), not just the bytes.
 pub fn needs_parse(items: &[MessageDataItemName]) -> bool {
     items.iter().any(|i| match i {

@@ -532,6 +532,10 @@ impl Store {
     pub async fn summaries(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, crate::summary::Summary)>, StoreError> {
         self.db.read(move |c| mailbox::summaries(c, &account, &mailbox, &uids)).await
     }
+    /// Only the header blocks of several messages (FETCH of header fields).
+    pub async fn headers(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        self.db.read(move |c| mailbox::headers(c, &account, &mailbox, &uids)).await
+    }
     pub async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
         self.db.read(move |c| mailbox::state(c, &account, &mailbox)).await
     }

@@ -149,6 +149,11 @@ async fn snapshot_content_and_expunge() {
     let body = s.content("alice@example.test".into(), "INBOX".into(), 2).await.unwrap().unwrap();
     assert_eq!(body.len() as i64, snap.messages[1].1);
     assert!(s.content("alice@example.test".into(), "INBOX".into(), 9).await.unwrap().is_none());
+    // Header-only reads stop at the blank line and match the full content's header.
+    let heads = s.headers("alice@example.test".into(), "INBOX".into(), vec![2, 9]).await.unwrap();
+    let split = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(heads.len(), 1);
+    assert_eq!((heads[0].0, heads[0].1.as_slice()), (2, &body[..split]));
     let used = s.account("alice@example.test".into()).await.unwrap().unwrap().used_bytes;
     assert_eq!(s.expunge("alice@example.test".into(), "INBOX".into(), vec![1, 3, 99]).await.unwrap(), 2);
     let after = s.snapshot("alice@example.test".into(), "INBOX".into()).await.unwrap();

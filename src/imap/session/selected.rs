@@ -149,6 +149,7 @@ impl Session {
             }
         }
         let (need, parse) = (fetch::needs_content(items), fetch::needs_parse(items));
+        let header_only = fetch::header_only(items);
         // Contents come from the store a batch at a time: one read per batch, not per message.
         for batch in idx.chunks(FETCH_BATCH) {
             let Some(v) = self.selected.as_ref() else { return };
@@ -156,7 +157,12 @@ impl Session {
                 batch.iter().filter_map(|i| v.msgs.get(*i).map(|m| (*i, v.is_recent(m.uid), m))).map(|(i, r, m)| (i, m, r)).collect();
             let mut contents = if need {
                 let uids = metas.iter().map(|m| m.1.uid).collect();
-                match self.sh.store.contents(account.clone(), mailbox.clone(), uids).await {
+                let read = if header_only {
+                    self.sh.store.headers(account.clone(), mailbox.clone(), uids).await
+                } else {
+                    self.sh.store.contents(account.clone(), mailbox.clone(), uids).await
+                };
+                match read {
                     Ok(c) => c.into_iter(),
                     Err(e) => {
                         warn!(target: "hato::imap", "fetch failed: {e}");

@@ -27,3 +27,4 @@ pub mod summary;
 pub mod store;
 pub mod supervisor;
 pub mod tls;
+pub mod vacation;

@@ -228,3 +228,11 @@ fn imapclient_livetest() {
 
 /// Livetest cases that fail for reasons outside Hato, with the reason.
 const LIVETEST_KNOWN: &[(&str, &str)] = &[];
+
+#[test]
+fn imap4rev2_after_enable() {
+    let s = Server::start("imap-rev2", "");
+    s.populate("hato.test", &["alice"]);
+    let (ok, out) = run(PYTHON, &[&py_script("imap_rev2.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
+    assert!(ok && out.contains("imap4rev2 ok"), "{out}\n{}", s.log());
+}

@@ -46,6 +46,21 @@ pub enum AccountCmd {
     Quota { address: String, mb: i64 },
     Enable { address: String },
     Disable { address: String },
+    /// Show, set or turn off the account's vacation auto-reply.
+    Vacation {
+        address: String,
+        /// Subject of the reply (default: "Auto: " and the original subject).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Text of the reply; setting it turns the reply on.
+        #[arg(long)]
+        body: Option<String>,
+        /// Reply to the same sender at most once in this many days.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long, conflicts_with_all = ["subject", "body"])]
+        off: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,6 +223,26 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
             a.quota_bytes = quota_bytes(mb)?;
             s.update_account(a.clone()).await?;
             ctx.out.done(&format!("quota of {} set to {mb} MiB", a.address));
+        }
+        AccountCmd::Vacation { address, subject, body, days, off } => {
+            let a = existing(ctx, &address).await?;
+            if off {
+                s.set_vacation(a.address.clone(), None).await?;
+                ctx.out.done(&format!("vacation reply of {} turned off", a.address));
+            } else if let Some(body) = body {
+                if !(1..=365).contains(&days) {
+                    return Err(CtlError::Usage(format!("--days {days} is out of range (1 to 365)")));
+                }
+                let v = crate::vacation::Vacation { subject: subject.unwrap_or_default(), body, days };
+                s.set_vacation(a.address.clone(), Some(v)).await?;
+                ctx.out.done(&format!("vacation reply of {} turned on", a.address));
+            } else {
+                let v = s.vacation(a.address.clone()).await?;
+                ctx.out.show(&v, || match &v {
+                    Some(v) => format!("on, once per sender per {} days\nsubject: {}\n\n{}\n", v.days, v.subject, v.body),
+                    None => "off\n".into(),
+                });
+            }
         }
         AccountCmd::Enable { address } => set_enabled(ctx, &address, true).await?,
         AccountCmd::Disable { address } => set_enabled(ctx, &address, false).await?,

@@ -10,6 +10,8 @@ pub struct SearchReturn {
     pub max: bool,
     pub count: bool,
     pub all: bool,
+    /// SEARCHRES: keep the result for "$".
+    pub save: bool,
 }
 
 /// A LIST or LSUB command in extended form. Names are still on-the-wire bytes.
@@ -114,6 +116,38 @@ fn word_list(t: &[(Tok, usize)], mut i: usize) -> Option<(Vec<String>, usize)> {
     }
 }
 
+/// SEARCHRES (RFC 5182): replaces each "$" standing for a sequence set with
+/// the saved result, `saved(true)` in UID form (after the UID search key or as
+/// a UID command's set), `saved(false)` as sequence numbers. None if there is no "$".
+pub fn substitute_saved(line: &[u8], saved: &dyn Fn(bool) -> String) -> Option<Vec<u8>> {
+    let t = tokens(line)?;
+    let is = |i: usize, w: &str| matches!(t.get(i), Some((Tok::Word(x), _)) if x.eq_ignore_ascii_case(w.as_bytes()));
+    let uid_command = is(1, "UID");
+    let mut out = Vec::with_capacity(line.len());
+    let mut copied = 0;
+    let mut any = false;
+    for (i, (tok, end)) in t.iter().enumerate() {
+        if !matches!(tok, Tok::Word(w) if w == b"$") {
+            continue;
+        }
+        let start = end - 1;
+        // A quoted "$" is a string, not a set.
+        if line.get(start) != Some(&b'$') {
+            continue;
+        }
+        let uid_form = (i > 0 && is(i - 1, "UID")) || (uid_command && i == 3);
+        out.extend_from_slice(&line[copied..start]);
+        out.extend_from_slice(saved(uid_form).as_bytes());
+        copied = *end;
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    out.extend_from_slice(&line[copied..]);
+    Some(out)
+}
+
 pub fn recognise(line: &[u8]) -> Option<Extended> {
     let t = tokens(line)?;
     let tag = match t.first()? {
@@ -136,7 +170,7 @@ pub fn recognise(line: &[u8]) -> Option<Extended> {
                     "MAX" => ret.max = true,
                     "COUNT" => ret.count = true,
                     "ALL" => ret.all = true,
-                    // SAVE (RFC 5182) is not offered; refusing beats silently ignoring it.
+                    "SAVE" => ret.save = true,
                     _ => return Some(Extended::Bad { tag, why: "unknown SEARCH RETURN option" }),
                 }
             }
@@ -252,8 +286,21 @@ mod tests {
         assert_eq!(ret, SearchReturn { min: true, count: true, ..Default::default() });
         let Some(Extended::Search { ret, .. }) = recognise(b"a2 SEARCH RETURN () ALL\r\n") else { panic!() };
         assert!(ret.all);
-        assert!(matches!(recognise(b"a3 SEARCH RETURN (SAVE) ALL\r\n"), Some(Extended::Bad { .. })));
+        let Some(Extended::Search { ret, .. }) = recognise(b"a3 SEARCH RETURN (SAVE) ALL\r\n") else { panic!() };
+        assert!(ret.save && !ret.all);
+        assert!(matches!(recognise(b"a3 SEARCH RETURN (FROB) ALL\r\n"), Some(Extended::Bad { .. })));
         assert!(recognise(b"a4 SEARCH ALL\r\n").is_none());
+    }
+
+    #[test]
+    fn saved_results_replace_dollar() {
+        let f = |uid: bool| if uid { "10:12".to_string() } else { "3:5".to_string() };
+        let sub = |l: &[u8]| substitute_saved(l, &f).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(sub(b"a FETCH $ (FLAGS)\r\n").unwrap(), "a FETCH 3:5 (FLAGS)\r\n");
+        assert_eq!(sub(b"a UID FETCH $ (FLAGS)\r\n").unwrap(), "a UID FETCH 10:12 (FLAGS)\r\n");
+        assert_eq!(sub(b"a SEARCH UID $ SEEN\r\n").unwrap(), "a SEARCH UID 10:12 SEEN\r\n");
+        assert_eq!(sub(b"a SEARCH $ SUBJECT \"$\"\r\n").unwrap(), "a SEARCH 3:5 SUBJECT \"$\"\r\n");
+        assert!(sub(b"a FETCH 1 (FLAGS)\r\n").is_none());
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //! evaluates SEARCH keys; `sort` and `thread` order results; `utf7` converts
 //! mailbox names between the wire (modified UTF-7) and the store (UTF-8).
 //!
-//! Extensions: LITERAL+, IDLE (woken by the store's per-account notifier),
-//! UNSELECT, UIDPLUS, MOVE, NAMESPACE, ID, ENABLE, CONDSTORE, QRESYNC, QUOTA,
-//! ESEARCH, LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, SPECIAL-USE, BINARY,
-//! SORT (+DISPLAY), THREAD=ORDEREDSUBJECT/REFERENCES.
-//! Not offered: IMAP4rev2 as a whole, UTF8=ACCEPT, SEARCHRES, COMPRESS.
+//! IMAP4rev1, and IMAP4rev2 after ENABLE (UTF-8 mailbox names, no \Recent,
+//! SEARCH answered by ESEARCH). Extensions: LITERAL+, IDLE (woken by the
+//! store's per-account notifier), UNSELECT, UIDPLUS, MOVE, NAMESPACE, ID,
+//! ENABLE, CONDSTORE, QRESYNC, QUOTA, ESEARCH, SEARCHRES, LIST-EXTENDED,
+//! LIST-STATUS, STATUS=SIZE, SPECIAL-USE, BINARY, SASL-IR, UTF8=ACCEPT,
+//! SORT (+DISPLAY), THREAD=ORDEREDSUBJECT/REFERENCES. Not offered: COMPRESS.
 
 mod extended;
 mod fetch;

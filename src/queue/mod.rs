@@ -6,6 +6,7 @@
 //! (filed into a mailbox, accepted by a remote server, or bounced), so a
 //! message is never both delivered and still queued, nor neither.
 
+mod autoreply;
 pub mod dsn;
 pub mod route;
 
@@ -107,8 +108,15 @@ impl Runner {
 
     async fn deliver_local(&self, e: QueueEntry) {
         let qid = e.message;
+        let auto = autoreply::prepare(&self.store, &e).await;
         match self.store.deliver_local(e.id).await {
-            Ok(true) => info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered to INBOX"),
+            Ok(true) => {
+                info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered to INBOX");
+                if let Some(p) = auto {
+                    autoreply::send(&self.store, &self.cfg.hostname, &e, p).await;
+                    self.wake.notify_one();
+                }
+            }
             Ok(false) => {}
             Err(StoreError::NotFound(what)) => {
                 let error = format!("550 5.1.1 {what} no longer exists");

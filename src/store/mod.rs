@@ -19,7 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::Id;
-use sqlite::{Db, archive, directory, mailbox, quarantine, queue};
+use sqlite::{Db, archive, directory, mailbox, quarantine, queue, vacation};
 
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
@@ -485,6 +485,17 @@ impl Store {
     }
     pub async fn quarantine_expire(&self, before: i64) -> Result<usize, StoreError> {
         self.db.write(move |c| quarantine::expire(c, before)).await
+    }
+
+    pub async fn set_vacation(&self, account: String, v: Option<crate::vacation::Vacation>) -> Result<(), StoreError> {
+        self.db.write(move |c| vacation::set(c, &account, v.as_ref())).await
+    }
+    pub async fn vacation(&self, account: String) -> Result<Option<crate::vacation::Vacation>, StoreError> {
+        self.db.read(move |c| vacation::get(c, &account)).await
+    }
+    /// Queues a vacation reply unless `sender` had one within `days`; true if queued.
+    pub async fn send_vacation(&self, account: String, sender: String, days: u32, reply: NewMessage) -> Result<bool, StoreError> {
+        self.db.write(move |c| vacation::send(c, &account, &sender, days, &reply, crate::clock::now())).await
     }
 
     pub async fn deliver_local(&self, entry: Id) -> Result<bool, StoreError> {

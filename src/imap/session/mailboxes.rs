@@ -3,9 +3,8 @@
 
 use tracing::warn;
 
-use super::{Session, quoted, wire};
+use super::{Session, quoted};
 use crate::imap::extended::ListCommand;
-use crate::imap::utf7;
 
 /// IMAP LIST wildcards: `*` matches anything, `%` anything but the delimiter.
 pub(super) fn matches(pattern: &str, name: &str) -> bool {
@@ -23,7 +22,7 @@ pub(super) fn matches(pattern: &str, name: &str) -> bool {
 impl Session {
     pub(super) async fn list(&mut self, tag: &str, cmd: ListCommand) {
         let verb = if cmd.lsub { "LSUB" } else { "LIST" };
-        let decode = |b: &[u8]| utf7::decode(b);
+        let decode = |b: &[u8]| self.name_from_wire(b);
         let reference = match decode(&cmd.reference) {
             Ok(r) => r,
             Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
@@ -67,7 +66,7 @@ impl Session {
             if let Some(s) = &m.special_use {
                 attrs.push(s.clone());
             }
-            out.push_str(&format!("* {verb} ({}) \"/\" {}\r\n", attrs.join(" "), wire(&m.name)));
+            out.push_str(&format!("* {verb} ({}) \"/\" {}\r\n", attrs.join(" "), self.wire(&m.name)));
             if !cmd.status.is_empty() {
                 match self.status_line(&m.name, &cmd.status).await {
                     Ok(line) => out.push_str(&line),
@@ -96,7 +95,7 @@ impl Session {
             };
             parts.push(format!("{i} {value}"));
         }
-        Ok(format!("* STATUS {} ({})\r\n", wire(name), parts.join(" ")))
+        Ok(format!("* STATUS {} ({})\r\n", self.wire(name), parts.join(" ")))
     }
 
     pub(super) async fn status(&mut self, tag: &str, name: String, items: &[String]) {
@@ -105,7 +104,7 @@ impl Session {
         }
         match self.status_line(&name, items).await {
             Ok(line) => self.send(&format!("{line}{tag} OK STATUS completed\r\n")),
-            Err(crate::store::StoreError::NotFound(_)) => self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", wire(&name))),
+            Err(crate::store::StoreError::NotFound(_)) => self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", self.wire(&name))),
             Err(e) => {
                 warn!(target: "hato::imap", "status failed: {e}");
                 self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the mailbox\r\n"));
@@ -123,9 +122,9 @@ impl Session {
         let mut out = String::new();
         if let Some(m) = &mailbox {
             if self.sh.store.mailbox_state(self.account(), m.clone()).await.is_err() {
-                return self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", wire(m)));
+                return self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", self.wire(m)));
             }
-            out.push_str(&format!("* QUOTAROOT {} \"\"\r\n", wire(m)));
+            out.push_str(&format!("* QUOTAROOT {} \"\"\r\n", self.wire(m)));
         }
         let resources = if account.quota_bytes > 0 {
             format!("STORAGE {} {}", account.used_bytes.max(0) / 1024, account.quota_bytes / 1024)

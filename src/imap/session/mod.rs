@@ -39,7 +39,7 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// RFC 3501 §5.4: at least 30 minutes of inactivity once logged in.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
+const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 SASL-IR SEARCHRES UTF8=ACCEPT LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
      QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
      SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
@@ -60,6 +60,12 @@ pub struct Session {
     qresync: bool,
     /// RETURN options of the SEARCH being run (ESEARCH), taken from the raw command.
     search_return: Option<SearchReturn>,
+    /// ENABLE IMAP4rev2 (RFC 9051): no \Recent, SEARCH answers ESEARCH.
+    rev2: bool,
+    /// IMAP4rev2 or UTF8=ACCEPT: mailbox names travel as UTF-8, not modified UTF-7.
+    utf8_names: bool,
+    /// SEARCHRES (RFC 5182): the UIDs a SEARCH … RETURN (SAVE) kept for "$".
+    saved: Vec<i64>,
     errors: u32,
 }
 
@@ -68,21 +74,8 @@ enum Flow {
     Close,
 }
 
-/// A mailbox name from the wire, in the store's UTF-8.
-fn mailbox_name(m: &Mailbox) -> Result<String, &'static str> {
-    match m {
-        Mailbox::Inbox => Ok("INBOX".into()),
-        Mailbox::Other(o) => utf7::decode(o.as_ref()),
-    }
-}
-
 fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// A mailbox name for the wire: modified UTF-7, quoted.
-fn wire(name: &str) -> String {
-    quoted(&utf7::encode(name))
 }
 
 impl Session {
@@ -100,6 +93,9 @@ impl Session {
             condstore: false,
             qresync: false,
             search_return: None,
+            rev2: false,
+            utf8_names: false,
+            saved: Vec::new(),
             errors: 0,
         }
     }
@@ -123,6 +119,27 @@ impl Session {
         }
         .instrument(span)
         .await
+    }
+
+    /// A mailbox name from the wire, in the store's UTF-8.
+    fn mailbox_name(&self, m: &Mailbox) -> Result<String, &'static str> {
+        match m {
+            Mailbox::Inbox => Ok("INBOX".into()),
+            Mailbox::Other(o) => self.name_from_wire(o.as_ref()),
+        }
+    }
+
+    fn name_from_wire(&self, raw: &[u8]) -> Result<String, &'static str> {
+        if self.utf8_names {
+            std::str::from_utf8(raw).map(str::to_string).map_err(|_| "the mailbox name is not UTF-8")
+        } else {
+            utf7::decode(raw)
+        }
+    }
+
+    /// A mailbox name for the wire, quoted: modified UTF-7, or UTF-8 once enabled.
+    fn wire(&self, name: &str) -> String {
+        if self.utf8_names { quoted(name) } else { quoted(&utf7::encode(name)) }
     }
 
     fn send(&mut self, text: &str) {
@@ -189,6 +206,11 @@ impl Session {
             let mut bytes = self.frag.message_bytes().to_vec();
             let too_big = self.frag.is_max_message_size_exceeded();
             self.search_return = None;
+            if !too_big && self.selected.is_some() {
+                if let Some(swapped) = extended::substitute_saved(&bytes, &|uid_form| self.saved_set(uid_form)) {
+                    bytes = swapped;
+                }
+            }
             if !too_big && self.user.is_some() {
                 match extended::recognise(&bytes) {
                     Some(Extended::Search { rewritten, ret }) => {
@@ -244,7 +266,7 @@ impl Session {
         // Mailbox arguments in modified UTF-7; a damaged one is refused before anything runs.
         macro_rules! mailbox {
             ($m:expr) => {
-                match mailbox_name(&$m) {
+                match self.mailbox_name(&$m) {
                     Ok(n) => n,
                     Err(why) => {
                         self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
@@ -329,6 +351,14 @@ impl Session {
                             (self.condstore, self.qresync) = (true, true);
                             on.push("QRESYNC");
                         }
+                        CapabilityEnable::Other(_) if c.to_string().eq_ignore_ascii_case("IMAP4rev2") => {
+                            (self.rev2, self.utf8_names) = (true, true);
+                            on.push("IMAP4rev2");
+                        }
+                        CapabilityEnable::Utf8(_) => {
+                            self.utf8_names = true;
+                            on.push("UTF8=ACCEPT");
+                        }
                         _ => {}
                     }
                 }
@@ -406,7 +436,7 @@ impl Session {
                         self.send(&format!("{tag} OK [APPENDUID {validity} {uid}] APPEND completed\r\n"));
                     }
                     Err(crate::store::StoreError::NotFound(_)) => {
-                        self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", wire(&mailbox)));
+                        self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", self.wire(&mailbox)));
                     }
                     Err(e) => self.done(&tag, "APPEND", Err(e)),
                 }
@@ -504,10 +534,12 @@ impl Session {
                     self.remove_deleted(None, false).await;
                 }
                 self.selected = None;
+                self.saved.clear();
                 self.send(&format!("{tag} OK CLOSE completed\r\n"));
             }
             CommandBody::Unselect => {
                 self.selected = None;
+                self.saved.clear();
                 self.send(&format!("{tag} OK UNSELECT completed\r\n"));
             }
             _ => self.send(&format!("{tag} NO [CANNOT] {name} is not supported\r\n")),
@@ -545,6 +577,17 @@ impl Session {
 
     fn account(&self) -> String {
         self.user.clone().unwrap_or_default()
+    }
+
+    /// The SEARCHRES result as a sequence set, by UID or by current sequence
+    /// number; a number that matches nothing when it is empty.
+    fn saved_set(&self, uid_form: bool) -> String {
+        let numbers: Vec<i64> = match (uid_form, self.selected.as_ref()) {
+            (true, _) => self.saved.clone(),
+            (false, Some(v)) => self.saved.iter().filter_map(|u| v.position(*u)).map(|i| i as i64 + 1).collect(),
+            (false, None) => Vec::new(),
+        };
+        if numbers.is_empty() { u32::MAX.to_string() } else { super::view::uid_set(&numbers) }
     }
 
     /// Answers a mailbox-management command from its store result.

@@ -96,7 +96,22 @@ impl Session {
             self.condstore = true;
         }
         let verb = if uid { "UID " } else { "" };
-        let mut out = match self.search_return.take() {
+        let mut ret = self.search_return.take();
+        if let Some(r) = &ret {
+            if r.save {
+                self.saved = hits.iter().map(|h| h.meta.uid).collect();
+            }
+            if r.save && !(r.min || r.max || r.count || r.all) {
+                // RFC 5182: SAVE alone answers nothing but the tagged OK.
+                self.send(&format!("{tag} OK {verb}SEARCH completed, result saved\r\n"));
+                return;
+            }
+        }
+        if ret.is_none() && self.rev2 {
+            // RFC 9051: an IMAP4rev2 client always gets ESEARCH.
+            ret = Some(crate::imap::extended::SearchReturn { all: true, ..Default::default() });
+        }
+        let mut out = match ret {
             // RFC 4731 ESEARCH.
             Some(ret) => {
                 let mut line = format!("* ESEARCH (TAG \"{tag}\"){}", if uid { " UID" } else { "" });

@@ -9,7 +9,7 @@ use imap_codec::imap_types::fetch::MessageDataItemName;
 use imap_codec::imap_types::sequence::SequenceSet;
 use tracing::warn;
 
-use super::{Flow, IDLE_TIMEOUT, Session, wire};
+use super::{Flow, IDLE_TIMEOUT, Session};
 use crate::connection::ConnError;
 use crate::imap::search::in_set;
 use crate::imap::view::{View, uid_set};
@@ -24,7 +24,8 @@ const FETCH_BATCH: usize = 128;
 
 impl Session {
     pub(super) async fn select(&mut self, tag: &str, name: String, read_only: bool, params: &[SelectParameter]) {
-        if self.selected.take().is_some() && self.qresync {
+        self.saved.clear();
+        if self.selected.take().is_some() && (self.qresync || self.rev2) {
             self.send("* OK [CLOSED] previous mailbox closed\r\n");
         }
         let mut resync = None;
@@ -43,7 +44,7 @@ impl Session {
         let state = match self.sh.store.mailbox_state(self.account(), name.clone()).await {
             Ok(s) => s,
             Err(crate::store::StoreError::NotFound(_)) => {
-                self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", wire(&name)));
+                self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", self.wire(&name)));
                 return;
             }
             Err(e) => {
@@ -53,7 +54,8 @@ impl Session {
             }
         };
         let mut v = View::new(name, read_only, state);
-        if !read_only {
+        // IMAP4rev2 has no \Recent; such a session leaves the messages recent for others.
+        if !read_only && !self.rev2 {
             match self.sh.store.claim_recent(self.account(), v.name.clone()).await {
                 Ok(first) => v.recent_from = first,
                 Err(e) => warn!(target: "hato::imap", "could not claim \\Recent messages: {e}"),
@@ -62,7 +64,10 @@ impl Session {
         let recent = (0..v.msgs.len()).filter(|i| v.is_recent(v.msgs.uid(*i))).count();
         let mut out = String::from("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
         out.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n");
-        out.push_str(&format!("* {} EXISTS\r\n* {recent} RECENT\r\n", v.msgs.len()));
+        out.push_str(&format!("* {} EXISTS\r\n", v.msgs.len()));
+        if !self.rev2 {
+            out.push_str(&format!("* {recent} RECENT\r\n"));
+        }
         if let Some(i) = (0..v.msgs.len()).find(|i| !v.msgs.flags(*i).contains("\\Seen")) {
             out.push_str(&format!("* OK [UNSEEN {}] first unseen\r\n", i + 1));
         }
@@ -320,7 +325,7 @@ impl Session {
         let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await {
             Ok(x) => x,
             Err(crate::store::StoreError::NotFound(_)) => {
-                self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", wire(&to)));
+                self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", self.wire(&to)));
                 return;
             }
             Err(e) => return self.done(tag, what, Err(e)),

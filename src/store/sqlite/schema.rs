@@ -125,7 +125,9 @@ const MIGRATIONS: &[&str] = &[
         to_addr   TEXT NOT NULL,
         cc        TEXT NOT NULL,
         bcc       TEXT NOT NULL,
-        sent_ymd  INTEGER
+        sent_ymd  INTEGER,
+        -- The raw header block, so FETCH of header fields never reads bodies.
+        header    BLOB NOT NULL
     ) WITHOUT ROWID;
     -- The last UIDVALIDITY handed out: a mailbox deleted and re-created (or an
     -- account removed and re-added) within one second must not get the old value.
@@ -179,6 +181,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX archive_blob ON archive(blob_id);
     CREATE INDEX archive_unindexed ON archive(indexed) WHERE indexed = 0;
     CREATE VIRTUAL TABLE archive_text USING fts5(subject, addresses, body, attachments, tokenize = 'trigram');
+    "#,
+    // 6: vacation auto-replies (crate::vacation) and whom each has answered when.
+    r#"
+    CREATE TABLE vacations (
+        account TEXT PRIMARY KEY REFERENCES accounts(address) ON DELETE CASCADE,
+        subject TEXT NOT NULL,
+        body    TEXT NOT NULL,
+        days    INTEGER NOT NULL
+    );
+    CREATE TABLE vacation_replies (
+        account   TEXT NOT NULL REFERENCES accounts(address) ON DELETE CASCADE,
+        sender    TEXT NOT NULL,
+        last_sent INTEGER NOT NULL,
+        PRIMARY KEY (account, sender)
+    ) WITHOUT ROWID;
     "#,
 ];
 

@@ -23,6 +23,7 @@ pub mod pop3;
 pub mod queue;
 pub mod serve;
 pub mod smtp;
+pub mod spam;
 pub mod summary;
 pub mod store;
 pub mod supervisor;

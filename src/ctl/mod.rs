@@ -9,6 +9,7 @@ mod directory;
 mod mailbox;
 mod quarantine;
 mod queue;
+mod spam;
 
 use std::path::PathBuf;
 
@@ -81,6 +82,9 @@ pub enum CtlCommand {
     /// Every message that passed through: search, export, legal hold.
     #[command(subcommand)]
     Archive(archive::ArchiveCmd),
+    /// The spam classifier.
+    #[command(subcommand)]
+    Spam(spam::SpamCmd),
     /// Messages a content filter held back.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCmd),
@@ -184,6 +188,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Queue(c) => queue::run(&ctx, c).await,
         CtlCommand::Quarantine(c) => quarantine::run(&ctx, c).await,
         CtlCommand::Archive(c) => archive::run(&ctx, c).await,
+        CtlCommand::Spam(c) => spam::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
         CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
     }

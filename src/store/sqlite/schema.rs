@@ -125,9 +125,7 @@ const MIGRATIONS: &[&str] = &[
         to_addr   TEXT NOT NULL,
         cc        TEXT NOT NULL,
         bcc       TEXT NOT NULL,
-        sent_ymd  INTEGER,
-        -- The raw header block, so FETCH of header fields never reads bodies.
-        header    BLOB NOT NULL
+        sent_ymd  INTEGER
     ) WITHOUT ROWID;
     -- The last UIDVALIDITY handed out: a mailbox deleted and re-created (or an
     -- account removed and re-added) within one second must not get the old value.

@@ -1,0 +1,106 @@
+//! `hato ctl spam eval`: how well the Bayesian classifier separates a
+//! labelled corpus, by k-fold cross-validation (train on k-1 folds, score the
+//! held-out one), reported as precision and recall at several thresholds.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use super::{Ctx, CtlError};
+use crate::spam::{bayes::Model, tokens};
+
+#[derive(Debug, Subcommand)]
+pub enum SpamCmd {
+    /// Cross-validate the classifier on directories of ham and spam messages (one file each).
+    Eval {
+        #[arg(long)]
+        ham: PathBuf,
+        #[arg(long)]
+        spam: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+    },
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    threshold: f64,
+    spam_precision: f64,
+    spam_recall: f64,
+    ham_false_positive_rate: f64,
+}
+
+#[derive(serde::Serialize)]
+struct Report {
+    ham: usize,
+    spam: usize,
+    folds: usize,
+    rows: Vec<Row>,
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<Vec<u8>>, CtlError> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    names.sort();
+    names.iter().map(|p| std::fs::read(p).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", p.display())))).collect()
+}
+
+pub async fn run(ctx: &Ctx, cmd: SpamCmd) -> Result<(), CtlError> {
+    let SpamCmd::Eval { ham, spam, folds } = cmd;
+    if !(2..=20).contains(&folds) {
+        return Err(CtlError::Usage(format!("--folds {folds} is out of range (2 to 20)")));
+    }
+    let (hams, spams) = (read_dir(&ham)?, read_dir(&spam)?);
+    if hams.is_empty() || spams.is_empty() {
+        return Err(CtlError::Usage("both --ham and --spam need messages".into()));
+    }
+    // (tokens, is spam, fold)
+    let labelled: Vec<_> = hams
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (tokens::of(m), false, i % folds))
+        .chain(spams.iter().enumerate().map(|(i, m)| (tokens::of(m), true, i % folds)))
+        .collect();
+    let mut scored: Vec<(f64, bool)> = Vec::with_capacity(labelled.len());
+    for fold in 0..folds {
+        let mut model = Model::default();
+        for (t, is_spam, f) in &labelled {
+            if *f != fold {
+                model.train(t, *is_spam);
+            }
+        }
+        scored.extend(labelled.iter().filter(|x| x.2 == fold).map(|(t, is_spam, _)| (model.score(t), *is_spam)));
+    }
+    let rows: Vec<Row> = [0.5, 0.8, 0.9, 0.95, 0.99]
+        .iter()
+        .map(|&threshold| {
+            let tp = scored.iter().filter(|(s, y)| *y && *s >= threshold).count() as f64;
+            let fp = scored.iter().filter(|(s, y)| !*y && *s >= threshold).count() as f64;
+            let spam_total = spams.len() as f64;
+            Row {
+                threshold,
+                spam_precision: if tp + fp > 0.0 { tp / (tp + fp) } else { 1.0 },
+                spam_recall: tp / spam_total,
+                ham_false_positive_rate: fp / hams.len() as f64,
+            }
+        })
+        .collect();
+    let report = Report { ham: hams.len(), spam: spams.len(), folds, rows };
+    ctx.out.show(&report, || {
+        let mut t = format!("{} ham, {} spam, {}-fold cross-validation\nthreshold  precision  recall  ham false positives\n", report.ham, report.spam, folds);
+        for r in &report.rows {
+            t.push_str(&format!(
+                "{:>9.2}  {:>9.4}  {:>6.4}  {:>6.4} %\n",
+                r.threshold,
+                r.spam_precision,
+                r.spam_recall,
+                r.ham_false_positive_rate * 100.0
+            ));
+        }
+        t
+    });
+    Ok(())
+}

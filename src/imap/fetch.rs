@@ -71,9 +71,8 @@ fn header_fields(msg: &[u8], names: &[String], keep: bool) -> Vec<u8> {
             break;
         }
         if line[0] != b' ' && line[0] != b'\t' {
-            let name = line.split(|b| *b == b':').next().unwrap_or(b"");
-            let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
-            keeping = names.iter().any(|n| n.eq_ignore_ascii_case(&name)) == keep;
+            let name = line.split(|b| *b == b':').next().unwrap_or(b"").trim_ascii();
+            keeping = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)) == keep;
         }
         if keeping {
             out.extend_from_slice(line);

@@ -26,13 +26,17 @@ fn put_summary(c: &Connection, blob: &str, data: &[u8]) -> Result<(), StoreError
         "INSERT OR REPLACE INTO summaries (blob_id, subject, from_addr, to_addr, cc, bcc, sent_ymd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![blob, s.subject, s.from, s.to, s.cc, s.bcc, s.sent_ymd],
     )?;
+    c.execute(
+        "INSERT OR REPLACE INTO headers (blob_id, header) VALUES (?1, ?2)",
+        params![blob, crate::summary::header_of(data)],
+    )?;
     Ok(())
 }
 
 /// Summarises bodies stored before summaries existed (run once after migrating).
 pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
     let ids: Vec<String> = c
-        .prepare("SELECT id FROM blobs WHERE id NOT IN (SELECT blob_id FROM summaries)")?
+        .prepare("SELECT id FROM blobs WHERE id NOT IN (SELECT blob_id FROM summaries) OR id NOT IN (SELECT blob_id FROM headers)")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for id in &ids {
@@ -74,6 +78,7 @@ pub fn release_blob(c: &Connection, blob: &str) -> Result<(), StoreError> {
         [blob],
     )?;
     c.execute("DELETE FROM summaries WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
+    c.execute("DELETE FROM headers WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
     Ok(())
 }
 
@@ -198,33 +203,19 @@ pub fn contents(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> R
 }
 
 /// Just the header block of several messages (up to and including the blank
-/// line), read with incremental blob I/O so the bodies are never loaded.
+/// line), from the `headers` rows, so the bodies are never read.
 pub fn headers(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    use std::io::Read;
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut st = c.prepare_cached(
-        "SELECT m.return_path, m.has_return_path, b.rowid FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+        "SELECT m.return_path, m.has_return_path, h.header FROM messages m JOIN headers h ON h.blob_id = m.blob_id
+         WHERE m.mailbox_id = ?1 AND m.uid = ?2",
     )?;
     let mut out = Vec::with_capacity(uids.len());
     for uid in uids {
-        let row: Option<(String, bool, i64)> = st.query_row(params![id, uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
-        let Some((rp, has, rowid)) = row else { continue };
-        let mut blob = c.blob_open(rusqlite::MAIN_DB, "blobs", "data", rowid, true)?;
-        let mut head = Vec::with_capacity(4096);
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = blob.read(&mut chunk).map_err(|e| StoreError::Backend(format!("reading a message header: {e}")))?;
-            let from = head.len().saturating_sub(3);
-            head.extend_from_slice(&chunk[..n]);
-            if n == 0 {
-                break;
-            }
-            if let Some(i) = head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-                head.truncate(from + i + 4);
-                break;
-            }
+        let row: Option<(String, bool, Vec<u8>)> = st.query_row(params![id, uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        if let Some((rp, has, head)) = row {
+            out.push((*uid, assemble(&rp, has, &head)));
         }
-        out.push((*uid, assemble(&rp, has, &head)));
     }
     Ok(out)
 }

@@ -127,6 +127,12 @@ const MIGRATIONS: &[&str] = &[
         bcc       TEXT NOT NULL,
         sent_ymd  INTEGER
     ) WITHOUT ROWID;
+    -- The raw header block of each body, apart from the summaries (which
+    -- header SEARCH scans and must stay small): FETCH of header fields reads it.
+    CREATE TABLE headers (
+        blob_id TEXT PRIMARY KEY,
+        header  BLOB NOT NULL
+    );
     -- The last UIDVALIDITY handed out: a mailbox deleted and re-created (or an
     -- account removed and re-added) within one second must not get the old value.
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);

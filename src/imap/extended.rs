@@ -190,25 +190,16 @@ pub fn recognise(line: &[u8]) -> Option<Extended> {
             if !extended {
                 return None;
             }
-            Some(list(tag, cmd == "LSUB", &t).unwrap_or_else(|why| Extended::Bad { tag: String::new(), why }).with_tag(line))
+            Some(match list(cmd == "LSUB", &t) {
+                Ok(cmd) => Extended::List { tag, cmd },
+                Err(why) => Extended::Bad { tag, why },
+            })
         }
         _ => None,
     }
 }
 
-impl Extended {
-    fn with_tag(self, line: &[u8]) -> Extended {
-        match self {
-            Extended::Bad { tag, why } if tag.is_empty() => {
-                let tag = line.split(|b| *b == b' ').next().map(|t| String::from_utf8_lossy(t).to_string()).unwrap_or_default();
-                Extended::Bad { tag, why }
-            }
-            other => other,
-        }
-    }
-}
-
-fn list(tag: String, lsub: bool, t: &[(Tok, usize)]) -> Result<Extended, &'static str> {
+fn list(lsub: bool, t: &[(Tok, usize)]) -> Result<ListCommand, &'static str> {
     let mut cmd = ListCommand { lsub, ..Default::default() };
     let mut i = 2;
     if t.get(i).is_some_and(|x| x.0 == Tok::Open) {
@@ -272,7 +263,7 @@ fn list(tag: String, lsub: bool, t: &[(Tok, usize)]) -> Result<Extended, &'stati
     if i < t.len() {
         return Err("unexpected text after the LIST command");
     }
-    Ok(Extended::List { tag, cmd })
+    Ok(cmd)
 }
 
 #[cfg(test)]

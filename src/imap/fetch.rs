@@ -63,15 +63,19 @@ fn split(msg: &[u8]) -> usize {
 }
 
 fn header_fields(msg: &[u8], names: &[String], keep: bool) -> Vec<u8> {
-    let head = &msg[..split(msg)];
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(256);
     let mut keeping = false;
-    for line in head.split_inclusive(|b| *b == b'\n') {
+    // One pass over the header lines; the blank line ends the header block.
+    let mut start = 0;
+    while start < msg.len() {
+        let end = memchr::memchr(b'\n', &msg[start..]).map_or(msg.len(), |i| start + i + 1);
+        let line = &msg[start..end];
+        start = end;
         if line == b"\r\n" || line == b"\n" {
             break;
         }
         if line[0] != b' ' && line[0] != b'\t' {
-            let name = line.split(|b| *b == b':').next().unwrap_or(b"").trim_ascii();
+            let name = memchr::memchr(b':', line).map_or(line, |i| &line[..i]).trim_ascii();
             keeping = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)) == keep;
         }
         if keeping {
@@ -105,12 +109,12 @@ fn part_label(part: Option<&Part>) -> String {
 /// The bytes a BODY[section] names, and the section's label for the response.
 /// HEADER/TEXT/HEADER.FIELDS of a numbered part apply to the message/rfc822 held in that part.
 fn section_data(section: Option<&Section>, body: &[u8], parsed: Option<&mail_parser::Message>) -> (String, Vec<u8>) {
-    let inner = |part: Option<&Part>| -> Vec<u8> {
+    let inner = |part: Option<&Part>| -> std::borrow::Cow<[u8]> {
         match part {
-            None => body.to_vec(),
+            None => body.into(),
             Some(p) => {
                 let path: Vec<u32> = p.0.as_ref().iter().map(|n| n.get()).collect();
-                parsed.and_then(|m| super::structure::section(m, &path, false)).unwrap_or_default()
+                parsed.and_then(|m| super::structure::section(m, &path, false)).unwrap_or_default().into()
             }
         }
     };

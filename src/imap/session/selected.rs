@@ -21,6 +21,8 @@ use crate::store::{FlagOp, MessageMeta};
 const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Messages read from the store per round trip in FETCH.
 const FETCH_BATCH: usize = 128;
+/// Header blocks are small: larger batches mean fewer store round trips.
+const HEADER_BATCH: usize = 256;
 
 impl Session {
     pub(super) async fn select(&mut self, tag: &str, name: String, read_only: bool, params: &[SelectParameter]) {
@@ -155,28 +157,43 @@ impl Session {
         }
         let (need, parse) = (fetch::needs_content(items), fetch::needs_parse(items));
         let header_only = fetch::header_only(items);
-        // Contents come from the store a batch at a time: one read per batch, not per message.
-        for batch in idx.chunks(FETCH_BATCH) {
+        // Contents come from the store a batch at a time: one read per batch,
+        // not per message, and the next batch is read while this one is
+        // rendered and sent. The view does not change during the command, so
+        // the UIDs of every batch are known up front.
+        let batches: Vec<&[usize]> = idx.chunks(if header_only { HEADER_BATCH } else { FETCH_BATCH }).collect();
+        let read = |n: usize| {
+            let uids: Vec<i64> = match (self.selected.as_ref(), batches.get(n)) {
+                (Some(v), Some(b)) if need => b.iter().filter_map(|i| v.msgs.get(*i)).map(|m| m.uid).collect(),
+                _ => Vec::new(),
+            };
+            let (sh, account, mailbox) = (self.sh.clone(), account.clone(), mailbox.clone());
+            tokio::spawn(async move {
+                match uids.is_empty() {
+                    true => Ok(Vec::new()),
+                    false if header_only => sh.store.headers(account, mailbox, uids).await,
+                    false => sh.store.contents(account, mailbox, uids).await,
+                }
+            })
+        };
+        let mut ahead = read(0);
+        for (n, batch) in batches.iter().enumerate() {
+            let read_now = std::mem::replace(&mut ahead, read(n + 1));
             let Some(v) = self.selected.as_ref() else { return };
             let metas: Vec<(usize, MessageMeta, bool)> =
                 batch.iter().filter_map(|i| v.msgs.get(*i).map(|m| (*i, v.is_recent(m.uid), m))).map(|(i, r, m)| (i, m, r)).collect();
-            let mut contents = if need {
-                let uids = metas.iter().map(|m| m.1.uid).collect();
-                let read = if header_only {
-                    self.sh.store.headers(account.clone(), mailbox.clone(), uids).await
-                } else {
-                    self.sh.store.contents(account.clone(), mailbox.clone(), uids).await
-                };
-                match read {
-                    Ok(c) => c.into_iter(),
-                    Err(e) => {
-                        warn!(target: "hato::imap", "fetch failed: {e}");
-                        self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the message\r\n"));
-                        return;
-                    }
+            let mut contents = match read_now.await {
+                Ok(Ok(c)) => c.into_iter(),
+                Ok(Err(e)) => {
+                    warn!(target: "hato::imap", "fetch failed: {e}");
+                    self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the message\r\n"));
+                    return;
                 }
-            } else {
-                Vec::new().into_iter()
+                Err(e) => {
+                    warn!(target: "hato::imap", "fetch failed: the store read ended abnormally: {e}");
+                    self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the message\r\n"));
+                    return;
+                }
             };
             let mut pending = contents.next();
             for (i, meta, recent) in metas {

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod control;
 pub mod ctl;
 pub mod directory;
+pub mod dns;
 pub mod filter;
 pub mod guard;
 pub mod health;

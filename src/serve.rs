@@ -66,7 +66,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
             tokio::spawn(crate::imap::serve(l, implicit_tls, imap.clone()));
         }
     }
-    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone() });
+    let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
+    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone(), spam });
     for service in [Service::Mx, Service::Submission, Service::Submissions] {
         let addr = match service {
             Service::Mx => &cfg.smtp.mx_listen,

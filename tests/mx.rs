@@ -3,53 +3,28 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 
-struct Dns(Child);
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn dnsmasq(port: u16) -> Dns {
-    let child = Command::new("/usr/sbin/dnsmasq")
-        .args([
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            &format!("--port={port}"),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--user=root",
-            // Preferred MX has no server (127.0.0.2), the second one works.
-            "--mx-host=remote.example,mx0.remote.example,10",
-            "--mx-host=remote.example,mx1.remote.example,20",
-            "--host-record=mx0.remote.example,127.0.0.2",
-            "--host-record=mx1.remote.example,127.0.0.1",
-            // No MX at all: deliver to the domain's own address.
-            "--host-record=plain.example,127.0.0.1",
-            "--local=/plain.example/",
-            "--local=/nowhere.example/",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dnsmasq (run scripts/deps)");
-    std::thread::sleep(Duration::from_millis(300));
-    Dns(child)
+fn dnsmasq() -> Dns {
+    Dns::start(&[
+        // Preferred MX has no server (127.0.0.2), the second one works.
+        "--mx-host=remote.example,mx0.remote.example,10",
+        "--mx-host=remote.example,mx1.remote.example,20",
+        "--host-record=mx0.remote.example,127.0.0.2",
+        "--host-record=mx1.remote.example,127.0.0.1",
+        // No MX at all: deliver to the domain's own address.
+        "--host-record=plain.example,127.0.0.1",
+        "--local=/plain.example/",
+        "--local=/nowhere.example/",
+    ])
 }
 
 #[test]
 fn delivers_by_mx_preference_and_a_fallback() {
-    let dns_port = free_port();
-    let _dns = dnsmasq(dns_port);
+    let dns = dnsmasq();
+    let dns_port = dns.port;
     let sink = Sink::start("accept", None);
     let s = Server::start(
         "mx-dns",

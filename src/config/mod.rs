@@ -14,7 +14,9 @@ use thiserror::Error;
 use crate::cidr::Cidr;
 
 mod filter;
+mod spam;
 pub use filter::{Action, AntivirusConfig, ArchiveConfig, FilterConfig};
+pub use spam::SpamConfig;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -44,6 +46,7 @@ pub struct Config {
     pub log: LogConfig,
     pub snmp: SnmpConfig,
     pub filter: FilterConfig,
+    pub spam: SpamConfig,
     pub archive: ArchiveConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
@@ -62,6 +65,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             delivery: DeliveryConfig::default(),
             filter: FilterConfig::default(),
+            spam: SpamConfig::default(),
             archive: ArchiveConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -356,6 +360,13 @@ impl Config {
                     message: format!("user {u} needs v3_auth_password and v3_priv_password of at least 8 characters"),
                 });
             }
+        }
+        let spam = &self.spam;
+        if spam.junk_at <= 0.0 || [spam.quarantine_at, spam.reject_at].iter().any(|t| *t != 0.0 && *t < spam.junk_at) {
+            return Err(ConfigError::Invalid {
+                key: "spam.junk_at",
+                message: "junk_at must be above 0, and quarantine_at and reject_at (when not 0) at or above it".into(),
+            });
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid { key: "tls.cert", message: "set both tls.cert and tls.key, or neither".into() });

@@ -1,6 +1,7 @@
-//! `hato ctl spam eval`: how well the Bayesian classifier separates a
-//! labelled corpus, by k-fold cross-validation (train on k-1 folds, score the
-//! held-out one), reported as precision and recall at several thresholds.
+//! `hato ctl spam`: teach the classifier (`learn`), see what it knows
+//! (`stats`), and `eval`: how well it separates a labelled corpus, by k-fold
+//! cross-validation (train on k-1 folds, score the held-out one), reported as
+//! precision and recall at several thresholds.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,17 @@ use crate::spam::{bayes::Model, tokens};
 
 #[derive(Debug, Subcommand)]
 pub enum SpamCmd {
+    /// Teach the classifier: every file in the directories (one message each) is spam, or ham.
+    Learn {
+        #[arg(long, conflicts_with = "ham", required_unless_present = "ham")]
+        spam: bool,
+        #[arg(long)]
+        ham: bool,
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// How many spam and ham messages the classifier has learnt.
+    Stats,
     /// Cross-validate the classifier on directories of ham and spam messages (one file each).
     Eval {
         #[arg(long)]
@@ -48,8 +60,43 @@ fn read_dir(dir: &Path) -> Result<Vec<Vec<u8>>, CtlError> {
     names.iter().map(|p| std::fs::read(p).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", p.display())))).collect()
 }
 
+#[derive(serde::Serialize)]
+struct Stats {
+    spam: u32,
+    ham: u32,
+}
+
 pub async fn run(ctx: &Ctx, cmd: SpamCmd) -> Result<(), CtlError> {
-    let SpamCmd::Eval { ham, spam, folds } = cmd;
+    match cmd {
+        SpamCmd::Learn { spam, dirs, .. } => {
+            let mut learnt = 0;
+            for dir in &dirs {
+                let messages = read_dir(dir)?;
+                learnt += messages.len();
+                // A few hundred per commit: one transaction, not one per message.
+                for chunk in messages.chunks(500) {
+                    ctx.store.spam_learn(chunk.iter().map(|m| (tokens::hashes(m), spam)).collect()).await?;
+                }
+            }
+            let (s, h) = ctx.store.spam_totals().await?;
+            let kind = if spam { "spam" } else { "ham" };
+            ctx.out.show(&Stats { spam: s, ham: h }, || format!("learnt {learnt} messages as {kind}; the classifier knows {s} spam and {h} ham\n"));
+            Ok(())
+        }
+        SpamCmd::Stats => {
+            let (s, h) = ctx.store.spam_totals().await?;
+            let min = ctx.cfg.spam.min_trained;
+            ctx.out.show(&Stats { spam: s, ham: h }, || {
+                let active = if s.min(h) >= min { "in use".to_string() } else { format!("not in use until it knows {min} of each") };
+                format!("{s} spam and {h} ham learnt; the classifier is {active}\n")
+            });
+            Ok(())
+        }
+        SpamCmd::Eval { ham, spam, folds } => eval(ctx, ham, spam, folds),
+    }
+}
+
+fn eval(ctx: &Ctx, ham: PathBuf, spam: PathBuf, folds: usize) -> Result<(), CtlError> {
     if !(2..=20).contains(&folds) {
         return Err(CtlError::Usage(format!("--folds {folds} is out of range (2 to 20)")));
     }
@@ -61,8 +108,8 @@ pub async fn run(ctx: &Ctx, cmd: SpamCmd) -> Result<(), CtlError> {
     let labelled: Vec<_> = hams
         .iter()
         .enumerate()
-        .map(|(i, m)| (tokens::of(m), false, i % folds))
-        .chain(spams.iter().enumerate().map(|(i, m)| (tokens::of(m), true, i % folds)))
+        .map(|(i, m)| (tokens::hashes(m), false, i % folds))
+        .chain(spams.iter().enumerate().map(|(i, m)| (tokens::hashes(m), true, i % folds)))
         .collect();
     let mut scored: Vec<(f64, bool)> = Vec::with_capacity(labelled.len());
     for fold in 0..folds {

@@ -5,7 +5,6 @@
 use tracing::{debug, info, warn};
 
 use crate::ids::Id;
-use crate::smtp::message;
 use crate::store::{NewMessage, NewRecipient, QueueEntry, Resolution, Store, Target};
 use crate::vacation::{self, Vacation};
 
@@ -17,12 +16,12 @@ pub struct Pending {
     fields: Vec<(String, String)>,
 }
 
-pub async fn prepare(store: &Store, e: &QueueEntry) -> Option<Pending> {
+/// `fields`: the delivered message's header fields.
+pub async fn prepare(store: &Store, e: &QueueEntry, fields: &[(String, String)]) -> Option<Pending> {
     let account = e.local_account.clone()?;
     let vacation = store.vacation(account.clone()).await.ok()??;
     let msg = store.queued_message(e.message).await.ok()??;
-    let body = store.queued_body(e.message).await.ok()?;
-    Some(Pending { vacation, account, sender: msg.sender, fields: message::fields(&body) })
+    Some(Pending { vacation, account, sender: msg.sender, fields: fields.to_vec() })
 }
 
 pub async fn send(store: &Store, hostname: &str, e: &QueueEntry, p: Pending) {

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::ids::Id;
 use crate::smtp::client::{self, RcptResult, SendError};
-use crate::store::{NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target};
+use crate::store::{Folder, NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target};
 use route::{RouteError, Router};
 
 pub struct Runner {
@@ -108,10 +108,25 @@ impl Runner {
 
     async fn deliver_local(&self, e: QueueEntry) {
         let qid = e.message;
-        let auto = autoreply::prepare(&self.store, &e).await;
-        match self.store.deliver_local(e.id).await {
+        // The header decides the folder and whether a vacation reply is due.
+        // Unreadable, it means INBOX and no reply: the message still arrives.
+        let fields = match self.store.queued_header(qid).await {
+            Ok(h) => crate::smtp::message::fields(&h),
+            Err(err) => {
+                warn!(target: "hato::queue", queue_id = %qid, "header unreadable; delivering to INBOX: {err}");
+                Vec::new()
+            }
+        };
+        let junk = crate::smtp::message::get(&fields, "X-Spam-Flag").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+        let (folder, auto) = match junk {
+            // Spam gets no vacation reply (RFC 5230 §4.6).
+            true => (Folder::Junk, None),
+            false => (Folder::Inbox, autoreply::prepare(&self.store, &e, &fields).await),
+        };
+        match self.store.deliver_local(e.id, folder).await {
             Ok(true) => {
-                info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered to INBOX");
+                let to = if junk { "Junk" } else { "INBOX" };
+                info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered to {to}");
                 if let Some(p) = auto {
                     autoreply::send(&self.store, &self.cfg.hostname, &e, p).await;
                     self.wake.notify_one();

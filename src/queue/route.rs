@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
-use hickory_resolver::name_server::TokioConnectionProvider;
 use thiserror::Error;
 
 use crate::config::DeliveryConfig;
@@ -31,22 +29,7 @@ pub struct Router {
 
 impl Router {
     pub fn new(cfg: DeliveryConfig) -> Router {
-        let resolver = if cfg.dns_servers.is_empty() {
-            match TokioResolver::builder_tokio() {
-                Ok(b) => Some(b.build()),
-                Err(e) => {
-                    tracing::warn!(target: "hato::queue", "no DNS resolver configuration ({e}); MX delivery will be deferred");
-                    None
-                }
-            }
-        } else {
-            let mut group = NameServerConfigGroup::new();
-            for s in &cfg.dns_servers {
-                group.merge(NameServerConfigGroup::from_ips_clear(&[s.ip()], s.port(), true));
-            }
-            let config = ResolverConfig::from_parts(None, vec![], group);
-            Some(TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).build())
-        };
+        let resolver = crate::dns::resolver(&cfg.dns_servers);
         Router { cfg, resolver }
     }
 

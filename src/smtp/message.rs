@@ -34,6 +34,31 @@ pub fn fields(msg: &[u8]) -> Vec<(String, String)> {
     out
 }
 
+/// The message without the header fields named (with their continuation
+/// lines); None when it has none of them, so nothing is copied.
+pub fn strip(msg: &[u8], names: &[&str]) -> Option<Vec<u8>> {
+    let head = header(msg);
+    let named = |line: &[u8]| {
+        let name = line.split(|b| *b == b':').next().unwrap_or(b"").trim_ascii();
+        names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+    };
+    if !head.split(|b| *b == b'\n').any(|l| !l.is_empty() && named(l)) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(msg.len());
+    let mut dropping = false;
+    for line in head.split_inclusive(|b| *b == b'\n') {
+        if line[0] != b' ' && line[0] != b'\t' {
+            dropping = named(line);
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&msg[head.len()..]);
+    Some(out)
+}
+
 pub fn get(fields: &[(String, String)], name: &str) -> Option<String> {
     fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
 }
@@ -88,6 +113,14 @@ mod tests {
         assert_eq!(get(&f, "date"), None);
         assert!(fields(b"").is_empty());
         assert_eq!(fields(b"no colon here\n\nbody").len(), 0);
+    }
+
+    #[test]
+    fn strips_named_fields_with_their_continuations() {
+        let m = b"X-Spam-Flag: NO\r\nSubject: hi\r\nx-spam-status: No,\r\n tests=none\r\n\r\nX-Spam-Flag: body stays\r\n";
+        let out = strip(m, &["X-Spam-Flag", "X-Spam-Status"]).unwrap();
+        assert_eq!(out, b"Subject: hi\r\n\r\nX-Spam-Flag: body stays\r\n");
+        assert_eq!(strip(b"Subject: hi\r\n\r\nbody", &["X-Spam-Flag"]), None);
     }
 
     #[test]

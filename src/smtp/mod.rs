@@ -57,4 +57,5 @@ pub struct Shared {
     pub tls: TlsAcceptor,
     /// Woken after each commit so the queue delivers without waiting for its next scan.
     pub queue_wake: Arc<Notify>,
+    pub spam: Arc<crate::spam::Scorer>,
 }

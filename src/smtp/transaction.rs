@@ -222,6 +222,8 @@ impl Session {
     }
 
     async fn commit(&mut self, tx: Transaction, body: Vec<u8>) -> Flow {
+        // Only Hato's own spam verdict may travel in these headers.
+        let body = message::strip(&body, &crate::spam::HEADERS).unwrap_or(body);
         let fields = message::fields(&body);
         let hops = message::count(&fields, "Received");
         if hops >= self.sh.cfg.smtp.max_hops {
@@ -263,11 +265,12 @@ impl Session {
                 head.push_str(&format!("Date: {date}\r\n"));
             }
         }
+        let head_len = head.len();
         let mut full = head.into_bytes();
         full.extend_from_slice(&body);
         let size = full.len();
         let rcpts = tx.recipients.len();
-        let msg = NewMessage {
+        let mut msg = NewMessage {
             id,
             body: full,
             sender: tx.sender.clone(),
@@ -294,19 +297,33 @@ impl Session {
                 self.reply(451, "4.7.1", "The message could not be scanned now; try again later");
                 return Flow::Continue;
             }
-            Verdict::Quarantine { filter, reason } => {
-                return match self.sh.store.quarantine(msg, filter.to_string(), reason.clone()).await {
-                    Ok(()) => {
-                        warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter, verdict = "quarantine", reason = %reason, "quarantined");
-                        self.reply(250, "2.0.0", &format!("OK queued as {qid}"));
-                        Flow::Continue
+            Verdict::Quarantine { filter, reason } => return self.hold(msg, &tx.sender, filter, reason).await,
+        }
+        if self.service == Service::Mx && self.sh.cfg.spam.enabled {
+            let report = self.sh.spam.score(&msg.body, self.peer, &qid).await;
+            let cfg = self.sh.spam.config();
+            let action = report.action(cfg);
+            let verdict = match action {
+                crate::spam::Action::Deliver => "pass",
+                crate::spam::Action::Junk => "junk",
+                crate::spam::Action::Quarantine => "quarantine",
+                crate::spam::Action::Reject => "reject",
+            };
+            let reason = format!("score {} ({})", crate::spam::one_decimal(report.score), report.tests());
+            info!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "spam", verdict, score = report.score, reason = %reason, "scored");
+            match action {
+                crate::spam::Action::Reject => {
+                    if let Err(e) = self.sh.store.archive_rejected(msg, format!("spam: {reason}")).await {
+                        warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
                     }
-                    Err(e) => {
-                        warn!(target: "hato::filter", queue_id = %qid, "could not quarantine the message: {e}");
-                        self.reply(451, "4.3.0", "Could not store the message; try again later");
-                        Flow::Continue
-                    }
-                };
+                    self.reply(554, "5.7.1", &format!("Message refused as spam (score {})", crate::spam::one_decimal(report.score)));
+                    return Flow::Continue;
+                }
+                crate::spam::Action::Quarantine => return self.hold(msg, &tx.sender, "spam", reason).await,
+                crate::spam::Action::Junk | crate::spam::Action::Deliver => {
+                    let headers = report.headers(cfg);
+                    msg.body.splice(head_len..head_len, headers.bytes());
+                }
             }
         }
         match self.sh.store.enqueue(msg).await {
@@ -317,6 +334,22 @@ impl Session {
             }
             Err(e) => {
                 warn!(target: "hato::smtp", queue_id = %qid, "could not store message: {e}");
+                self.reply(451, "4.3.0", "Could not store the message; try again later");
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Accepts a message into quarantine (250: it is safely kept, just not delivered).
+    async fn hold(&mut self, msg: NewMessage, sender: &str, filter: &'static str, reason: String) -> Flow {
+        let qid = msg.id.to_string();
+        match self.sh.store.quarantine(msg, filter.to_string(), reason.clone()).await {
+            Ok(()) => {
+                warn!(target: "hato::filter", queue_id = %qid, from = %sender, filter, verdict = "quarantine", reason = %reason, "quarantined");
+                self.reply(250, "2.0.0", &format!("OK queued as {qid}"));
+            }
+            Err(e) => {
+                warn!(target: "hato::filter", queue_id = %qid, "could not quarantine the message: {e}");
                 self.reply(451, "4.3.0", "Could not store the message; try again later");
             }
         }

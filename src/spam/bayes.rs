@@ -3,12 +3,14 @@
 //! smoothed towards 0.5 when it was seen rarely, the most telling tokens are
 //! combined by chi-square, and the score is 0 (ham) … 1 (spam), 0.5 unsure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// Token counts learnt from messages users (or the corpus) labelled.
+/// Token counts learnt from messages users (or the corpus) labelled, keyed
+/// by the tokens' hashes (`tokens::hashes`). The store keeps the full model;
+/// scoring a message loads just the counts of its own tokens.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
-    tokens: HashMap<String, (u32, u32)>,
+    tokens: HashMap<i64, (u32, u32)>,
     spam: u32,
     ham: u32,
 }
@@ -35,9 +37,19 @@ fn chi2_q(x2: f64, df: usize) -> f64 {
 }
 
 impl Model {
-    pub fn train(&mut self, tokens: &HashSet<String>, spam: bool) {
+    /// A model from stored counts (`Store::spam_counts`).
+    pub fn from_counts(tokens: HashMap<i64, (u32, u32)>, spam: u32, ham: u32) -> Model {
+        Model { tokens, spam, ham }
+    }
+
+    /// How many spam and ham messages it learnt.
+    pub fn trained(&self) -> (u32, u32) {
+        (self.spam, self.ham)
+    }
+
+    pub fn train(&mut self, tokens: &[i64], spam: bool) {
         for t in tokens {
-            let e = self.tokens.entry(t.clone()).or_default();
+            let e = self.tokens.entry(*t).or_default();
             if spam {
                 e.0 += 1;
             } else {
@@ -51,7 +63,7 @@ impl Model {
         }
     }
 
-    fn spamminess(&self, t: &str) -> Option<f64> {
+    fn spamminess(&self, t: &i64) -> Option<f64> {
         let &(s, h) = self.tokens.get(t)?;
         let sr = f64::from(s) / f64::from(self.spam.max(1));
         let hr = f64::from(h) / f64::from(self.ham.max(1));
@@ -64,7 +76,7 @@ impl Model {
     }
 
     /// 0.0 (ham) to 1.0 (spam); 0.5 when nothing in the message is telling.
-    pub fn score(&self, tokens: &HashSet<String>) -> f64 {
+    pub fn score(&self, tokens: &[i64]) -> f64 {
         let mut probs: Vec<f64> = tokens.iter().filter_map(|t| self.spamminess(t)).filter(|p| (p - 0.5).abs() > MIN_DEV).collect();
         if probs.is_empty() {
             return 0.5;
@@ -89,8 +101,8 @@ impl Model {
 mod tests {
     use super::*;
 
-    fn set(words: &[&str]) -> HashSet<String> {
-        words.iter().map(|w| w.to_string()).collect()
+    fn set(words: &[&str]) -> Vec<i64> {
+        words.iter().map(|w| crate::spam::tokens::hash(w)).collect()
     }
 
     #[test]

@@ -43,6 +43,23 @@ fn words(prefix: &str, text: &str, out: &mut HashSet<String>) {
     }
 }
 
+/// A token's key in the model: 64-bit FNV-1a, stable across versions and
+/// machines (the counts are stored and shared by cluster nodes).
+pub fn hash(token: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in token.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// The hashed token set of a raw message, sorted.
+pub fn hashes(raw: &[u8]) -> Vec<i64> {
+    let mut v: Vec<i64> = of(raw).iter().map(|t| hash(t)).collect();
+    v.sort_unstable();
+    v
+}
+
 /// The token set of a raw message.
 pub fn of(raw: &[u8]) -> HashSet<String> {
     let mut out = HashSet::new();

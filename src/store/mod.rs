@@ -19,7 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::Id;
-use sqlite::{Db, archive, directory, mailbox, quarantine, queue, vacation};
+use sqlite::{Db, archive, directory, mailbox, quarantine, queue, spam, vacation};
 
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
@@ -306,6 +306,16 @@ pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
     ("Archive", Some("\\Archive")),
 ];
 
+/// Where local delivery files a message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Folder {
+    Inbox,
+    /// The account's mailbox with the \\Junk special use (INBOX if it has none).
+    Junk,
+    /// A mailbox by name (INBOX if the account has no such mailbox).
+    Named(String),
+}
+
 pub struct Store {
     db: Db,
     /// One counter per account, bumped after each committed change to its
@@ -445,6 +455,9 @@ impl Store {
     pub async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
         self.db.read(move |c| queue::queued_message(c, id)).await
     }
+    pub async fn queued_header(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| queue::queued_header(c, id)).await
+    }
     pub async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
         self.db.read(move |c| queue::queued_body(c, id)).await
     }
@@ -487,6 +500,19 @@ impl Store {
         self.db.write(move |c| quarantine::expire(c, before)).await
     }
 
+    /// What the spam classifier learnt about these token hashes: their
+    /// (spam, ham) counts, and the number of spam and ham messages learnt.
+    pub async fn spam_counts(&self, hashes: Vec<i64>) -> Result<(std::collections::HashMap<i64, (u32, u32)>, u32, u32), StoreError> {
+        self.db.read(move |c| spam::counts(c, &hashes)).await
+    }
+    /// Learns messages (their token hashes) as spam (true) or ham, in one commit.
+    pub async fn spam_learn(&self, messages: Vec<(Vec<i64>, bool)>) -> Result<(), StoreError> {
+        self.db.write(move |c| messages.iter().try_for_each(|(hashes, is_spam)| spam::learn(c, hashes, *is_spam))).await
+    }
+    /// How many spam and ham messages the classifier has learnt.
+    pub async fn spam_totals(&self) -> Result<(u32, u32), StoreError> {
+        self.db.read(spam::totals).await
+    }
     pub async fn set_vacation(&self, account: String, v: Option<crate::vacation::Vacation>) -> Result<(), StoreError> {
         self.db.write(move |c| vacation::set(c, &account, v.as_ref())).await
     }
@@ -498,8 +524,10 @@ impl Store {
         self.db.write(move |c| vacation::send(c, &account, &sender, days, &reply, crate::clock::now())).await
     }
 
-    pub async fn deliver_local(&self, entry: Id) -> Result<bool, StoreError> {
-        let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, crate::clock::now())).await?;
+    /// Files a local queue entry into `folder` of its account; false when
+    /// the entry was already delivered.
+    pub async fn deliver_local(&self, entry: Id, folder: Folder) -> Result<bool, StoreError> {
+        let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &folder, crate::clock::now())).await?;
         if let Some(a) = &account {
             self.changed(a);
         }

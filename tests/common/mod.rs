@@ -357,3 +357,34 @@ pub fn deliver(s: &Server, to: &str, n: usize) {
     let got = s.wait_mailbox(to, "INBOX", n, Duration::from_secs(15));
     assert!(got.len() >= n, "only {} of {n} messages filed", got.len());
 }
+
+/// A real DNS server (Debian's dnsmasq) on a loopback port, for `[delivery]
+/// dns_servers`. `records` are dnsmasq options (`--host-record=…`,
+/// `--mx-host=…`, `--txt-record=…`, `--local=/zone/` for NXDOMAIN).
+pub struct Dns {
+    pub port: u16,
+    child: Child,
+}
+
+impl Dns {
+    pub fn start(records: &[&str]) -> Dns {
+        let port = free_port();
+        let child = Command::new("/usr/sbin/dnsmasq")
+            .args(["--no-daemon", "--conf-file=/dev/null", "--listen-address=127.0.0.1", "--bind-interfaces"])
+            .args(["--no-resolv", "--no-hosts", "--user=root", &format!("--port={port}")])
+            .args(records)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq (run scripts/deps)");
+        std::thread::sleep(Duration::from_millis(300));
+        Dns { port, child }
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

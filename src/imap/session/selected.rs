@@ -339,6 +339,7 @@ impl Session {
         let uids: Vec<i64> = idx.iter().map(|i| v.msgs.uid(*i)).collect();
         let from = v.name.clone();
         let what = if moving { "MOVE" } else { "COPY" };
+        let (from_name, to_name) = (from.clone(), to.clone());
         let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await {
             Ok(x) => x,
             Err(crate::store::StoreError::NotFound(_)) => {
@@ -347,6 +348,10 @@ impl Session {
             }
             Err(e) => return self.done(tag, what, Err(e)),
         };
+        if !pairs.is_empty() {
+            let (sh, account, dst) = (self.sh.clone(), self.account(), pairs.iter().map(|p| p.1).collect());
+            tokio::spawn(async move { crate::spam::learn_moved(sh.store.clone(), account, from_name, to_name, dst).await });
+        }
         let code = if pairs.is_empty() {
             String::new()
         } else {

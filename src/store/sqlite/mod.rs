@@ -13,6 +13,7 @@ pub mod directory;
 pub mod mailbox;
 pub mod quarantine;
 pub mod queue;
+pub mod spam;
 pub mod vacation;
 mod schema;
 

@@ -95,6 +95,13 @@ fn entries_of(c: &Connection, message: Id) -> Result<Vec<QueueEntry>, StoreError
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Just the header block of a queued message (local delivery decides by it).
+pub fn queued_header(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
+    c.query_row("SELECT h.header FROM queued_messages m JOIN headers h ON h.blob_id = m.blob_id WHERE m.id = ?1", [id.0], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+}
+
 pub fn queued_body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
     c.query_row(
         "SELECT b.data FROM queued_messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?1",

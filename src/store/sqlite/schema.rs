@@ -201,6 +201,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, sender)
     ) WITHOUT ROWID;
     "#,
+    // 7: what the Bayesian spam classifier has learnt (crate::spam::bayes):
+    // per token (a 64-bit hash of it), how many spam and ham messages held it.
+    r#"
+    CREATE TABLE spam_tokens (
+        hash INTEGER PRIMARY KEY,
+        spam INTEGER NOT NULL,
+        ham  INTEGER NOT NULL
+    );
+    INSERT INTO counters (name, value) VALUES ('spam_trained', 0), ('ham_trained', 0);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,42 @@
+//! The Bayesian classifier's counts: read for the tokens of one message,
+//! added to when a message is learnt as spam or ham.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use crate::store::StoreError;
+
+/// Counts of the given token hashes (absent ones left out), and how many
+/// spam and ham messages were learnt in all.
+pub fn counts(c: &Connection, hashes: &[i64]) -> Result<(HashMap<i64, (u32, u32)>, u32, u32), StoreError> {
+    let mut st = c.prepare_cached("SELECT spam, ham FROM spam_tokens WHERE hash = ?1")?;
+    let mut found = HashMap::new();
+    for h in hashes {
+        let mut rows = st.query([h])?;
+        if let Some(r) = rows.next()? {
+            found.insert(*h, (r.get(0)?, r.get(1)?));
+        }
+    }
+    let (spam, ham) = totals(c)?;
+    Ok((found, spam, ham))
+}
+
+pub fn totals(c: &Connection) -> Result<(u32, u32), StoreError> {
+    let get = |name: &str| c.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| r.get::<_, u32>(0));
+    Ok((get("spam_trained")?, get("ham_trained")?))
+}
+
+/// Learns one message: each of its tokens counts once more as spam (or ham).
+pub fn learn(c: &Connection, hashes: &[i64], spam: bool) -> Result<(), StoreError> {
+    let (s, h) = if spam { (1, 0) } else { (0, 1) };
+    let mut st = c.prepare_cached(
+        "INSERT INTO spam_tokens (hash, spam, ham) VALUES (?1, ?2, ?3)
+         ON CONFLICT (hash) DO UPDATE SET spam = spam + excluded.spam, ham = ham + excluded.ham",
+    )?;
+    for hash in hashes {
+        st.execute(params![hash, s, h])?;
+    }
+    c.execute("UPDATE counters SET value = value + 1 WHERE name = ?1", [if spam { "spam_trained" } else { "ham_trained" }])?;
+    Ok(())
+}

@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 
-use hickory_resolver::TokioResolver;
+use mail_auth::MessageAuthenticator;
+use mail_auth::hickory_resolver::proto::rr::RData;
 use thiserror::Error;
 
 use crate::config::DeliveryConfig;
@@ -24,13 +25,13 @@ pub struct Hop {
 
 pub struct Router {
     cfg: DeliveryConfig,
-    resolver: Option<TokioResolver>,
+    dns: Option<MessageAuthenticator>,
 }
 
 impl Router {
     pub fn new(cfg: DeliveryConfig) -> Router {
-        let resolver = crate::dns::resolver(&cfg.dns_servers);
-        Router { cfg, resolver }
+        let dns = crate::dns::authenticator(&cfg.dns_servers);
+        Router { cfg, dns }
     }
 
     /// Whether this domain goes to the smarthost (whose credentials then apply).
@@ -49,14 +50,20 @@ impl Router {
     }
 
     async fn mx(&self, domain: &str) -> Result<Vec<Hop>, RouteError> {
-        let Some(resolver) = &self.resolver else {
+        let Some(resolver) = self.dns.as_ref().map(MessageAuthenticator::resolver) else {
             return Err(RouteError::Temporary("no DNS resolver is configured".into()));
         };
         let fqdn = format!("{domain}.");
         let names: Vec<String> = match resolver.mx_lookup(fqdn.as_str()).await {
             Ok(mx) => {
-                let mut records: Vec<(u16, String)> =
-                    mx.iter().map(|r| (r.preference(), r.exchange().to_ascii().trim_end_matches('.').to_string())).collect();
+                let mut records: Vec<(u16, String)> = mx
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii().trim_end_matches('.').to_string())),
+                        _ => None,
+                    })
+                    .collect();
                 records.sort();
                 // RFC 7505: a single "." MX means the domain accepts no mail.
                 if records.len() == 1 && records[0].1.is_empty() {

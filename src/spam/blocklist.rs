@@ -6,7 +6,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
+use mail_auth::hickory_resolver::proto::rr::RData;
+
+use crate::dns::TokioResolver;
 
 /// The name to look up for `ip` in `zone`: reversed octets (IPv4) or nibbles (IPv6).
 pub fn query_name(ip: IpAddr, zone: &str) -> String {
@@ -28,7 +30,7 @@ pub fn query_name(ip: IpAddr, zone: &str) -> String {
 /// Whether `name` has an A record in 127.0.0.0/8 (a listing).
 pub async fn listed(resolver: &TokioResolver, name: &str, timeout: Duration) -> bool {
     match tokio::time::timeout(timeout, resolver.ipv4_lookup(name)).await {
-        Ok(Ok(answer)) => answer.iter().any(|a| a.0.octets()[0] == 127),
+        Ok(Ok(answer)) => answer.answers().iter().any(|r| matches!(&r.data, RData::A(a) if a.0.octets()[0] == 127)),
         _ => false,
     }
 }

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
+use mail_auth::MessageAuthenticator;
 use tracing::warn;
 
 use crate::config::SpamConfig;
@@ -108,14 +108,14 @@ fn bayes_hit(p: f64) -> Option<Hit> {
 pub struct Scorer {
     cfg: SpamConfig,
     store: Arc<Store>,
-    resolver: Option<TokioResolver>,
+    dns: Option<MessageAuthenticator>,
 }
 
 impl Scorer {
     pub fn new(cfg: SpamConfig, store: Arc<Store>, dns_servers: &[std::net::SocketAddr]) -> Scorer {
         let wants_dns = !cfg.dnsbl.is_empty() || !cfg.uribl.is_empty();
-        let resolver = if wants_dns { crate::dns::resolver(dns_servers) } else { None };
-        Scorer { cfg, store, resolver }
+        let dns = if wants_dns { crate::dns::authenticator(dns_servers) } else { None };
+        Scorer { cfg, store, dns }
     }
 
     pub fn config(&self) -> &SpamConfig {
@@ -139,14 +139,14 @@ impl Scorer {
             Ok(_) => {}
             Err(e) => warn!(target: "hato::spam", queue_id, "classifier left out: {e}"),
         }
-        if let Some(resolver) = &self.resolver {
-            report.hits.extend(self.blocklists(resolver, raw, client).await);
+        if let Some(dns) = &self.dns {
+            report.hits.extend(self.blocklists(dns.resolver(), raw, client).await);
         }
         report.score = report.hits.iter().fold(0.0, |sum, h| sum + h.points);
         report
     }
 
-    async fn blocklists(&self, resolver: &TokioResolver, raw: &[u8], client: IpAddr) -> Vec<Hit> {
+    async fn blocklists(&self, resolver: &crate::dns::TokioResolver, raw: &[u8], client: IpAddr) -> Vec<Hit> {
         let timeout = Duration::from_secs(self.cfg.dns_timeout_secs);
         let mut hits = Vec::new();
         if blocklist::worth_asking(client) {

@@ -67,7 +67,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         }
     }
     let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
-    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone(), spam });
+    let mailauth = Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
+    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone(), spam, mailauth });
     for service in [Service::Mx, Service::Submission, Service::Submissions] {
         let addr = match service {
             Service::Mx => &cfg.smtp.mx_listen,

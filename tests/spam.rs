@@ -77,8 +77,7 @@ fn rules_spam(subject: &str, link: &str) -> String {
 
 fn good(subject: &str, body: &str) -> String {
     // Now, so no date rule fires whenever the test runs.
-    let date = String::from_utf8(std::process::Command::new("date").arg("-R").output().unwrap().stdout).unwrap();
-    let date = date.trim();
+    let date = date_now();
     format!("From: Bob <bob@remote.example>\r\nTo: alice@hato.test\r\nDate: {date}\r\nMessage-ID: <{}@remote.example>\r\nSubject: {subject}\r\n\r\n{body}", subject.replace(' ', "."))
 }
 

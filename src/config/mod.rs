@@ -14,8 +14,10 @@ use thiserror::Error;
 use crate::cidr::Cidr;
 
 mod filter;
+mod mailauth;
 mod spam;
 pub use filter::{Action, AntivirusConfig, ArchiveConfig, FilterConfig};
+pub use mailauth::MailAuthConfig;
 pub use spam::SpamConfig;
 
 #[derive(Debug, Error)]
@@ -47,6 +49,7 @@ pub struct Config {
     pub snmp: SnmpConfig,
     pub filter: FilterConfig,
     pub spam: SpamConfig,
+    pub mail_auth: MailAuthConfig,
     pub archive: ArchiveConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
@@ -66,6 +69,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             filter: FilterConfig::default(),
             spam: SpamConfig::default(),
+            mail_auth: MailAuthConfig::default(),
             archive: ArchiveConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),

@@ -6,6 +6,7 @@
 
 mod archive;
 mod directory;
+mod dkim;
 mod mailbox;
 mod quarantine;
 mod queue;
@@ -85,6 +86,9 @@ pub enum CtlCommand {
     /// The spam classifier.
     #[command(subcommand)]
     Spam(spam::SpamCmd),
+    /// DKIM signing keys of outgoing mail.
+    #[command(subcommand)]
+    Dkim(dkim::DkimCmd),
     /// Messages a content filter held back.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCmd),
@@ -189,6 +193,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Quarantine(c) => quarantine::run(&ctx, c).await,
         CtlCommand::Archive(c) => archive::run(&ctx, c).await,
         CtlCommand::Spam(c) => spam::run(&ctx, c).await,
+        CtlCommand::Dkim(c) => dkim::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
         CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
     }

@@ -58,4 +58,5 @@ pub struct Shared {
     /// Woken after each commit so the queue delivers without waiting for its next scan.
     pub queue_wake: Arc<Notify>,
     pub spam: Arc<crate::spam::Scorer>,
+    pub mailauth: Arc<crate::mailauth::Checker>,
 }

@@ -18,6 +18,8 @@ use crate::store::{NewMessage, NewRecipient, Resolution, Target};
 
 pub struct Transaction {
     sender: String,
+    /// SPF of the client for this sender, checked at MAIL FROM (MX only).
+    spf: Option<mail_auth::SpfOutput>,
     /// Addresses as the client gave them (for the Received header and logs).
     rcpt_given: Vec<String>,
     recipients: Vec<NewRecipient>,
@@ -87,7 +89,18 @@ impl Session {
             self.reply(451, "4.7.1", "Too many messages from your address; slow down and retry later");
             return Flow::Continue;
         }
-        self.tx = Some(Transaction { sender, rcpt_given: Vec::new(), recipients: Vec::new() });
+        let spf = match self.service {
+            Service::Mx => self.sh.mailauth.spf(self.peer, self.helo.as_deref().unwrap_or(""), &sender).await,
+            _ => None,
+        };
+        if let Some(out) = spf.as_ref().filter(|o| o.result() == mail_auth::SpfResult::Fail) {
+            info!(target: "hato::smtp", from = %sender, spf = "fail", domain = out.domain(), "SPF fail at MAIL FROM");
+            if self.sh.mailauth.config().spf_reject_fail {
+                self.reply(550, "5.7.23", &format!("SPF of {} does not allow mail from [{}]", out.domain(), self.peer));
+                return Flow::Continue;
+            }
+        }
+        self.tx = Some(Transaction { sender, spf, rcpt_given: Vec::new(), recipients: Vec::new() });
         self.reply(250, "2.1.0", "Sender OK");
         Flow::Continue
     }
@@ -222,6 +235,14 @@ impl Session {
     }
 
     async fn commit(&mut self, tx: Transaction, body: Vec<u8>) -> Flow {
+        // DKIM is checked on the message exactly as it arrived.
+        let auth = match self.service {
+            Service::Mx => {
+                let helo = self.helo.clone().unwrap_or_default();
+                self.sh.mailauth.check(&body, self.peer, &helo, &tx.sender, tx.spf.as_ref()).await
+            }
+            _ => None,
+        };
         // Only Hato's own spam verdict may travel in these headers.
         let body = message::strip(&body, &crate::spam::HEADERS).unwrap_or(body);
         let fields = message::fields(&body);
@@ -254,6 +275,9 @@ impl Session {
             for_rcpt: (tx.rcpt_given.len() == 1).then(|| tx.rcpt_given[0].as_str()),
             date: &date,
         }));
+        if let Some(a) = &auth {
+            head.push_str(&a.header);
+        }
         let mut message_id = message::get(&fields, "Message-ID").unwrap_or_default();
         // Submission is where a message is born: give it what RFC 5322 requires.
         if self.service != Service::Mx {
@@ -281,6 +305,17 @@ impl Session {
             subject: message::get(&fields, "Subject").unwrap_or_default().chars().take(200).collect(),
             recipients: tx.recipients,
         };
+        if let Some(crate::mailauth::Dmarc::Reject(domain)) = auth.as_ref().map(|a| &a.dmarc) {
+            if self.sh.mailauth.config().dmarc_enforce {
+                warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "dmarc", verdict = "reject", reason = %format!("DMARC policy of {domain}"), "rejected");
+                let reason = format!("dmarc: the DMARC policy of {domain} rejects it");
+                if let Err(e) = self.sh.store.archive_rejected(msg, reason).await {
+                    warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
+                }
+                self.reply(550, "5.7.1", &format!("Message refused: it fails DMARC and the policy of {domain} is reject"));
+                return Flow::Continue;
+            }
+        }
         // The content filters, before anything is promised to the client.
         match crate::filter::check(&self.sh.cfg.filter, &msg.body).await {
             Verdict::Clean => {}
@@ -300,8 +335,15 @@ impl Session {
             Verdict::Quarantine { filter, reason } => return self.hold(msg, &tx.sender, filter, reason).await,
         }
         if self.service == Service::Mx && self.sh.cfg.spam.enabled {
-            let report = self.sh.spam.score(&msg.body, self.peer, &qid).await;
             let cfg = self.sh.spam.config();
+            let extra = auth.map(|a| (a.hits, a.dmarc)).map_or(Vec::new(), |(mut hits, dmarc)| {
+                // p=quarantine means Junk when enforced: worth the Junk threshold by itself.
+                if let (crate::mailauth::Dmarc::Quarantine(_), true) = (dmarc, self.sh.mailauth.config().dmarc_enforce) {
+                    hits.push(crate::spam::Hit::new("DMARC_QUARANTINE", cfg.junk_at));
+                }
+                hits
+            });
+            let report = self.sh.spam.score(&msg.body, self.peer, &qid, extra).await;
             let action = report.action(cfg);
             let verdict = match action {
                 crate::spam::Action::Deliver => "pass",
@@ -325,6 +367,9 @@ impl Session {
                     msg.body.splice(head_len..head_len, headers.bytes());
                 }
             }
+        }
+        if self.service != Service::Mx && self.sh.mailauth.config().sign {
+            self.dkim_sign(&mut msg, &fields, &qid).await;
         }
         match self.sh.store.enqueue(msg).await {
             Ok(()) => {
@@ -354,5 +399,27 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// Signs submitted mail with the key of its From domain, if there is one.
+    /// A signing problem is logged and the message goes unsigned: refusing a
+    /// user's mail for it would help no one.
+    async fn dkim_sign(&self, msg: &mut NewMessage, fields: &[(String, String)], qid: &str) {
+        let from = message::get(fields, "From").unwrap_or_default();
+        let domain = from.rsplit_once('@').map(|(_, d)| d.trim_end_matches(['>', ' ', '"']).to_lowercase()).unwrap_or_default();
+        if domain.is_empty() {
+            return;
+        }
+        match self.sh.store.dkim_key(domain.clone()).await {
+            Ok(Some(key)) => match crate::mailauth::keys::sign(&key, &msg.body) {
+                Ok(header) => {
+                    msg.body.splice(0..0, header.into_bytes());
+                    info!(target: "hato::smtp", queue_id = %qid, domain = %domain, selector = %key.selector, "DKIM-signed");
+                }
+                Err(e) => warn!(target: "hato::smtp", queue_id = %qid, domain = %domain, "not DKIM-signed: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => warn!(target: "hato::smtp", queue_id = %qid, domain = %domain, "not DKIM-signed: {e}"),
+        }
     }
 }

@@ -122,9 +122,10 @@ impl Scorer {
         &self.cfg
     }
 
-    /// Scores a raw message that came from `client`; `queue_id` is for the log.
-    pub async fn score(&self, raw: &[u8], client: IpAddr, queue_id: &str) -> Report {
-        let mut report = Report::default();
+    /// Scores a raw message that came from `client`; `extra` are hits found
+    /// before (SPF/DKIM/DMARC); `queue_id` is for the log.
+    pub async fn score(&self, raw: &[u8], client: IpAddr, queue_id: &str, extra: Vec<Hit>) -> Report {
+        let mut report = Report { hits: extra, ..Report::default() };
         let parsed = mail_parser::MessageParser::default().parse(raw);
         if let Some(m) = &parsed {
             report.hits.extend(rules::check(m, crate::clock::now()));

@@ -19,7 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::Id;
-use sqlite::{Db, archive, directory, mailbox, quarantine, queue, spam, vacation};
+use sqlite::{Db, archive, directory, dkim, mailbox, quarantine, queue, spam, vacation};
 
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
@@ -306,6 +306,17 @@ pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
     ("Archive", Some("\\Archive")),
 ];
 
+/// A domain's DKIM signing key (crate::mailauth::keys makes and uses them).
+#[derive(Clone, Debug)]
+pub struct DkimKey {
+    pub domain: String,
+    pub selector: String,
+    /// "rsa" (keys in PKCS#1 DER) or "ed25519" (private PKCS#8, public raw).
+    pub algorithm: String,
+    pub private_key: Vec<u8>,
+    pub public_key: Vec<u8>,
+}
+
 /// Where local delivery files a message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Folder {
@@ -500,6 +511,19 @@ impl Store {
         self.db.write(move |c| quarantine::expire(c, before)).await
     }
 
+    pub async fn dkim_put(&self, key: DkimKey) -> Result<(), StoreError> {
+        self.db.write(move |c| dkim::put(c, &key, crate::clock::now())).await
+    }
+    pub async fn dkim_key(&self, domain: String) -> Result<Option<DkimKey>, StoreError> {
+        self.db.read(move |c| dkim::get(c, &domain)).await
+    }
+    pub async fn dkim_keys(&self) -> Result<Vec<DkimKey>, StoreError> {
+        self.db.read(dkim::list).await
+    }
+    /// True if the domain had a key.
+    pub async fn dkim_remove(&self, domain: String) -> Result<bool, StoreError> {
+        self.db.write(move |c| dkim::remove(c, &domain)).await
+    }
     /// What the spam classifier learnt about these token hashes: their
     /// (spam, ham) counts, and the number of spam and ham messages learnt.
     pub async fn spam_counts(&self, hashes: Vec<i64>) -> Result<(std::collections::HashMap<i64, (u32, u32)>, u32, u32), StoreError> {

@@ -59,6 +59,10 @@ impl Server {
         let config = dir.join("hato.toml");
         // Each table gets its ports, merged into `extra` when it opens the same table.
         let mut text = format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n");
+        // Tests stay off the machine's own DNS unless they bring a server (tests/mailauth.rs).
+        if !extra.contains("[mail_auth]") {
+            text.push_str("[mail_auth]\nverify = false\n");
+        }
         for (table, lines) in [
             ("[smtp]", format!("mx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\"")),
             ("[pop3]", format!("listen = \"127.0.0.1:{pop3}\"\ntls_listen = \"127.0.0.1:{pop3s}\"")),
@@ -368,7 +372,11 @@ pub struct Dns {
 
 impl Dns {
     pub fn start(records: &[&str]) -> Dns {
-        let port = free_port();
+        Dns::start_on(free_port(), records)
+    }
+
+    /// On a port chosen earlier (a server configured before its records existed).
+    pub fn start_on(port: u16, records: &[&str]) -> Dns {
         let child = Command::new("/usr/sbin/dnsmasq")
             .args(["--no-daemon", "--conf-file=/dev/null", "--listen-address=127.0.0.1", "--bind-interfaces"])
             .args(["--no-resolv", "--no-hosts", "--user=root", &format!("--port={port}")])
@@ -387,4 +395,10 @@ impl Drop for Dns {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Now as an RFC 5322 date (for messages that must not look stale or future).
+pub fn date_now() -> String {
+    let out = Command::new("date").arg("-R").output().expect("run date");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod directory;
+pub mod dkim;
 pub mod mailbox;
 pub mod quarantine;
 pub mod queue;

@@ -211,6 +211,17 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO counters (name, value) VALUES ('spam_trained', 0), ('ham_trained', 0);
     "#,
+    // 8: DKIM signing keys, one per domain (crate::mailauth::keys).
+    r#"
+    CREATE TABLE dkim_keys (
+        domain      TEXT PRIMARY KEY,
+        selector    TEXT NOT NULL,
+        algorithm   TEXT NOT NULL,
+        private_key BLOB NOT NULL,
+        public_key  BLOB NOT NULL,
+        created     INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

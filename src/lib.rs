@@ -24,6 +24,7 @@ pub mod mbox;
 pub mod pop3;
 pub mod queue;
 pub mod serve;
+pub mod sieve;
 pub mod smtp;
 pub mod spam;
 pub mod summary;

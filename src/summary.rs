@@ -3,7 +3,7 @@
 //! in), lower-cased, and the date it was sent. IMAP SEARCH on these keys then
 //! reads a small row instead of parsing every message.
 
-use mail_parser::{Address, MessageParser};
+use mail_parser::{Address, HeaderValue, MessageParser};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -20,6 +20,52 @@ pub struct Summary {
 pub fn addresses(a: Option<&Address>) -> String {
     let Some(a) = a else { return String::new() };
     a.iter().map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or(""))).collect::<Vec<_>>().join(", ")
+}
+
+/// Each instance of a header field as decoded text (RFC 2047 words decoded,
+/// addresses as "Name <addr>"), in order.
+pub fn header_values(m: &mail_parser::Message, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
+        match h.value() {
+            HeaderValue::Text(t) => out.push(t.to_string()),
+            HeaderValue::TextList(l) => out.push(l.iter().map(|t| t.as_ref()).collect::<Vec<_>>().join(", ")),
+            // Addresses as written, unless encoded words need decoding.
+            HeaderValue::Address(a) => match m.raw_message().get(h.offset_start() as usize..h.offset_end() as usize) {
+                Some(raw) if !raw.windows(2).any(|w| w == b"=?") => out.push(unfold(raw)),
+                _ => out.push(addresses(Some(a))),
+            },
+            _ => {
+                if let Some(raw) = m.raw_message().get(h.offset_start() as usize..h.offset_end() as usize) {
+                    out.push(unfold(raw));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn unfold(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// The decoded text of a message's text and HTML parts (any charset), for
+/// body searches.
+pub fn body_text(m: &mail_parser::Message) -> String {
+    let mut out = String::new();
+    for i in 0..m.text_body_count() {
+        if let Some(t) = m.body_text(i) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    for i in 0..m.html_body_count() {
+        if let Some(t) = m.body_html(i) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The header block of a message (up to and including the blank line).

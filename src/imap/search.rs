@@ -7,7 +7,7 @@
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use mail_parser::{HeaderValue, Message, MessageParser};
+use mail_parser::{Message, MessageParser};
 
 use crate::store::MessageMeta;
 use crate::summary::Summary;
@@ -106,37 +106,7 @@ fn contains(hay: &str, needle: &[u8]) -> bool {
 }
 
 fn header_text(m: &Message, name: &str) -> String {
-    let mut out = Vec::new();
-    for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
-        match h.value() {
-            HeaderValue::Text(t) => out.push(t.to_string()),
-            HeaderValue::TextList(l) => out.extend(l.iter().map(|t| t.to_string())),
-            HeaderValue::Address(a) => out.push(crate::summary::addresses(Some(a))),
-            _ => {
-                if let Some(raw) = m.raw_message().get(h.offset_start() as usize..h.offset_end() as usize) {
-                    out.push(String::from_utf8_lossy(raw).trim().to_string());
-                }
-            }
-        }
-    }
-    out.join("\n")
-}
-
-fn body_text(m: &Message) -> String {
-    let mut out = String::new();
-    for i in 0..m.text_body_count() {
-        if let Some(t) = m.body_text(i) {
-            out.push_str(&t);
-            out.push('\n');
-        }
-    }
-    for i in 0..m.html_body_count() {
-        if let Some(t) = m.body_html(i) {
-            out.push_str(&t);
-            out.push('\n');
-        }
-    }
-    out
+    crate::summary::header_values(m, name).join("\n")
 }
 
 fn ymd(d: &NaiveDate) -> (i64, u32, u32) {
@@ -210,9 +180,9 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
                 !h.is_empty() || m.headers().iter().any(|x| x.name().eq_ignore_ascii_case(&name))
             }) && text(&|m| header_text(m, &name), value.as_ref())
         }
-        SearchKey::Body(s) => text(&body_text, s.as_ref()),
+        SearchKey::Body(s) => text(&crate::summary::body_text, s.as_ref()),
         SearchKey::Text(s) => {
-            text(&body_text, s.as_ref())
+            text(&crate::summary::body_text, s.as_ref())
                 || c.parsed.as_ref().is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
                 || contains(&String::from_utf8_lossy(c.raw), s.as_ref())
         }

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod imap;
 pub mod listener;
 pub mod logs;
+pub mod managesieve;
 pub mod mailauth;
 pub mod mbox;
 pub mod pop3;

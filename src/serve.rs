@@ -26,11 +26,22 @@ pub enum ServeError {
     Control { path: String, source: std::io::Error },
     #[error(transparent)]
     Directory(#[from] crate::directory::DirectoryError),
+    #[error("{0}")]
+    Startup(String),
 }
 
 pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     crate::logs::init(&cfg.log.level)?;
     let cfg = Arc::new(cfg);
+    // Checked before anything listens: a broken script is a config error.
+    let server_sieve = match &cfg.sieve.server_script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| ServeError::Startup(format!("cannot read the server Sieve script {}: {e}", path.display())))?;
+            let script = crate::sieve::compile(&text).map_err(|e| ServeError::Startup(format!("the server Sieve script {} is invalid: {e}", path.display())))?;
+            Some(Arc::new(script))
+        }
+        None => None,
+    };
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
     let store = Arc::new(Store::open(&cfg.db_path())?);
     if cfg.demo {
@@ -66,9 +77,13 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
             tokio::spawn(crate::imap::serve(l, implicit_tls, imap.clone()));
         }
     }
+    let sieve = Arc::new(crate::managesieve::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone() });
+    if let Some(l) = open(&cfg.sieve.managesieve_listen, "managesieve").await? {
+        tokio::spawn(crate::managesieve::serve(l, sieve));
+    }
     let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
     let mailauth = Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
-    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone(), spam, mailauth });
+    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone(), spam, mailauth, server_sieve });
     for service in [Service::Mx, Service::Submission, Service::Submissions] {
         let addr = match service {
             Service::Mx => &cfg.smtp.mx_listen,

@@ -50,6 +50,7 @@ pub struct Config {
     pub filter: FilterConfig,
     pub spam: SpamConfig,
     pub mail_auth: MailAuthConfig,
+    pub sieve: SieveConfig,
     pub archive: ArchiveConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
@@ -70,6 +71,7 @@ impl Default for Config {
             filter: FilterConfig::default(),
             spam: SpamConfig::default(),
             mail_auth: MailAuthConfig::default(),
+            sieve: SieveConfig::default(),
             archive: ArchiveConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -134,6 +136,27 @@ pub struct ImapConfig {
 impl Default for ImapConfig {
     fn default() -> Self {
         ImapConfig { listen: "127.0.0.1:2143".into(), tls_listen: "127.0.0.1:2993".into(), allow_plaintext_auth: false }
+    }
+}
+
+/// `[sieve]`: users' filter scripts (ManageSieve) and the server's own script.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SieveConfig {
+    /// ManageSieve (RFC 5804; 4190 on the appliance), with STARTTLS. Empty string disables.
+    pub managesieve_listen: String,
+    /// Allow AUTHENTICATE without TLS (loopback development only).
+    pub allow_plaintext_auth: bool,
+    /// A Sieve script run on every message before it is queued (reject,
+    /// discard, redirect); checked at start-up.
+    pub server_script: Option<PathBuf>,
+    /// Scripts a user may keep.
+    pub max_scripts: usize,
+}
+
+impl Default for SieveConfig {
+    fn default() -> Self {
+        SieveConfig { managesieve_listen: "127.0.0.1:4190".into(), allow_plaintext_auth: false, server_script: None, max_scripts: 20 }
     }
 }
 
@@ -342,6 +365,7 @@ impl Config {
             ("pop3.tls_listen", &self.pop3.tls_listen),
             ("imap.listen", &self.imap.listen),
             ("imap.tls_listen", &self.imap.tls_listen),
+            ("sieve.managesieve_listen", &self.sieve.managesieve_listen),
         ] {
             if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });

@@ -5,7 +5,7 @@
 use tracing::{debug, info, warn};
 
 use crate::ids::Id;
-use crate::store::{NewMessage, NewRecipient, QueueEntry, Resolution, Store, Target};
+use crate::store::{NewMessage, QueueEntry, Store};
 use crate::vacation::{self, Vacation};
 
 /// What the reply needs, read before delivery.
@@ -14,6 +14,13 @@ pub struct Pending {
     account: String,
     sender: String,
     fields: Vec<(String, String)>,
+}
+
+impl Pending {
+    /// A reply a Sieve script asked for (vacation action).
+    pub fn new(vacation: Vacation, account: String, sender: String, fields: Vec<(String, String)>) -> Pending {
+        Pending { vacation, account, sender, fields }
+    }
 }
 
 /// `fields`: the delivered message's header fields.
@@ -29,14 +36,7 @@ pub async fn send(store: &Store, hostname: &str, e: &QueueEntry, p: Pending) {
         debug!(target: "hato::queue", queue_id = %e.message, account = %p.account, "no vacation reply: {why}");
         return;
     }
-    let local_account = match store.resolve(p.sender.clone()).await {
-        Ok(Resolution::NotLocal) => None,
-        Ok(Resolution::Targets(t)) => match t.as_slice() {
-            [Target::Account(a)] => Some(a.address.clone()),
-            _ => return,
-        },
-        _ => return,
-    };
+    let Some(rcpt) = super::local::recipient(store, &p.sender).await else { return };
     let display = store.account(p.account.clone()).await.ok().flatten().map(|a| a.display_name).unwrap_or_default();
     let body = vacation::reply(&p.vacation, &p.account, &display, &p.sender, &p.fields, hostname);
     let reply = NewMessage {
@@ -49,7 +49,7 @@ pub async fn send(store: &Store, hostname: &str, e: &QueueEntry, p: Pending) {
         auth_user: None,
         message_id: String::new(),
         subject: p.vacation.subject.clone(),
-        recipients: vec![NewRecipient { id: Id::new(), address: p.sender.clone(), local_account }],
+        recipients: vec![rcpt],
     };
     let rid = reply.id;
     match store.send_vacation(p.account.clone(), p.sender.clone(), p.vacation.days, reply).await {

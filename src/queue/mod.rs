@@ -8,6 +8,9 @@
 
 mod autoreply;
 pub mod dsn;
+mod local;
+
+pub use local::recipient;
 pub mod route;
 
 use std::collections::{HashMap, HashSet};
@@ -20,7 +23,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::ids::Id;
 use crate::smtp::client::{self, RcptResult, SendError};
-use crate::store::{Folder, NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target};
+use crate::store::{NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target};
 use route::{RouteError, Router};
 
 pub struct Runner {
@@ -117,20 +120,15 @@ impl Runner {
                 Vec::new()
             }
         };
-        let junk = crate::smtp::message::get(&fields, "X-Spam-Flag").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-        let (folder, auto) = match junk {
-            // Spam gets no vacation reply (RFC 5230 §4.6).
-            true => (Folder::Junk, None),
-            false => (Folder::Inbox, autoreply::prepare(&self.store, &e, &fields).await),
-        };
-        match self.store.deliver_local(e.id, folder).await {
+        let plan = local::plan(&self.store, &e, &fields).await;
+        let filed: Vec<String> = plan.filings.iter().map(|f| f.folder.to_string()).collect();
+        match self.store.deliver_local(e.id, plan.filings.clone()).await {
             Ok(true) => {
-                let to = if junk { "Junk" } else { "INBOX" };
-                info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered to {to}");
-                if let Some(p) = auto {
-                    autoreply::send(&self.store, &self.cfg.hostname, &e, p).await;
-                    self.wake.notify_one();
-                }
+                let to = if filed.is_empty() { "no folder (the script discarded or redirected it)".to_string() } else { filed.join(", ") };
+                let script = plan.script.clone().unwrap_or_default();
+                info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
+                local::follow_up(&self.store, &self.cfg.hostname, &e, plan).await;
+                self.wake.notify_one();
             }
             Ok(false) => {}
             Err(StoreError::NotFound(what)) => {

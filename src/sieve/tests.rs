@@ -130,3 +130,10 @@ fn hostile_patterns_stay_cheap() {
     let s = format!("require \"variables\"; set \"v\" \"{long}\"; if string :matches \"${{v}}\" \"*a*a*a*a*a*a*a*a*b\" {{ discard; }}");
     assert_eq!(actions(&s), [keep()]);
 }
+
+#[test]
+fn body_of_a_plain_message() {
+    let s = compile("require \"body\"; if body :text :contains \"unsubscribe-me-quietly\" { discard; }").unwrap();
+    let raw = "From: <erin@remote.example>\r\nTo: alice@hato.test\r\nSubject: list\r\n\r\nunsubscribe-me-quietly\r\n";
+    assert_eq!(run(&s, raw.as_bytes(), &env()), [Action::Discard]);
+}

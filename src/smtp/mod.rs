@@ -59,4 +59,6 @@ pub struct Shared {
     pub queue_wake: Arc<Notify>,
     pub spam: Arc<crate::spam::Scorer>,
     pub mailauth: Arc<crate::mailauth::Checker>,
+    /// `[sieve] server_script`, compiled at start-up.
+    pub server_sieve: Option<Arc<crate::sieve::Script>>,
 }

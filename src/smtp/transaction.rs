@@ -368,6 +368,11 @@ impl Session {
                 }
             }
         }
+        if let Some(script) = self.sh.server_sieve.clone() {
+            if let Some(flow) = self.server_script(&script, &mut msg, &qid).await {
+                return flow;
+            }
+        }
         if self.service != Service::Mx && self.sh.mailauth.config().sign {
             self.dkim_sign(&mut msg, &fields, &qid).await;
         }
@@ -421,5 +426,65 @@ impl Session {
             Ok(None) => {}
             Err(e) => warn!(target: "hato::smtp", queue_id = %qid, domain = %domain, "not DKIM-signed: {e}"),
         }
+    }
+
+    /// The server's Sieve script, before queueing: it may refuse the message,
+    /// discard it (archived, not delivered) or redirect it. Some(flow) when
+    /// the transaction ends here.
+    async fn server_script(&mut self, script: &crate::sieve::Script, msg: &mut NewMessage, qid: &str) -> Option<Flow> {
+        use crate::sieve::Action;
+        let envelope = crate::sieve::Envelope {
+            from: msg.sender.clone(),
+            to: msg.recipients.first().map(|r| r.address.clone()).unwrap_or_default(),
+        };
+        let actions = crate::sieve::run(script, &msg.body, &envelope);
+        let mut keep = false;
+        let mut redirects = Vec::new();
+        for a in &actions {
+            match a {
+                Action::Reject { reason } => {
+                    let reason = reason.replace(['\r', '\n'], " ").trim().to_string();
+                    warn!(target: "hato::filter", queue_id = %qid, from = %msg.sender, filter = "sieve", verdict = "reject", reason = %reason, "rejected by the server script");
+                    let copy = msg.clone();
+                    if let Err(e) = self.sh.store.archive_rejected(copy, format!("sieve: {reason}")).await {
+                        warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
+                    }
+                    self.reply(550, "5.7.1", &format!("Message refused: {reason}"));
+                    return Some(Flow::Continue);
+                }
+                Action::Keep { .. } => keep = true,
+                Action::Redirect { address } => redirects.push(address.clone()),
+                Action::FileInto { mailbox, .. } => {
+                    warn!(target: "hato::sieve", queue_id = %qid, mailbox = %mailbox, "fileinto in the server script is ignored (users' scripts file mail); kept instead");
+                    keep = true;
+                }
+                Action::Vacation(_) => warn!(target: "hato::sieve", queue_id = %qid, "vacation in the server script is ignored"),
+                Action::Discard => {}
+            }
+        }
+        let mut targets = Vec::new();
+        for to in &redirects {
+            match crate::queue::recipient(&self.sh.store, to).await {
+                Some(r) => targets.push(r),
+                None => warn!(target: "hato::sieve", queue_id = %qid, to = %to, "redirect target cannot be resolved"),
+            }
+        }
+        if !keep {
+            msg.recipients.clear();
+        }
+        msg.recipients.extend(targets);
+        if msg.recipients.is_empty() {
+            info!(target: "hato::filter", queue_id = %qid, from = %msg.sender, filter = "sieve", verdict = "discard", reason = "server script", "discarded");
+            let copy = msg.clone();
+            if let Err(e) = self.sh.store.archive_unqueued(copy, "discarded", "sieve: discarded by the server script".into()).await {
+                warn!(target: "hato::archive", queue_id = %qid, "could not archive the discarded message: {e}");
+            }
+            self.reply(250, "2.0.0", &format!("OK queued as {qid}"));
+            return Some(Flow::Continue);
+        }
+        if !redirects.is_empty() {
+            info!(target: "hato::filter", queue_id = %qid, filter = "sieve", verdict = "redirect", reason = %redirects.join(", "), "redirected by the server script");
+        }
+        None
     }
 }

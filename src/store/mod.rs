@@ -19,7 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::Id;
-use sqlite::{Db, archive, directory, dkim, mailbox, quarantine, queue, spam, vacation};
+use sqlite::{Db, archive, directory, dkim, mailbox, quarantine, queue, sieve, spam, vacation};
 
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
@@ -327,6 +327,29 @@ pub enum Folder {
     Named(String),
 }
 
+impl std::fmt::Display for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Folder::Inbox => f.write_str("INBOX"),
+            Folder::Junk => f.write_str("Junk"),
+            Folder::Named(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One copy of a delivered message: where, and with which flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filing {
+    pub folder: Folder,
+    pub flags: Vec<String>,
+}
+
+impl Filing {
+    pub fn to(folder: Folder) -> Filing {
+        Filing { folder, flags: Vec::new() }
+    }
+}
+
 pub struct Store {
     db: Db,
     /// One counter per account, bumped after each committed change to its
@@ -439,7 +462,11 @@ impl Store {
     }
     /// Archives a message a filter refused after DATA (so the archive holds it too).
     pub async fn archive_rejected(&self, msg: NewMessage, reason: String) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::record(c, &msg, "rejected", &reason, crate::clock::now())).await
+        self.archive_unqueued(msg, "rejected", reason).await
+    }
+    /// Archives a message that is not queued (refused, or discarded by the server's script).
+    pub async fn archive_unqueued(&self, msg: NewMessage, disposition: &'static str, reason: String) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::record(c, &msg, disposition, &reason, crate::clock::now())).await
     }
     pub async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
         self.db.read(move |c| archive::search(c, &q)).await
@@ -511,6 +538,30 @@ impl Store {
         self.db.write(move |c| quarantine::expire(c, before)).await
     }
 
+    /// Stores (or replaces) a user's Sieve script; the caller has checked it.
+    pub async fn sieve_put(&self, account: String, name: String, script: String) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::put(c, &account, &name, &script)).await
+    }
+    /// (name, active) of an account's scripts.
+    pub async fn sieve_list(&self, account: String) -> Result<Vec<(String, bool)>, StoreError> {
+        self.db.read(move |c| sieve::list(c, &account)).await
+    }
+    pub async fn sieve_get(&self, account: String, name: String) -> Result<Option<String>, StoreError> {
+        self.db.read(move |c| sieve::get(c, &account, &name)).await
+    }
+    /// The active script (name, text), if any.
+    pub async fn sieve_active(&self, account: String) -> Result<Option<(String, String)>, StoreError> {
+        self.db.read(move |c| sieve::active(c, &account)).await
+    }
+    pub async fn sieve_set_active(&self, account: String, name: Option<String>) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::set_active(c, &account, name.as_deref())).await
+    }
+    pub async fn sieve_delete(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::delete(c, &account, &name)).await
+    }
+    pub async fn sieve_rename(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::rename(c, &account, &from, &to)).await
+    }
     pub async fn dkim_put(&self, key: DkimKey) -> Result<(), StoreError> {
         self.db.write(move |c| dkim::put(c, &key, crate::clock::now())).await
     }
@@ -548,10 +599,10 @@ impl Store {
         self.db.write(move |c| vacation::send(c, &account, &sender, days, &reply, crate::clock::now())).await
     }
 
-    /// Files a local queue entry into `folder` of its account; false when
-    /// the entry was already delivered.
-    pub async fn deliver_local(&self, entry: Id, folder: Folder) -> Result<bool, StoreError> {
-        let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &folder, crate::clock::now())).await?;
+    /// Files a local queue entry into each of `filings` of its account (none:
+    /// it is discarded) in one transaction; false when the entry was already delivered.
+    pub async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<bool, StoreError> {
+        let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &filings, crate::clock::now())).await?;
         if let Some(a) = &account {
             self.changed(a);
         }

@@ -81,8 +81,8 @@ async fn enqueue_deliver_and_forget() {
     let due = s.due_entries(crate::clock::now() + 1, 10).await.unwrap();
     assert_eq!(due.len(), 2);
     let local = due.iter().find(|e| e.local_account.is_some()).unwrap();
-    assert!(s.deliver_local(local.id, Folder::Inbox).await.unwrap());
-    assert!(!s.deliver_local(local.id, Folder::Inbox).await.unwrap(), "second delivery must find nothing");
+    assert!(s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap());
+    assert!(!s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap(), "second delivery must find nothing");
     let inbox = s.messages("alice@example.test".into(), "INBOX".into(), true).await.unwrap();
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].uid, 1);
@@ -142,7 +142,7 @@ async fn snapshot_content_and_expunge() {
         s.enqueue(m).await.unwrap();
     }
     for e in s.due_entries(i64::MAX, 10).await.unwrap() {
-        s.deliver_local(e.id, Folder::Inbox).await.unwrap();
+        s.deliver_local(e.id, vec![Filing::to(Folder::Inbox)]).await.unwrap();
     }
     let snap = s.snapshot("alice@example.test".into(), "INBOX".into()).await.unwrap();
     assert_eq!(snap.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3]);

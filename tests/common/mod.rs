@@ -45,6 +45,7 @@ pub struct Server {
     pub pop3s: u16,
     pub imap: u16,
     pub imaps: u16,
+    pub managesieve: u16,
     child: Option<Child>,
     /// Everything the server wrote to stderr (its log), shared with a reader thread.
     pub log: Arc<Mutex<String>>,
@@ -55,7 +56,7 @@ impl Server {
     pub fn start(tag: &str, extra: &str) -> Server {
         let dir = temp_dir(tag);
         let (mx, submission, submissions, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port(), free_port());
-        let (imap, imaps) = (free_port(), free_port());
+        let (imap, imaps, managesieve) = (free_port(), free_port(), free_port());
         let config = dir.join("hato.toml");
         // Each table gets its ports, merged into `extra` when it opens the same table.
         let mut text = format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n");
@@ -67,6 +68,7 @@ impl Server {
             ("[smtp]", format!("mx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\"")),
             ("[pop3]", format!("listen = \"127.0.0.1:{pop3}\"\ntls_listen = \"127.0.0.1:{pop3s}\"")),
             ("[imap]", format!("listen = \"127.0.0.1:{imap}\"\ntls_listen = \"127.0.0.1:{imaps}\"")),
+            ("[sieve]", format!("managesieve_listen = \"127.0.0.1:{managesieve}\"")),
         ] {
             if text.contains(&format!("{table}\n")) {
                 text = text.replacen(&format!("{table}\n"), &format!("{table}\n{lines}\n"), 1);
@@ -75,7 +77,7 @@ impl Server {
             }
         }
         std::fs::write(&config, text).unwrap();
-        let mut s = Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, child: None, log: Arc::new(Mutex::new(String::new())) };
+        let mut s = Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, managesieve, child: None, log: Arc::new(Mutex::new(String::new())) };
         s.spawn();
         s
     }

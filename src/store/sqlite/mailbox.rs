@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
 use crate::summary::Summary;
-use crate::store::{Changes, FlagOp, FlagUpdate, Folder, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
+use crate::store::{Changes, Filing, FlagOp, FlagUpdate, Folder, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
@@ -96,9 +96,10 @@ fn assemble(return_path: &str, has_return_path: bool, body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Files a local queue entry into `folder` of its account; returns the
-/// account, or None when the entry is already gone (delivered before).
-pub fn deliver_queue_entry(c: &Connection, entry: Id, folder: &Folder, now: i64) -> Result<Option<String>, StoreError> {
+/// Files a local queue entry into each of `filings` (none: discarded) of its
+/// account and removes the entry; returns the account, or None when the
+/// entry is already gone (delivered before).
+pub fn deliver_queue_entry(c: &Connection, entry: Id, filings: &[Filing], now: i64) -> Result<Option<String>, StoreError> {
     let row: Option<(Option<String>, i64, String, String, i64)> = c
         .query_row(
             "SELECT q.local_account, q.message, m.blob_id, m.sender, m.size
@@ -109,28 +110,37 @@ pub fn deliver_queue_entry(c: &Connection, entry: Id, folder: &Folder, now: i64)
         .optional()?;
     let Some((account, message, blob, sender, body_size)) = row else { return Ok(None) };
     let account = account.ok_or_else(|| StoreError::Invalid(format!("queue entry {entry} is not local")))?;
-    let wanted: Option<i64> = match folder {
-        Folder::Inbox => None,
-        Folder::Junk => c
-            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND special_use = '\\Junk'", [&account], |r| r.get(0))
-            .optional()?,
-        Folder::Named(name) => {
-            c.query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = ?2", [&account, name], |r| r.get(0)).optional()?
-        }
-    };
-    let inbox = match wanted {
-        Some(id) => id,
-        None => c
-            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = 'INBOX'", [&account], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?,
-    };
     let size = body_size + return_path_header(&sender).len() as i64;
-    append(c, inbox, &blob, &sender, size, "", now)?;
-    c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
+    for filing in filings {
+        let mailbox = target_mailbox(c, &account, &filing.folder)?;
+        // \Recent is the server's to set, never a filing's.
+        let flags: Vec<&str> = filing.flags.iter().map(String::as_str).filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
+        append(c, mailbox, &blob, &sender, size, &flags.join(" "), now)?;
+        c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
+    }
     c.execute("DELETE FROM queue WHERE id = ?1", [entry.0])?;
     super::queue::forget_if_done(c, Id(message))?;
     Ok(Some(account))
+}
+
+/// The mailbox a folder names for an account; INBOX when it has no such mailbox.
+fn target_mailbox(c: &Connection, account: &str, folder: &Folder) -> Result<i64, StoreError> {
+    let wanted: Option<i64> = match folder {
+        Folder::Inbox => None,
+        Folder::Junk => c
+            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND special_use = '\\Junk'", [account], |r| r.get(0))
+            .optional()?,
+        Folder::Named(name) => {
+            c.query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = ?2", [account, name], |r| r.get(0)).optional()?
+        }
+    };
+    match wanted {
+        Some(id) => Ok(id),
+        None => c
+            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = 'INBOX'", [account], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {account}"))),
+    }
 }
 
 /// Adds a message to a mailbox with the next UID, allocated in this same transaction

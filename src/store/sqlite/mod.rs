@@ -14,6 +14,7 @@ pub mod dkim;
 pub mod mailbox;
 pub mod quarantine;
 pub mod queue;
+pub mod sieve;
 pub mod spam;
 pub mod vacation;
 mod schema;

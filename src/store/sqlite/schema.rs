@@ -222,6 +222,16 @@ const MIGRATIONS: &[&str] = &[
         created     INTEGER NOT NULL
     );
     "#,
+    // 9: users' Sieve scripts (crate::sieve, ManageSieve); at most one active per account.
+    r#"
+    CREATE TABLE sieve_scripts (
+        account TEXT NOT NULL REFERENCES accounts(address) ON DELETE CASCADE,
+        name    TEXT NOT NULL,
+        script  TEXT NOT NULL,
+        active  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

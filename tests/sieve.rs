@@ -106,6 +106,11 @@ fn user_scripts_managed_over_managesieve_and_run_at_delivery() {
     assert_eq!(inbox.len(), 2, "alice's INBOX gets only bob's two: {inbox:?}\n{}", s.log());
     assert_eq!(s.mailbox("bob@hato.test", "INBOX").len(), 2, "one vacation reply, not two");
     assert!(s.log().contains("script=main"), "deliveries name the script:\n{}", s.log());
+    // Administrators see and change the same scripts with hato ctl.
+    let listed = s.ctl_json(&["sieve", "list", "alice@hato.test"]);
+    assert_eq!(listed, serde_json::json!([{"name": "main", "active": true}]));
+    s.ok(&["sieve", "activate", "alice@hato.test"]);
+    assert_eq!(s.ctl_json(&["sieve", "list", "alice@hato.test"])[0]["active"], false);
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -130,11 +135,15 @@ fn server_script_refuses_and_discards_before_queueing() {
     let dispositions: Vec<&str> = archived.as_array().unwrap().iter().filter_map(|a| a["disposition"].as_str()).collect();
     assert!(dispositions.contains(&"rejected") && dispositions.contains(&"discarded"), "{archived}");
 
-    // A broken server script stops the server from starting, naming the place.
+    // A broken server script is refused by hato ctl sieve check, and stops
+    // the server from starting, naming the place.
+    std::fs::write(&path, "if true {\n  frobnicate;\n}\n").unwrap();
+    let check = s.ctl(&["sieve", "check", path.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(2), "hato ctl sieve check refuses it");
+    assert!(String::from_utf8_lossy(&check.stderr).contains("line 2, column 3"), "{}", String::from_utf8_lossy(&check.stderr));
     let mut s = s;
     s.kill9();
     let config = s.config.clone();
-    std::fs::write(&path, "if true {\n  frobnicate;\n}\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hato")).args(["serve", "--config", config.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

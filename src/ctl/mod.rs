@@ -10,6 +10,7 @@ mod dkim;
 mod mailbox;
 mod quarantine;
 mod queue;
+mod sieve;
 mod spam;
 
 use std::path::PathBuf;
@@ -86,6 +87,9 @@ pub enum CtlCommand {
     /// The spam classifier.
     #[command(subcommand)]
     Spam(spam::SpamCmd),
+    /// Sieve scripts: check one, manage users' scripts.
+    #[command(subcommand)]
+    Sieve(sieve::SieveCmd),
     /// DKIM signing keys of outgoing mail.
     #[command(subcommand)]
     Dkim(dkim::DkimCmd),
@@ -194,6 +198,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Archive(c) => archive::run(&ctx, c).await,
         CtlCommand::Spam(c) => spam::run(&ctx, c).await,
         CtlCommand::Dkim(c) => dkim::run(&ctx, c).await,
+        CtlCommand::Sieve(c) => sieve::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
         CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
     }

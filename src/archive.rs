@@ -37,36 +37,39 @@ pub fn text_of(raw: &[u8], sender: &str, recipients: &str) -> (String, String, S
     (m.subject().unwrap_or("").to_string(), addresses, body, attachments.join("\n"))
 }
 
+/// Indexes up to `batch` archived messages not indexed yet; returns how many.
+pub async fn index_pending(store: &Store, batch: usize) -> Result<usize, crate::store::StoreError> {
+    let rows = store.archive_unindexed(batch).await?;
+    let n = rows.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let texts = tokio::task::spawn_blocking(move || {
+        rows.into_iter()
+            .map(|(id, sender, rcpts, raw)| {
+                let (a, b, c, d) = text_of(&raw, &sender, &rcpts);
+                (id, a, b, c, d)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| crate::store::StoreError::Backend(format!("indexing task failed: {e}")))?;
+    store.archive_index(texts).await?;
+    Ok(n)
+}
+
 /// Indexes newly archived messages, a batch at a time, forever.
 pub async fn indexer(store: Arc<Store>) {
+    const BATCH: usize = 200;
     loop {
-        match store.archive_unindexed(200).await {
-            Ok(rows) if !rows.is_empty() => {
-                let n = rows.len();
-                let texts = tokio::task::spawn_blocking(move || {
-                    rows.into_iter()
-                        .map(|(id, sender, rcpts, raw)| {
-                            let (a, b, c, d) = text_of(&raw, &sender, &rcpts);
-                            (id, a, b, c, d)
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .await;
-                match texts {
-                    Ok(t) => {
-                        if let Err(e) = store.archive_index(t).await {
-                            warn!(target: "hato::archive", "indexing failed: {e}");
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                        }
-                    }
-                    Err(e) => warn!(target: "hato::archive", "indexing task failed: {e}"),
-                }
-                if n == 200 {
-                    continue;
-                }
-            }
+        match index_pending(&store, BATCH).await {
+            // More may be waiting: go on without a pause.
+            Ok(BATCH) => continue,
             Ok(_) => {}
-            Err(e) => warn!(target: "hato::archive", "cannot read the archive to index it: {e}"),
+            Err(e) => {
+                warn!(target: "hato::archive", "indexing failed: {e}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -53,6 +53,11 @@ pub enum ArchiveCmd {
     },
     /// Print one archived message as received.
     Cat { id: String },
+    /// Bring in another system's archive: an mbox file (dates from each message's Date header).
+    Import { mbox: PathBuf },
+    /// Build the full-text index of everything archived but not yet indexed
+    /// (a running server does this in the background).
+    Index,
     /// Keep a message past the retention period until released.
     Hold { id: String },
     Unhold { id: String },
@@ -131,6 +136,42 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
             }
             ctx.out.show(&serde_json::json!({ "exported": list.len() }), || format!("exported {} messages\n", list.len()));
         }
+        ArchiveCmd::Import { mbox } => {
+            let data = std::fs::read(&mbox).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", mbox.display())))?;
+            let messages = crate::mbox::split(&data);
+            drop(data);
+            let total = messages.len();
+            let mut done = 0;
+            // Thousands per commit: one transaction each, and progress as it goes.
+            for chunk in messages.chunks(5000) {
+                s.archive_import(chunk.iter().map(|raw| imported(raw)).collect()).await?;
+                done += chunk.len();
+                if !ctx.out.is_json() {
+                    eprint!("\rimported {done} of {total}");
+                }
+            }
+            if !ctx.out.is_json() {
+                eprintln!();
+            }
+            ctx.out.show(&serde_json::json!({ "imported": total }), || format!("imported {total} messages; run `hato ctl archive index` or let the server index them\n"));
+        }
+        ArchiveCmd::Index => {
+            let mut total = 0;
+            loop {
+                let n = crate::archive::index_pending(s, 1000).await?;
+                if n == 0 {
+                    break;
+                }
+                total += n;
+                if !ctx.out.is_json() {
+                    eprint!("\rindexed {total}");
+                }
+            }
+            if !ctx.out.is_json() && total > 0 {
+                eprintln!();
+            }
+            ctx.out.show(&serde_json::json!({ "indexed": total }), || format!("indexed {total} messages\n"));
+        }
         ArchiveCmd::Cat { id } => {
             let body = s.archive_body(id_arg(&id)?).await?;
             use std::io::Write;
@@ -146,4 +187,34 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
         }
     }
     Ok(())
+}
+
+/// An archive row for an imported message: envelope and date from its header.
+fn imported(raw: &[u8]) -> (crate::store::NewMessage, i64) {
+    use crate::smtp::message;
+    let fields = message::fields(raw);
+    let get = |n: &str| message::get(&fields, n).unwrap_or_default();
+    let address = |v: String| v.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>').to_string()).unwrap_or(v).trim().to_string();
+    let recipients = get("To")
+        .split(',')
+        .map(|a| address(a.to_string()))
+        .filter(|a| !a.is_empty())
+        .map(|a| crate::store::NewRecipient { id: crate::ids::Id::new(), address: a, local_account: None })
+        .collect();
+    let created = mail_parser::MessageParser::default()
+        .parse_headers(raw)
+        .and_then(|m| m.date().map(|d| d.to_timestamp()))
+        .unwrap_or_else(crate::clock::now);
+    let msg = crate::store::NewMessage {
+        id: crate::ids::Id::new(),
+        body: raw.to_vec(),
+        sender: address(get("From")),
+        client_ip: String::new(),
+        helo: String::new(),
+        auth_user: None,
+        message_id: get("Message-ID"),
+        subject: get("Subject").chars().take(200).collect(),
+        recipients,
+    };
+    (msg, created)
 }

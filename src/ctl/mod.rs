@@ -132,6 +132,11 @@ impl Out {
         }
     }
 
+    /// Whether output is JSON (progress lines for people are left out then).
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     pub fn done(&self, what: &str) {
         self.show(&serde_json::json!({ "ok": true, "done": what }), || what.to_string());
     }

@@ -464,6 +464,10 @@ impl Store {
     pub async fn archive_rejected(&self, msg: NewMessage, reason: String) -> Result<(), StoreError> {
         self.archive_unqueued(msg, "rejected", reason).await
     }
+    /// Adds messages from another system's archive (each with its own date), in one commit.
+    pub async fn archive_import(&self, msgs: Vec<(NewMessage, i64)>) -> Result<(), StoreError> {
+        self.db.write(move |c| msgs.iter().try_for_each(|(m, created)| archive::record(c, m, "imported", "", *created))).await
+    }
     /// Archives a message that is not queued (refused, or discarded by the server's script).
     pub async fn archive_unqueued(&self, msg: NewMessage, disposition: &'static str, reason: String) -> Result<(), StoreError> {
         self.db.write(move |c| archive::record(c, &msg, disposition, &reason, crate::clock::now())).await

@@ -53,7 +53,8 @@ pub struct Candidate<'a> {
     pub max_uid: u64,
     pub meta: &'a MessageMeta,
     pub recent: bool,
-    pub parsed: Option<Message<'a>>,
+    /// Parsed on first use: a BODY search that the raw bytes already answer never parses.
+    parsed: std::cell::OnceCell<Option<Message<'a>>>,
     pub raw: &'a [u8],
     stored: Option<&'a Summary>,
     made: Option<Summary>,
@@ -61,13 +62,13 @@ pub struct Candidate<'a> {
 
 impl<'a> Candidate<'a> {
     pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, recent: bool) -> Candidate<'a> {
-        Candidate { seq, max_seq, max_uid, meta, recent, parsed: None, raw: b"", stored: None, made: None }
+        Candidate { seq, max_seq, max_uid, meta, recent, parsed: std::cell::OnceCell::new(), raw: b"", stored: None, made: None }
     }
 
     /// The message's bytes; with `headers_only` just the header is parsed.
     pub fn with_raw(mut self, raw: &'a [u8], headers_only: bool) -> Candidate<'a> {
         let raw = if headers_only { crate::summary::header_of(raw) } else { raw };
-        self.parsed = if raw.is_empty() { None } else { MessageParser::default().parse(raw) };
+        self.parsed = std::cell::OnceCell::new();
         self.raw = raw;
         if self.stored.is_none() {
             self.made = Some(Summary::of(raw));
@@ -84,6 +85,25 @@ impl<'a> Candidate<'a> {
     fn summary(&self) -> Option<&Summary> {
         self.stored.or(self.made.as_ref())
     }
+
+    fn parsed(&self) -> Option<&Message<'a>> {
+        self.parsed.get_or_init(|| if self.raw.is_empty() { None } else { MessageParser::default().parse(self.raw) }).as_ref()
+    }
+}
+
+/// True when the raw bytes prove an ASCII needle is not in the decoded
+/// text: nothing in the message is transfer-encoded, in a charset that
+/// spells ASCII differently, or written as HTML character references (and,
+/// for TEXT, no header has encoded words). Only then may SEARCH skip
+/// decoding; any doubt means "parse and look".
+fn plainly_absent(raw: &[u8], needle: &[u8], with_header: bool) -> bool {
+    if needle.is_empty() || !needle.is_ascii() {
+        return false;
+    }
+    let lower = raw.to_ascii_lowercase();
+    let has = |p: &[u8]| memchr::memmem::find(&lower, p).is_some();
+    let disguised = has(b"base64") || has(b"quoted-printable") || has(b"utf-7") || has(b"utf-16") || has(b"&#") || (with_header && has(b"=?"));
+    !disguised && !has(&needle.to_ascii_lowercase())
 }
 
 pub fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
@@ -129,7 +149,7 @@ fn summary_has(c: &Candidate, field: impl Fn(&Summary) -> &String, needle: &[u8]
 }
 
 pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
-    let text = |f: &dyn Fn(&Message) -> String, needle: &[u8]| c.parsed.as_ref().is_some_and(|m| contains(&f(m), needle));
+    let text = |f: &dyn Fn(&Message) -> String, needle: &[u8]| c.parsed().is_some_and(|m| contains(&f(m), needle));
     match key {
         SearchKey::And(keys) => keys.as_ref().iter().all(|k| matches(k, c)),
         SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
@@ -175,15 +195,16 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
         SearchKey::Bcc(s) => summary_has(c, |x| &x.bcc, s.as_ref()),
         SearchKey::Header(name, value) => {
             let name = String::from_utf8_lossy(name.as_ref()).to_string();
-            c.parsed.as_ref().is_some_and(|m| {
+            c.parsed().is_some_and(|m| {
                 let h = header_text(m, &name);
                 !h.is_empty() || m.headers().iter().any(|x| x.name().eq_ignore_ascii_case(&name))
             }) && text(&|m| header_text(m, &name), value.as_ref())
         }
-        SearchKey::Body(s) => text(&crate::summary::body_text, s.as_ref()),
+        SearchKey::Body(s) => !plainly_absent(c.raw, s.as_ref(), false) && text(&crate::summary::body_text, s.as_ref()),
+        SearchKey::Text(s) if plainly_absent(c.raw, s.as_ref(), true) => false,
         SearchKey::Text(s) => {
             text(&crate::summary::body_text, s.as_ref())
-                || c.parsed.as_ref().is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
+                || c.parsed().is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
                 || contains(&String::from_utf8_lossy(c.raw), s.as_ref())
         }
         // RFC 7162 MODSEQ: per-flag entries share the message's one modseq here.
@@ -200,4 +221,21 @@ pub fn uses_modseq(keys: &[SearchKey]) -> bool {
         SearchKey::Or(a, b) => uses_modseq(std::slice::from_ref(a.as_ref())) || uses_modseq(std::slice::from_ref(b.as_ref())),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plainly_absent;
+
+    #[test]
+    fn raw_bytes_decide_only_when_nothing_is_disguised() {
+        let plain = b"Subject: hi\r\n\r\nAbout Linux kernels\r\n";
+        assert!(plainly_absent(plain, b"windows", false));
+        assert!(!plainly_absent(plain, b"LINUX", false), "present, in any case");
+        let b64 = b"Content-Transfer-Encoding: base64\r\n\r\nTGludXg=\r\n";
+        assert!(!plainly_absent(b64, b"linux", false), "encoded: must be decoded to know");
+        assert!(!plainly_absent(b"\r\n\r\n&#76;inux", b"linux", false));
+        assert!(!plainly_absent(b"Subject: =?utf-8?q?Linux?=\r\n\r\nx", b"zzz", true));
+        assert!(!plainly_absent(plain, "日本".as_bytes(), false), "non-ASCII needles always decode");
+    }
 }

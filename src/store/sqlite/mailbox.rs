@@ -35,6 +35,10 @@ fn put_summary(c: &Connection, blob: &str, data: &[u8]) -> Result<(), StoreError
 
 /// Summarises bodies stored before summaries existed (run once after migrating).
 pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
+    let complete: i64 = c.query_row("SELECT value FROM counters WHERE name = 'summaries_complete'", [], |r| r.get(0))?;
+    if complete == 1 {
+        return Ok(0);
+    }
     let ids: Vec<String> = c
         .prepare("SELECT id FROM blobs WHERE id NOT IN (SELECT blob_id FROM summaries) OR id NOT IN (SELECT blob_id FROM headers)")?
         .query_map([], |r| r.get(0))?
@@ -43,6 +47,8 @@ pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
         let data: Vec<u8> = c.query_row("SELECT data FROM blobs WHERE id = ?1", [id], |r| r.get(0))?;
         put_summary(c, id, &data)?;
     }
+    // Every body stored from now on gets its rows in put_blob.
+    c.execute("UPDATE counters SET value = 1 WHERE name = 'summaries_complete'", [])?;
     Ok(ids.len())
 }
 

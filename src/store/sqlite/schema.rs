@@ -232,6 +232,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, name)
     ) WITHOUT ROWID;
     "#,
+    // 10: whether every stored body has its summaries and headers rows
+    // (mailbox::backfill_summaries sets it once, so opening a big store does
+    // not scan every body again).
+    r#"
+    INSERT INTO counters (name, value) VALUES ('summaries_complete', 0);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -14,7 +14,7 @@ fn kill_9_loses_no_acknowledged_message() {
     s.populate("hato.test", &["alice"]);
     let ackfile = s.dir.join("acked.txt");
     let port = s.mx.to_string();
-    let mut blast = Command::new(PYTHON)
+    let blast = Command::new(PYTHON)
         .args([&py_script("blast.py"), &port, "alice@hato.test", ackfile.to_str().unwrap(), "6", "12"])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -344,11 +344,10 @@ impl Config {
                     .map_err(|source| ConfigError::Read { path: path.into(), source })?;
                 let mut cfg: Config = toml::from_str(&text)
                     .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
-                if cfg.data_dir.is_relative() {
-                    if let Some(dir) = path.parent() {
+                if cfg.data_dir.is_relative()
+                    && let Some(dir) = path.parent() {
                         cfg.data_dir = dir.join(&cfg.data_dir);
                     }
-                }
                 cfg
             }
         };

@@ -68,11 +68,10 @@ fn query(f: Filters) -> Result<ArchiveQuery, CtlError> {
         s.map(|d| crate::clock::parse_ymd(&d).ok_or_else(|| CtlError::Usage(format!("--{what} '{d}' is not a date like 2026-11-28"))))
             .transpose()
     };
-    if let Some(d) = &f.direction {
-        if !["inbound", "outbound", "internal"].contains(&d.as_str()) {
+    if let Some(d) = &f.direction
+        && !["inbound", "outbound", "internal"].contains(&d.as_str()) {
             return Err(CtlError::Usage(format!("--direction '{d}' is unknown; use inbound, outbound or internal")));
         }
-    }
     Ok(ArchiveQuery {
         since: day(f.since, "since")?,
         until: day(f.until, "until")?,

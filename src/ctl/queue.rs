@@ -46,11 +46,10 @@ pub async fn run(ctx: &Ctx, cmd: QueueCmd) -> Result<(), CtlError> {
     let s = &ctx.store;
     match cmd {
         QueueCmd::List { sender, recipient, state } => {
-            if let Some(st) = &state {
-                if st != "ready" && st != "held" {
+            if let Some(st) = &state
+                && st != "ready" && st != "held" {
                     return Err(CtlError::Usage(format!("state '{st}' is unknown; use ready or held")));
                 }
-            }
             let list = s.queue_list(QueueFilter { sender, recipient, state }).await?;
             ctx.out.show(&list, || {
                 let mut t = String::new();

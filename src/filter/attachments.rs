@@ -55,11 +55,10 @@ impl Rules<'_> {
                 if let Some(f) = self.check_name(&inner, &e.name) {
                     return Some(f);
                 }
-                if let Some(bytes) = zip::read(data, e, MAX_UNPACK) {
-                    if let Some(f) = self.check_content(&inner, &bytes, depth + 1) {
+                if let Some(bytes) = zip::read(data, e, MAX_UNPACK)
+                    && let Some(f) = self.check_content(&inner, &bytes, depth + 1) {
                         return Some(f);
                     }
-                }
             }
         }
         None
@@ -69,11 +68,10 @@ impl Rules<'_> {
         for (i, part) in m.parts.iter().enumerate() {
             let name = part.attachment_name().map(str::to_string);
             let path = format!("{prefix}{}", name.clone().unwrap_or_else(|| format!("part {i}")));
-            if let Some(n) = &name {
-                if let Some(f) = self.check_name(&path, n) {
+            if let Some(n) = &name
+                && let Some(f) = self.check_name(&path, n) {
                     return Some(f);
                 }
-            }
             match &part.body {
                 PartType::Binary(b) | PartType::InlineBinary(b) => {
                     if let Some(f) = self.check_content(&path, b, 0) {

@@ -69,14 +69,13 @@ pub fn base_subject(subject: &str) -> String {
         loop {
             let inner = s.clone();
             // subj-blob: "[...]" followed by more text.
-            if s.starts_with('[') {
-                if let Some(end) = s.find(']') {
+            if s.starts_with('[')
+                && let Some(end) = s.find(']') {
                     let rest = s[end + 1..].trim_start();
                     if !rest.is_empty() {
                         s = rest.to_string();
                     }
                 }
-            }
             for prefix in ["re", "fwd", "fw"] {
                 if let Some(rest) = s.strip_prefix(prefix) {
                     let rest = rest.trim_start();

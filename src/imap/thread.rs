@@ -96,12 +96,11 @@ pub fn references(msgs: &[Summary]) -> Vec<Node> {
             }
         }
         unlink(&mut arena, c);
-        if let Some(&last) = refs.last() {
-            if !is_ancestor(&arena, c, last) {
+        if let Some(&last) = refs.last()
+            && !is_ancestor(&arena, c, last) {
                 arena[c].parent = Some(last);
                 arena[last].children.push(c);
             }
-        }
     }
     fn build(arena: &[Container], msgs: &[Summary], c: usize) -> Vec<Node> {
         let mut kids: Vec<Node> = arena[c].children.iter().flat_map(|k| build(arena, msgs, *k)).collect();

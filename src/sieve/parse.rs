@@ -29,6 +29,9 @@ pub struct Command {
     pub pos: Pos,
 }
 
+/// A command's or test's arguments, and the tests it holds.
+type Arguments = (Vec<(Arg, Pos)>, Vec<Test>);
+
 /// Nesting deeper than this is refused (a script is data from a user).
 const MAX_DEPTH: usize = 64;
 
@@ -116,7 +119,7 @@ impl Parser {
         Ok(Command { name, args, tests, block, pos })
     }
 
-    fn arguments(&mut self, depth: usize) -> Result<(Vec<(Arg, Pos)>, Vec<Test>), SieveError> {
+    fn arguments(&mut self, depth: usize) -> Result<Arguments, SieveError> {
         let mut args = Vec::new();
         loop {
             let at = self.pos();

@@ -305,8 +305,8 @@ impl Session {
             subject: message::get(&fields, "Subject").unwrap_or_default().chars().take(200).collect(),
             recipients: tx.recipients,
         };
-        if let Some(crate::mailauth::Dmarc::Reject(domain)) = auth.as_ref().map(|a| &a.dmarc) {
-            if self.sh.mailauth.config().dmarc_enforce {
+        if let Some(crate::mailauth::Dmarc::Reject(domain)) = auth.as_ref().map(|a| &a.dmarc)
+            && self.sh.mailauth.config().dmarc_enforce {
                 warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "dmarc", verdict = "reject", reason = %format!("DMARC policy of {domain}"), "rejected");
                 let reason = format!("dmarc: the DMARC policy of {domain} rejects it");
                 if let Err(e) = self.sh.store.archive_rejected(msg, reason).await {
@@ -315,7 +315,6 @@ impl Session {
                 self.reply(550, "5.7.1", &format!("Message refused: it fails DMARC and the policy of {domain} is reject"));
                 return Flow::Continue;
             }
-        }
         // The content filters, before anything is promised to the client.
         match crate::filter::check(&self.sh.cfg.filter, &msg.body).await {
             Verdict::Clean => {}
@@ -368,11 +367,10 @@ impl Session {
                 }
             }
         }
-        if let Some(script) = self.sh.server_sieve.clone() {
-            if let Some(flow) = self.server_script(&script, &mut msg, &qid).await {
+        if let Some(script) = self.sh.server_sieve.clone()
+            && let Some(flow) = self.server_script(&script, &mut msg, &qid).await {
                 return flow;
             }
-        }
         if self.service != Service::Mx && self.sh.mailauth.config().sign {
             self.dkim_sign(&mut msg, &fields, &qid).await;
         }

@@ -45,11 +45,10 @@ pub fn check(m: &Message, now: i64) -> Vec<Hit> {
         // that is itself an address of another domain is how phishing looks.
         let shown_domain = from.name().and_then(|n| n.rsplit_once('@')).map(|(_, d)| d.trim_end_matches(['>', '"', ' ']).to_lowercase());
         let real_domain = from.address().and_then(|a| a.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
-        if let (Some(shown), Some(real)) = (shown_domain, real_domain) {
-            if !shown.is_empty() && shown != real {
+        if let (Some(shown), Some(real)) = (shown_domain, real_domain)
+            && !shown.is_empty() && shown != real {
                 hits.push(Hit::new("FROM_NAME_SPOOF", 2.0));
             }
-        }
     }
     hits
 }

@@ -68,11 +68,10 @@ pub fn of(raw: &[u8]) -> HashSet<String> {
         return out;
     };
     words("s:", m.subject().unwrap_or(""), &mut out);
-    if let Some(from) = m.from().and_then(|a| a.first()).and_then(|a| a.address()) {
-        if let Some((_, domain)) = from.rsplit_once('@') {
+    if let Some(from) = m.from().and_then(|a| a.first()).and_then(|a| a.address())
+        && let Some((_, domain)) = from.rsplit_once('@') {
             out.insert(format!("from:{}", domain.to_lowercase()));
         }
-    }
     let mut body = String::new();
     for i in 0..m.text_body_count().max(m.html_body_count()) {
         if let Some(t) = m.body_text(i) {

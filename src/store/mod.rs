@@ -581,7 +581,7 @@ impl Store {
     }
     /// What the spam classifier learnt about these token hashes: their
     /// (spam, ham) counts, and the number of spam and ham messages learnt.
-    pub async fn spam_counts(&self, hashes: Vec<i64>) -> Result<(std::collections::HashMap<i64, (u32, u32)>, u32, u32), StoreError> {
+    pub async fn spam_counts(&self, hashes: Vec<i64>) -> Result<spam::Counts, StoreError> {
         self.db.read(move |c| spam::counts(c, &hashes)).await
     }
     /// Learns messages (their token hashes) as spam (true) or ham, in one commit.
@@ -688,21 +688,21 @@ impl Store {
     }
     pub async fn create_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
         let who = account.clone();
-        let r = self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await?;
+        self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await?;
         self.changed(&who);
-        Ok(r)
+        Ok(())
     }
     pub async fn delete_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
         let who = account.clone();
-        let r = self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await?;
+        self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await?;
         self.changed(&who);
-        Ok(r)
+        Ok(())
     }
     pub async fn rename_mailbox(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
         let who = account.clone();
-        let r = self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await?;
+        self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await?;
         self.changed(&who);
-        Ok(r)
+        Ok(())
     }
     pub async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
         self.db.write(move |c| mailbox::set_subscribed(c, &account, &name, on)).await

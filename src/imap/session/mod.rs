@@ -206,11 +206,10 @@ impl Session {
             let mut bytes = self.frag.message_bytes().to_vec();
             let too_big = self.frag.is_max_message_size_exceeded();
             self.search_return = None;
-            if !too_big && self.selected.is_some() {
-                if let Some(swapped) = extended::substitute_saved(&bytes, &|uid_form| self.saved_set(uid_form)) {
+            if !too_big && self.selected.is_some()
+                && let Some(swapped) = extended::substitute_saved(&bytes, &|uid_form| self.saved_set(uid_form)) {
                     bytes = swapped;
                 }
-            }
             if !too_big && self.user.is_some() {
                 match extended::recognise(&bytes) {
                     Some(Extended::Search { rewritten, ret }) => {

@@ -130,15 +130,14 @@ impl Session {
         }
         let (mailbox, read_only) = (v.name.clone(), v.read_only);
         let account = self.account();
-        if let (true, Some(cs)) = (vanished, changed_since) {
-            if let Ok(ch) = self.sh.store.changes(account.clone(), mailbox.clone(), cs).await {
+        if let (true, Some(cs)) = (vanished, changed_since)
+            && let Ok(ch) = self.sh.store.changes(account.clone(), mailbox.clone(), cs).await {
                 let max = ch.uidnext.max(1) as u64 - 1;
                 let gone: Vec<i64> = ch.vanished.into_iter().filter(|u| in_set(set, *u as u64, max)).collect();
                 if !gone.is_empty() {
                     self.send(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
                 }
             }
-        }
         if fetch::sets_seen(items) && !read_only {
             let uids: Vec<i64> = match self.selected.as_ref() {
                 Some(v) => idx.iter().filter(|i| !v.msgs.flags(**i).contains("\\Seen")).map(|i| v.msgs.uid(*i)).collect(),

@@ -38,11 +38,10 @@ pub fn active(c: &Connection, account: &str) -> Result<Option<(String, String)>,
 
 /// Makes `name` the active script; None (or "") deactivates all.
 pub fn set_active(c: &Connection, account: &str, name: Option<&str>) -> Result<(), StoreError> {
-    if let Some(n) = name {
-        if get(c, account, n)?.is_none() {
+    if let Some(n) = name
+        && get(c, account, n)?.is_none() {
             return Err(StoreError::NotFound(format!("script {n}")));
         }
-    }
     c.execute("UPDATE sieve_scripts SET active = (name = ?2) WHERE account = ?1", params![account, name.unwrap_or("")])?;
     Ok(())
 }

@@ -7,9 +7,12 @@ use rusqlite::{Connection, params};
 
 use crate::store::StoreError;
 
+/// (spam, ham) counts per token hash, then the spam and ham messages learnt in all.
+pub type Counts = (HashMap<i64, (u32, u32)>, u32, u32);
+
 /// Counts of the given token hashes (absent ones left out), and how many
 /// spam and ham messages were learnt in all.
-pub fn counts(c: &Connection, hashes: &[i64]) -> Result<(HashMap<i64, (u32, u32)>, u32, u32), StoreError> {
+pub fn counts(c: &Connection, hashes: &[i64]) -> Result<Counts, StoreError> {
     // A few hundred tokens per query instead of one query per token.
     const CHUNK: usize = 256;
     let mut found = HashMap::new();

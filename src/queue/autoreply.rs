@@ -4,7 +4,6 @@
 
 use tracing::{debug, info, warn};
 
-use crate::ids::Id;
 use crate::store::{NewMessage, QueueEntry, Store};
 use crate::vacation::{self, Vacation};
 
@@ -39,18 +38,8 @@ pub async fn send(store: &Store, hostname: &str, e: &QueueEntry, p: Pending) {
     let Some(rcpt) = super::local::recipient(store, &p.sender).await else { return };
     let display = store.account(p.account.clone()).await.ok().flatten().map(|a| a.display_name).unwrap_or_default();
     let body = vacation::reply(&p.vacation, &p.account, &display, &p.sender, &p.fields, hostname);
-    let reply = NewMessage {
-        id: Id::new(),
-        body,
-        // RFC 5230 §5.1: the null reverse-path, so nothing ever answers a reply.
-        sender: String::new(),
-        client_ip: "127.0.0.1".into(),
-        helo: hostname.into(),
-        auth_user: None,
-        message_id: String::new(),
-        subject: p.vacation.subject.clone(),
-        recipients: vec![rcpt],
-    };
+    // RFC 5230 §5.1: the null reverse-path, so nothing ever answers a reply.
+    let reply = NewMessage::notice(hostname, body, p.vacation.subject.clone(), rcpt);
     let rid = reply.id;
     match store.send_vacation(p.account.clone(), p.sender.clone(), p.vacation.days, reply).await {
         Ok(true) => info!(target: "hato::queue", queue_id = %rid, account = %p.account, to = %p.sender, "vacation reply queued"),

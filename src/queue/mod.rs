@@ -282,19 +282,11 @@ pub async fn bounce_message(
             return None;
         }
     };
-    let id = Id::new();
-    info!(target: "hato::queue", queue_id = %msg.id, bounce_id = %id, to = %msg.sender, "bounce created");
-    Some(NewMessage {
-        id,
-        body: dsn::build(hostname, msg, failures, original, crate::clock::now()),
-        sender: String::new(),
-        client_ip: "127.0.0.1".into(),
-        helo: hostname.into(),
-        auth_user: None,
-        message_id: String::new(),
-        subject: "Undelivered Mail Returned to Sender".into(),
-        recipients: vec![NewRecipient { id: Id::new(), address: msg.sender.clone(), local_account }],
-    })
+    let body = dsn::build(hostname, msg, failures, original, crate::clock::now());
+    let to = NewRecipient { id: Id::new(), address: msg.sender.clone(), local_account };
+    let bounce = NewMessage::notice(hostname, body, "Undelivered Mail Returned to Sender".into(), to);
+    info!(target: "hato::queue", queue_id = %msg.id, bounce_id = %bounce.id, to = %msg.sender, "bounce created");
+    Some(bounce)
 }
 
 #[derive(Clone, Debug)]

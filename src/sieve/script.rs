@@ -143,6 +143,15 @@ impl Args {
         self.items.remove(i);
         Ok(Some(self.items.remove(i)))
     }
+    /// A tag followed by a string or string list (e.g. `:flags ["a", "b"]`).
+    fn tagged_list(&mut self, tag: &str) -> Result<Option<Vec<String>>, SieveError> {
+        match self.tagged(tag)? {
+            None => Ok(None),
+            Some((Arg::Str(s), _)) => Ok(Some(vec![s])),
+            Some((Arg::List(l), _)) => Ok(Some(l)),
+            Some((_, p)) => Err(SieveError::at(p, &format!(":{tag} needs a string list"))),
+        }
+    }
     fn one_of(&mut self, tags: &[&str]) -> Result<Option<String>, SieveError> {
         let found: Vec<&str> = tags.iter().copied().filter(|t| self.items.iter().any(|(a, _)| *a == Arg::Tag(t.to_string()))).collect();
         if found.len() > 1 {
@@ -254,14 +263,6 @@ fn command(cx: &Ctx, c: &Command) -> Result<Cmd, SieveError> {
         return Err(SieveError::at(c.pos, &format!("{} takes no test", c.name)));
     }
     let mut a = args(&c.name, c.pos, &c.args);
-    let flags_arg = |a: &mut Args| -> Result<Option<Vec<String>>, SieveError> {
-        match a.tagged("flags")? {
-            None => Ok(None),
-            Some((Arg::Str(s), _)) => Ok(Some(vec![s])),
-            Some((Arg::List(l), _)) => Ok(Some(l)),
-            Some((_, p)) => Err(SieveError::at(p, ":flags needs a string list")),
-        }
-    };
     let cmd = match c.name.as_str() {
         "if" => {
             let [t] = c.tests.as_slice() else { return Err(SieveError::at(c.pos, "if needs exactly one test")) };
@@ -270,7 +271,7 @@ fn command(cx: &Ctx, c: &Command) -> Result<Cmd, SieveError> {
         "elsif" | "else" => return Err(SieveError::at(c.pos, &format!("{} without an if before it", c.name))),
         "stop" => Cmd::Stop,
         "keep" => {
-            let flags = flags_arg(&mut a)?;
+            let flags = a.tagged_list("flags")?;
             if flags.is_some() {
                 cx.need("imap4flags", "keep :flags", c.pos)?;
             }
@@ -283,7 +284,7 @@ fn command(cx: &Ctx, c: &Command) -> Result<Cmd, SieveError> {
             if copy {
                 cx.need("copy", ":copy", c.pos)?;
             }
-            let flags = flags_arg(&mut a)?;
+            let flags = a.tagged_list("flags")?;
             if flags.is_some() {
                 cx.need("imap4flags", "fileinto :flags", c.pos)?;
             }
@@ -345,12 +346,7 @@ fn command(cx: &Ctx, c: &Command) -> Result<Cmd, SieveError> {
                 }
             };
             let (subject, from, handle) = (text(&mut a, "subject")?, text(&mut a, "from")?, text(&mut a, "handle")?);
-            let addresses = match a.tagged("addresses")? {
-                None => Vec::new(),
-                Some((Arg::Str(s), _)) => vec![s],
-                Some((Arg::List(l), _)) => l,
-                Some((_, p)) => return Err(SieveError::at(p, ":addresses needs a string list")),
-            };
+            let addresses = a.tagged_list("addresses")?.unwrap_or_default();
             if a.tag("mime") {
                 return Err(SieveError::at(c.pos, "vacation :mime is not supported by Hato"));
             }

@@ -112,6 +112,24 @@ pub struct NewMessage {
     pub recipients: Vec<NewRecipient>,
 }
 
+impl NewMessage {
+    /// A message Hato itself sends (bounce, refusal notice, vacation reply):
+    /// from the null reverse-path (RFC 5321 §4.5.5), so nothing answers it.
+    pub fn notice(hostname: &str, body: Vec<u8>, subject: String, to: NewRecipient) -> NewMessage {
+        NewMessage {
+            id: Id::new(),
+            body,
+            sender: String::new(),
+            client_ip: "127.0.0.1".into(),
+            helo: hostname.into(),
+            auth_user: None,
+            message_id: String::new(),
+            subject,
+            recipients: vec![to],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct NewRecipient {
     pub id: Id,

@@ -174,6 +174,14 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
                 for f in &report.filesystems {
                     t.push_str(&format!("{} {}% used\n", f.path, f.used_percent));
                 }
+                for d in &report.disks {
+                    let verdict = match d.passed {
+                        Some(true) => "SMART passed",
+                        Some(false) => "SMART FAILED",
+                        None => "no SMART verdict",
+                    };
+                    t.push_str(&format!("{} {} {}: {verdict}\n", d.device, d.model, d.serial));
+                }
                 for (k, (sev, text)) in &report.conditions {
                     t.push_str(&format!("{sev:?}: {text} ({k})\n"));
                 }

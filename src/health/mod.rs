@@ -3,9 +3,11 @@
 //! Health is a set of named conditions (e.g. `raid.md0.degraded`). The monitor
 //! compares each reading with the previous one and logs an ALERT when a
 //! condition appears and a notice when it clears, so an alert is raised once
-//! per event, not once per poll. (SMART and SNMP traps are to come.)
+//! per event, not once per poll. SMART comes from `smartctl -j` (`smart`);
+//! SNMP traps are to come.
 
 pub mod mdstat;
+pub mod smart;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +25,7 @@ pub enum Severity {
 pub struct Report {
     pub arrays: Vec<mdstat::Array>,
     pub filesystems: Vec<FsUsage>,
+    pub disks: Vec<smart::Disk>,
     /// Active conditions by key, with severity and text.
     pub conditions: BTreeMap<String, (Severity, String)>,
 }
@@ -46,8 +49,27 @@ pub fn fs_usage(path: &Path) -> Option<FsUsage> {
 }
 
 /// Turns readings into conditions.
-pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>) -> Report {
+pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>, disks: Vec<smart::Disk>) -> Report {
     let mut c = BTreeMap::new();
+    for d in &disks {
+        let dev = d.device.trim_start_matches("/dev/");
+        let who = format!("disk {} ({} {})", d.device, d.model, d.serial);
+        if d.passed == Some(false) {
+            c.insert(format!("smart.{dev}.failed"), (Severity::Critical, format!("{who}: SMART overall health check FAILED; replace it")));
+        }
+        for a in &d.failing_now {
+            c.insert(format!("smart.{dev}.prefail.{a}"), (Severity::Critical, format!("{who}: SMART attribute {a} is failing now")));
+        }
+        for a in &d.failed_in_past {
+            c.insert(format!("smart.{dev}.past.{a}"), (Severity::Warning, format!("{who}: SMART attribute {a} failed in the past")));
+        }
+        for w in smart::nvme_warnings(d.nvme_critical_warning) {
+            c.insert(format!("smart.{dev}.nvme.{}", w.split(' ').next().unwrap_or("warning")), (Severity::Critical, format!("{who}: NVMe critical warning: {w}")));
+        }
+        if let Some(used) = d.nvme_percentage_used.filter(|u| *u >= 90) {
+            c.insert(format!("smart.{dev}.wear"), (Severity::Warning, format!("{who}: {used}% of its rated endurance used")));
+        }
+    }
     for a in &arrays {
         if a.degraded() {
             c.insert(
@@ -75,13 +97,13 @@ pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>) -> Report
             }
         }
     }
-    Report { arrays, filesystems, conditions: c }
+    Report { arrays, filesystems, disks, conditions: c }
 }
 
 /// Reads the machine's current state.
 pub fn read(paths: &[&Path]) -> Report {
     let arrays = std::fs::read_to_string("/proc/mdstat").map(|t| mdstat::parse(&t)).unwrap_or_default();
-    evaluate(arrays, paths.iter().filter_map(|p| fs_usage(p)).collect())
+    evaluate(arrays, paths.iter().filter_map(|p| fs_usage(p)).collect(), smart::read_all())
 }
 
 /// What changed between two readings: (raised, cleared).
@@ -95,7 +117,7 @@ pub fn diff<'a>(before: &'a Report, now: &'a Report) -> (Vec<(&'a String, &'a (S
 /// on the data disk each round: a RAID member that vanished is only noticed
 /// by md on I/O, and this also proves the data disk still takes writes.
 pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration) {
-    let mut last = evaluate(Vec::new(), Vec::new());
+    let mut last = evaluate(Vec::new(), Vec::new(), Vec::new());
     loop {
         let probe = data.join(".health-probe");
         let wrote = std::fs::write(&probe, crate::clock::now().to_string().as_bytes())
@@ -104,7 +126,7 @@ pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration) {
             tracing::error!(target: "hato::alert", "ALERT the data disk does not take writes: {e}");
         }
         let data_path = data.clone();
-        let now = tokio::task::spawn_blocking(move || read(&[&data_path])).await.unwrap_or_else(|_| evaluate(Vec::new(), Vec::new()));
+        let now = tokio::task::spawn_blocking(move || read(&[&data_path])).await.unwrap_or_else(|_| evaluate(Vec::new(), Vec::new(), Vec::new()));
         {
             let (raised, cleared) = diff(&last, &now);
             for (key, (sev, text)) in &raised {
@@ -149,17 +171,17 @@ mod tests {
 
     #[test]
     fn alerts_on_transitions_only() {
-        let ok = evaluate(vec![array(2, false, None)], vec![]);
+        let ok = evaluate(vec![array(2, false, None)], vec![], vec![]);
         assert!(ok.conditions.is_empty());
-        let broken = evaluate(vec![array(1, true, None)], vec![]);
+        let broken = evaluate(vec![array(1, true, None)], vec![], vec![]);
         let (raised, cleared) = diff(&ok, &broken);
         let keys: Vec<&str> = raised.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["raid.md0.degraded", "raid.md0.failed.vdc"]);
         assert!(cleared.is_empty());
-        let still = evaluate(vec![array(1, true, None)], vec![]);
+        let still = evaluate(vec![array(1, true, None)], vec![], vec![]);
         let (again, _) = diff(&broken, &still);
         assert!(again.is_empty(), "a standing condition is not re-raised");
-        let rebuilding = evaluate(vec![array(1, false, Some(23.0))], vec![]);
+        let rebuilding = evaluate(vec![array(1, false, Some(23.0))], vec![], vec![]);
         let (raised, cleared) = diff(&broken, &rebuilding);
         assert_eq!(raised.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["raid.md0.recovery.20"]);
         assert_eq!(cleared, [&"raid.md0.failed.vdc".to_string()]);
@@ -168,12 +190,34 @@ mod tests {
     }
 
     #[test]
+    fn smart_conditions() {
+        let ata = smart::parse(include_str!("testdata/smart-ata-failing.json")).unwrap();
+        let nvme = smart::parse(include_str!("testdata/smart-nvme-warning.json")).unwrap();
+        let c = evaluate(vec![], vec![], vec![ata, nvme]).conditions;
+        let keys: Vec<&str> = c.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "smart.nvme0n1.failed",
+                "smart.nvme0n1.nvme.available",
+                "smart.nvme0n1.nvme.reliability",
+                "smart.nvme0n1.wear",
+                "smart.sda.failed",
+                "smart.sda.past.Spin_Retry_Count",
+                "smart.sda.prefail.Reallocated_Sector_Ct",
+            ]
+        );
+        assert_eq!(c["smart.sda.prefail.Reallocated_Sector_Ct"].0, Severity::Critical);
+        assert!(c["smart.nvme0n1.wear"].1.contains("93% of its rated endurance"));
+    }
+
+    #[test]
     fn filesystem_thresholds() {
         let fs = |p| FsUsage { path: "/data".into(), used_percent: p, free_bytes: 0 };
-        assert!(evaluate(vec![], vec![fs(84)]).conditions.is_empty());
-        assert!(evaluate(vec![], vec![fs(86)]).conditions.contains_key("fs./data.85"));
-        assert!(evaluate(vec![], vec![fs(91)]).conditions.contains_key("fs./data.90"));
-        let c = evaluate(vec![], vec![fs(97)]).conditions;
+        assert!(evaluate(vec![], vec![fs(84)], vec![]).conditions.is_empty());
+        assert!(evaluate(vec![], vec![fs(86)], vec![]).conditions.contains_key("fs./data.85"));
+        assert!(evaluate(vec![], vec![fs(91)], vec![]).conditions.contains_key("fs./data.90"));
+        let c = evaluate(vec![], vec![fs(97)], vec![]).conditions;
         assert_eq!(c.get("fs./data.95").map(|x| x.0.clone()), Some(Severity::Critical));
         assert_eq!(c.len(), 1);
     }

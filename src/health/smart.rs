@@ -1,0 +1,120 @@
+//! SMART health of the machine's disks, read with `smartctl -j` (JSON
+//! output of smartmontools ≥ 7): the overall verdict, pre-fail attributes
+//! failing now or in the past, and NVMe critical warnings and wear.
+
+use std::process::Command;
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Disk {
+    pub device: String,
+    pub model: String,
+    pub serial: String,
+    /// The drive's own overall verdict; None when it gives none (virtual disks).
+    pub passed: Option<bool>,
+    /// Attributes whose value is at or below threshold now ("FAILING_NOW"), by name.
+    pub failing_now: Vec<String>,
+    /// Attributes that were at or below threshold at some time ("In_the_past").
+    pub failed_in_past: Vec<String>,
+    /// NVMe critical warning bits (0: none).
+    pub nvme_critical_warning: u64,
+    /// NVMe endurance used, percent (may exceed 100).
+    pub nvme_percentage_used: Option<u64>,
+    pub temperature_c: Option<u64>,
+}
+
+/// One `smartctl -j -a DEVICE` output; None when it names no device.
+pub fn parse(json: &str) -> Option<Disk> {
+    let v: Value = serde_json::from_str(json).ok()?;
+    let device = v["device"]["name"].as_str()?.to_string();
+    let text = |p: &Value| p.as_str().unwrap_or("").trim().to_string();
+    let mut d = Disk {
+        device,
+        model: text(&v["model_name"]),
+        serial: text(&v["serial_number"]),
+        passed: v["smart_status"]["passed"].as_bool(),
+        temperature_c: v["temperature"]["current"].as_u64(),
+        ..Disk::default()
+    };
+    for a in v["ata_smart_attributes"]["table"].as_array().into_iter().flatten() {
+        let name = a["name"].as_str().unwrap_or("unknown").to_string();
+        match a["when_failed"].as_str() {
+            Some("FAILING_NOW") => d.failing_now.push(name),
+            Some("In_the_past") => d.failed_in_past.push(name),
+            _ => {}
+        }
+    }
+    let nvme = &v["nvme_smart_health_information_log"];
+    d.nvme_critical_warning = nvme["critical_warning"].as_u64().unwrap_or(0);
+    d.nvme_percentage_used = nvme["percentage_used"].as_u64();
+    Some(d)
+}
+
+/// NVMe critical warning bits in words (NVMe base specification, SMART log byte 0).
+pub fn nvme_warnings(bits: u64) -> Vec<&'static str> {
+    [
+        (0x01, "available spare below threshold"),
+        (0x02, "temperature outside the allowed range"),
+        (0x04, "reliability degraded by media or internal errors"),
+        (0x08, "media placed in read-only mode"),
+        (0x10, "volatile memory backup failed"),
+        (0x20, "persistent memory region read-only"),
+    ]
+    .iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .map(|(_, text)| *text)
+    .collect()
+}
+
+/// Physical disks worth asking: SATA/SAS (`sd*`) and NVMe namespaces, from
+/// /sys/block. Virtual disks (vd*, xvd*) have no SMART and are left out.
+pub fn devices() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir("/sys/block")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.starts_with("sd") || (n.starts_with("nvme") && n.contains('n')))
+        .map(|n| format!("/dev/{n}"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Reads every disk; disks smartctl cannot read (or no smartctl) are left out.
+pub fn read_all() -> Vec<Disk> {
+    devices()
+        .iter()
+        .filter_map(|dev| {
+            // smartctl's exit status is a bit mask of findings, so the JSON is read whatever it is.
+            let out = Command::new("smartctl").args(["-j", "-a", dev]).output().ok()?;
+            parse(&String::from_utf8_lossy(&out.stdout))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ata_verdict_and_attributes() {
+        let d = parse(include_str!("testdata/smart-ata-failing.json")).unwrap();
+        assert_eq!(d.device, "/dev/sda");
+        assert_eq!(d.passed, Some(false));
+        assert_eq!(d.failing_now, ["Reallocated_Sector_Ct"]);
+        assert_eq!(d.failed_in_past, ["Spin_Retry_Count"]);
+        assert_eq!(d.temperature_c, Some(41));
+    }
+
+    #[test]
+    fn nvme_warnings_and_wear() {
+        let d = parse(include_str!("testdata/smart-nvme-warning.json")).unwrap();
+        assert_eq!(d.passed, Some(false));
+        assert_eq!(nvme_warnings(d.nvme_critical_warning), ["available spare below threshold", "reliability degraded by media or internal errors"]);
+        assert_eq!(d.nvme_percentage_used, Some(93));
+        assert_eq!(parse("{\"smartctl\": {\"exit_status\": 2}}"), None, "no device: nothing to report");
+        assert_eq!(parse("not json"), None);
+    }
+}

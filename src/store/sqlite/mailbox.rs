@@ -290,8 +290,26 @@ pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
     if removed > 0 {
         c.execute("UPDATE mailboxes SET highestmodseq = ?2 WHERE id = ?1", params![id, modseq])?;
         c.execute("UPDATE accounts SET used_bytes = max(0, used_bytes - ?2) WHERE address = ?1", params![account, freed])?;
+        prune_expunge_log(c, id, EXPUNGE_LOG_KEEP)?;
     }
     Ok(removed)
+}
+
+/// Expunge-log entries kept per mailbox. A client re-syncing from an older
+/// modseq is told about every UID not present instead (see `changes`).
+const EXPUNGE_LOG_KEEP: i64 = 20_000;
+
+/// Drops the oldest expunge-log entries past `keep` and raises the
+/// mailbox's floor to the newest modseq dropped.
+fn prune_expunge_log(c: &Connection, mailbox: i64, keep: i64) -> Result<(), StoreError> {
+    let cutoff: Option<i64> = c
+        .query_row("SELECT modseq FROM expunged WHERE mailbox_id = ?1 ORDER BY modseq DESC LIMIT 1 OFFSET ?2", params![mailbox, keep], |r| r.get(0))
+        .optional()?;
+    if let Some(cutoff) = cutoff {
+        c.execute("DELETE FROM expunged WHERE mailbox_id = ?1 AND modseq <= ?2", params![mailbox, cutoff])?;
+        c.execute("UPDATE mailboxes SET expunge_floor = max(expunge_floor, ?2) WHERE id = ?1", params![mailbox, cutoff])?;
+    }
+    Ok(())
 }
 
 pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxState, StoreError> {
@@ -314,11 +332,11 @@ pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxStat
 /// flags changed, and UIDs expunged. Indexed by modseq, so an idle check of an
 /// unchanged mailbox costs two index probes however large the mailbox is.
 pub fn changes(c: &Connection, account: &str, mailbox: &str, since: i64) -> Result<Changes, StoreError> {
-    let (id, uidvalidity, uidnext, highestmodseq): (i64, i64, i64, i64) = c
+    let (id, uidvalidity, uidnext, highestmodseq, floor): (i64, i64, i64, i64, i64) = c
         .query_row(
-            "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account = ?1 AND name = ?2",
+            "SELECT id, uidvalidity, uidnext, highestmodseq, expunge_floor FROM mailboxes WHERE account = ?1 AND name = ?2",
             [account, mailbox],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
@@ -330,8 +348,23 @@ pub fn changes(c: &Connection, account: &str, mailbox: &str, since: i64) -> Resu
             Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? })
         })?
         .collect::<Result<_, _>>()?;
-    let mut st = c.prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
-    let vanished = st.query_map(params![id, since], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let vanished = if since < floor {
+        // The log no longer reaches back that far: every UID below UIDNEXT
+        // that is not present may have vanished since (RFC 7162 §3.2.5.1 lets
+        // a server report more than what changed).
+        let mut st = c.prepare_cached("SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
+        let present: Vec<i64> = st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut gone = Vec::new();
+        let mut next = 1;
+        for uid in present.into_iter().chain(std::iter::once(uidnext)) {
+            gone.extend(next..uid);
+            next = uid + 1;
+        }
+        gone
+    } else {
+        let mut st = c.prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
+        st.query_map(params![id, since], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
     Ok(Changes { uidvalidity, uidnext, highestmodseq, changed, vanished })
 }
 
@@ -518,4 +551,37 @@ pub fn set_subscribed(c: &Connection, account: &str, name: &str, on: bool) -> Re
     let (id, _) = mailbox_id(c, account, name)?;
     c.execute("UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1", params![id, on])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pruned_expunge_log_reports_every_absent_uid() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c).unwrap();
+        // Just the rows this test needs, without accounts and bodies behind them.
+        c.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        c.execute("INSERT INTO mailboxes (id, account, name, uidvalidity, uidnext, highestmodseq) VALUES (1, 'a@x', 'INBOX', 7, 11, 20)", [])
+            .unwrap();
+        // UIDs 1..=10 once existed; 2, 4 and 6 remain; the rest were expunged at modseqs 11..=17.
+        for uid in [2, 4, 6] {
+            c.execute(
+                "INSERT INTO messages (id, mailbox_id, uid, blob_id, return_path, size, internal_date, modseq) VALUES (?1, 1, ?1, 'b', '', 1, 0, 5)",
+                [uid],
+            )
+            .unwrap();
+        }
+        for (i, uid) in [1, 3, 5, 7, 8, 9, 10].iter().enumerate() {
+            c.execute("INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (1, ?1, ?2)", params![uid, 11 + i as i64]).unwrap();
+        }
+        assert_eq!(changes(&c, "a@x", "INBOX", 14).unwrap().vanished, [8, 9, 10]);
+        prune_expunge_log(&c, 1, 3).unwrap();
+        let left: i64 = c.query_row("SELECT COUNT(*) FROM expunged", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 3, "only the newest three entries stay");
+        // Within the kept log: exact. Below the floor: every absent UID.
+        assert_eq!(changes(&c, "a@x", "INBOX", 14).unwrap().vanished, [8, 9, 10]);
+        assert_eq!(changes(&c, "a@x", "INBOX", 12).unwrap().vanished, [1, 3, 5, 7, 8, 9, 10]);
+    }
 }

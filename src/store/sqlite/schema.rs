@@ -238,6 +238,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     INSERT INTO counters (name, value) VALUES ('summaries_complete', 0);
     "#,
+    // 11: the expunge log is kept to its newest entries per mailbox; changes
+    // at or below this modseq are no longer all known (mailbox::expunge).
+    r#"
+    ALTER TABLE mailboxes ADD COLUMN expunge_floor INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -81,13 +81,62 @@ pub struct Connection {
     /// Start of unread data in `rbuf`.
     rpos: usize,
     wbuf: Vec<u8>,
+    /// IMAP COMPRESS=DEFLATE (RFC 4978), once the client turned it on.
+    deflate: Option<Box<Deflate>>,
+}
+
+/// Raw deflate both ways. `rbuf` holds inflated bytes; compressed input not
+/// inflated yet waits in `pending`, so one small packet cannot fill memory
+/// with what it expands to.
+struct Deflate {
+    out: flate2::Compress,
+    inp: flate2::Decompress,
+    pending: Vec<u8>,
+}
+
+/// At most this much is inflated per read; the rest waits its turn.
+const INFLATE_STEP: usize = 4 * READ_CHUNK;
+
+impl Deflate {
+    /// Inflates waiting input into `out`, up to INFLATE_STEP bytes.
+    fn inflate(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = out.len();
+        while !self.pending.is_empty() && out.len() - start < INFLATE_STEP {
+            out.reserve(READ_CHUNK);
+            let (before_in, before_out) = (self.inp.total_in(), out.len());
+            self.inp
+                .decompress_vec(&self.pending, out, flate2::FlushDecompress::Sync)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad compressed data: {e}")))?;
+            let used = (self.inp.total_in() - before_in) as usize;
+            self.pending.drain(..used);
+            if used == 0 && out.len() == before_out {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn deflate(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let mut pos = 0;
+        loop {
+            out.reserve(READ_CHUNK);
+            let before_in = self.out.total_in();
+            self.out.compress_vec(&data[pos..], &mut out, flate2::FlushCompress::Sync).map_err(io::Error::other)?;
+            pos += (self.out.total_in() - before_in) as usize;
+            // Done when all input is in and the sync flush fit in the space left.
+            if pos >= data.len() && out.len() < out.capacity() {
+                return Ok(out);
+            }
+        }
+    }
 }
 
 const READ_CHUNK: usize = 16 * 1024;
 
 impl Connection {
     pub fn new(stream: Stream) -> Connection {
-        Connection { stream, rbuf: Vec::with_capacity(READ_CHUNK), rpos: 0, wbuf: Vec::with_capacity(1024) }
+        Connection { stream, rbuf: Vec::with_capacity(READ_CHUNK), rpos: 0, wbuf: Vec::with_capacity(1024), deflate: None }
     }
 
     pub fn is_tls(&self) -> bool {
@@ -105,7 +154,13 @@ impl Connection {
 
     pub async fn flush(&mut self) -> Result<(), ConnError> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
+            match self.deflate.as_mut() {
+                Some(d) => {
+                    let packed = d.deflate(&self.wbuf)?;
+                    self.stream.write_all(&packed).await?;
+                }
+                None => self.stream.write_all(&self.wbuf).await?,
+            }
             self.wbuf.clear();
         }
         self.stream.flush().await?;
@@ -132,6 +187,15 @@ impl Connection {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
+        if let Some(d) = self.deflate.as_mut() {
+            // Input already here but not inflated yet comes first.
+            if !d.pending.is_empty() {
+                d.inflate(&mut self.rbuf)?;
+                if self.rpos < self.rbuf.len() {
+                    return Ok(());
+                }
+            }
+        }
         // Read into a separate buffer and append only what arrived: if the caller
         // drops this future (IDLE waits on the store notifier too), the
         // connection's buffer is left exactly as it was.
@@ -141,8 +205,39 @@ impl Connection {
             Ok(Err(e)) => return Err(e.into()),
             Ok(Ok(n)) => n,
         };
-        self.rbuf.extend_from_slice(&chunk[..n]);
-        if n == 0 { Err(ConnError::Closed) } else { Ok(()) }
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        match self.deflate.as_mut() {
+            Some(d) => {
+                d.pending.extend_from_slice(&chunk[..n]);
+                d.inflate(&mut self.rbuf)?;
+            }
+            None => self.rbuf.extend_from_slice(&chunk[..n]),
+        }
+        Ok(())
+    }
+
+    /// Turns on COMPRESS=DEFLATE (RFC 4978) after the tagged OK was queued:
+    /// that OK goes out plain, everything after it compressed both ways.
+    /// Bytes the client sent after its COMPRESS command are compressed already.
+    pub async fn start_deflate(&mut self) -> Result<(), ConnError> {
+        self.flush().await?;
+        let early = self.rbuf.split_off(self.rpos);
+        self.rbuf.clear();
+        self.rpos = 0;
+        let mut d = Box::new(Deflate {
+            out: flate2::Compress::new(flate2::Compression::fast(), false),
+            inp: flate2::Decompress::new(false),
+            pending: early,
+        });
+        d.inflate(&mut self.rbuf)?;
+        self.deflate = Some(d);
+        Ok(())
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// Reads one line including its LF. A line over `max` bytes is consumed to its
@@ -189,6 +284,9 @@ impl Connection {
     /// Upgrades to TLS. Any plaintext the client pipelined after STARTTLS is
     /// discarded (CVE-2011-0411: it must not be executed as if it came under TLS).
     pub async fn start_tls(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> Result<(), ConnError> {
+        if self.deflate.is_some() {
+            return Err(ConnError::Tls(io::Error::other("TLS cannot start inside a compressed stream")));
+        }
         self.flush().await?;
         self.rbuf.clear();
         self.rpos = 0;

@@ -151,6 +151,8 @@ fn mbsync_syncs_both_ways() {
     assert_eq!(server.len(), 3, "{subjects:?}\n{out}");
     assert!(subjects.contains(&"written locally"), "{subjects:?}");
     assert_eq!(server.iter().filter(|m| m["flags"].as_str().unwrap().contains("\\Seen")).count(), 1, "{server:?}");
+    // mbsync asks for COMPRESS=DEFLATE when offered (RFC 4978): every sync above ran compressed.
+    assert!(s.log().contains("COMPRESS=DEFLATE on"), "{}", s.log());
     // And a third sync with nothing to do changes nothing.
     let (ok, out) = sync();
     assert!(ok, "{out}");
@@ -235,4 +237,14 @@ fn imap4rev2_after_enable() {
     s.populate("hato.test", &["alice"]);
     let (ok, out) = run(PYTHON, &[&py_script("imap_rev2.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
     assert!(ok && out.contains("imap4rev2 ok"), "{out}\n{}", s.log());
+}
+
+#[test]
+fn compress_deflate_by_hand() {
+    let s = Server::start("imap-compress", "[imap]\nallow_plaintext_auth = true\n");
+    s.populate("hato.test", &["alice"]);
+    deliver(&s, "alice@hato.test", 20);
+    let (ok, out) = run(PYTHON, &[&py_script("imap_compress.py"), &s.imap.to_string(), "alice@hato.test", "pw-alice"]);
+    assert!(ok, "{out}\n{}", s.log());
+    eprintln!("{out}");
 }

@@ -41,7 +41,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 SASL-IR SEARCHRES UTF8=ACCEPT LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
      QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
-     SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+     SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 
 pub struct Session {
     sh: Arc<Shared>,
@@ -440,6 +440,15 @@ impl Session {
                     Err(e) => self.done(&tag, "APPEND", Err(e)),
                 }
             }
+            CommandBody::Compress { .. } if self.conn.is_compressed() => {
+                self.send(&format!("{tag} NO [COMPRESSIONACTIVE] DEFLATE is already on\r\n"));
+            }
+            // DEFLATE is the only algorithm the grammar knows.
+            CommandBody::Compress { .. } => {
+                self.send(&format!("{tag} OK DEFLATE active\r\n"));
+                self.conn.start_deflate().await?;
+                info!(target: "hato::imap", "COMPRESS=DEFLATE on");
+            }
             CommandBody::Idle => return self.idle(&tag).await,
             _ if !selected => self.send(&format!("{tag} BAD {name} needs a selected mailbox\r\n")),
             CommandBody::Fetch { sequence_set, macro_or_item_names, uid, modifiers } => {
@@ -541,7 +550,6 @@ impl Session {
                 self.saved.clear();
                 self.send(&format!("{tag} OK UNSELECT completed\r\n"));
             }
-            _ => self.send(&format!("{tag} NO [CANNOT] {name} is not supported\r\n")),
         }
         Ok(Flow::Continue)
     }

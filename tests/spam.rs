@@ -123,6 +123,9 @@ fn spam_is_scored_filed_held_refused_and_learnt() {
     let held = s.ctl_json(&["quarantine", "list"]);
     assert_eq!(held.as_array().map(Vec::len), Some(1), "{held}\n{}", s.log());
     assert_eq!(held[0]["filter"], "spam");
+    // A user's view holds only what was held for them.
+    assert_eq!(s.ctl_json(&["quarantine", "list", "--account", "alice@hato.test"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(s.ctl_json(&["quarantine", "list", "--account", "bob@hato.test"]).as_array().map(Vec::len), Some(0));
     assert!(held[0]["reason"].as_str().unwrap().contains("URIBL_URIBL_A_TEST=3.0"), "{held}");
 
     // Listed on both (11.5): refused at DATA, archived as refused.

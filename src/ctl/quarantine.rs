@@ -11,6 +11,9 @@ pub enum QuarantineCmd {
     List {
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Only what was held for this account (what its user may see).
+        #[arg(long)]
+        account: Option<String>,
     },
     /// Print a held message as received (to inspect it; nothing is run).
     Cat { id: String },
@@ -23,8 +26,9 @@ pub enum QuarantineCmd {
 pub async fn run(ctx: &Ctx, cmd: QuarantineCmd) -> Result<(), CtlError> {
     let s = &ctx.store;
     match cmd {
-        QuarantineCmd::List { limit } => {
-            let list = s.quarantine_list(limit).await?;
+        QuarantineCmd::List { limit, account } => {
+            let account = account.map(|a| super::address_arg(&a)).transpose()?;
+            let list = s.quarantine_list(limit, account).await?;
             ctx.out.show(&list, || {
                 list.iter()
                     .map(|q| {

@@ -543,8 +543,9 @@ impl Store {
     pub async fn quarantine(&self, msg: NewMessage, filter: String, reason: String) -> Result<(), StoreError> {
         self.db.write(move |c| quarantine::add(c, &msg, &filter, &reason, crate::clock::now())).await
     }
-    pub async fn quarantine_list(&self, limit: usize) -> Result<Vec<QuarantineEntry>, StoreError> {
-        self.db.read(move |c| quarantine::list(c, limit)).await
+    /// Held messages, newest first; with `account`, only those held for that account.
+    pub async fn quarantine_list(&self, limit: usize, account: Option<String>) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.db.read(move |c| quarantine::list(c, limit, account.as_deref())).await
     }
     pub async fn quarantine_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
         self.db.read(move |c| quarantine::body(c, id)).await

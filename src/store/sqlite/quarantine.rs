@@ -31,12 +31,16 @@ fn recipients(c: &Connection, id: i64) -> Result<Vec<(String, Option<String>)>, 
     Ok(st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?)
 }
 
-pub fn list(c: &Connection, limit: usize) -> Result<Vec<QuarantineEntry>, StoreError> {
+/// Held messages, newest first; with `account`, only those held for it
+/// (what a user may see of the quarantine).
+pub fn list(c: &Connection, limit: usize, account: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError> {
     let mut st = c.prepare(
-        "SELECT id, created, size, sender, message_id, subject, filter, reason FROM quarantine ORDER BY created DESC, id LIMIT ?1",
+        "SELECT id, created, size, sender, message_id, subject, filter, reason FROM quarantine
+         WHERE ?2 IS NULL OR id IN (SELECT quarantine_id FROM quarantine_rcpts WHERE local_account = ?2)
+         ORDER BY created DESC, id LIMIT ?1",
     )?;
     let rows: Vec<QuarantineEntry> = st
-        .query_map([limit as i64], |r| {
+        .query_map(params![limit as i64, account], |r| {
             Ok(QuarantineEntry {
                 id: Id(r.get(0)?),
                 created: r.get(1)?,

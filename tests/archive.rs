@@ -10,14 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn send(s: &Server, from: &str, body: &[u8]) -> String {
-    let mut c = Raw::connect(s.mx);
-    c.cmd("EHLO archive.test");
-    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@hato.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.send(body);
-    c.send(b".\r\n");
-    c.reply()
+    smtp_send(s.mx, from, "alice@hato.test", body)
 }
 
 fn search(s: &Server, args: &[&str]) -> Vec<serde_json::Value> {

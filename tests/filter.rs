@@ -25,13 +25,7 @@ fn with_attachment(subject: &str, part_headers: &str, data: &[u8]) -> String {
 
 /// Sends one message over the MX port; returns the reply to the end of DATA.
 fn send(s: &Server, body: &str) -> String {
-    let mut c = Raw::connect(s.mx);
-    c.cmd("EHLO filter.test");
-    assert!(c.cmd("MAIL FROM:<sender@example.org>").starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@hato.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.send(format!("{body}.\r\n").as_bytes());
-    c.reply()
+    smtp_send(s.mx, "sender@example.org", "alice@hato.test", body.as_bytes())
 }
 
 /// A stored zip (what `zip -0` makes) of the given files.

@@ -13,16 +13,6 @@ use common::*;
 
 const T: Duration = Duration::from_secs(30);
 
-fn raw_send(port: u16, from: &str, to: &str, message: &str) -> String {
-    let mut c = Raw::connect(port);
-    c.cmd("EHLO mx.other.test");
-    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-    assert!(c.cmd(&format!("RCPT TO:<{to}>")).starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.send(format!("{message}\r\n.\r\n").as_bytes());
-    c.reply()
-}
-
 fn cat(s: &Server, account: &str, mailbox: &str, uid: i64) -> String {
     let out = s.ctl(&["mailbox", "cat", account, &uid.to_string(), "--mailbox", mailbox]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -86,7 +76,7 @@ fn dkim_signed_by_one_verified_by_the_other_with_spf_and_dmarc() {
     // Altered after signing: the body hash no longer matches.
     let original = m.split_once("DKIM-Signature:").map(|(_, rest)| format!("DKIM-Signature:{rest}")).unwrap();
     let altered = original.replace("Hello from smtplib.", "Hello from someone else.");
-    assert!(raw_send(receiver.mx, "alice@hato.test", "bob@example.net", &altered).starts_with("250"));
+    assert!(smtp_send(receiver.mx, "alice@hato.test", "bob@example.net", altered.as_bytes()).starts_with("250"));
     receiver.wait_mailbox("bob@example.net", "INBOX", 2, T);
     let m2 = cat(&receiver, "bob@example.net", "INBOX", 2);
     let first = m2.split("\r\n\r\n").next().unwrap_or_default().to_string();
@@ -94,11 +84,11 @@ fn dkim_signed_by_one_verified_by_the_other_with_spf_and_dmarc() {
 
     // A forged sender whose domain publishes p=reject: refused at DATA.
     let forged = "From: CEO <ceo@forged.test>\r\nTo: bob@example.net\r\nSubject: wire transfer\r\n\r\nPay now.";
-    let r = raw_send(receiver.mx, "ceo@forged.test", "bob@example.net", forged);
+    let r = smtp_send(receiver.mx, "ceo@forged.test", "bob@example.net", forged.as_bytes());
     assert!(r.starts_with("550 5.7.1") && r.contains("DMARC"), "{r}\n{}", receiver.log());
     // p=quarantine: accepted into Junk.
     let q = format!("From: <x@quar.test>\r\nTo: bob@example.net\r\nDate: {}\r\nMessage-ID: <q1@quar.test>\r\nSubject: hello\r\n\r\nhi", date_now());
-    assert!(raw_send(receiver.mx, "x@quar.test", "bob@example.net", &q).starts_with("250"));
+    assert!(smtp_send(receiver.mx, "x@quar.test", "bob@example.net", q.as_bytes()).starts_with("250"));
     let junk = receiver.wait_mailbox("bob@example.net", "Junk", 1, T);
     assert_eq!(junk.len(), 1, "{}", receiver.log());
     let j = cat(&receiver, "bob@example.net", "Junk", 1);

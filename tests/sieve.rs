@@ -36,13 +36,7 @@ if envelope :localpart :is "from" "bob" {
 "#;
 
 fn send(s: &Server, from: &str, headers: &str, body: &str) -> String {
-    let mut c = Raw::connect(s.mx);
-    c.cmd("EHLO sieve.test");
-    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@hato.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.send(format!("From: <{from}>\r\nTo: alice@hato.test\r\n{headers}\r\n\r\n{body}\r\n.\r\n").as_bytes());
-    c.reply()
+    smtp_send(s.mx, from, "alice@hato.test", format!("From: <{from}>\r\nTo: alice@hato.test\r\n{headers}\r\n\r\n{body}\r\n").as_bytes())
 }
 
 #[test]

@@ -42,13 +42,7 @@ const T: Duration = Duration::from_secs(20);
 
 /// Sends one message to alice over the MX port; returns the final reply.
 fn send(s: &Server, message: &str) -> String {
-    let mut c = Raw::connect(s.mx);
-    c.cmd("EHLO spam.test");
-    assert!(c.cmd("MAIL FROM:<sender@remote.example>").starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@hato.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.send(format!("{message}\r\n.\r\n").as_bytes());
-    c.reply()
+    smtp_send(s.mx, "sender@remote.example", "alice@hato.test", message.as_bytes())
 }
 
 fn cat(s: &Server, mailbox: &str, uid: i64) -> String {

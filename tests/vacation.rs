@@ -11,13 +11,7 @@ use common::*;
 const T: Duration = Duration::from_secs(20);
 
 fn send(s: &Server, from: &str, headers: &str) -> String {
-    let mut c = Raw::connect(s.mx);
-    c.cmd("EHLO vacation.test");
-    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@hato.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.send(format!("From: <{from}>\r\n{headers}\r\nbody\r\n.\r\n").as_bytes());
-    c.reply()
+    smtp_send(s.mx, from, "alice@hato.test", format!("From: <{from}>\r\n{headers}\r\nbody\r\n").as_bytes())
 }
 
 #[test]

@@ -165,36 +165,34 @@ impl Args {
     fn next_pos(&self) -> Pos {
         self.items.first().map(|a| a.1).unwrap_or(self.pos)
     }
-    fn strings(&mut self, what: &str) -> Result<Vec<String>, SieveError> {
-        match self.items.first().cloned() {
-            Some((Arg::Str(s), _)) => {
+    /// Takes the next positional argument if `pick` accepts it.
+    fn take<T>(&mut self, expected: &str, pick: impl Fn(&Arg) -> Option<T>) -> Result<T, SieveError> {
+        match self.items.first().and_then(|(a, _)| pick(a)) {
+            Some(v) => {
                 self.items.remove(0);
-                Ok(vec![s])
+                Ok(v)
             }
-            Some((Arg::List(l), _)) => {
-                self.items.remove(0);
-                Ok(l)
-            }
-            _ => Err(SieveError::at(self.next_pos(), &format!("{}: expected {what}", self.name))),
+            None => Err(SieveError::at(self.next_pos(), &format!("{}: expected {expected}", self.name))),
         }
+    }
+    fn strings(&mut self, what: &str) -> Result<Vec<String>, SieveError> {
+        self.take(what, |a| match a {
+            Arg::Str(s) => Some(vec![s.clone()]),
+            Arg::List(l) => Some(l.clone()),
+            _ => None,
+        })
     }
     fn string(&mut self, what: &str) -> Result<String, SieveError> {
-        match self.items.first().cloned() {
-            Some((Arg::Str(s), _)) => {
-                self.items.remove(0);
-                Ok(s)
-            }
-            _ => Err(SieveError::at(self.next_pos(), &format!("{}: expected {what} (a string)", self.name))),
-        }
+        self.take(&format!("{what} (a string)"), |a| match a {
+            Arg::Str(s) => Some(s.clone()),
+            _ => None,
+        })
     }
     fn number(&mut self, what: &str) -> Result<u64, SieveError> {
-        match self.items.first().cloned() {
-            Some((Arg::Number(n), _)) => {
-                self.items.remove(0);
-                Ok(n)
-            }
-            _ => Err(SieveError::at(self.next_pos(), &format!("{}: expected {what} (a number)", self.name))),
-        }
+        self.take(&format!("{what} (a number)"), |a| match a {
+            Arg::Number(n) => Some(*n),
+            _ => None,
+        })
     }
     fn done(self) -> Result<(), SieveError> {
         match self.items.first() {

@@ -335,13 +335,14 @@ impl Session {
         }
         if self.service == Service::Mx && self.sh.cfg.spam.enabled {
             let cfg = self.sh.spam.config();
-            let extra = auth.map(|a| (a.hits, a.dmarc)).map_or(Vec::new(), |(mut hits, dmarc)| {
+            let mut extra = Vec::new();
+            if let Some(a) = auth {
                 // p=quarantine means Junk when enforced: worth the Junk threshold by itself.
-                if let (crate::mailauth::Dmarc::Quarantine(_), true) = (dmarc, self.sh.mailauth.config().dmarc_enforce) {
-                    hits.push(crate::spam::Hit::new("DMARC_QUARANTINE", cfg.junk_at));
+                if matches!(a.dmarc, crate::mailauth::Dmarc::Quarantine(_)) && self.sh.mailauth.config().dmarc_enforce {
+                    extra.push(crate::spam::Hit::new("DMARC_QUARANTINE", cfg.junk_at));
                 }
-                hits
-            });
+                extra.splice(0..0, a.hits);
+            }
             let report = self.sh.spam.score(&msg.body, self.peer, &qid, extra).await;
             let action = report.action(cfg);
             let verdict = match action {

@@ -178,11 +178,6 @@ fn list_test(kind: &str, zone: &str) -> String {
     format!("{kind}_{zone}")
 }
 
-/// Learns a message as spam or ham (a quarantine release, `hato ctl spam learn`).
-pub async fn learn(store: &Store, raw: &[u8], is_spam: bool) -> Result<(), crate::store::StoreError> {
-    store.spam_learn(vec![(tokens::hashes(raw), is_spam)]).await
-}
-
 /// What a user moving mail teaches, by the two mailboxes' special use: into
 /// Junk means spam; out of Junk means ham, unless it went to Trash.
 pub fn lesson(from: Option<&str>, to: Option<&str>) -> Option<bool> {

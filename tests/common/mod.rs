@@ -404,3 +404,17 @@ pub fn date_now() -> String {
     let out = Command::new("date").arg("-R").output().expect("run date");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// One SMTP transaction on `port` (EHLO, MAIL, RCPT, DATA) with `message`
+/// as the data (dot-stuffing is the caller's); returns the reply to the
+/// end of DATA.
+pub fn smtp_send(port: u16, from: &str, to: &str, message: &[u8]) -> String {
+    let mut c = Raw::connect(port);
+    c.cmd("EHLO client.test");
+    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
+    assert!(c.cmd(&format!("RCPT TO:<{to}>")).starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(message);
+    c.send(if message.ends_with(b"\r\n") { b".\r\n" } else { b"\r\n.\r\n" });
+    c.reply()
+}

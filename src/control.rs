@@ -50,10 +50,25 @@ pub struct Response {
 pub struct Server {
     pub queue_wake: Arc<Notify>,
     pub guard: Arc<Guard>,
+    pub store: Arc<crate::store::Store>,
+    /// When this server started (unix seconds).
+    pub started: i64,
+}
+
+/// What `Request::Status` answers: the server's live state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Status {
+    pub version: String,
+    pub started: i64,
+    pub connections: u32,
+    pub stats: crate::stats::Snapshot,
+    /// None when the store could not be read just now.
+    pub queue: Option<crate::store::QueueSummary>,
 }
 
 impl Server {
-    fn handle(&self, req: Request) -> Response {
+    async fn handle(&self, req: Request) -> Response {
         let ok = |data| Response { ok: true, error: None, data };
         match req {
             Request::LogLevel { spec: Some(spec) } => match crate::logs::set_level(&spec) {
@@ -68,10 +83,16 @@ impl Server {
                 self.queue_wake.notify_one();
                 ok(serde_json::Value::Null)
             }
-            Request::Status => ok(serde_json::json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "connections": self.guard.open_connections(),
-            })),
+            Request::Status => {
+                let status = Status {
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    started: self.started,
+                    connections: self.guard.open_connections(),
+                    stats: crate::stats::STATS.snapshot(),
+                    queue: self.store.queue_summary().await.ok(),
+                };
+                ok(serde_json::to_value(status).unwrap_or_default())
+            }
         }
     }
 
@@ -94,7 +115,7 @@ impl Server {
         let mut lines = BufReader::new(r.take(64 * 1024)).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let resp = match serde_json::from_str::<Request>(&line) {
-                Ok(req) => self.handle(req),
+                Ok(req) => self.handle(req).await,
                 Err(e) => Response { ok: false, error: Some(format!("bad request: {e}")), data: serde_json::Value::Null },
             };
             let mut out = serde_json::to_vec(&resp).unwrap_or_default();

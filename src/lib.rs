@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view and the path of a message.
 
 pub mod address;
+pub mod alert;
 pub mod archive;
 pub mod cidr;
 pub mod clock;
@@ -27,7 +28,9 @@ pub mod queue;
 pub mod serve;
 pub mod sieve;
 pub mod smtp;
+pub mod snmp;
 pub mod spam;
+pub mod stats;
 pub mod summary;
 pub mod store;
 pub mod supervisor;

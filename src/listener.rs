@@ -70,6 +70,7 @@ where
     let _ = tcp.set_nodelay(true);
     if let Some(reply) = (door.blocked)(ip) {
         info!(target: "hato::listener", peer = %ip, door = door.name, "rejected: client address on reject list");
+        crate::stats::add(&crate::stats::STATS.connections_refused, 1);
         let _ = tcp.write_all(reply).await;
         return;
     }
@@ -77,6 +78,7 @@ where
         Ok(p) => p,
         Err(r) => {
             info!(target: "hato::listener", peer = %ip, door = door.name, refusal = ?r, "refused at connect");
+            crate::stats::add(&crate::stats::STATS.connections_refused, 1);
             let _ = tcp.write_all((door.refuse)(r)).await;
             return;
         }

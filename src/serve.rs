@@ -52,7 +52,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let guard = Guard::new(cfg.limits.clone());
     let queue_wake = Arc::new(Notify::new());
 
-    let control = Arc::new(crate::control::Server { queue_wake: queue_wake.clone(), guard: guard.clone() });
+    let control = Arc::new(crate::control::Server { queue_wake: queue_wake.clone(), guard: guard.clone(), store: store.clone(), started: crate::clock::now() });
     let sock = cfg.control_socket();
     control
         .listen(&sock)

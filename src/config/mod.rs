@@ -420,6 +420,13 @@ mod tests {
     }
 
     #[test]
+    fn the_appliance_config_is_valid() {
+        let cfg: Config = toml::from_str(include_str!("../../rootfs/etc/hato/hato.toml")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.filter.antivirus.unwrap().clamd, "/run/clamav/clamd.ctl");
+    }
+
+    #[test]
     fn refuses_unknown_keys_and_bad_values() {
         let e = toml::from_str::<Config>("hostnme = \"x\"").unwrap_err();
         assert!(e.to_string().contains("hostnme"));

@@ -194,7 +194,15 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         }
         CtlCommand::Status => {
             let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::Status).await?;
-            out.show(&data, || format!("version {}\nopen connections {}", data["version"], data["connections"]));
+            out.show(&data, || {
+                let s: crate::control::Status = serde_json::from_value(data.clone()).unwrap_or_default();
+                let q = s.queue.map(|q| format!("{} messages, {} recipients ({} held)", q.messages, q.recipients, q.held)).unwrap_or_else(|| "unreadable".into());
+                let c = &s.stats;
+                format!(
+                    "version {}\nopen connections {}\nqueue {q}\nreceived {} messages ({} rejected), relayed {}, delivered locally {}\nsessions now: smtp {} imap {} pop3 {}",
+                    s.version, s.connections, c.received_messages, c.rejected_messages, c.relayed_messages, c.local_deliveries, c.smtp_sessions, c.imap_sessions, c.pop3_sessions
+                )
+            });
             return Ok(());
         }
         _ => {}

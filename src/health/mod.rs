@@ -4,7 +4,7 @@
 //! compares each reading with the previous one and logs an ALERT when a
 //! condition appears and a notice when it clears, so an alert is raised once
 //! per event, not once per poll. SMART comes from `smartctl -j` (`smart`);
-//! SNMP traps are to come.
+//! Each transition is an `alert` (log line and SNMP trap).
 
 pub mod mdstat;
 pub mod smart;
@@ -116,27 +116,29 @@ pub fn diff<'a>(before: &'a Report, now: &'a Report) -> (Vec<(&'a String, &'a (S
 /// Polls forever, logging alerts on transitions. Writes and syncs a probe file
 /// on the data disk each round: a RAID member that vanished is only noticed
 /// by md on I/O, and this also proves the data disk still takes writes.
-pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration) {
+/// Each round's report goes to `publish` (the SNMP subagent reads it).
+pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration, publish: tokio::sync::watch::Sender<Option<Report>>) {
     let mut last = evaluate(Vec::new(), Vec::new(), Vec::new());
+    let mut unwritable = false;
     loop {
         let probe = data.join(".health-probe");
         let wrote = std::fs::write(&probe, crate::clock::now().to_string().as_bytes())
             .and_then(|_| std::fs::File::open(&probe).and_then(|f| f.sync_all()));
-        if let Err(e) = wrote {
-            tracing::error!(target: "hato::alert", "ALERT the data disk does not take writes: {e}");
+        match (&wrote, unwritable) {
+            (Err(e), false) => crate::alert::raise("data.unwritable", Severity::Critical, &format!("the data disk does not take writes: {e}")),
+            (Ok(()), true) => crate::alert::clear("data.unwritable"),
+            _ => {}
         }
+        unwritable = wrote.is_err();
         let data_path = data.clone();
         let now = tokio::task::spawn_blocking(move || read(&[&data_path])).await.unwrap_or_else(|_| evaluate(Vec::new(), Vec::new(), Vec::new()));
         {
             let (raised, cleared) = diff(&last, &now);
             for (key, (sev, text)) in &raised {
-                match sev {
-                    Severity::Info => tracing::info!(target: "hato::health", condition = %key, "{text}"),
-                    _ => tracing::error!(target: "hato::alert", condition = %key, severity = ?sev, "ALERT {text}"),
-                }
+                crate::alert::raise(key, sev.clone(), text);
             }
             for key in &cleared {
-                tracing::info!(target: "hato::health", condition = %key, "cleared");
+                crate::alert::clear(key);
             }
             // Keep the raw state beside every RAID change, for whoever reads the log later.
             if raised.iter().any(|(k, _)| k.starts_with("raid.")) || cleared.iter().any(|k| k.starts_with("raid.")) {
@@ -144,6 +146,7 @@ pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration) {
                 tracing::info!(target: "hato::health", "mdstat now:\n{raw}");
             }
         }
+        publish.send_replace(Some(now.clone()));
         last = now;
         tokio::time::sleep(interval).await;
     }

@@ -58,6 +58,7 @@ impl Session {
     }
 
     pub async fn run(mut self) {
+        let _open = crate::stats::open(&crate::stats::STATS.pop3_sessions, &crate::stats::STATS.pop3_sessions_total);
         let sid = crate::ids::token(8);
         let span = info_span!(target: "hato::pop3", "pop3", sid = %sid, peer = %self.peer);
         async move {

@@ -124,6 +124,7 @@ impl Runner {
         let filed: Vec<String> = plan.filings.iter().map(|f| f.folder.to_string()).collect();
         match self.store.deliver_local(e.id, plan.filings.clone()).await {
             Ok(true) => {
+                crate::stats::add(&crate::stats::STATS.local_deliveries, 1);
                 let to = if filed.is_empty() { "no folder (the script discarded or redirected it)".to_string() } else { filed.join(", ") };
                 let script = plan.script.clone().unwrap_or_default();
                 info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
@@ -189,9 +190,19 @@ impl Runner {
         };
         let rcpts: Vec<String> = entries.iter().map(|e| e.recipient.clone()).collect();
         let mut last = SendError::Temporary(format!("no next hop for {domain}"));
+        let s = &crate::stats::STATS;
         for hop in hops {
-            match client::send(&opts, &hop.name, hop.addr, &msg.sender, &rcpts, &body).await {
+            let open = crate::stats::open(&s.outbound_sessions, &s.outbound_sessions_total);
+            let sent = client::send(&opts, &hop.name, hop.addr, &msg.sender, &rcpts, &body).await;
+            drop(open);
+            match sent {
                 Ok(results) => {
+                    let accepted = results.iter().filter(|r| matches!(r, RcptResult::Accepted(_))).count() as u64;
+                    if accepted > 0 {
+                        crate::stats::add(&s.relayed_messages, 1);
+                        crate::stats::add(&s.relayed_bytes, body.len() as u64);
+                        crate::stats::add(&s.relayed_recipients, accepted);
+                    }
                     return Ok(results
                         .into_iter()
                         .map(|r| match r {
@@ -201,8 +212,12 @@ impl Runner {
                         })
                         .collect());
                 }
-                Err(e @ SendError::Permanent(_)) => return Err(e),
+                Err(e @ SendError::Permanent(_)) => {
+                    crate::stats::add(&s.relay_failures, 1);
+                    return Err(e);
+                }
                 Err(e) => {
+                    crate::stats::add(&s.relay_failures, 1);
                     info!(target: "hato::queue", queue_id = %qid, hop = %hop.addr, "next hop failed: {e}");
                     last = e;
                 }

@@ -26,6 +26,8 @@ pub struct Session {
     pub(super) auth_user: Option<String>,
     pub(super) tx: Option<Transaction>,
     errors: u32,
+    /// The code of the latest reply, so DATA's outcome can be counted in one place.
+    pub(super) last_code: u16,
 }
 
 /// Whether the loop goes on after a command.
@@ -36,11 +38,12 @@ pub(super) enum Flow {
 
 impl Session {
     pub fn new(sh: Arc<Shared>, service: Service, conn: Connection, peer: IpAddr) -> Session {
-        Session { sh, service, conn, peer, helo: None, esmtp: false, auth_user: None, tx: None, errors: 0 }
+        Session { sh, service, conn, peer, helo: None, esmtp: false, auth_user: None, tx: None, errors: 0, last_code: 0 }
     }
 
     /// Runs the conversation to its end; every outcome is logged, none is returned.
     pub async fn run(mut self) {
+        let _open = crate::stats::open(&crate::stats::STATS.smtp_sessions, &crate::stats::STATS.smtp_sessions_total);
         let sid = crate::ids::token(8);
         let span = info_span!(target: "hato::smtp", "smtp", sid = %sid, peer = %self.peer, svc = self.service.name());
         async move {
@@ -63,6 +66,7 @@ impl Session {
     }
 
     pub(super) fn reply(&mut self, code: u16, esc: &str, text: &str) {
+        self.last_code = code;
         let line = if esc.is_empty() {
             format!("{code} {text}\r\n")
         } else {
@@ -72,6 +76,7 @@ impl Session {
     }
 
     fn reply_multi(&mut self, code: u16, lines: &[String]) {
+        self.last_code = code;
         for (i, l) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
             self.conn.queue(format!("{code}{sep}{l}\r\n").as_bytes());

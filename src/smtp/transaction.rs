@@ -231,7 +231,18 @@ impl Session {
             self.reply(552, "5.3.4", &format!("Message too big; the limit is {max} bytes"));
             return Ok(Flow::Continue);
         }
-        Ok(self.commit(tx, reader.into_body()).await)
+        let (rcpts, body) = (tx.recipients.len() as u64, reader.into_body());
+        let size = body.len() as u64;
+        let flow = self.commit(tx, body).await;
+        let s = &crate::stats::STATS;
+        if self.last_code < 300 {
+            crate::stats::add(&s.received_messages, 1);
+            crate::stats::add(&s.received_bytes, size);
+            crate::stats::add(&s.received_recipients, rcpts);
+        } else {
+            crate::stats::add(&s.rejected_messages, 1);
+        }
+        Ok(flow)
     }
 
     async fn commit(&mut self, tx: Transaction, body: Vec<u8>) -> Flow {
@@ -249,6 +260,7 @@ impl Session {
         let hops = message::count(&fields, "Received");
         if hops >= self.sh.cfg.smtp.max_hops {
             warn!(target: "hato::smtp", hops, "rejected: mail loop");
+            crate::stats::add(&crate::stats::STATS.loops_detected, 1);
             self.reply(554, "5.4.6", &format!("Too many hops ({hops}); mail loop suspected"));
             return Flow::Continue;
         }
@@ -308,6 +320,7 @@ impl Session {
         if let Some(crate::mailauth::Dmarc::Reject(domain)) = auth.as_ref().map(|a| &a.dmarc)
             && self.sh.mailauth.config().dmarc_enforce {
                 warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "dmarc", verdict = "reject", reason = %format!("DMARC policy of {domain}"), "rejected");
+                crate::stats::verdict("dmarc", "reject");
                 let reason = format!("dmarc: the DMARC policy of {domain} rejects it");
                 if let Err(e) = self.sh.store.archive_rejected(msg, reason).await {
                     warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
@@ -320,6 +333,7 @@ impl Session {
             Verdict::Clean => {}
             Verdict::Reject { filter, reason } => {
                 warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter, verdict = "reject", reason = %reason, "rejected");
+                crate::stats::verdict(filter, "reject");
                 if let Err(e) = self.sh.store.archive_rejected(msg, format!("{filter}: {reason}")).await {
                     warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
                 }
@@ -353,6 +367,7 @@ impl Session {
             };
             let reason = format!("score {} ({})", crate::spam::one_decimal(report.score), report.tests());
             info!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "spam", verdict, score = report.score, reason = %reason, "scored");
+            crate::stats::verdict("spam", verdict);
             match action {
                 crate::spam::Action::Reject => {
                     if let Err(e) = self.sh.store.archive_rejected(msg, format!("spam: {reason}")).await {
@@ -395,6 +410,7 @@ impl Session {
         match self.sh.store.quarantine(msg, filter.to_string(), reason.clone()).await {
             Ok(()) => {
                 warn!(target: "hato::filter", queue_id = %qid, from = %sender, filter, verdict = "quarantine", reason = %reason, "quarantined");
+                crate::stats::verdict(filter, "quarantine");
                 self.reply(250, "2.0.0", &format!("OK queued as {qid}"));
             }
             Err(e) => {
@@ -444,6 +460,7 @@ impl Session {
                 Action::Reject { reason } => {
                     let reason = reason.replace(['\r', '\n'], " ").trim().to_string();
                     warn!(target: "hato::filter", queue_id = %qid, from = %msg.sender, filter = "sieve", verdict = "reject", reason = %reason, "rejected by the server script");
+                    crate::stats::verdict("sieve", "reject");
                     let copy = msg.clone();
                     if let Err(e) = self.sh.store.archive_rejected(copy, format!("sieve: {reason}")).await {
                         warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");

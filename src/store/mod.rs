@@ -204,6 +204,19 @@ pub struct QueueEntry {
     pub created: i64,
 }
 
+/// The queue at one moment: messages and recipient rows still to deliver.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct QueueSummary {
+    pub messages: u64,
+    pub recipients: u64,
+    pub bytes: u64,
+    /// Recipient rows an admin put on hold.
+    pub held: u64,
+    /// When the oldest queued message arrived (unix seconds).
+    pub oldest: Option<i64>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct QueuedMessage {
     #[serde(serialize_with = "ser_id")]
@@ -520,6 +533,9 @@ impl Store {
     }
     pub async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
         self.db.read(move |c| queue::queued_body(c, id)).await
+    }
+    pub async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
+        self.db.read(queue::summary).await
     }
     pub async fn queue_list(&self, filter: QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
         self.db.read(move |c| queue::list(c, &filter)).await

@@ -151,7 +151,7 @@ fn data_device() -> Option<String> {
             let mut create = vec!["--create", md, "--level=1", "--raid-devices=2", "--metadata=1.2", "--run", "--name=hato-data"];
             create.extend(&members);
             if !run("mdadm", &create) {
-                error!(target: "hato::alert", "ALERT cannot create the data RAID; falling back to the boot disk");
+                crate::alert::raise("data.raid_create", crate::alert::Severity::Critical, "cannot create the data RAID; falling back to the boot disk");
                 return partition("data");
             }
         }
@@ -162,7 +162,7 @@ fn data_device() -> Option<String> {
 
 fn mount_data() -> bool {
     let Some(dev) = data_device() else {
-        error!(target: "hato::alert", "ALERT no data partition or disk found; mail cannot be stored");
+        crate::alert::raise("data.missing", crate::alert::Severity::Critical, "no data partition or disk found; mail cannot be stored");
         return false;
     };
     if !has_filesystem(&dev) {
@@ -173,7 +173,7 @@ fn mount_data() -> bool {
     }
     let _ = fs::create_dir_all(DATA);
     if let Err(e) = mount(Some(dev.as_str()), DATA, Some("ext4"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&str>) {
-        error!(target: "hato::alert", "ALERT cannot mount {dev} on {DATA}: {e}");
+        crate::alert::raise("data.mount", crate::alert::Severity::Critical, &format!("cannot mount {dev} on {DATA}: {e}"));
         return false;
     }
     info!(target: "hato::init", "data on {dev}");
@@ -219,6 +219,15 @@ fn apply_seed() {
             info!(target: "hato::init", "seeded {f} from {dev}");
         }
     }
+    // Virus signatures for a machine that cannot reach ClamAV's mirrors.
+    if let Ok(files) = fs::read_dir("/run/seed/clamav") {
+        let _ = fs::create_dir_all("/data/clamav");
+        for f in files.flatten() {
+            if fs::copy(f.path(), Path::new("/data/clamav").join(f.file_name())).is_ok() {
+                info!(target: "hato::init", "seeded virus signatures {} from {dev}", f.file_name().to_string_lossy());
+            }
+        }
+    }
     let _ = nix::mount::umount("/run/seed");
 }
 
@@ -247,6 +256,17 @@ fn prepare_data_dirs() {
     let _ = fs::create_dir_all("/data/log");
     if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
         let _ = nix::unistd::chown("/data/hato", Some(u.uid), Some(u.gid));
+    }
+    // clamd's signatures (kept across updates of the image) and its socket's directory.
+    let _ = fs::create_dir_all("/data/clamav");
+    let _ = fs::create_dir_all("/run/clamav");
+    if let Ok(Some(u)) = nix::unistd::User::from_name("clamav") {
+        for dir in ["/data/clamav", "/run/clamav"] {
+            let _ = nix::unistd::chown(dir, Some(u.uid), Some(u.gid));
+        }
+        for f in fs::read_dir("/data/clamav").into_iter().flatten().flatten() {
+            let _ = nix::unistd::chown(&f.path(), Some(u.uid), Some(u.gid));
+        }
     }
     // The appliance config: the admin's copy on the data disk, else the image default.
     if !Path::new("/data/etc/hato.toml").exists() {
@@ -327,7 +347,7 @@ fn status_screen(board: &StatusBoard) -> String {
     if let Some(a) = addrs.first() {
         s.push_str(&format!("web console: https://{a}/\n"));
     }
-    s.push_str(&format!("memory used: {} MiB\n", memory_used_mib()));
+    s.push_str(&format!("memory used: {} MiB    (type `help` here for console commands)\n", memory_used_mib()));
     for svc in board.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         s.push_str(&format!("  {:<12} {:<11} restarts {}\n", svc.name, svc.state, svc.restarts));
     }
@@ -438,9 +458,19 @@ enum Stop {
 }
 
 /// Waits for a stop request: signals, or the ACPI power button (evdev KEY_POWER).
-async fn stop_request() -> Stop {
+/// Waits for a signal, the power button, or `poweroff`/`reboot` typed at the
+/// console (sent on `console`).
+async fn stop_request(console: Option<tokio::sync::mpsc::UnboundedReceiver<Stop>>) -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    if let Some(mut typed) = console {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(how) = typed.recv().await {
+                let _ = tx.send(how);
+            }
+        });
+    }
     for (kind, what) in [
         (SignalKind::terminate(), Stop::PowerOff),
         (SignalKind::from_raw(libc_sigpwr()), Stop::PowerOff),
@@ -530,7 +560,7 @@ pub fn main() -> ! {
         .unwrap_or_default();
     // The firewall goes up before the interfaces do, so no port is ever open unguarded.
     if !run("nft", &["-f", "/etc/hato/firewall.nft"]) {
-        error!(target: "hato::alert", "ALERT the firewall could not be loaded");
+        crate::alert::raise("firewall", crate::alert::Severity::Critical, "the firewall could not be loaded");
     } else {
         info!(target: "hato::init", "firewall loaded");
     }
@@ -548,15 +578,30 @@ pub fn main() -> ! {
         let cfg = match super::load(Path::new(SUPERVISOR_CONFIG)) {
             Ok(c) => c,
             Err(e) => {
-                error!(target: "hato::alert", "ALERT {e}");
-                return stop_request().await;
+                crate::alert::raise("supervisor.config", crate::alert::Severity::Critical, &e.to_string());
+                return stop_request(None).await;
             }
         };
         if persistent {
             bootstrap().await;
         }
-        let sup = Supervisor::new(cfg);
+        let mut sup = Supervisor::new(cfg);
+        let (health_tx, health_rx) = tokio::sync::watch::channel(None);
+        sup.health = Some(health_rx);
         let board = sup.board.clone();
+        let (typed_tx, typed_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (handle, console_board) = (sup.handle(), board.clone());
+        super::console::read_commands(
+            move |cmd| match cmd {
+                super::console::Command::Status => console(&status_screen(&console_board)),
+                super::console::Command::Restart(name) => handle.restart(&name),
+                super::console::Command::Signal(name, sig) => handle.signal(&name, sig),
+                super::console::Command::PowerOff => drop(typed_tx.send(Stop::PowerOff)),
+                super::console::Command::Reboot => drop(typed_tx.send(Stop::Reboot)),
+                super::console::Command::Help | super::console::Command::Nothing => console(super::console::HELP),
+            },
+            console,
+        );
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let screen_board = board.clone();
         tokio::spawn(async move {
@@ -573,12 +618,12 @@ pub fn main() -> ! {
             }
         });
         if persistent {
-            tokio::spawn(crate::health::monitor(DATA.into(), Duration::from_secs(5)));
+            tokio::spawn(crate::health::monitor(DATA.into(), Duration::from_secs(5), health_tx));
         }
         let run = tokio::spawn(sup.run(async move {
             let _ = stop_rx.await;
         }));
-        let how = stop_request().await;
+        let how = stop_request(Some(typed_rx)).await;
         info!(target: "hato::init", "{how:?} requested");
         let _ = stop_tx.send(());
         let _ = run.await;

@@ -8,6 +8,7 @@
 //! - `state`: the per-service state machine (pure, unit-tested).
 //! - `reaper`: the only caller of waitpid.
 
+pub mod console;
 pub mod init;
 mod reaper;
 pub mod snmpd;
@@ -46,7 +47,24 @@ pub enum Event {
     Ready { service: usize, generation: u64 },
     NotReady { service: usize, generation: u64 },
     Restart { service: usize },
+    /// An administrator asks to restart a service by name (retrying one that was given up on).
+    AdminRestart { name: String },
+    /// An administrator sends a service a signal.
+    AdminSignal { name: String, signal: Signal },
     Stop,
+}
+
+/// Lets the console (and later the API) act on running services.
+#[derive(Clone)]
+pub struct Handle(UnboundedSender<Event>);
+
+impl Handle {
+    pub fn restart(&self, name: &str) {
+        let _ = self.0.send(Event::AdminRestart { name: name.into() });
+    }
+    pub fn signal(&self, name: &str, signal: Signal) {
+        let _ = self.0.send(Event::AdminSignal { name: name.into(), signal });
+    }
 }
 
 /// A service's state as the console and the API show it.
@@ -56,6 +74,9 @@ pub struct ServiceStatus {
     pub state: &'static str,
     pub pid: Option<i32>,
     pub restarts: u64,
+    /// When it entered its current state.
+    #[serde(skip)]
+    pub since: Option<Instant>,
 }
 
 pub type StatusBoard = Arc<Mutex<Vec<ServiceStatus>>>;
@@ -84,6 +105,10 @@ pub struct Supervisor {
     tx: UnboundedSender<Event>,
     rx: UnboundedReceiver<Event>,
     pub board: StatusBoard,
+    /// The health monitor's latest report, for the SNMP subagent (set by `hato init`).
+    pub health: Option<tokio::sync::watch::Receiver<Option<crate::health::Report>>>,
+    /// Subscribed at creation, so no alert raised after it is missed by the subagent.
+    alerts: Option<tokio::sync::broadcast::Receiver<crate::alert::Alert>>,
 }
 
 impl Supervisor {
@@ -104,12 +129,21 @@ impl Supervisor {
                 Svc { spec: s.clone(), tracker: Tracker::new(s.restart.clone()), pid: None, generation: 0, log: Arc::new(Mutex::new(log)) }
             })
             .collect();
-        Supervisor { cfg, svcs, tx, rx, board: Arc::new(Mutex::new(Vec::new())) }
+        let alerts = cfg.snmp.as_ref().map(|_| crate::alert::subscribe());
+        Supervisor { cfg, svcs, tx, rx, board: Arc::new(Mutex::new(Vec::new())), health: None, alerts }
+    }
+
+    pub fn handle(&self) -> Handle {
+        Handle(self.tx.clone())
     }
 
     /// Runs until `stop` completes, then stops every service in reverse order.
     pub async fn run(mut self, stop: impl Future<Output = ()> + Send + 'static) {
         reaper::spawn(self.tx.clone());
+        if let (Some(snmp), Some(alerts)) = (&self.cfg.snmp, self.alerts.take()) {
+            let source = crate::snmp::source::Source { board: self.board.clone(), health: self.health.clone(), control: snmp.control_socket.clone() };
+            tokio::spawn(crate::snmp::subagent::run(snmp.agentx_socket.clone(), Arc::new(source), alerts));
+        }
         let tx = self.tx.clone();
         tokio::spawn(async move {
             stop.await;
@@ -141,18 +175,57 @@ impl Supervisor {
                         self.svcs[service].tracker.phase = Phase::Waiting;
                     }
                 }
+                Event::AdminRestart { name } => self.admin_restart(&name),
+                Event::AdminSignal { name, signal } => match self.svcs.iter().find(|s| s.spec.name == name) {
+                    Some(Svc { pid: Some(pid), .. }) => {
+                        info!(target: "hato::supervisor", service = %name, pid, "sending {signal} at an administrator's request");
+                        let _ = kill(Pid::from_raw(*pid), signal);
+                    }
+                    Some(_) => warn!(target: "hato::supervisor", service = %name, "not running; no signal sent"),
+                    None => warn!(target: "hato::supervisor", service = %name, "no such service"),
+                },
             }
         }
         self.shutdown().await;
     }
 
+    fn admin_restart(&mut self, name: &str) {
+        let Some(i) = self.svcs.iter().position(|s| s.spec.name == name) else {
+            warn!(target: "hato::supervisor", service = %name, "no such service");
+            return;
+        };
+        let s = &mut self.svcs[i];
+        match (s.pid, &s.tracker.phase) {
+            (Some(pid), _) => {
+                info!(target: "hato::supervisor", service = %name, pid, "restart requested; stopping it");
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+            (None, Phase::Failed) => {
+                info!(target: "hato::supervisor", service = %name, "retrying a service that was given up on");
+                s.tracker.reset();
+                crate::alert::clear(&format!("service.{name}.failed"));
+            }
+            (None, _) => info!(target: "hato::supervisor", service = %name, "not running; it starts when its turn comes"),
+        }
+    }
+
     fn publish(&self) {
+        let mut board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
         let list = self
             .svcs
             .iter()
-            .map(|s| ServiceStatus { name: s.spec.name.clone(), state: s.tracker.phase.name(), pid: s.pid, restarts: s.tracker.restarts })
+            .map(|s| {
+                let state = s.tracker.phase.name();
+                let before = board.iter().find(|b| b.name == s.spec.name);
+                let since = match before {
+                    Some(b) if b.state == state => b.since,
+                    _ => Some(now),
+                };
+                ServiceStatus { name: s.spec.name.clone(), state, pid: s.pid, restarts: s.tracker.restarts, since }
+            })
             .collect();
-        *self.board.lock().unwrap_or_else(|p| p.into_inner()) = list;
+        *board = list;
     }
 
     fn deps_running(&self, spec: &ServiceSpec) -> bool {
@@ -212,8 +285,11 @@ impl Supervisor {
                 });
             }
             Decision::GiveUp if s.tracker.phase == Phase::Failed => {
-                error!(target: "hato::alert", service = %s.spec.name, failures = s.tracker.fast_failures,
-                    "ALERT service failed repeatedly; not restarting it until an administrator intervenes");
+                let text = format!(
+                    "service {} failed {} times in a row; not restarting it until an administrator intervenes",
+                    s.spec.name, s.tracker.fast_failures
+                );
+                crate::alert::raise(&format!("service.{}.failed", s.spec.name), crate::alert::Severity::Critical, &text);
             }
             Decision::GiveUp => {}
         }

@@ -17,6 +17,19 @@ pub struct SupervisorConfig {
     pub stop_timeout_secs: u64,
     #[serde(rename = "service", default)]
     pub services: Vec<ServiceSpec>,
+    /// The AgentX subagent (NETWORK-SERVICES-MIB, MTA-MIB, HATO-MIB, alert traps); off when absent.
+    #[serde(default)]
+    pub snmp: Option<SubagentConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubagentConfig {
+    /// snmpd's AgentX socket (`agentXSocket` in its config).
+    pub agentx_socket: PathBuf,
+    /// `hato serve`'s control socket, read for MTA-MIB's counters.
+    #[serde(default)]
+    pub control_socket: Option<PathBuf>,
 }
 
 fn default_stop_timeout() -> u64 {
@@ -112,5 +125,19 @@ impl SupervisorConfig {
             seen.push(&s.name);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_appliance_services_are_valid() {
+        let cfg: SupervisorConfig = toml::from_str(include_str!("../../rootfs/etc/hato/supervisor.toml")).unwrap();
+        cfg.validate().unwrap();
+        let names: Vec<&str> = cfg.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["clamd", "freshclam", "hato", "snmpd"]);
+        assert!(cfg.snmp.is_some());
     }
 }

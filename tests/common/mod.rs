@@ -54,6 +54,13 @@ pub struct Server {
 impl Server {
     /// Writes a config (ports, data dir, plus `extra` TOML appended) and starts the server.
     pub fn start(tag: &str, extra: &str) -> Server {
+        let mut s = Server::prepare(tag, extra);
+        s.spawn();
+        s
+    }
+
+    /// Writes the config without starting the server (for a supervisor to start it).
+    pub fn prepare(tag: &str, extra: &str) -> Server {
         let dir = temp_dir(tag);
         let (mx, submission, submissions, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port(), free_port());
         let (imap, imaps, managesieve) = (free_port(), free_port(), free_port());
@@ -77,9 +84,7 @@ impl Server {
             }
         }
         std::fs::write(&config, text).unwrap();
-        let mut s = Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, managesieve, child: None, log: Arc::new(Mutex::new(String::new())) };
-        s.spawn();
-        s
+        Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, managesieve, child: None, log: Arc::new(Mutex::new(String::new())) }
     }
 
     pub fn spawn(&mut self) {
@@ -417,4 +422,23 @@ pub fn smtp_send(port: u16, from: &str, to: &str, message: &[u8]) -> String {
     c.send(message);
     c.send(if message.ends_with(b"\r\n") { b".\r\n" } else { b"\r\n.\r\n" });
     c.reply()
+}
+
+/// A child process stopped when the test ends, however it ends: SIGTERM
+/// first (a supervisor then stops its own services), SIGKILL after 10 s.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

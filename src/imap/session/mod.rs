@@ -101,6 +101,7 @@ impl Session {
     }
 
     pub async fn run(mut self) {
+        let _open = crate::stats::open(&crate::stats::STATS.imap_sessions, &crate::stats::STATS.imap_sessions_total);
         let sid = crate::ids::token(8);
         let span = info_span!(target: "hato::imap", "imap", sid = %sid, peer = %self.peer);
         async move {

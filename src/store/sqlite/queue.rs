@@ -191,3 +191,16 @@ pub fn action(c: &Connection, id: Id, action: Action, now: i64) -> Result<usize,
     }
     Ok(n)
 }
+
+/// What the queue holds now, for monitoring (SNMP, the control socket).
+pub fn summary(c: &Connection) -> Result<crate::store::QueueSummary, StoreError> {
+    let (messages, bytes, oldest): (i64, i64, Option<i64>) = c.query_row(
+        "SELECT count(*), coalesce(sum(size), 0), min(received) FROM queued_messages
+         WHERE id IN (SELECT message FROM queue)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let (recipients, held): (i64, i64) =
+        c.query_row("SELECT count(*), count(*) FILTER (WHERE state = 'held') FROM queue", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(crate::store::QueueSummary { messages: messages as u64, recipients: recipients as u64, bytes: bytes as u64, held: held as u64, oldest })
+}

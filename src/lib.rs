@@ -36,3 +36,4 @@ pub mod store;
 pub mod supervisor;
 pub mod tls;
 pub mod vacation;
+pub mod web;

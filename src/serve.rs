@@ -46,6 +46,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let store = Arc::new(Store::open(&cfg.db_path())?);
     if cfg.demo {
         create_demo(&store).await?;
+        create_demo_admin(&cfg)?;
     }
     let (cert, key) = crate::tls::ensure_certificate(&cfg)?;
     let tls = crate::tls::acceptor(&cert, &key)?;
@@ -83,7 +84,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     }
     let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
     let mailauth = Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
-    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard, tls, queue_wake: queue_wake.clone(), spam, mailauth, server_sieve });
+    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone(), queue_wake: queue_wake.clone(), spam, mailauth, server_sieve });
     for service in [Service::Mx, Service::Submission, Service::Submissions] {
         let addr = match service {
             Service::Mx => &cfg.smtp.mx_listen,
@@ -95,6 +96,19 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         }
     }
 
+    let web = Arc::new(crate::web::App {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        guard: guard.clone(),
+        sessions: crate::web::session::Sessions::new(crate::web::idle(&cfg)),
+        queue_wake: queue_wake.clone(),
+        history: Default::default(),
+    });
+    match crate::web::serve(web, tls.clone()).await {
+        Ok(Some(addr)) => info!(target: "hato::serve", service = "web", addr = %addr, "listening"),
+        Ok(None) => {}
+        Err(source) => return Err(ServeError::Bind { addr: cfg.web.listen.clone(), service: "web", source }),
+    }
     let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
     tokio::spawn(runner.run());
     tokio::spawn(crate::archive::indexer(store.clone()));
@@ -181,9 +195,23 @@ async fn create_demo(store: &Store) -> Result<(), ServeError> {
             used_bytes: 0,
             enabled: true,
             password_hash: crate::directory::hash_password(&password)?,
+            role: Default::default(),
         })
         .await?;
     // Printed, not logged: the password must not sit in log files.
     eprintln!("\n  Demo account created: demo@demo.test  password: {password}\n  (change it with `hato ctl account passwd demo@demo.test`)\n");
+    Ok(())
+}
+
+/// On a development server without one, the web console's administrator password.
+fn create_demo_admin(cfg: &Config) -> Result<(), ServeError> {
+    let path = cfg.admin_hash_file();
+    if path.exists() {
+        return Ok(());
+    }
+    let password = crate::ids::token(12);
+    let hash = crate::directory::hash_password(&password)?;
+    crate::ctl::write_private(&path, hash.as_bytes()).map_err(|e| ServeError::Startup(format!("cannot write {}: {e}", path.display())))?;
+    eprintln!("\n  Web console: https://{}/  user: admin  password: {password}\n  (change it with `hato ctl admin-password`)\n", cfg.web.listen);
     Ok(())
 }

@@ -7,7 +7,7 @@
 use crate::smtp::message;
 
 /// An account's auto-reply.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Vacation {
     pub subject: String,
     pub body: String,

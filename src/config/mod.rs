@@ -16,9 +16,11 @@ use crate::cidr::Cidr;
 mod filter;
 mod mailauth;
 mod spam;
+mod web;
 pub use filter::{Action, AntivirusConfig, ArchiveConfig, FilterConfig};
 pub use mailauth::MailAuthConfig;
 pub use spam::SpamConfig;
+pub use web::WebConfig;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -52,6 +54,7 @@ pub struct Config {
     pub mail_auth: MailAuthConfig,
     pub sieve: SieveConfig,
     pub archive: ArchiveConfig,
+    pub web: WebConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
 }
@@ -73,6 +76,7 @@ impl Default for Config {
             mail_auth: MailAuthConfig::default(),
             sieve: SieveConfig::default(),
             archive: ArchiveConfig::default(),
+            web: WebConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             snmp: SnmpConfig::default(),
@@ -365,6 +369,7 @@ impl Config {
             ("imap.listen", &self.imap.listen),
             ("imap.tls_listen", &self.imap.tls_listen),
             ("sieve.managesieve_listen", &self.sieve.managesieve_listen),
+            ("web.listen", &self.web.listen),
         ] {
             if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });
@@ -403,6 +408,10 @@ impl Config {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("hato.db")
+    }
+
+    pub fn admin_hash_file(&self) -> PathBuf {
+        self.web.admin_hash_file.clone().unwrap_or_else(|| self.data_dir.join("admin.hash"))
     }
 
     pub fn control_socket(&self) -> PathBuf {

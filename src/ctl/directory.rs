@@ -44,6 +44,8 @@ pub enum AccountCmd {
     },
     /// Set the quota in MiB (0 = unlimited).
     Quota { address: String, mb: i64 },
+    /// Set what the account may administer in the web console: user, domain_admin or admin.
+    Role { address: String, role: String },
     Enable { address: String },
     Disable { address: String },
     /// Show, set or turn off the account's vacation auto-reply.
@@ -75,7 +77,7 @@ pub struct PasswordArgs {
 
 impl PasswordArgs {
     /// The password given, or a random one (second value true when generated).
-    fn resolve(&self) -> Result<(String, bool), CtlError> {
+    pub fn resolve(&self) -> Result<(String, bool), CtlError> {
         if let Some(p) = &self.password {
             return Ok((p.clone(), false));
         }
@@ -192,6 +194,7 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
                 used_bytes: 0,
                 enabled: true,
                 password_hash: hash_password(&pw)?,
+                role: Default::default(),
             };
             s.add_account(account).await?;
             let v = serde_json::json!({ "ok": true, "address": address, "password": generated.then_some(&pw) });
@@ -223,6 +226,15 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
             a.quota_bytes = quota_bytes(mb)?;
             s.update_account(a.clone()).await?;
             ctx.out.done(&format!("quota of {} set to {mb} MiB", a.address));
+        }
+        AccountCmd::Role { address, role } => {
+            let mut a = existing(ctx, &address).await?;
+            a.role = match role.as_str() {
+                "user" | "domain_admin" | "admin" => crate::store::Role::parse(&role),
+                other => return Err(CtlError::Usage(format!("unknown role {other}; use user, domain_admin or admin"))),
+            };
+            s.update_account(a.clone()).await?;
+            ctx.out.done(&format!("{} is now {}", a.address, a.role.as_str()));
         }
         AccountCmd::Vacation { address, subject, body, days, off } => {
             let a = existing(ctx, &address).await?;

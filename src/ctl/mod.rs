@@ -104,6 +104,8 @@ pub enum CtlCommand {
     Log(LogCmd),
     /// Live status of the running server.
     Status,
+    /// Set the web console's built-in administrator (`admin`) password.
+    AdminPassword(directory::PasswordArgs),
     /// Disk, RAID and filesystem health of this machine.
     Health,
 }
@@ -192,6 +194,15 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
             });
             return Ok(());
         }
+        CtlCommand::AdminPassword(p) => {
+            let (pw, generated) = p.resolve()?;
+            let path = cfg.admin_hash_file();
+            let hash = crate::directory::hash_password(&pw)?;
+            write_private(&path, hash.as_bytes()).map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
+            let v = serde_json::json!({ "ok": true, "password": generated.then_some(&pw) });
+            out.show(&v, || if generated { format!("web administrator password: {pw}") } else { "web administrator password set".into() });
+            return Ok(());
+        }
         CtlCommand::Status => {
             let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::Status).await?;
             out.show(&data, || {
@@ -221,7 +232,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Dkim(c) => dkim::run(&ctx, c).await,
         CtlCommand::Sieve(c) => sieve::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
-        CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health => Ok(()),
+        CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health | CtlCommand::AdminPassword(_) => Ok(()),
     }
 }
 
@@ -232,4 +243,18 @@ pub fn address_arg(raw: &str) -> Result<String, CtlError> {
 
 pub fn domain_arg(raw: &str) -> Result<String, CtlError> {
     crate::address::normalize_domain(raw).map_err(|e| CtlError::Usage(e.to_string()))
+}
+
+/// Writes a file only its owner can read (created 0600, replaced atomically).
+pub fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

@@ -300,7 +300,9 @@ impl Session {
             self.reply(454, "4.7.0", "Too many failed logins; try again later");
             return Ok(self.client_error().await);
         }
-        match crate::directory::authenticate(&self.sh.store, &user, &pass).await {
+        let web = self.service != Service::Mx && crate::directory::tokens::redeem(&user, &pass);
+        let checked = if web { Ok(Some(user.clone())) } else { crate::directory::authenticate(&self.sh.store, &user, &pass).await };
+        match checked {
             Ok(Some(account)) => {
                 self.sh.guard.auth_succeeded(&account);
                 info!(target: "hato::smtp", user = %account, "authenticated");

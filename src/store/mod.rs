@@ -60,6 +60,49 @@ pub struct Account {
     pub enabled: bool,
     #[serde(skip)]
     pub password_hash: String,
+    pub role: Role,
+}
+
+/// What an account may administer in the web console.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads and sends their own mail.
+    #[default]
+    User,
+    /// Also manages the accounts, aliases and groups of their own domain.
+    DomainAdmin,
+    /// Manages everything.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::DomainAdmin => "domain_admin",
+            Role::Admin => "admin",
+        }
+    }
+    /// Unknown values read as the least privilege.
+    pub fn parse(s: &str) -> Role {
+        match s {
+            "admin" => Role::Admin,
+            "domain_admin" => Role::DomainAdmin,
+            _ => Role::User,
+        }
+    }
+}
+
+/// One administrative action, as the audit log keeps it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub ip: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
 }
 
 impl Account {
@@ -533,6 +576,13 @@ impl Store {
     }
     pub async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
         self.db.read(move |c| queue::queued_body(c, id)).await
+    }
+    pub async fn audit(&self, e: AuditEntry) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::audit_add(c, &e)).await
+    }
+    /// Newest first; `target_domain` limits it to actions on that domain's objects.
+    pub async fn audit_list(&self, limit: usize, target_domain: Option<String>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.db.read(move |c| directory::audit_list(c, limit, target_domain.as_deref())).await
     }
     pub async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
         self.db.read(queue::summary).await

@@ -16,6 +16,7 @@ fn account(address: &str) -> Account {
         used_bytes: 0,
         enabled: true,
         password_hash: "x".into(),
+        role: Default::default(),
     }
 }
 

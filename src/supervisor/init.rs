@@ -432,6 +432,7 @@ async fn bootstrap() {
             used_bytes: 0,
             enabled: true,
             password_hash: hash,
+            role: Default::default(),
         };
         if let Err(e) = store.add_account(account).await {
             warn!(target: "hato::init", "bootstrap account {}: {e}", a.address);

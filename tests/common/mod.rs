@@ -46,6 +46,8 @@ pub struct Server {
     pub imap: u16,
     pub imaps: u16,
     pub managesieve: u16,
+    /// The web console (HTTPS).
+    pub web: u16,
     child: Option<Child>,
     /// Everything the server wrote to stderr (its log), shared with a reader thread.
     pub log: Arc<Mutex<String>>,
@@ -63,7 +65,7 @@ impl Server {
     pub fn prepare(tag: &str, extra: &str) -> Server {
         let dir = temp_dir(tag);
         let (mx, submission, submissions, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port(), free_port());
-        let (imap, imaps, managesieve) = (free_port(), free_port(), free_port());
+        let (imap, imaps, managesieve, web) = (free_port(), free_port(), free_port(), free_port());
         let config = dir.join("hato.toml");
         // Each table gets its ports, merged into `extra` when it opens the same table.
         let mut text = format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n");
@@ -76,6 +78,7 @@ impl Server {
             ("[pop3]", format!("listen = \"127.0.0.1:{pop3}\"\ntls_listen = \"127.0.0.1:{pop3s}\"")),
             ("[imap]", format!("listen = \"127.0.0.1:{imap}\"\ntls_listen = \"127.0.0.1:{imaps}\"")),
             ("[sieve]", format!("managesieve_listen = \"127.0.0.1:{managesieve}\"")),
+            ("[web]", format!("listen = \"127.0.0.1:{web}\"")),
         ] {
             if text.contains(&format!("{table}\n")) {
                 text = text.replacen(&format!("{table}\n"), &format!("{table}\n{lines}\n"), 1);
@@ -84,7 +87,7 @@ impl Server {
             }
         }
         std::fs::write(&config, text).unwrap();
-        Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, managesieve, child: None, log: Arc::new(Mutex::new(String::new())) }
+        Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, managesieve, web, child: None, log: Arc::new(Mutex::new(String::new())) }
     }
 
     pub fn spawn(&mut self) {

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::address::Address;
-use crate::store::{Account, Alias, Domain, Group, Resolution, StoreError, Target, DEFAULT_MAILBOXES};
+use crate::store::{Account, Alias, Domain, Group, Resolution, Role, StoreError, Target, DEFAULT_MAILBOXES};
 
 /// Alias/group chains deeper than this are treated as a configuration loop.
 const MAX_DEPTH: usize = 8;
@@ -86,9 +86,9 @@ pub fn add_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
     let domain = require_domain(c, &a.address)?;
     ensure_free(c, &a.address)?;
     c.execute(
-        "INSERT INTO accounts (address, domain, password_hash, display_name, quota_bytes, enabled, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![a.address, domain, a.password_hash, a.display_name, a.quota_bytes, a.enabled, crate::clock::now()],
+        "INSERT INTO accounts (address, domain, password_hash, display_name, quota_bytes, enabled, created, role)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![a.address, domain, a.password_hash, a.display_name, a.quota_bytes, a.enabled, crate::clock::now(), a.role.as_str()],
     )?;
     for (name, special) in DEFAULT_MAILBOXES {
         let validity = super::mailbox::next_uidvalidity(c)?;
@@ -102,8 +102,8 @@ pub fn add_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
 
 pub fn update_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
     let n = c.execute(
-        "UPDATE accounts SET password_hash = ?2, display_name = ?3, quota_bytes = ?4, enabled = ?5 WHERE address = ?1",
-        params![a.address, a.password_hash, a.display_name, a.quota_bytes, a.enabled],
+        "UPDATE accounts SET password_hash = ?2, display_name = ?3, quota_bytes = ?4, enabled = ?5, role = ?6 WHERE address = ?1",
+        params![a.address, a.password_hash, a.display_name, a.quota_bytes, a.enabled, a.role.as_str()],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("account {}", a.address)));
@@ -128,7 +128,7 @@ pub fn remove_account(c: &Connection, address: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-const ACCOUNT_COLS: &str = "address, display_name, quota_bytes, used_bytes, enabled, password_hash";
+const ACCOUNT_COLS: &str = "address, display_name, quota_bytes, used_bytes, enabled, password_hash, role";
 
 fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -138,6 +138,7 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
         used_bytes: r.get(3)?,
         enabled: r.get(4)?,
         password_hash: r.get(5)?,
+        role: Role::parse(&r.get::<_, String>(6)?),
     })
 }
 
@@ -288,4 +289,24 @@ pub fn owner_of(c: &Connection, address: &str) -> Result<Option<String>, StoreEr
         Some(t) if account(c, &t)?.is_some() => Some(t),
         _ => None,
     })
+}
+
+pub fn audit_add(c: &Connection, e: &crate::store::AuditEntry) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO audit_log (at, actor, ip, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![e.at, e.actor, e.ip, e.action, e.target, e.detail],
+    )?;
+    Ok(())
+}
+
+pub fn audit_list(c: &Connection, limit: usize, target_domain: Option<&str>) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT at, actor, ip, action, target, detail FROM audit_log
+         WHERE ?2 IS NULL OR target = ?2 OR target LIKE '%@' || ?2
+         ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = st.query_map(params![limit as i64, target_domain], |r| {
+        Ok(crate::store::AuditEntry { at: r.get(0)?, actor: r.get(1)?, ip: r.get(2)?, action: r.get(3)?, target: r.get(4)?, detail: r.get(5)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -243,6 +243,21 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE mailboxes ADD COLUMN expunge_floor INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 12: who may administer what in the web console (crate::web), and the
+    // audit log of every administrative action.
+    r#"
+    ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+    CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,
+        ip     TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_at ON audit_log(at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,210 @@
+//! Japanese and English for the console: the language comes from the
+//! `hato_lang` cookie (the switch in the page header), else from
+//! Accept-Language, else English. Every visible string is a key here, so a
+//! missing translation is a compile-time gap, not a blank on the page.
+
+use axum::http::{HeaderMap, header};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Lang> {
+        match s {
+            "en" => Some(Lang::En),
+            "ja" => Some(Lang::Ja),
+            _ => None,
+        }
+    }
+
+    /// The cookie first, then the first of ja/en in Accept-Language (by q value).
+    pub fn of(headers: &HeaderMap) -> Lang {
+        if let Some(l) = super::session::cookie(headers, "hato_lang").and_then(|c| Lang::from_code(&c)) {
+            return l;
+        }
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept.split(',') {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
+            let lang = match tag.split('-').next() {
+                Some("ja") => Lang::Ja,
+                Some("en") => Lang::En,
+                _ => continue,
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, l)| l)
+    }
+
+    /// The text for `key` in this language (the key itself if unknown, so a gap shows).
+    pub fn t(&self, key: &str) -> &'static str {
+        let i = match self {
+            Lang::En => 1,
+            Lang::Ja => 2,
+        };
+        TEXTS.iter().find(|row| row.0 == key).map_or("?", |row| if i == 1 { row.1 } else { row.2 })
+    }
+
+    /// A date (unix seconds, shown in JST for Japanese and UTC for English).
+    pub fn date(&self, unix: i64) -> String {
+        let (offset, suffix) = match self {
+            Lang::Ja => (9 * 3600, ""),
+            Lang::En => (0, " UTC"),
+        };
+        let t = unix + offset;
+        let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+        let (y, m, d) = crate::clock::civil_from_days(days);
+        let (hh, mm) = (secs / 3600, secs % 3600 / 60);
+        match self {
+            Lang::Ja => format!("{y}年{m}月{d}日 {hh:02}:{mm:02}"),
+            Lang::En => format!("{y}-{m:02}-{d:02} {hh:02}:{mm:02}{suffix}"),
+        }
+    }
+}
+
+/// (key, English, Japanese)
+const TEXTS: &[(&str, &str, &str)] = &[
+    ("title", "Hato", "Hato"),
+    ("login", "Log in", "ログイン"),
+    ("logout", "Log out", "ログアウト"),
+    ("user", "User", "ユーザー"),
+    ("password", "Password", "パスワード"),
+    ("login_failed", "Wrong user name or password.", "ユーザー名またはパスワードが違います。"),
+    ("locked_out", "Too many failed logins. Try again later.", "ログインの失敗が多すぎます。しばらくしてから再度お試しください。"),
+    ("admin", "Administration", "管理"),
+    ("mail", "Mail", "メール"),
+    ("dashboard", "Dashboard", "ダッシュボード"),
+    ("accounts", "Accounts", "アカウント"),
+    ("domains", "Domains", "ドメイン"),
+    ("queue", "Queue", "キュー"),
+    ("quarantine", "Quarantine", "隔離"),
+    ("audit", "Audit log", "監査ログ"),
+    ("address", "Address", "アドレス"),
+    ("name", "Name", "名前"),
+    ("quota_mb", "Quota (MiB, 0 = none)", "容量制限 (MiB、0 = なし)"),
+    ("role", "Role", "権限"),
+    ("enabled", "Enabled", "有効"),
+    ("disabled", "Disabled", "無効"),
+    ("create", "Create", "作成"),
+    ("create_account", "Create an account", "アカウントを作成"),
+    ("save", "Save", "保存"),
+    ("delete", "Delete", "削除"),
+    ("disable", "Disable", "無効にする"),
+    ("enable", "Enable", "有効にする"),
+    ("reset_password", "Reset password", "パスワードを再設定"),
+    ("new_password", "New password", "新しいパスワード"),
+    ("created_password", "Account created. Its password:", "アカウントを作成しました。パスワード:"),
+    ("used", "Used", "使用量"),
+    ("services", "Services", "サービス"),
+    ("messages_in", "Messages in", "受信メッセージ"),
+    ("messages_out", "Messages out", "送信メッセージ"),
+    ("rejected", "Rejected", "拒否"),
+    ("spam", "Spam", "迷惑メール"),
+    ("viruses", "Viruses", "ウイルス"),
+    ("connections", "Connections now", "現在の接続数"),
+    ("queued", "Queued", "キュー内"),
+    ("last_24h", "Messages per minute, last 24 hours", "直近24時間の毎分のメッセージ数"),
+    ("folders", "Folders", "フォルダ"),
+    ("compose", "Compose", "作成"),
+    ("from", "From", "差出人"),
+    ("to", "To", "宛先"),
+    ("cc", "Cc", "Cc"),
+    ("subject", "Subject", "件名"),
+    ("date", "Date", "日付"),
+    ("size", "Size", "サイズ"),
+    ("send", "Send", "送信"),
+    ("save_draft", "Save draft", "下書き保存"),
+    ("attachments", "Attachments", "添付ファイル"),
+    ("attach", "Attach files", "ファイルを添付"),
+    ("reply", "Reply", "返信"),
+    ("reply_all", "Reply all", "全員に返信"),
+    ("forward", "Forward", "転送"),
+    ("move_to", "Move to", "移動先"),
+    ("move", "Move", "移動"),
+    ("flag", "Flag", "フラグ"),
+    ("unflag", "Unflag", "フラグ解除"),
+    ("mark_unread", "Mark unread", "未読にする"),
+    ("mark_spam", "Spam", "迷惑メール"),
+    ("not_spam", "Not spam", "迷惑メールではない"),
+    ("search", "Search", "検索"),
+    ("no_messages", "No messages.", "メッセージはありません。"),
+    ("newer", "Newer", "新しい"),
+    ("older", "Older", "古い"),
+    ("sent_ok", "Message sent.", "送信しました。"),
+    ("draft_saved", "Draft saved.", "下書きを保存しました。"),
+    ("images_blocked", "Remote images are blocked.", "外部画像はブロックされています。"),
+    ("show_images", "Show images", "画像を表示"),
+    ("vacation", "Vacation reply", "不在通知"),
+    ("vacation_on", "Send a vacation reply", "不在通知を送信する"),
+    ("filters", "Filters (Sieve)", "フィルタ (Sieve)"),
+    ("settings", "Settings", "設定"),
+    ("my_quarantine", "My quarantine", "自分の隔離メール"),
+    ("release", "Release", "解放"),
+    ("reason", "Reason", "理由"),
+    ("preview", "Preview", "プレビュー"),
+    ("action", "Action", "操作"),
+    ("time", "Time", "時刻"),
+    ("actor", "Who", "実行者"),
+    ("target", "Target", "対象"),
+    ("detail", "Detail", "詳細"),
+    ("retry", "Retry", "再送"),
+    ("hold", "Hold", "保留"),
+    ("recipients", "Recipients", "受信者"),
+    ("state", "State", "状態"),
+    ("error", "Error", "エラー"),
+    ("language", "日本語", "English"),
+    ("lang_other", "ja", "en"),
+    ("role_user", "User", "一般ユーザー"),
+    ("role_domain_admin", "Domain administrator", "ドメイン管理者"),
+    ("role_admin", "Administrator", "管理者"),
+    ("forbidden", "You may not do that.", "この操作は許可されていません。"),
+    ("not_found", "Not found.", "見つかりません。"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(accept: &str, cookie: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, accept.parse().unwrap());
+        if let Some(c) = cookie {
+            h.insert(header::COOKIE, c.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn language_from_cookie_then_accept_language() {
+        assert_eq!(Lang::of(&headers("ja,en-US;q=0.9", None)), Lang::Ja);
+        assert_eq!(Lang::of(&headers("en-US,en;q=0.9,ja;q=0.8", None)), Lang::En);
+        assert_eq!(Lang::of(&headers("fr, ja;q=0.5", None)), Lang::Ja);
+        assert_eq!(Lang::of(&headers("de", None)), Lang::En);
+        assert_eq!(Lang::of(&headers("ja", Some("hato_lang=en"))), Lang::En);
+    }
+
+    #[test]
+    fn every_key_has_both_languages_and_dates_read_naturally() {
+        for (k, en, ja) in TEXTS {
+            assert!(!en.is_empty() && !ja.is_empty(), "{k}");
+        }
+        assert_eq!(Lang::Ja.t("accounts"), "アカウント");
+        // 2026-11-29 00:30 UTC is 09:30 in Japan.
+        assert_eq!(Lang::Ja.date(1_795_912_200), "2026年11月29日 09:30");
+        assert_eq!(Lang::En.date(1_795_912_200), "2026-11-29 00:30 UTC");
+    }
+}

@@ -44,7 +44,9 @@ fn addrs(a: Option<&mail_parser::Address>) -> Vec<String> {
 
 pub fn show(raw: &[u8], remote_images: bool) -> Option<Shown> {
     let m = MessageParser::default().parse(raw)?;
-    let html = m.html_body_count().gt(&0).then(|| m.body_html(0)).flatten().map(|h| sanitize(&h, remote_images));
+    // mail-parser lists a plain text part as an HTML body too (converted); only a real text/html part counts.
+    let real_html = m.html_part(0).is_some_and(|p| matches!(p.body, mail_parser::PartType::Html(_)));
+    let html = real_html.then(|| m.body_html(0)).flatten().map(|h| sanitize(&h, remote_images));
     let blocked_images = html.as_ref().map_or(0, |h| h.1);
     let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     let attachments = m

@@ -340,40 +340,55 @@ pub struct Listing {
 pub const PER_PAGE: usize = 50;
 
 /// One page of a folder, newest first (or oldest first, or by subject/sender);
-/// `query` keeps messages whose sender or subject contains it.
+/// `query` keeps messages whose sender or subject contains it. Sorting and
+/// filtering use the store's search summaries (case-folded); what is shown
+/// comes from the page's own header blocks, as written.
 pub async fn list(c: &Ctx<'_>, folder: &str, page: usize, sort: &str, query: &str) -> Result<Listing, WebError> {
     let me = c.mailbox_owner()?;
     let state = c.app.store.mailbox_state(me.clone(), folder.to_string()).await?;
-    let uids: Vec<i64> = state.messages.iter().map(|m| m.uid).collect();
-    let mut summaries = std::collections::HashMap::new();
-    for chunk in uids.chunks(512) {
-        for (uid, s) in c.app.store.summaries(me.clone(), folder.to_string(), chunk.to_vec()).await? {
-            summaries.insert(uid, s);
-        }
-    }
     let q = query.trim().to_lowercase();
-    let mut items: Vec<ListItem> = state
-        .messages
-        .iter()
-        .filter_map(|m| {
-            let s = summaries.get(&m.uid)?;
-            if !q.is_empty() && !s.subject.to_lowercase().contains(&q) && !s.from.to_lowercase().contains(&q) {
-                return None;
+    let mut order: Vec<(i64, i64, String)> = state.messages.iter().map(|m| (m.uid, m.internal_date, String::new())).collect();
+    if !q.is_empty() || sort == "subject" || sort == "from" {
+        let uids: Vec<i64> = order.iter().map(|o| o.0).collect();
+        let mut keys = std::collections::HashMap::new();
+        for chunk in uids.chunks(512) {
+            for (uid, s) in c.app.store.summaries(me.clone(), folder.to_string(), chunk.to_vec()).await? {
+                let hit = q.is_empty() || s.subject.contains(&q) || s.from.contains(&q);
+                keys.insert(uid, (hit, if sort == "from" { s.from } else { s.subject }));
             }
-            let flags: Vec<&str> = m.flags.split(' ').collect();
-            Some(ListItem { uid: m.uid, from: tidy(&s.from), to: tidy(&s.to), subject: s.subject.clone(), date: m.internal_date, size: m.size, seen: flags.contains(&"\\Seen"), flagged: flags.contains(&"\\Flagged") })
-        })
-        .collect();
-    match sort {
-        "oldest" => items.sort_by_key(|i| (i.date, i.uid)),
-        "subject" => items.sort_by(|a, b| a.subject.to_lowercase().cmp(&b.subject.to_lowercase())),
-        "from" => items.sort_by(|a, b| a.from.to_lowercase().cmp(&b.from.to_lowercase())),
-        _ => items.sort_by_key(|i| std::cmp::Reverse((i.date, i.uid))),
+        }
+        order.retain_mut(|o| match keys.remove(&o.0) {
+            Some((true, key)) => {
+                o.2 = key;
+                true
+            }
+            _ => false,
+        });
     }
-    let total = items.len();
+    match sort {
+        "oldest" => order.sort_by_key(|o| (o.1, o.0)),
+        "subject" | "from" => order.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.cmp(&a.1))),
+        _ => order.sort_by_key(|o| std::cmp::Reverse((o.1, o.0))),
+    }
+    let total = order.len();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page = page.clamp(1, pages);
-    let items = items.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+    let shown: Vec<i64> = order.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).map(|o| o.0).collect();
+    let headers: std::collections::HashMap<i64, Vec<u8>> = c.app.store.headers(me, folder.to_string(), shown.clone()).await?.into_iter().collect();
+    let meta: std::collections::HashMap<i64, &crate::store::MessageMeta> = state.messages.iter().map(|m| (m.uid, m)).collect();
+    let items = shown
+        .iter()
+        .filter_map(|uid| {
+            let m = meta.get(uid)?;
+            let parsed = headers.get(uid).and_then(|h| mail_parser::MessageParser::default().parse_headers(h.as_slice()));
+            let (subject, from, to) = match &parsed {
+                Some(p) => (p.subject().unwrap_or("").to_string(), tidy(&crate::summary::addresses(p.from())), tidy(&crate::summary::addresses(p.to()))),
+                None => Default::default(),
+            };
+            let flags: Vec<&str> = m.flags.split(' ').collect();
+            Some(ListItem { uid: *uid, from, to, subject, date: m.internal_date, size: m.size, seen: flags.contains(&"\\Seen"), flagged: flags.contains(&"\\Flagged") })
+        })
+        .collect();
     Ok(Listing { folder: folder.to_string(), total, page, pages, items })
 }
 

@@ -239,6 +239,24 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     let (_, stats) = admin.json("GET", "/api/v1/stats", None);
     assert_eq!(stats["stats"]["received_messages"], 2);
 
+    // Logs, message trace, live levels and the archive are for the administrator.
+    assert_eq!(bob.json("GET", "/api/v1/logs", None).0, 403);
+    assert_eq!(bob.json("GET", "/api/v1/archive?subject=invoice", None).0, 403);
+    let (_, lines) = admin.json("GET", "/api/v1/trace?q=x%40example.org", None);
+    let msgs: Vec<&str> = lines.as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert!(msgs.contains(&"quarantined") && msgs.iter().any(|m| m.starts_with("delivered to")), "{msgs:?}");
+    let (code, v) = admin.json("PUT", "/api/v1/logs/level", Some(&json!({ "spec": "smtp=debug" })));
+    assert_eq!(code, 200, "{v}");
+    assert!(v["level"].as_str().unwrap().contains("hato::smtp=debug"));
+    assert_eq!(admin.json("PUT", "/api/v1/logs/level", Some(&json!({ "spec": "smtp=loud" }))).0, 400);
+    let (_, warn) = admin.json("GET", "/api/v1/logs?level=warn&module=filter", None);
+    assert!(warn.as_array().unwrap().iter().all(|l| l["level"] == "WARN" || l["level"] == "ERROR") && !warn.as_array().unwrap().is_empty());
+    let (_, found) = admin.json("GET", "/api/v1/archive?subject=invoice", None);
+    assert_eq!(found[0]["disposition"], "released", "the archive keeps the message and its fate: {found}");
+    assert_eq!(admin.json("GET", "/api/v1/archive?since=yesterday", None).0, 400);
+    let (code, mbox) = admin.req("GET", "/api/v1/archive/export?subject=invoice", None, &[]);
+    assert!(code == 200 && mbox.starts_with("From ") && mbox.contains("run.bat"), "{mbox}");
+
     // The OpenAPI document is served and names the endpoints.
     let (_, doc) = admin.json("GET", "/api/v1/openapi.json", None);
     assert!(doc["paths"]["/api/v1/accounts/{address}"]["patch"].is_object() && doc["paths"]["/api/v1/send"]["post"].is_object());

@@ -5,6 +5,7 @@
 //! sits behind a reload handle, which the control socket uses to apply
 //! `hato ctl log level smtp=debug` without a restart.
 
+pub mod recent;
 pub mod rotate;
 
 use std::sync::OnceLock;
@@ -57,6 +58,7 @@ pub fn init(spec: &str) -> Result<(), LogError> {
     tracing_subscriber::registry()
         .with(layer)
         .with(fmt.with_target(true))
+        .with(recent::Recent)
         .try_init()
         .map_err(|e| LogError::Reload(e.to_string()))?;
     let _ = HANDLE.set(handle);

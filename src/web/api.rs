@@ -44,6 +44,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/folders/{folder}/messages/{uid}/attachments/{index}", get(attachment))
         .route("/api/v1/send", post(send))
         .route("/api/v1/vacation", get(vacation).put(set_vacation))
+        .route("/api/v1/logs", get(logs))
+        .route("/api/v1/logs/level", get(log_level).put(set_log_level))
+        .route("/api/v1/trace", get(trace))
+        .route("/api/v1/archive", get(archive))
+        .route("/api/v1/archive/export", get(archive_export))
 }
 
 async fn openapi() -> Response {
@@ -298,4 +303,39 @@ async fn vacation(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<Op
 async fn set_vacation(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(v): Json<Option<crate::vacation::Vacation>>) -> Result<StatusCode, WebError> {
     ops::set_vacation(&c!(app, s, p), v).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logs(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<crate::logs::recent::Search>) -> Api<Vec<crate::logs::recent::Line>> {
+    Ok(Json(ops::logs(&c!(app, s, p), &q)?))
+}
+
+#[derive(Deserialize)]
+struct Level {
+    spec: String,
+}
+
+async fn log_level(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
+    Ok(Json(json!({ "level": ops::log_level(&c!(app, s, p))? })))
+}
+
+async fn set_log_level(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(l): Json<Level>) -> Api {
+    Ok(Json(json!({ "level": ops::set_log_level(&c!(app, s, p), &l.spec).await? })))
+}
+
+#[derive(Deserialize)]
+struct TraceQuery {
+    q: String,
+}
+
+async fn trace(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(t): Query<TraceQuery>) -> Api<Vec<crate::logs::recent::Line>> {
+    Ok(Json(ops::trace(&c!(app, s, p), &t.q)?))
+}
+
+async fn archive(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(f): Query<ops::ArchiveForm>) -> Api<Vec<crate::store::ArchiveEntry>> {
+    Ok(Json(ops::archive(&c!(app, s, p), f.query()?).await?))
+}
+
+async fn archive_export(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(f): Query<ops::ArchiveForm>) -> Result<Response, WebError> {
+    let mbox = ops::archive_export(&c!(app, s, p), f.query()?).await?;
+    Ok(download("archive.mbox", mbox))
 }

@@ -61,17 +61,24 @@ impl Lang {
 
     /// A date (unix seconds, shown in JST for Japanese and UTC for English).
     pub fn date(&self, unix: i64) -> String {
-        let (offset, suffix) = match self {
-            Lang::Ja => (9 * 3600, ""),
-            Lang::En => (0, " UTC"),
-        };
+        self.when(unix, None)
+    }
+
+    /// A moment to the millisecond (log lines).
+    pub fn time_ms(&self, unix_ms: i64) -> String {
+        self.when(unix_ms.div_euclid(1000), Some(unix_ms.rem_euclid(1000)))
+    }
+
+    fn when(&self, unix: i64, ms: Option<i64>) -> String {
+        let offset = if *self == Lang::Ja { 9 * 3600 } else { 0 };
         let t = unix + offset;
         let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
         let (y, m, d) = crate::clock::civil_from_days(days);
         let (hh, mm) = (secs / 3600, secs % 3600 / 60);
+        let fine = ms.map(|ms| format!(":{:02}.{ms:03}", secs % 60)).unwrap_or_default();
         match self {
-            Lang::Ja => format!("{y}年{m}月{d}日 {hh:02}:{mm:02}"),
-            Lang::En => format!("{y}-{m:02}-{d:02} {hh:02}:{mm:02}{suffix}"),
+            Lang::Ja => format!("{y}年{m}月{d}日 {hh:02}:{mm:02}{fine}"),
+            Lang::En => format!("{y}-{m:02}-{d:02} {hh:02}:{mm:02}{fine} UTC"),
         }
     }
 }
@@ -173,6 +180,18 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("role_admin", "Administrator", "管理者"),
     ("forbidden", "You may not do that.", "この操作は許可されていません。"),
     ("not_found", "Not found.", "見つかりません。"),
+    ("logs", "Logs", "ログ"),
+    ("level", "Level", "レベル"),
+    ("module", "Module", "モジュール"),
+    ("log_text", "Address, IP, queue id, words", "アドレス、IP、キューID、語句"),
+    ("trace", "Trace a message", "メッセージ追跡"),
+    ("trace_hint", "Message-ID or address", "Message-ID またはアドレス"),
+    ("log_levels", "Levels now (e.g. info,smtp=debug)", "現在のレベル (例: info,smtp=debug)"),
+    ("archive", "Archive", "アーカイブ"),
+    ("archive_text", "Words in the message", "本文の語句"),
+    ("since", "Since", "開始日"),
+    ("until", "Until", "終了日"),
+    ("export", "Export", "エクスポート"),
 ];
 
 #[cfg(test)]
@@ -206,5 +225,6 @@ mod tests {
         // 2026-11-29 00:30 UTC is 09:30 in Japan.
         assert_eq!(Lang::Ja.date(1_795_912_200), "2026年11月29日 09:30");
         assert_eq!(Lang::En.date(1_795_912_200), "2026-11-29 00:30 UTC");
+        assert_eq!(Lang::En.time_ms(1_795_912_205_042), "2026-11-29 00:30:05.042 UTC");
     }
 }

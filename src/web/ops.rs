@@ -547,3 +547,88 @@ pub async fn vacation(c: &Ctx<'_>) -> Result<Option<crate::vacation::Vacation>, 
 pub async fn set_vacation(c: &Ctx<'_>, v: Option<crate::vacation::Vacation>) -> Result<(), WebError> {
     Ok(c.app.store.set_vacation(c.mailbox_owner()?, v).await?)
 }
+
+// ---- logs, message trace, archive (server administrators) -------------------
+
+pub fn logs(c: &Ctx<'_>, s: &crate::logs::recent::Search) -> Result<Vec<crate::logs::recent::Line>, WebError> {
+    c.admin()?;
+    Ok(crate::logs::recent::search(s))
+}
+
+pub fn trace(c: &Ctx<'_>, term: &str) -> Result<Vec<crate::logs::recent::Line>, WebError> {
+    c.admin()?;
+    Ok(crate::logs::recent::trace(term))
+}
+
+/// Changes module log levels live (e.g. `smtp=debug`); returns the filter now in force.
+pub async fn set_log_level(c: &Ctx<'_>, spec: &str) -> Result<String, WebError> {
+    c.admin()?;
+    let now = crate::logs::set_level(spec).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    c.audit("log.level", "log", now.clone()).await;
+    Ok(now)
+}
+
+pub fn log_level(c: &Ctx<'_>) -> Result<String, WebError> {
+    c.admin()?;
+    Ok(crate::logs::current_level().unwrap_or_default())
+}
+
+pub async fn archive(c: &Ctx<'_>, q: crate::store::ArchiveQuery) -> Result<Vec<crate::store::ArchiveEntry>, WebError> {
+    c.admin()?;
+    Ok(c.app.store.archive_search(q).await?)
+}
+
+/// The matching archived messages as one mbox file.
+pub async fn archive_export(c: &Ctx<'_>, mut q: crate::store::ArchiveQuery) -> Result<Vec<u8>, WebError> {
+    c.admin()?;
+    q.limit = q.limit.clamp(1, 10_000);
+    let found = c.app.store.archive_search(q.clone()).await?;
+    let mut out = Vec::new();
+    for e in &found {
+        let body = c.app.store.archive_body(e.id).await?;
+        crate::mbox::write(&mut out, &e.sender, e.created, &body);
+    }
+    c.audit("archive.export", "archive", format!("{} messages ({:?})", found.len(), q.text.as_deref().or(q.from.as_deref()).unwrap_or(""))).await;
+    Ok(out)
+}
+
+/// The archive search form as the API and the page take it (dates as YYYY-MM-DD).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ArchiveForm {
+    pub text: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub since: String,
+    pub until: String,
+    pub limit: Option<usize>,
+}
+
+impl ArchiveForm {
+    pub fn is_empty(&self) -> bool {
+        [&self.text, &self.from, &self.to, &self.subject, &self.message_id, &self.since, &self.until].iter().all(|s| s.trim().is_empty())
+    }
+
+    pub fn query(&self) -> Result<crate::store::ArchiveQuery, WebError> {
+        let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let day = |s: &str, name: &str| -> Result<Option<i64>, WebError> {
+            match opt(s) {
+                None => Ok(None),
+                Some(d) => crate::clock::parse_ymd(&d).map(Some).ok_or_else(|| WebError::BadRequest(format!("{name}: {d} is not a date (YYYY-MM-DD)"))),
+            }
+        };
+        Ok(crate::store::ArchiveQuery {
+            from: opt(&self.from),
+            to: opt(&self.to),
+            subject: opt(&self.subject),
+            text: opt(&self.text),
+            message_id: opt(&self.message_id),
+            direction: None,
+            since: day(&self.since, "since")?,
+            until: day(&self.until, "until")?.map(|d| d + 86_399),
+            limit: self.limit.unwrap_or(200).clamp(1, 10_000),
+        })
+    }
+}

@@ -36,6 +36,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/quarantine", get(quarantine).post(quarantine_action))
         .route("/admin/quarantine/{id}", get(quarantine_preview))
         .route("/admin/audit", get(audit))
+        .route("/admin/logs", get(logs).post(set_log_level))
+        .route("/admin/archive", get(archive))
+        .route("/admin/archive/{id}", get(archived_message))
         .route("/mail", get(mail))
         .route("/mail/read", get(read))
         .route("/mail/attachment", get(attachment))
@@ -79,6 +82,9 @@ impl Frame {
     }
     pub fn date(&self, unix: &i64) -> String {
         self.lang.date(*unix)
+    }
+    pub fn ms(&self, unix_ms: &i64) -> String {
+        self.lang.time_ms(*unix_ms)
     }
     pub fn opt_date(&self, unix: &Option<i64>) -> String {
         unix.map(|u| self.lang.date(u)).unwrap_or_default()
@@ -659,4 +665,76 @@ async fn save_settings(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s):
     let vacation = v.on.is_some().then(|| crate::vacation::Vacation { subject: v.subject, body: v.body, days: v.days.unwrap_or(7).max(1) });
     page!(f, ops::set_vacation(&ctx(&app, &s, &peer), vacation).await);
     back("/mail/settings", f.t("save"))
+}
+
+#[derive(Template)]
+#[template(path = "admin_logs.html")]
+struct LogsPage {
+    f: Frame,
+    s: crate::logs::recent::Search,
+    trace: String,
+    level: String,
+    lines: Vec<crate::logs::recent::Line>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LogsQuery {
+    level: String,
+    module: String,
+    q: String,
+    trace: String,
+    notice: Option<String>,
+}
+
+async fn logs(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<LogsQuery>) -> Response {
+    let mut f = Frame::new(&headers, Some(&s), "/admin/logs");
+    f.notice = q.notice.clone().unwrap_or_default();
+    let c = ctx(&app, &s, &peer);
+    let search = crate::logs::recent::Search { level: q.level.clone(), module: q.module.clone(), q: q.q.clone(), limit: Some(500), ..Default::default() };
+    let lines = if q.trace.trim().is_empty() { page!(f, ops::logs(&c, &search)) } else { page!(f, ops::trace(&c, &q.trace)) };
+    let level = page!(f, ops::log_level(&c));
+    render(LogsPage { f, s: search, trace: q.trace, level, lines })
+}
+
+#[derive(Deserialize)]
+struct LevelForm {
+    spec: String,
+}
+
+async fn set_log_level(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(l): Form<LevelForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/logs");
+    let now = page!(f, ops::set_log_level(&ctx(&app, &s, &peer), &l.spec).await);
+    back("/admin/logs", &now)
+}
+
+#[derive(Template)]
+#[template(path = "admin_archive.html")]
+struct ArchivePage {
+    f: Frame,
+    q: ops::ArchiveForm,
+    query: String,
+    found: Vec<crate::store::ArchiveEntry>,
+    searched: bool,
+}
+
+async fn archive(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<ops::ArchiveForm>, raw: axum::extract::RawQuery) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/archive");
+    if !s.is_admin() {
+        return error_page(f, WebError::Forbidden);
+    }
+    let searched = !q.is_empty();
+    let found = if searched { page!(f, ops::archive(&ctx(&app, &s, &peer), page!(f, q.query())).await) } else { Vec::new() };
+    render(ArchivePage { f, q, query: raw.0.unwrap_or_default(), found, searched })
+}
+
+async fn archived_message(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, Path(id): Path<String>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/archive");
+    if !s.is_admin() {
+        return error_page(f, WebError::Forbidden);
+    }
+    let Some(id) = crate::ids::Id::parse(&id) else { return error_page(f, WebError::BadRequest(format!("{id} is not an id"))) };
+    let raw = page!(f, app.store.archive_body(id).await.map_err(WebError::from));
+    let Some(m) = super::message::show(&raw, false) else { return error_page(f, WebError::BadRequest("the message cannot be parsed".into())) };
+    message_page(MessagePage { f, m, folder: String::new(), uid: 0, folders: Vec::new(), images: false, held: true })
 }

@@ -182,13 +182,24 @@ try:
     assert "quarantine.release" in text() and "account.create" in text()
     shot("en-audit")
     step("the audit log shows the account creation and the release")
+    go("/admin/archive?subject=Quarterly+report")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#archive tbody tr")
+    assert len(rows) >= 2 and "Re: Quarterly report" in text(), text()
+    shot("en-archive")
+    step("the archive has both messages (%d rows)" % len(rows))
+    go("/admin/logs?trace=dave%40web.test")
+    trace = driver.find_element(By.ID, "log-lines").text
+    assert "accepted" in trace and "delivered to INBOX" in trace and "dave@web.test" in trace, trace
+    shot("en-trace")
+    step("the message trace for dave@web.test shows acceptance and delivery")
 
     # 7. The same screens in Japanese.
     driver.find_element(By.CSS_SELECTOR, "a.lang").click()
     wait.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja")
     assert "監査ログ" in text()
     shot("ja-audit")
-    for path, name, want in [("/admin", "ja-dashboard", "ダッシュボード"), ("/admin/accounts", "ja-accounts", "アカウントを作成"), ("/admin/quarantine", "ja-quarantine", "隔離")]:
+    for path, name, want in [("/admin", "ja-dashboard", "ダッシュボード"), ("/admin/accounts", "ja-accounts", "アカウントを作成"), ("/admin/quarantine", "ja-quarantine", "隔離"),
+                             ("/admin/archive?subject=Quarterly", "ja-archive", "エクスポート"), ("/admin/logs?trace=dave%40web.test", "ja-trace", "メッセージ追跡")]:
         go(path)
         wait.until(lambda d: want in text())
         shot(name)

@@ -34,14 +34,11 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     crate::logs::init(&cfg.log.level)?;
     let cfg = Arc::new(cfg);
     // Checked before anything listens: a broken script is a config error.
-    let server_sieve = match &cfg.sieve.server_script {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| ServeError::Startup(format!("cannot read the server Sieve script {}: {e}", path.display())))?;
-            let script = crate::sieve::compile(&text).map_err(|e| ServeError::Startup(format!("the server Sieve script {} is invalid: {e}", path.display())))?;
-            Some(Arc::new(script))
-        }
-        None => None,
+    let (path, required) = match &cfg.sieve.server_script {
+        Some(p) => (p.clone(), true),
+        None => (cfg.data_dir.join("server.sieve"), false),
     };
+    let server_sieve = Arc::new(crate::sieve::server::ServerScript::load(path, required).map_err(ServeError::Startup)?);
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
     let store = Arc::new(Store::open(&cfg.db_path())?);
     if cfg.demo {
@@ -84,7 +81,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     }
     let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
     let mailauth = Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
-    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone(), queue_wake: queue_wake.clone(), spam, mailauth, server_sieve });
+    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone(), queue_wake: queue_wake.clone(), spam, mailauth, server_sieve: server_sieve.clone() });
     for service in [Service::Mx, Service::Submission, Service::Submissions] {
         let addr = match service {
             Service::Mx => &cfg.smtp.mx_listen,
@@ -103,6 +100,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         sessions: crate::web::session::Sessions::new(crate::web::idle(&cfg)),
         queue_wake: queue_wake.clone(),
         history: Default::default(),
+        server_sieve: server_sieve.clone(),
     });
     match crate::web::serve(web, tls.clone()).await {
         Ok(Some(addr)) => info!(target: "hato::serve", service = "web", addr = %addr, "listening"),

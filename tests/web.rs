@@ -282,3 +282,46 @@ fn pages_follow_the_language_and_need_a_login() {
     assert_eq!(code, 403);
     assert!(page.contains("この操作は許可されていません。"), "{page}");
 }
+
+#[test]
+fn aliases_groups_and_server_rules() {
+    let s = start();
+    let admin = Client::login(&s, "admin", "admin-secret-1");
+    assert_eq!(admin.json("POST", "/api/v1/aliases", Some(&json!({ "address": "sales@web.test", "target": "bob@web.test" }))).0, 201);
+    assert_eq!(admin.json("POST", "/api/v1/groups", Some(&json!({ "address": "team@web.test", "name": "Team" }))).0, 201);
+    for m in ["alice@web.test", "bob@web.test"] {
+        assert_eq!(admin.json("POST", "/api/v1/groups/team@web.test/members", Some(&json!({ "member": m }))).0, 204);
+    }
+    let (_, groups) = admin.json("GET", "/api/v1/groups", None);
+    assert_eq!(groups[0]["members"].as_array().unwrap().len(), 2, "{groups}");
+    let date = date_now();
+    let msg = format!("From: x@example.org\r\nTo: team@web.test\r\nSubject: hello team\r\nDate: {date}\r\nMessage-ID: <t1@example.org>\r\n\r\nhi\r\n");
+    assert!(smtp_send(s.mx, "x@example.org", "team@web.test", msg.as_bytes()).starts_with("250"));
+    let bob = Client::login(&s, "bob@web.test", "pw-bob");
+    assert_eq!(wait_listing(&bob, "INBOX", 1)["items"][0]["subject"], "hello team");
+
+    // A domain administrator manages their own domain's aliases only.
+    admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "eve@web.test", "password": "eve-secret-1", "role": "domain_admin" })));
+    let eve = Client::login(&s, "eve@web.test", "eve-secret-1");
+    assert_eq!(eve.json("POST", "/api/v1/aliases", Some(&json!({ "address": "info@other.test", "target": "eve@web.test" }))).0, 403);
+    assert_eq!(eve.json("POST", "/api/v1/aliases", Some(&json!({ "address": "info@web.test", "target": "eve@web.test" }))).0, 201);
+    assert_eq!(eve.json("DELETE", "/api/v1/aliases/sales@web.test", None).0, 204);
+    assert_eq!(bob.json("GET", "/api/v1/aliases", None).0, 403);
+
+    // The server rules: a broken script is refused with its place, a good one is in force at once.
+    let (code, v) = admin.json("PUT", "/api/v1/rules", Some(&json!({ "script": "if true {\n  frobnicate;\n}" })));
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().contains("line 2, column 3"), "{v}");
+    assert_eq!(eve.json("PUT", "/api/v1/rules", Some(&json!({ "script": "keep;" }))).0, 403);
+    let script = "require \"reject\";\nif header :contains \"subject\" \"forbidden-word\" { reject \"not here\"; }\n";
+    assert_eq!(admin.json("PUT", "/api/v1/rules", Some(&json!({ "script": script }))).0, 204);
+    assert_eq!(admin.json("GET", "/api/v1/rules", None).1["script"], script);
+    let bad = format!("From: x@example.org\r\nTo: bob@web.test\r\nSubject: the forbidden-word\r\nDate: {date}\r\nMessage-ID: <t2@example.org>\r\n\r\nhi\r\n");
+    let reply = smtp_send(s.mx, "x@example.org", "bob@web.test", bad.as_bytes());
+    assert!(reply.starts_with("550") && reply.contains("not here"), "{reply}");
+    let (_, log) = admin.json("GET", "/api/v1/audit", None);
+    let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["alias.create", "group.create", "group.member.add", "alias.delete", "rules.update"] {
+        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+    }
+}

@@ -18,10 +18,12 @@ pub struct WebConfig {
     pub submission: Option<String>,
     /// Largest upload (a message with its attachments), in bytes.
     pub max_upload_bytes: usize,
+    /// On the appliance: the state `hato init` writes (services, RAID, disks, alerts).
+    pub appliance_status: Option<PathBuf>,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { listen: "127.0.0.1:8443".into(), admin_hash_file: None, session_idle_minutes: 60, submission: None, max_upload_bytes: 25 * 1024 * 1024 }
+        WebConfig { listen: "127.0.0.1:8443".into(), admin_hash_file: None, session_idle_minutes: 60, submission: None, max_upload_bytes: 25 * 1024 * 1024, appliance_status: None }
     }
 }

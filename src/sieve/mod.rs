@@ -12,6 +12,7 @@ pub mod interp;
 pub mod lexer;
 pub mod parse;
 pub mod script;
+pub mod server;
 
 pub use interp::{Action, Envelope, run};
 pub use script::Script;

@@ -60,5 +60,5 @@ pub struct Shared {
     pub spam: Arc<crate::spam::Scorer>,
     pub mailauth: Arc<crate::mailauth::Checker>,
     /// `[sieve] server_script`, compiled at start-up.
-    pub server_sieve: Option<Arc<crate::sieve::Script>>,
+    pub server_sieve: Arc<crate::sieve::server::ServerScript>,
 }

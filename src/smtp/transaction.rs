@@ -383,7 +383,7 @@ impl Session {
                 }
             }
         }
-        if let Some(script) = self.sh.server_sieve.clone()
+        if let Some(script) = self.sh.server_sieve.get()
             && let Some(flow) = self.server_script(&script, &mut msg, &qid).await {
                 return flow;
             }

@@ -22,6 +22,8 @@ use super::{StatusBoard, Supervisor};
 
 const DATA: &str = "/data";
 const SUPERVISOR_CONFIG: &str = "/etc/hato/supervisor.toml";
+/// The appliance's state for the web console (`supervisor::status`).
+pub const STATUS_FILE: &str = "/run/hato/status.json";
 
 /// Network and identity, from /data/etc/network.toml (seeded on first boot).
 #[derive(Debug, Default, Deserialize)]
@@ -340,7 +342,7 @@ fn memory_used_mib() -> u64 {
     kb("MemTotal:").saturating_sub(kb("MemAvailable:")) / 1024
 }
 
-fn status_screen(board: &StatusBoard) -> String {
+fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) -> String {
     let mut s = format!("\n==== Hato {} ====  {}\n", env!("CARGO_PKG_VERSION"), crate::clock::rfc5322(crate::clock::now()));
     let addrs = addresses();
     s.push_str(&format!("addresses: {}\n", if addrs.is_empty() { "none yet".into() } else { addrs.join(", ") }));
@@ -351,7 +353,7 @@ fn status_screen(board: &StatusBoard) -> String {
     for svc in board.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         s.push_str(&format!("  {:<12} {:<11} restarts {}\n", svc.name, svc.state, svc.restarts));
     }
-    let health = crate::health::read(&[Path::new(DATA)]);
+    let Some(health) = health else { return s };
     for a in &health.arrays {
         let sync = a.sync.as_ref().map(|x| format!(" {} {:.1}%", x.kind, x.percent)).unwrap_or_default();
         s.push_str(&format!("  RAID {:<7} {} [{}]{}{}\n", a.name, a.level, a.slots, if a.degraded() { " DEGRADED" } else { "" }, sync));
@@ -591,10 +593,13 @@ pub fn main() -> ! {
         sup.health = Some(health_rx);
         let board = sup.board.clone();
         let (typed_tx, typed_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (handle, console_board) = (sup.handle(), board.clone());
+        let (handle, console_board, console_health) = (sup.handle(), board.clone(), sup.health.clone());
         super::console::read_commands(
             move |cmd| match cmd {
-                super::console::Command::Status => console(&status_screen(&console_board)),
+                super::console::Command::Status => {
+                    let health = console_health.as_ref().and_then(|h| h.borrow().clone());
+                    console(&status_screen(&console_board, health.as_ref()))
+                }
                 super::console::Command::Restart(name) => handle.restart(&name),
                 super::console::Command::Signal(name, sig) => handle.signal(&name, sig),
                 super::console::Command::PowerOff => drop(typed_tx.send(Stop::PowerOff)),
@@ -605,10 +610,17 @@ pub fn main() -> ! {
         );
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let screen_board = board.clone();
+        let screen_health = sup.health.clone();
         tokio::spawn(async move {
             let mut last = String::new();
             loop {
-                let now = status_screen(&screen_board);
+                let health = screen_health.as_ref().and_then(|h| h.borrow().clone());
+                let services = screen_board.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let status = super::status::of(&services, health.as_ref(), memory_used_mib());
+                if let Err(e) = super::status::write(Path::new(STATUS_FILE), &status) {
+                    warn!(target: "hato::init", "cannot write {STATUS_FILE}: {e}");
+                }
+                let now = status_screen(&screen_board, health.as_ref());
                 // Redraw when something changed (the date line aside), at most every 2 s.
                 let key: String = now.lines().skip(2).filter(|l| !l.starts_with("memory used")).collect();
                 if key != last {

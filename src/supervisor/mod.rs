@@ -14,6 +14,7 @@ mod reaper;
 pub mod snmpd;
 pub mod spec;
 pub mod state;
+pub mod status;
 
 use std::future::Future;
 use std::io::BufRead;

@@ -44,6 +44,14 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/folders/{folder}/messages/{uid}/attachments/{index}", get(attachment))
         .route("/api/v1/send", post(send))
         .route("/api/v1/vacation", get(vacation).put(set_vacation))
+        .route("/api/v1/appliance", get(appliance))
+        .route("/api/v1/rules", get(rules).put(set_rules))
+        .route("/api/v1/aliases", get(aliases).post(add_alias))
+        .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
+        .route("/api/v1/groups", get(groups).post(add_group))
+        .route("/api/v1/groups/{address}", axum::routing::delete(remove_group))
+        .route("/api/v1/groups/{address}/members", post(add_member))
+        .route("/api/v1/groups/{address}/members/{member}", axum::routing::delete(remove_member))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/logs/level", get(log_level).put(set_log_level))
         .route("/api/v1/trace", get(trace))
@@ -338,4 +346,78 @@ async fn archive(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(f): 
 async fn archive_export(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(f): Query<ops::ArchiveForm>) -> Result<Response, WebError> {
     let mbox = ops::archive_export(&c!(app, s, p), f.query()?).await?;
     Ok(download("archive.mbox", mbox))
+}
+
+async fn appliance(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<ops::Appliance> {
+    Ok(Json(ops::appliance(&c!(app, s, p))?))
+}
+
+async fn aliases(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<DomainQuery>) -> Api<Vec<crate::store::Alias>> {
+    Ok(Json(ops::aliases(&c!(app, s, p), q.domain).await?))
+}
+
+#[derive(Deserialize)]
+struct NewAlias {
+    address: String,
+    target: String,
+}
+
+async fn add_alias(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(a): Json<NewAlias>) -> Result<StatusCode, WebError> {
+    ops::add_alias(&c!(app, s, p), &a.address, &a.target).await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn remove_alias(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>) -> Result<StatusCode, WebError> {
+    ops::remove_alias(&c!(app, s, p), &address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn groups(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<DomainQuery>) -> Api<Vec<crate::store::Group>> {
+    Ok(Json(ops::groups(&c!(app, s, p), q.domain).await?))
+}
+
+#[derive(Deserialize)]
+struct NewGroup {
+    address: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn add_group(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(g): Json<NewGroup>) -> Result<StatusCode, WebError> {
+    ops::add_group(&c!(app, s, p), &g.address, &g.name).await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn remove_group(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>) -> Result<StatusCode, WebError> {
+    ops::remove_group(&c!(app, s, p), &address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Member {
+    member: String,
+}
+
+async fn add_member(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>, Json(m): Json<Member>) -> Result<StatusCode, WebError> {
+    ops::set_member(&c!(app, s, p), &address, &m.member, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_member(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((address, member)): Path<(String, String)>) -> Result<StatusCode, WebError> {
+    ops::set_member(&c!(app, s, p), &address, &member, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Rules {
+    script: String,
+}
+
+async fn rules(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
+    Ok(Json(json!({ "script": ops::rules(&c!(app, s, p))? })))
+}
+
+async fn set_rules(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(r): Json<Rules>) -> Result<StatusCode, WebError> {
+    ops::set_rules(&c!(app, s, p), &r.script).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -100,6 +100,8 @@ pub struct App {
     pub sessions: session::Sessions,
     pub queue_wake: Arc<Notify>,
     pub history: metrics::History,
+    /// The server-wide Sieve script, edited on the rules page.
+    pub server_sieve: Arc<crate::sieve::server::ServerScript>,
 }
 
 /// Starts the console on `[web] listen` (nothing when it is empty).

@@ -632,3 +632,93 @@ impl ArchiveForm {
         })
     }
 }
+
+/// What the appliance page shows: the state `hato init` wrote, and SNMP as configured.
+#[derive(Debug, Serialize)]
+pub struct Appliance {
+    /// None off the appliance (no supervisor writes the file) or when it is stale.
+    pub status: Option<crate::supervisor::status::ApplianceStatus>,
+    pub stale: bool,
+    pub snmp_community: bool,
+    pub snmp_v3_user: Option<String>,
+    pub snmp_trap_sinks: Vec<String>,
+    pub snmp_location: String,
+}
+
+pub fn appliance(c: &Ctx<'_>) -> Result<Appliance, WebError> {
+    c.admin()?;
+    let status = c.app.cfg.web.appliance_status.as_deref().and_then(crate::supervisor::status::read);
+    let stale = status.as_ref().is_some_and(|s| crate::clock::now() - s.updated > 60);
+    let snmp = &c.app.cfg.snmp;
+    Ok(Appliance { status, stale, snmp_community: snmp.community.is_some(), snmp_v3_user: snmp.v3_user.clone(), snmp_trap_sinks: snmp.trap_sinks.clone(), snmp_location: snmp.location.clone() })
+}
+
+// ---- aliases and groups ------------------------------------------------------
+
+fn scoped(c: &Ctx<'_>, domain: Option<String>) -> Result<Option<String>, WebError> {
+    match (c.s.is_admin(), c.s.domain()) {
+        (true, _) => Ok(domain),
+        (false, Some(own)) => Ok(Some(own.to_string())),
+        _ => Err(WebError::Forbidden),
+    }
+}
+
+pub async fn aliases(c: &Ctx<'_>, domain: Option<String>) -> Result<Vec<crate::store::Alias>, WebError> {
+    Ok(c.app.store.aliases(scoped(c, domain)?).await?)
+}
+
+pub async fn add_alias(c: &Ctx<'_>, address: &str, target: &str) -> Result<(), WebError> {
+    let address = address.trim().to_lowercase();
+    c.manage(&address)?;
+    c.app.store.add_alias(address.clone(), target.trim().to_string()).await?;
+    c.audit("alias.create", &address, format!("to {}", target.trim())).await;
+    Ok(())
+}
+
+pub async fn remove_alias(c: &Ctx<'_>, address: &str) -> Result<(), WebError> {
+    c.manage(address)?;
+    c.app.store.remove_alias(address.to_lowercase()).await?;
+    c.audit("alias.delete", address, String::new()).await;
+    Ok(())
+}
+
+pub async fn groups(c: &Ctx<'_>, domain: Option<String>) -> Result<Vec<crate::store::Group>, WebError> {
+    Ok(c.app.store.groups(scoped(c, domain)?).await?)
+}
+
+pub async fn add_group(c: &Ctx<'_>, address: &str, name: &str) -> Result<(), WebError> {
+    let address = address.trim().to_lowercase();
+    c.manage(&address)?;
+    c.app.store.add_group(address.clone(), name.trim().to_string()).await?;
+    c.audit("group.create", &address, name.trim().to_string()).await;
+    Ok(())
+}
+
+pub async fn remove_group(c: &Ctx<'_>, address: &str) -> Result<(), WebError> {
+    c.manage(address)?;
+    c.app.store.remove_group(address.to_lowercase()).await?;
+    c.audit("group.delete", address, String::new()).await;
+    Ok(())
+}
+
+pub async fn set_member(c: &Ctx<'_>, group: &str, member: &str, present: bool) -> Result<(), WebError> {
+    c.manage(group)?;
+    c.app.store.set_group_member(group.to_lowercase(), member.trim().to_lowercase(), present).await?;
+    c.audit(if present { "group.member.add" } else { "group.member.remove" }, group, member.trim().to_string()).await;
+    Ok(())
+}
+
+// ---- the server-wide Sieve script -------------------------------------------
+
+pub fn rules(c: &Ctx<'_>) -> Result<String, WebError> {
+    c.admin()?;
+    Ok(c.app.server_sieve.text())
+}
+
+/// Checks and puts a new server script in force (empty: none); a broken one is refused with its line and column.
+pub async fn set_rules(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
+    c.admin()?;
+    c.app.server_sieve.replace(text).map_err(WebError::BadRequest)?;
+    c.audit("rules.update", "server script", format!("{} lines", text.lines().count())).await;
+    Ok(())
+}

@@ -37,6 +37,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/quarantine/{id}", get(quarantine_preview))
         .route("/admin/audit", get(audit))
         .route("/admin/logs", get(logs).post(set_log_level))
+        .route("/admin/appliance", get(appliance))
+        .route("/admin/domains", get(domains).post(add_domain))
+        .route("/admin/rules", get(rules).post(save_rules))
+        .route("/admin/aliases", get(aliases).post(alias_action))
         .route("/admin/archive", get(archive))
         .route("/admin/archive/{id}", get(archived_message))
         .route("/mail", get(mail))
@@ -737,4 +741,115 @@ async fn archived_message(State(app): State<Arc<App>>, headers: HeaderMap, Auth(
     let raw = page!(f, app.store.archive_body(id).await.map_err(WebError::from));
     let Some(m) = super::message::show(&raw, false) else { return error_page(f, WebError::BadRequest("the message cannot be parsed".into())) };
     message_page(MessagePage { f, m, folder: String::new(), uid: 0, folders: Vec::new(), images: false, held: true })
+}
+
+#[derive(Template)]
+#[template(path = "admin_appliance.html")]
+struct AppliancePage {
+    f: Frame,
+    a: ops::Appliance,
+}
+
+async fn appliance(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/appliance");
+    let a = page!(f, ops::appliance(&ctx(&app, &s, &peer)));
+    render(AppliancePage { f, a })
+}
+
+#[derive(Template)]
+#[template(path = "admin_domains.html")]
+struct DomainsPage {
+    f: Frame,
+    domains: Vec<crate::store::Domain>,
+}
+
+async fn domains(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+    let mut f = Frame::new(&headers, Some(&s), "/admin/domains");
+    f.notice = q.notice.unwrap_or_default();
+    let domains = page!(f, ops::domains(&ctx(&app, &s, &peer)).await);
+    render(DomainsPage { f, domains })
+}
+
+#[derive(Deserialize)]
+struct DomainForm {
+    name: String,
+}
+
+async fn add_domain(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(d): Form<DomainForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/domains");
+    page!(f, ops::add_domain(&ctx(&app, &s, &peer), &d.name).await);
+    back("/admin/domains", &d.name)
+}
+
+#[derive(Template)]
+#[template(path = "admin_aliases.html")]
+struct AliasesPage {
+    f: Frame,
+    aliases: Vec<crate::store::Alias>,
+    groups: Vec<crate::store::Group>,
+}
+
+async fn aliases(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+    let mut f = Frame::new(&headers, Some(&s), "/admin/aliases");
+    f.notice = q.notice.unwrap_or_default();
+    let c = ctx(&app, &s, &peer);
+    let aliases = page!(f, ops::aliases(&c, None).await);
+    let groups = page!(f, ops::groups(&c, None).await);
+    render(AliasesPage { f, aliases, groups })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AliasForm {
+    op: String,
+    address: String,
+    target: String,
+    name: String,
+    member: String,
+}
+
+async fn alias_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<AliasForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/aliases");
+    let c = ctx(&app, &s, &peer);
+    let r = match a.op.as_str() {
+        "alias" => ops::add_alias(&c, &a.address, &a.target).await,
+        "unalias" => ops::remove_alias(&c, &a.address).await,
+        "group" => ops::add_group(&c, &a.address, &a.name).await,
+        "ungroup" => ops::remove_group(&c, &a.address).await,
+        "member" => ops::set_member(&c, &a.address, &a.member, true).await,
+        "unmember" => ops::set_member(&c, &a.address, &a.member, false).await,
+        other => Err(WebError::BadRequest(format!("unknown action {other}"))),
+    };
+    page!(f, r);
+    back("/admin/aliases", &format!("{} {}", a.op, a.address))
+}
+
+#[derive(Template)]
+#[template(path = "admin_rules.html")]
+struct RulesPage {
+    f: Frame,
+    script: String,
+    error: String,
+}
+
+async fn rules(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+    let mut f = Frame::new(&headers, Some(&s), "/admin/rules");
+    f.notice = q.notice.unwrap_or_default();
+    let script = page!(f, ops::rules(&ctx(&app, &s, &peer)));
+    render(RulesPage { f, script, error: String::new() })
+}
+
+#[derive(Deserialize)]
+struct RulesForm {
+    script: String,
+}
+
+async fn save_rules(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(r): Form<RulesForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/rules");
+    match ops::set_rules(&ctx(&app, &s, &peer), &r.script).await {
+        Ok(()) => back("/admin/rules", f.t("rules_saved")),
+        // The text stays in the editor with the error beside it.
+        Err(WebError::BadRequest(error)) => (StatusCode::BAD_REQUEST, render(RulesPage { f, script: r.script, error })).into_response(),
+        Err(e) => error_page(f, e),
+    }
 }

@@ -189,6 +189,16 @@ fn webmail_sends_reads_and_keeps_mail_private() {
     assert_eq!(bob.json("DELETE", &format!("/api/v1/folders/Trash/messages/{tuid}"), None).0, 204);
     assert_eq!(bob.json("GET", "/api/v1/folders/Trash/messages", None).1["total"], 0);
 
+    // The user's own filter: checked, then in force for the next delivery.
+    let (code, v) = bob.json("PUT", "/api/v1/filter", Some(&json!({ "script": "if true {\n  frobnicate;\n}" })));
+    assert!(code == 400 && v["error"].as_str().unwrap().contains("line 2"), "{v}");
+    let script = "require \"fileinto\";\nif header :contains \"subject\" \"[list]\" { fileinto \"Archive\"; }\n";
+    assert_eq!(bob.json("PUT", "/api/v1/filter", Some(&json!({ "script": script }))).0, 204);
+    let date = date_now();
+    let listmail = format!("From: l@example.org\r\nTo: bob@web.test\r\nSubject: [list] news\r\nDate: {date}\r\nMessage-ID: <l1@example.org>\r\n\r\nhi\r\n");
+    assert!(smtp_send(s.mx, "l@example.org", "bob@web.test", listmail.as_bytes()).starts_with("250"));
+    assert_eq!(wait_listing(&bob, "Archive", 1)["items"][0]["subject"], "[list] news");
+
     // Vacation settings round-trip.
     assert_eq!(bob.json("PUT", "/api/v1/vacation", Some(&json!({ "subject": "留守", "body": "戻りは月曜", "days": 3 }))).0, 204);
     assert_eq!(bob.json("GET", "/api/v1/vacation", None).1["subject"], "留守");

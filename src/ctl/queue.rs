@@ -4,8 +4,7 @@ use clap::Subcommand;
 
 use super::{Ctx, CtlError};
 use crate::ids::Id;
-use crate::queue::dsn;
-use crate::store::{Outcome, QueueAction, QueueFilter, QueuedMessage, StoreError};
+use crate::store::{QueueAction, QueueFilter, QueuedMessage, StoreError};
 
 #[derive(Debug, Subcommand)]
 pub enum QueueCmd {
@@ -90,24 +89,7 @@ pub async fn run(ctx: &Ctx, cmd: QueueCmd) -> Result<(), CtlError> {
         QueueCmd::Delete { id } => act(ctx, &id, QueueAction::Delete, "deleted").await?,
         QueueCmd::Bounce { id } => {
             let m = get(ctx, id_arg(&id)?).await?;
-            let reason = "message returned by the administrator";
-            let failures: Vec<dsn::Failure> = m
-                .entries
-                .iter()
-                .map(|e| dsn::Failure {
-                    recipient: e.recipient.clone(),
-                    status: "5.0.0".into(),
-                    diagnostic: if e.last_error.is_empty() { reason.into() } else { format!("{reason}; last error: {}", e.last_error) },
-                })
-                .collect();
-            let bounce = if m.sender.is_empty() {
-                None
-            } else {
-                let body = s.queued_body(m.id).await?;
-                crate::queue::bounce_message(s, &ctx.cfg.hostname, &m, &failures, &body).await
-            };
-            let outcomes = m.entries.iter().map(|e| (e.id, Outcome::Failed { error: reason.into() })).collect();
-            s.record_outcomes(outcomes, bounce).await?;
+            crate::queue::bounce_now(s, &ctx.cfg.hostname, &m).await?;
             ctx.wake_queue().await;
             ctx.out.done(&format!("{} bounced to <{}>", m.id, m.sender));
         }

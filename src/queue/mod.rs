@@ -278,6 +278,29 @@ impl Runner {
     }
 }
 
+/// An administrator gives up on a queued message now: every recipient fails
+/// and the sender gets one bounce (none for a bounce itself), in one transaction.
+pub async fn bounce_now(store: &Store, hostname: &str, msg: &QueuedMessage) -> Result<(), StoreError> {
+    let reason = "message returned by the administrator";
+    let failures: Vec<dsn::Failure> = msg
+        .entries
+        .iter()
+        .map(|e| dsn::Failure {
+            recipient: e.recipient.clone(),
+            status: "5.0.0".into(),
+            diagnostic: if e.last_error.is_empty() { reason.into() } else { format!("{reason}; last error: {}", e.last_error) },
+        })
+        .collect();
+    let bounce = if msg.sender.is_empty() {
+        None
+    } else {
+        let body = store.queued_body(msg.id).await?;
+        bounce_message(store, hostname, msg, &failures, &body).await
+    };
+    let outcomes = msg.entries.iter().map(|e| (e.id, Outcome::Failed { error: reason.into() })).collect();
+    store.record_outcomes(outcomes, bounce).await
+}
+
 /// Builds a DSN addressed to the message's sender, resolved like any recipient.
 pub async fn bounce_message(
     store: &Store,

@@ -44,6 +44,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/folders/{folder}/messages/{uid}/attachments/{index}", get(attachment))
         .route("/api/v1/send", post(send))
         .route("/api/v1/vacation", get(vacation).put(set_vacation))
+        .route("/api/v1/filter", get(filter).put(set_filter))
         .route("/api/v1/appliance", get(appliance))
         .route("/api/v1/rules", get(rules).put(set_rules))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
@@ -420,4 +421,31 @@ async fn rules(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
 async fn set_rules(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(r): Json<Rules>) -> Result<StatusCode, WebError> {
     ops::set_rules(&c!(app, s, p), &r.script).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn filter(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
+    Ok(Json(json!({ "script": ops::my_filter(&c!(app, s, p)).await? })))
+}
+
+async fn set_filter(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(r): Json<Rules>) -> Result<StatusCode, WebError> {
+    ops::set_my_filter(&c!(app, s, p), &r.script).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route of this file is described in openapi.json (and nothing else is).
+    #[test]
+    fn openapi_describes_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let documented: std::collections::BTreeSet<String> = doc["paths"].as_object().unwrap().keys().filter(|k| k.starts_with("/api/")).cloned().collect();
+        let routed: std::collections::BTreeSet<String> = include_str!("api.rs")
+            .split(".route(\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .filter(|p| p.starts_with("/api/") && *p != "/api/v1/openapi.json")
+            .map(str::to_string)
+            .collect();
+        assert_eq!(routed, documented);
+    }
 }

@@ -238,12 +238,19 @@ fn parse_id(id: &str) -> Result<Id, WebError> {
 
 pub async fn queue_action(c: &Ctx<'_>, id: &str, action: &str) -> Result<usize, WebError> {
     c.admin()?;
+    if action == "bounce" {
+        let m = c.app.store.queued_message(parse_id(id)?).await?.ok_or_else(|| WebError::NotFound(format!("queued message {id}")))?;
+        crate::queue::bounce_now(&c.app.store, &c.app.cfg.hostname, &m).await?;
+        c.app.queue_wake.notify_one();
+        c.audit("queue.bounce", id, format!("returned to <{}>", m.sender)).await;
+        return Ok(m.entries.len());
+    }
     let a = match action {
         "retry" => QueueAction::Retry,
         "hold" => QueueAction::Hold,
         "release" => QueueAction::Release,
         "delete" => QueueAction::Delete,
-        other => return Err(WebError::BadRequest(format!("unknown queue action {other}; use retry, hold, release or delete"))),
+        other => return Err(WebError::BadRequest(format!("unknown queue action {other}; use retry, hold, release, delete or bounce"))),
     };
     let n = c.app.store.queue_action(parse_id(id)?, a).await?;
     c.app.queue_wake.notify_one();
@@ -720,5 +727,24 @@ pub async fn set_rules(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
     c.admin()?;
     c.app.server_sieve.replace(text).map_err(WebError::BadRequest)?;
     c.audit("rules.update", "server script", format!("{} lines", text.lines().count())).await;
+    Ok(())
+}
+
+/// The account's active Sieve script (the one ManageSieve clients see too).
+pub async fn my_filter(c: &Ctx<'_>) -> Result<String, WebError> {
+    Ok(c.app.store.sieve_active(c.mailbox_owner()?).await?.map(|(_, text)| text).unwrap_or_default())
+}
+
+/// Checks and saves the account's filter as the script "webmail" and makes it
+/// active (empty: no active script). A broken one is refused with its place.
+pub async fn set_my_filter(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
+    let me = c.mailbox_owner()?;
+    if text.trim().is_empty() {
+        c.app.store.sieve_set_active(me, None).await?;
+        return Ok(());
+    }
+    crate::sieve::compile(text).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    c.app.store.sieve_put(me.clone(), "webmail".into(), text.to_string()).await?;
+    c.app.store.sieve_set_active(me, Some("webmail".into())).await?;
     Ok(())
 }

@@ -49,6 +49,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/mail/action", post(action))
         .route("/mail/compose", get(compose).post(send))
         .route("/mail/settings", get(settings).post(save_settings))
+        .route("/mail/filter", post(save_filter))
         .route("/mail/quarantine", get(my_quarantine))
 }
 
@@ -642,17 +643,40 @@ struct SettingsPage {
     subject: String,
     body: String,
     days: u32,
+    filter: String,
+    filter_error: String,
 }
 
 async fn settings(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/mail/settings");
     f.notice = q.notice.unwrap_or_default();
-    let v = page!(f, ops::vacation(&ctx(&app, &s, &peer)).await);
+    let c = ctx(&app, &s, &peer);
+    let v = page!(f, ops::vacation(&c).await);
+    let filter = page!(f, ops::my_filter(&c).await);
     let (on, subject, body, days) = match v {
         Some(v) => (true, v.subject, v.body, v.days),
         None => (false, String::new(), String::new(), 7),
     };
-    render(SettingsPage { f, on, subject, body, days })
+    render(SettingsPage { f, on, subject, body, days, filter, filter_error: String::new() })
+}
+
+#[derive(Deserialize)]
+struct FilterForm {
+    script: String,
+}
+
+async fn save_filter(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(fl): Form<FilterForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/mail/settings");
+    let c = ctx(&app, &s, &peer);
+    match ops::set_my_filter(&c, &fl.script).await {
+        Ok(()) => back("/mail/settings", f.t("rules_saved")),
+        Err(WebError::BadRequest(error)) => {
+            let v = page!(f, ops::vacation(&c).await);
+            let (on, subject, body, days) = v.map(|v| (true, v.subject, v.body, v.days)).unwrap_or((false, String::new(), String::new(), 7));
+            (StatusCode::BAD_REQUEST, render(SettingsPage { f, on, subject, body, days, filter: fl.script, filter_error: error })).into_response()
+        }
+        Err(e) => error_page(f, e),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -13,6 +13,7 @@ pub mod control;
 pub mod ctl;
 pub mod directory;
 pub mod dns;
+pub mod files;
 pub mod filter;
 pub mod guard;
 pub mod health;

@@ -46,7 +46,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         create_demo_admin(&cfg)?;
     }
     let (cert, key) = crate::tls::ensure_certificate(&cfg)?;
-    let tls = crate::tls::acceptor(&cert, &key)?;
+    let certs = crate::tls::Certificates::load(&cert, &key)?;
+    let tls = crate::tls::acceptor(certs.clone())?;
     let guard = Guard::new(cfg.limits.clone());
     let queue_wake = Arc::new(Notify::new());
 
@@ -101,6 +102,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         queue_wake: queue_wake.clone(),
         history: Default::default(),
         server_sieve: server_sieve.clone(),
+        certs,
     });
     match crate::web::serve(web, tls.clone()).await {
         Ok(Some(addr)) => info!(target: "hato::serve", service = "web", addr = %addr, "listening"),
@@ -209,7 +211,7 @@ fn create_demo_admin(cfg: &Config) -> Result<(), ServeError> {
     }
     let password = crate::ids::token(12);
     let hash = crate::directory::hash_password(&password)?;
-    crate::ctl::write_private(&path, hash.as_bytes()).map_err(|e| ServeError::Startup(format!("cannot write {}: {e}", path.display())))?;
+    crate::files::write_private(&path, hash.as_bytes()).map_err(|e| ServeError::Startup(format!("cannot write {}: {e}", path.display())))?;
     eprintln!("\n  Web console: https://{}/  user: admin  password: {password}\n  (change it with `hato ctl admin-password`)\n", cfg.web.listen);
     Ok(())
 }

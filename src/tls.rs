@@ -3,7 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::sync::RwLock;
+
 use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
@@ -43,32 +47,101 @@ pub fn ensure_certificate(cfg: &Config) -> Result<(PathBuf, PathBuf), TlsError> 
 }
 
 fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|source| TlsError::Write { path: path.into(), source })?;
-    f.write_all(data).map_err(|source| TlsError::Write { path: path.into(), source })
+    crate::files::write_private(path, data).map_err(|source| TlsError::Write { path: path.into(), source })
 }
 
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| TlsError::Read { path: cert.into(), message: e.to_string() })?
+fn certified(cert_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Read { path: cert.into(), message: e.to_string() })?;
+        .map_err(|e| TlsError::Config(format!("the certificate is not PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(TlsError::Read { path: cert.into(), message: "no CERTIFICATE block found".into() });
+        return Err(TlsError::Config("no CERTIFICATE block found".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read { path: key.into(), message: e.to_string() })?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Config(format!("the private key is not PEM: {e}")))?;
+    CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider()).map_err(|e| TlsError::Config(e.to_string()))
+}
+
+/// The certificate every TLS listener presents. An administrator can replace
+/// it while the server runs (the web console's settings page): the new pair
+/// is checked (it parses, the key matches the certificate), saved over the
+/// files in use, and served from the next handshake on.
+#[derive(Debug)]
+pub struct Certificates {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl Certificates {
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Certificates>, TlsError> {
+        let cert_pem = std::fs::read(cert).map_err(|e| TlsError::Read { path: cert.into(), message: e.to_string() })?;
+        let key_pem = std::fs::read(key).map_err(|e| TlsError::Read { path: key.into(), message: e.to_string() })?;
+        let ck = certified(&cert_pem, &key_pem)?;
+        Ok(Arc::new(Certificates { cert_path: cert.into(), key_path: key.into(), current: RwLock::new(Arc::new(ck)) }))
+    }
+
+    pub fn replace(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<(), TlsError> {
+        let ck = certified(cert_pem, key_pem)?;
+        write_private(&self.key_path, key_pem)?;
+        let tmp = self.cert_path.with_extension("tmp");
+        std::fs::write(&tmp, cert_pem).and_then(|_| std::fs::rename(&tmp, &self.cert_path)).map_err(|source| TlsError::Write { path: self.cert_path.clone(), source })?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
+        tracing::info!(target: "hato::tls", cert = %self.cert_path.display(), "certificate replaced");
+        Ok(())
+    }
+
+    /// SHA-256 of the certificate in use, as hex pairs (what browsers show).
+    pub fn fingerprint(&self) -> String {
+        let ck = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let der = ck.cert.first().map(|c| c.as_ref().to_vec()).unwrap_or_default();
+        ring::digest::digest(&ring::digest::SHA256, &der).as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    }
+
+    pub fn cert_path(&self) -> &Path {
+        &self.cert_path
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+pub fn acceptor(certs: Arc<Certificates>) -> Result<TlsAcceptor, TlsError> {
     let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+        .with_cert_resolver(certs);
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_pair_replaces_the_old_and_a_mismatched_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("hato-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let make = |name: &str| {
+            let g = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+            (g.cert.pem(), g.signing_key.serialize_pem())
+        };
+        let (c1, k1) = make("one.test");
+        let (c2, k2) = make("two.test");
+        std::fs::write(dir.join("c.pem"), &c1).unwrap();
+        std::fs::write(dir.join("k.pem"), &k1).unwrap();
+        let certs = Certificates::load(&dir.join("c.pem"), &dir.join("k.pem")).unwrap();
+        let before = certs.fingerprint();
+        let err = certs.replace(c2.as_bytes(), k1.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("match") || err.to_string().contains("Inconsistent"), "{err}");
+        assert_eq!(certs.fingerprint(), before, "a refused pair changes nothing");
+        assert!(certs.replace(b"not pem", k2.as_bytes()).is_err());
+        certs.replace(c2.as_bytes(), k2.as_bytes()).unwrap();
+        assert_ne!(certs.fingerprint(), before);
+        assert_eq!(std::fs::read_to_string(dir.join("c.pem")).unwrap(), c2);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -335,3 +335,43 @@ fn aliases_groups_and_server_rules() {
         assert!(actions.contains(&a), "{a} not audited: {actions:?}");
     }
 }
+
+#[test]
+fn settings_show_and_the_certificate_is_replaced_for_every_service() {
+    let s = start();
+    let admin = Client::login(&s, "admin", "admin-secret-1");
+    let (_, settings) = admin.json("GET", "/api/v1/settings", None);
+    assert_eq!(settings["server"]["hostname"], "mx.hato.test", "{settings}");
+    assert!(settings["filters"]["blocked_extensions"].as_str().unwrap().contains("exe"));
+    let alice = Client::login(&s, "alice@web.test", "pw-alice");
+    assert_eq!(alice.json("GET", "/api/v1/settings", None).0, 403);
+
+    let make = |cn: &str| {
+        let (c, k) = (s.dir.join(format!("{cn}.crt")), s.dir.join(format!("{cn}.key")));
+        let ok = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", &format!("/CN={cn}"), "-keyout"])
+            .arg(&k)
+            .arg("-out")
+            .arg(&c)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{ok:?}");
+        (std::fs::read_to_string(c).unwrap(), std::fs::read_to_string(k).unwrap())
+    };
+    let (c1, _) = make("first.web.test");
+    let (c2, k2) = make("mail.web.test");
+    let (code, v) = admin.json("PUT", "/api/v1/tls", Some(&json!({ "cert": c1, "key": k2 })));
+    assert_eq!(code, 400, "a key that does not match is refused: {v}");
+    let (code, v) = admin.json("PUT", "/api/v1/tls", Some(&json!({ "cert": c2, "key": k2 })));
+    assert_eq!(code, 200, "{v}");
+    // IMAPS (and every other TLS service) presents the new certificate at once.
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{}", s.imaps)])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CN = mail.web.test") || text.contains("CN=mail.web.test"), "{text}");
+    let (_, log) = admin.json("GET", "/api/v1/audit", None);
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "tls.replace"));
+}

@@ -198,7 +198,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
             let (pw, generated) = p.resolve()?;
             let path = cfg.admin_hash_file();
             let hash = crate::directory::hash_password(&pw)?;
-            write_private(&path, hash.as_bytes()).map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
+            crate::files::write_private(&path, hash.as_bytes()).map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
             let v = serde_json::json!({ "ok": true, "password": generated.then_some(&pw) });
             out.show(&v, || if generated { format!("web administrator password: {pw}") } else { "web administrator password set".into() });
             return Ok(());
@@ -243,18 +243,4 @@ pub fn address_arg(raw: &str) -> Result<String, CtlError> {
 
 pub fn domain_arg(raw: &str) -> Result<String, CtlError> {
     crate::address::normalize_domain(raw).map_err(|e| CtlError::Usage(e.to_string()))
-}
-
-/// Writes a file only its owner can read (created 0600, replaced atomically).
-pub fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

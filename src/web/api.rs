@@ -47,6 +47,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/filter", get(filter).put(set_filter))
         .route("/api/v1/appliance", get(appliance))
         .route("/api/v1/rules", get(rules).put(set_rules))
+        .route("/api/v1/settings", get(settings))
+        .route("/api/v1/tls", axum::routing::put(replace_certificate))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
         .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
         .route("/api/v1/groups", get(groups).post(add_group))
@@ -430,6 +432,22 @@ async fn filter(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
 async fn set_filter(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(r): Json<Rules>) -> Result<StatusCode, WebError> {
     ops::set_my_filter(&c!(app, s, p), &r.script).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn settings(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
+    let sections = ops::settings(&c!(app, s, p))?;
+    let obj: serde_json::Map<String, Value> = sections.into_iter().map(|(k, v)| (k, Value::Object(v.into_iter().map(|(a, b)| (a, Value::String(b))).collect()))).collect();
+    Ok(Json(Value::Object(obj)))
+}
+
+#[derive(Deserialize)]
+struct NewCertificate {
+    cert: String,
+    key: String,
+}
+
+async fn replace_certificate(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(n): Json<NewCertificate>) -> Api {
+    Ok(Json(json!({ "sha256": ops::replace_certificate(&c!(app, s, p), &n.cert, &n.key).await? })))
 }
 
 #[cfg(test)]

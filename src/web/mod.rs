@@ -102,6 +102,8 @@ pub struct App {
     pub history: metrics::History,
     /// The server-wide Sieve script, edited on the rules page.
     pub server_sieve: Arc<crate::sieve::server::ServerScript>,
+    /// The certificate of every TLS listener (replaced on the settings page).
+    pub certs: Arc<crate::tls::Certificates>,
 }
 
 /// Starts the console on `[web] listen` (nothing when it is empty).

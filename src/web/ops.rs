@@ -748,3 +748,58 @@ pub async fn set_my_filter(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
     c.app.store.sieve_set_active(me, Some("webmail".into())).await?;
     Ok(())
 }
+
+// ---- settings ----------------------------------------------------------------
+
+/// The settings in force, as (section, [(name, value)]) for display. They are
+/// changed in hato.toml (read at start); the certificate is changed here.
+pub fn settings(c: &Ctx<'_>) -> Result<Vec<(String, Vec<(String, String)>)>, WebError> {
+    c.admin()?;
+    let cfg = &c.app.cfg;
+    let list = |v: &[String]| if v.is_empty() { "–".to_string() } else { v.join(", ") };
+    let kv = |pairs: Vec<(&str, String)>| pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Vec<_>>();
+    Ok(vec![
+        ("server".into(), kv(vec![("hostname", cfg.hostname.clone()), ("data_dir", cfg.data_dir.display().to_string()), ("version", env!("CARGO_PKG_VERSION").into())])),
+        (
+            "relay".into(),
+            kv(vec![
+                ("smarthost", cfg.delivery.smarthost.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "– (direct, by MX)".into())),
+                ("routes", cfg.delivery.routes.iter().map(|(d, h)| format!("{d} → {h}")).collect::<Vec<_>>().join(", ")),
+                ("opportunistic_tls", cfg.delivery.opportunistic_tls.to_string()),
+            ]),
+        ),
+        (
+            "limits".into(),
+            kv(vec![
+                ("max_message_size", format!("{} MiB", cfg.smtp.max_message_size / (1024 * 1024))),
+                ("max_recipients", cfg.smtp.max_recipients.to_string()),
+                ("max_connections", cfg.limits.max_connections.to_string()),
+                ("max_connections_per_ip", cfg.limits.max_connections_per_ip.to_string()),
+                ("messages_per_ip_per_minute", cfg.limits.messages_per_ip_per_minute.to_string()),
+                ("auth_lockout", format!("{} failures per account / {} per address, {} s", cfg.limits.auth_failures_per_account, cfg.limits.auth_failures_per_ip, cfg.limits.auth_lockout_secs)),
+            ]),
+        ),
+        (
+            "filters".into(),
+            kv(vec![
+                ("antivirus", cfg.filter.antivirus.as_ref().map(|a| format!("clamd {}", a.clamd)).unwrap_or_else(|| "off".into())),
+                ("blocked_extensions", list(&cfg.filter.blocked_extensions)),
+                ("quarantine_days", cfg.filter.quarantine_days.to_string()),
+                ("spam", if cfg.spam.enabled { format!("junk at {}, quarantine at {}, reject at {}", cfg.spam.junk_at, cfg.spam.quarantine_at, cfg.spam.reject_at) } else { "off".into() }),
+                ("dnsbl", list(&cfg.spam.dnsbl)),
+                ("uribl", list(&cfg.spam.uribl)),
+                ("spf/dkim/dmarc", format!("verify {}, DKIM signing {}", cfg.mail_auth.verify, cfg.mail_auth.sign)),
+                ("archive_retention_days", cfg.archive.retention_days.to_string()),
+            ]),
+        ),
+        ("tls".into(), kv(vec![("certificate", c.app.certs.cert_path().display().to_string()), ("sha256", c.app.certs.fingerprint())])),
+    ])
+}
+
+pub async fn replace_certificate(c: &Ctx<'_>, cert_pem: &str, key_pem: &str) -> Result<String, WebError> {
+    c.admin()?;
+    c.app.certs.replace(cert_pem.as_bytes(), key_pem.as_bytes()).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let fp = c.app.certs.fingerprint();
+    c.audit("tls.replace", "certificate", format!("sha256 {fp}")).await;
+    Ok(fp)
+}

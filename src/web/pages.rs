@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/appliance", get(appliance))
         .route("/admin/domains", get(domains).post(add_domain))
         .route("/admin/rules", get(rules).post(save_rules))
+        .route("/admin/settings", get(settings_page).post(replace_certificate))
         .route("/admin/aliases", get(aliases).post(alias_action))
         .route("/admin/archive", get(archive))
         .route("/admin/archive/{id}", get(archived_message))
@@ -874,6 +875,40 @@ async fn save_rules(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Au
         Ok(()) => back("/admin/rules", f.t("rules_saved")),
         // The text stays in the editor with the error beside it.
         Err(WebError::BadRequest(error)) => (StatusCode::BAD_REQUEST, render(RulesPage { f, script: r.script, error })).into_response(),
+        Err(e) => error_page(f, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_settings.html")]
+struct SettingsAdminPage {
+    f: Frame,
+    sections: Vec<(String, Vec<(String, String)>)>,
+    error: String,
+}
+
+async fn settings_page(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+    let mut f = Frame::new(&headers, Some(&s), "/admin/settings");
+    f.notice = q.notice.unwrap_or_default();
+    let sections = page!(f, ops::settings(&ctx(&app, &s, &peer)));
+    render(SettingsAdminPage { f, sections, error: String::new() })
+}
+
+#[derive(Deserialize)]
+struct CertForm {
+    cert: String,
+    key: String,
+}
+
+async fn replace_certificate(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(cf): Form<CertForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/settings");
+    let c = ctx(&app, &s, &peer);
+    match ops::replace_certificate(&c, &cf.cert, &cf.key).await {
+        Ok(fp) => back("/admin/settings", &format!("{} SHA-256 {fp}", f.t("cert_replaced"))),
+        Err(WebError::BadRequest(error)) => {
+            let sections = page!(f, ops::settings(&c));
+            (StatusCode::BAD_REQUEST, render(SettingsAdminPage { f, sections, error })).into_response()
+        }
         Err(e) => error_page(f, e),
     }
 }

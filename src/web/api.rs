@@ -114,11 +114,12 @@ async fn stats(State(app): State<Arc<App>>, Auth(s): Auth) -> Api {
     if !s.is_admin() {
         return Err(WebError::Forbidden);
     }
+    let now = crate::stats::STATS.snapshot();
     Ok(Json(json!({
-        "stats": crate::stats::STATS.snapshot(),
+        "history": app.history.with_current(&now),
+        "stats": now,
         "queue": app.store.queue_summary().await?,
         "connections": app.guard.open_connections(),
-        "history": app.history.all(),
     })))
 }
 
@@ -181,8 +182,14 @@ async fn queue_action(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(
     Ok(Json(json!({ "recipients": n })))
 }
 
-async fn quarantine(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<Vec<crate::store::QuarantineEntry>> {
-    Ok(Json(ops::quarantine(&c!(app, s, p)).await?))
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TextQuery {
+    q: String,
+}
+
+async fn quarantine(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<TextQuery>) -> Api<Vec<crate::store::QuarantineEntry>> {
+    Ok(Json(ops::quarantine_search(&c!(app, s, p), &q.q).await?))
 }
 
 async fn quarantine_preview(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(id): Path<String>) -> Api<super::message::Shown> {

@@ -31,6 +31,8 @@ pub struct Minute {
 #[derive(Default)]
 pub struct History {
     minutes: Mutex<VecDeque<Minute>>,
+    /// The counters at the last sample, so the minute in progress can be shown too.
+    last: Mutex<Option<Snapshot>>,
 }
 
 impl History {
@@ -44,6 +46,17 @@ impl History {
 
     pub fn all(&self) -> Vec<Minute> {
         self.minutes.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
+    }
+
+    /// The finished minutes and the one in progress (from the last sample to now).
+    pub fn with_current(&self, now: &Snapshot) -> Vec<Minute> {
+        let mut all = self.all();
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+        all.push(minute(crate::clock::now(), &last, now));
+        if all.len() > MINUTES {
+            all.remove(0);
+        }
+        all
     }
 }
 
@@ -65,12 +78,14 @@ pub fn minute(at: i64, before: &Snapshot, now: &Snapshot) -> Minute {
 /// Samples the counters once a minute into the history.
 pub async fn sample(app: Arc<App>) {
     let mut before = crate::stats::STATS.snapshot();
+    *app.history.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(before.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.tick().await;
     loop {
         tick.tick().await;
         let now = crate::stats::STATS.snapshot();
         app.history.push(minute(crate::clock::now(), &before, &now));
+        *app.history.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(now.clone());
         before = now;
     }
 }

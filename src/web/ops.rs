@@ -264,6 +264,16 @@ pub async fn quarantine(c: &Ctx<'_>) -> Result<Vec<QuarantineEntry>, WebError> {
     Ok(c.app.store.quarantine_list(500, who).await?)
 }
 
+/// Held messages whose sender, recipients, subject or reason contain `q`.
+pub async fn quarantine_search(c: &Ctx<'_>, q: &str) -> Result<Vec<QuarantineEntry>, WebError> {
+    let q = q.trim().to_lowercase();
+    let all = quarantine(c).await?;
+    Ok(all
+        .into_iter()
+        .filter(|e| q.is_empty() || [&e.sender, &e.subject, &e.reason, &e.filter].iter().any(|f| f.to_lowercase().contains(&q)) || e.recipients.iter().any(|r| r.contains(&q)))
+        .collect())
+}
+
 async fn held(c: &Ctx<'_>, id: &str) -> Result<(Id, QuarantineEntry), WebError> {
     let id = parse_id(id)?;
     let e = quarantine(c).await?.into_iter().find(|e| e.id == id).ok_or_else(|| WebError::NotFound(format!("held message {id}")))?;
@@ -534,6 +544,15 @@ pub async fn save_draft(c: &Ctx<'_>, mut d: Draft) -> Result<(), WebError> {
     let drafts = special(c, "\\Drafts").await?;
     let raw = message::build(&d, &c.app.cfg.hostname, crate::clock::now());
     c.app.store.append(me, drafts, raw, "\\Draft \\Seen".into(), crate::clock::now()).await?;
+    Ok(())
+}
+
+/// Removes a draft that was sent or saved anew (only from the Drafts folder).
+pub async fn discard_draft(c: &Ctx<'_>, folder: &str, uid: i64) -> Result<(), WebError> {
+    if special(c, "\\Drafts").await? != folder {
+        return Err(WebError::BadRequest(format!("{folder} is not the Drafts folder")));
+    }
+    c.app.store.expunge(c.mailbox_owner()?, folder.to_string(), vec![uid]).await?;
     Ok(())
 }
 

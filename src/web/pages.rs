@@ -98,6 +98,19 @@ impl Frame {
     pub fn kib(&self, n: &i64) -> String {
         format!("{} KiB", (n + 1023) / 1024)
     }
+    /// A folder's name as shown: the special folders in the reader's language.
+    pub fn folder(&self, name: &str, special_use: &Option<String>) -> String {
+        let key = match (name, special_use.as_deref()) {
+            ("INBOX", _) => "folder_inbox",
+            (_, Some("\\Sent")) => "folder_sent",
+            (_, Some("\\Drafts")) => "folder_drafts",
+            (_, Some("\\Junk")) => "folder_junk",
+            (_, Some("\\Trash")) => "folder_trash",
+            (_, Some("\\Archive")) => "folder_archive",
+            _ => return name.to_string(),
+        };
+        self.t(key).to_string()
+    }
     pub fn role(&self, r: &crate::store::Role) -> &'static str {
         self.lang.t(match r {
             crate::store::Role::User => "role_user",
@@ -236,14 +249,16 @@ type Peer = axum::extract::ConnectInfo<std::net::SocketAddr>;
 #[template(path = "admin_dashboard.html")]
 struct Dashboard {
     f: Frame,
+    appliance: Option<crate::supervisor::status::ApplianceStatus>,
 }
 
-async fn dashboard(headers: HeaderMap, Auth(s): Auth) -> Response {
+async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin");
     if !s.is_admin() {
         return if s.domain().is_some() { Redirect::to("/admin/accounts").into_response() } else { error_page(f, WebError::Forbidden) };
     }
-    render(Dashboard { f })
+    let appliance = page!(f, ops::appliance(&ctx(&app, &s, &peer))).status;
+    render(Dashboard { f, appliance })
 }
 
 #[derive(Template)]
@@ -374,22 +389,24 @@ async fn queue_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): 
 struct QuarantinePage {
     f: Frame,
     held: Vec<crate::store::QuarantineEntry>,
+    q: String,
 }
 
-async fn quarantine(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+async fn quarantine(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<HashMap<String, String>>) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/quarantine");
-    f.notice = q.notice.unwrap_or_default();
+    f.notice = q.get("notice").cloned().unwrap_or_default();
     if !s.is_admin() {
         return error_page(f, WebError::Forbidden);
     }
-    let held = page!(f, ops::quarantine(&ctx(&app, &s, &peer)).await);
-    render(QuarantinePage { f, held })
+    let query = q.get("q").cloned().unwrap_or_default();
+    let held = page!(f, ops::quarantine_search(&ctx(&app, &s, &peer), &query).await);
+    render(QuarantinePage { f, held, q: query })
 }
 
 async fn my_quarantine(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail/quarantine");
     let held = page!(f, ops::quarantine(&ctx(&app, &s, &peer)).await);
-    render(QuarantinePage { f, held })
+    render(QuarantinePage { f, held, q: String::new() })
 }
 
 async fn quarantine_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<IdAction>) -> Response {
@@ -469,6 +486,7 @@ struct MailQuery {
     reply: Option<String>,
     forward: Option<String>,
     all: Option<String>,
+    draft: Option<String>,
 }
 
 #[derive(Template)]
@@ -479,6 +497,8 @@ struct MailPage {
     listing: Listing,
     sort: String,
     q: String,
+    /// The Drafts folder: its messages open in the editor.
+    drafts: bool,
 }
 
 async fn mail(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<MailQuery>) -> Response {
@@ -490,7 +510,8 @@ async fn mail(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, pe
     let sort = q.sort.clone().unwrap_or_else(|| "newest".into());
     let query = q.q.clone().unwrap_or_default();
     let listing = page!(f, ops::list(&c, &folder, q.page.unwrap_or(1), &sort, &query).await);
-    render(MailPage { f, folders, listing, sort, q: query })
+    let drafts = folders.iter().any(|b| b.name == folder && b.special_use.as_deref() == Some("\\Drafts"));
+    render(MailPage { f, folders, listing, sort, q: query, drafts })
 }
 
 async fn read(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<MailQuery>) -> Response {
@@ -551,6 +572,7 @@ struct ComposePage {
     in_reply_to: String,
     references: String,
     forward_of: String,
+    draft_of: String,
 }
 
 fn quote(text: &str) -> String {
@@ -560,7 +582,16 @@ fn quote(text: &str) -> String {
 async fn compose(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<MailQuery>) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail/compose");
     let c = ctx(&app, &s, &peer);
-    let mut p = ComposePage { f, to: String::new(), cc: String::new(), subject: String::new(), body: String::new(), in_reply_to: String::new(), references: String::new(), forward_of: String::new() };
+    let mut p = ComposePage { f, to: String::new(), cc: String::new(), subject: String::new(), body: String::new(), in_reply_to: String::new(), references: String::new(), forward_of: String::new(), draft_of: String::new() };
+    if let Some((folder, uid)) = q.draft.as_deref().and_then(|d| d.rsplit_once(':')).and_then(|(fo, u)| Some((fo.to_string(), u.parse::<i64>().ok()?))) {
+        let m = page!(p.f, ops::read(&c, &folder, uid, false).await);
+        p.to = m.to_addrs.join(", ");
+        p.cc = m.cc_addrs.join(", ");
+        p.subject = m.subject;
+        p.body = m.text;
+        p.draft_of = format!("{folder}:{uid}");
+        return render(p);
+    }
     let source = q.reply.as_ref().or(q.forward.as_ref()).and_then(|r| r.rsplit_once(':')).and_then(|(folder, uid)| Some((folder.to_string(), uid.parse::<i64>().ok()?)));
     if let Some((folder, uid)) = source {
         let m = page!(p.f, ops::read(&c, &folder, uid, false).await);
@@ -628,12 +659,18 @@ async fn send(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, pe
         attachments,
         ..Draft::default()
     };
-    if get("do") == "draft" {
+    let old_draft = get("draft_of").rsplit_once(':').and_then(|(fo, u)| Some((fo.to_string(), u.parse::<i64>().ok()?)));
+    let saving = get("do") == "draft";
+    if saving {
         page!(f, ops::save_draft(&c, d).await);
-        return back("/mail?folder=Drafts", f.t("draft_saved"));
+    } else {
+        page!(f, ops::send(&c, d).await);
     }
-    page!(f, ops::send(&c, d).await);
-    back("/mail", f.t("sent_ok"))
+    // The draft this came from is replaced by the new draft, or done with once sent.
+    if let Some((folder, uid)) = old_draft {
+        page!(f, ops::discard_draft(&c, &folder, uid).await);
+    }
+    if saving { back("/mail?folder=Drafts", f.t("draft_saved")) } else { back("/mail", f.t("sent_ok")) }
 }
 
 #[derive(Template)]

@@ -118,6 +118,22 @@ try:
     driver.find_element(By.ID, "send").click()
     wait.until(lambda d: "Message sent." in text())
     step("dave sent a message with an attachment")
+
+    # A draft: saved, reopened in the editor, sent; the Drafts folder is empty again.
+    click_to((By.ID, "compose"), "/mail/compose")
+    driver.find_element(By.ID, "to").send_keys("bob@web.test")
+    driver.find_element(By.ID, "subject").send_keys("Draft note")
+    driver.find_element(By.ID, "body").send_keys("written in two sittings")
+    driver.find_element(By.CSS_SELECTOR, "button[value=draft]").click()
+    wait.until(lambda d: "Draft saved." in text())
+    click_to((By.LINK_TEXT, "Draft note"), "/mail/compose")
+    assert driver.find_element(By.ID, "to").get_attribute("value") == "bob@web.test"
+    assert "written in two sittings" in driver.find_element(By.ID, "body").get_attribute("value")
+    driver.find_element(By.ID, "send").click()
+    wait.until(lambda d: "Message sent." in text())
+    go("/mail?folder=Drafts")
+    assert "Draft note" not in text(), text()
+    step("a draft was saved, reopened and sent; Drafts is empty")
     logout()
 
     # 3. Bob reads it, sees the attachment, replies.

@@ -12,7 +12,7 @@
 //! - `i18n`: Japanese and English.
 //! - `metrics`: counters, history for the dashboard charts, `/metrics`.
 
-mod api;
+pub(crate) mod api;
 mod i18n;
 mod listener;
 pub mod message;

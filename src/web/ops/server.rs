@@ -1,0 +1,264 @@
+//! The server administrator's operations: queue, quarantine, audit log,
+//! logs and trace, archive, appliance state, server rules, settings.
+
+use super::*;
+
+pub async fn queue(c: &Ctx<'_>, filter: QueueFilter) -> Result<Vec<QueuedMessage>, WebError> {
+    c.admin()?;
+    Ok(c.app.store.queue_list(filter).await?)
+}
+
+fn parse_id(id: &str) -> Result<Id, WebError> {
+    Id::parse(id).ok_or_else(|| WebError::BadRequest(format!("{id} is not an id")))
+}
+
+pub async fn queue_action(c: &Ctx<'_>, id: &str, action: &str) -> Result<usize, WebError> {
+    c.admin()?;
+    if action == "bounce" {
+        let m = c.app.store.queued_message(parse_id(id)?).await?.ok_or_else(|| WebError::NotFound(format!("queued message {id}")))?;
+        crate::queue::bounce_now(&c.app.store, &c.app.cfg.hostname, &m).await?;
+        c.app.queue_wake.notify_one();
+        c.audit("queue.bounce", id, format!("returned to <{}>", m.sender)).await;
+        return Ok(m.entries.len());
+    }
+    let a = match action {
+        "retry" => QueueAction::Retry,
+        "hold" => QueueAction::Hold,
+        "release" => QueueAction::Release,
+        "delete" => QueueAction::Delete,
+        other => return Err(WebError::BadRequest(format!("unknown queue action {other}; use retry, hold, release, delete or bounce"))),
+    };
+    let n = c.app.store.queue_action(parse_id(id)?, a).await?;
+    c.app.queue_wake.notify_one();
+    c.audit(&format!("queue.{action}"), id, format!("{n} recipients")).await;
+    Ok(n)
+}
+
+/// The administrator sees every held message; anyone else those held for them.
+pub async fn quarantine(c: &Ctx<'_>) -> Result<Vec<QuarantineEntry>, WebError> {
+    let who = if c.s.is_admin() { None } else { Some(c.mailbox_owner()?) };
+    Ok(c.app.store.quarantine_list(500, who).await?)
+}
+
+/// Held messages whose sender, recipients, subject or reason contain `q`.
+pub async fn quarantine_search(c: &Ctx<'_>, q: &str) -> Result<Vec<QuarantineEntry>, WebError> {
+    let q = q.trim().to_lowercase();
+    let all = quarantine(c).await?;
+    Ok(all
+        .into_iter()
+        .filter(|e| q.is_empty() || [&e.sender, &e.subject, &e.reason, &e.filter].iter().any(|f| f.to_lowercase().contains(&q)) || e.recipients.iter().any(|r| r.contains(&q)))
+        .collect())
+}
+
+async fn held(c: &Ctx<'_>, id: &str) -> Result<(Id, QuarantineEntry), WebError> {
+    let id = parse_id(id)?;
+    let e = quarantine(c).await?.into_iter().find(|e| e.id == id).ok_or_else(|| WebError::NotFound(format!("held message {id}")))?;
+    Ok((id, e))
+}
+
+pub async fn quarantine_preview(c: &Ctx<'_>, id: &str) -> Result<Shown, WebError> {
+    let (id, _) = held(c, id).await?;
+    let raw = c.app.store.quarantine_body(id).await?;
+    message::show(&raw, false).ok_or_else(|| WebError::BadRequest("the held message cannot be parsed".into()))
+}
+
+/// Releasing is for administrators: a user asks them (a virus is not theirs to let in).
+pub async fn quarantine_release(c: &Ctx<'_>, id: &str) -> Result<String, WebError> {
+    c.admin()?;
+    let (id, e) = held(c, id).await?;
+    let qid = c.app.store.quarantine_release(id).await?;
+    c.app.queue_wake.notify_one();
+    c.audit("quarantine.release", &id.to_string(), format!("{} from {} ({}: {})", e.subject, e.sender, e.filter, e.reason)).await;
+    Ok(qid.to_string())
+}
+
+pub async fn quarantine_delete(c: &Ctx<'_>, id: &str) -> Result<(), WebError> {
+    c.admin()?;
+    let (id, e) = held(c, id).await?;
+    c.app.store.quarantine_delete(id).await?;
+    c.audit("quarantine.delete", &id.to_string(), format!("{} from {}", e.subject, e.sender)).await;
+    Ok(())
+}
+
+pub async fn audit_log(c: &Ctx<'_>) -> Result<Vec<AuditEntry>, WebError> {
+    match (c.s.is_admin(), c.s.domain()) {
+        (true, _) => Ok(c.app.store.audit_list(500, None).await?),
+        (false, Some(d)) => Ok(c.app.store.audit_list(500, Some(d.to_string())).await?),
+        _ => Err(WebError::Forbidden),
+    }
+}
+
+
+
+pub fn logs(c: &Ctx<'_>, s: &crate::logs::recent::Search) -> Result<Vec<crate::logs::recent::Line>, WebError> {
+    c.admin()?;
+    Ok(crate::logs::recent::search(s))
+}
+
+pub fn trace(c: &Ctx<'_>, term: &str) -> Result<Vec<crate::logs::recent::Line>, WebError> {
+    c.admin()?;
+    Ok(crate::logs::recent::trace(term))
+}
+
+/// Changes module log levels live (e.g. `smtp=debug`); returns the filter now in force.
+pub async fn set_log_level(c: &Ctx<'_>, spec: &str) -> Result<String, WebError> {
+    c.admin()?;
+    let now = crate::logs::set_level(spec).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    c.audit("log.level", "log", now.clone()).await;
+    Ok(now)
+}
+
+pub fn log_level(c: &Ctx<'_>) -> Result<String, WebError> {
+    c.admin()?;
+    Ok(crate::logs::current_level().unwrap_or_default())
+}
+
+pub async fn archive(c: &Ctx<'_>, q: crate::store::ArchiveQuery) -> Result<Vec<crate::store::ArchiveEntry>, WebError> {
+    c.admin()?;
+    Ok(c.app.store.archive_search(q).await?)
+}
+
+/// The matching archived messages as one mbox file.
+pub async fn archive_export(c: &Ctx<'_>, mut q: crate::store::ArchiveQuery) -> Result<Vec<u8>, WebError> {
+    c.admin()?;
+    q.limit = q.limit.clamp(1, 10_000);
+    let found = c.app.store.archive_search(q.clone()).await?;
+    let mut out = Vec::new();
+    for e in &found {
+        let body = c.app.store.archive_body(e.id).await?;
+        crate::mbox::write(&mut out, &e.sender, e.created, &body);
+    }
+    c.audit("archive.export", "archive", format!("{} messages ({:?})", found.len(), q.text.as_deref().or(q.from.as_deref()).unwrap_or(""))).await;
+    Ok(out)
+}
+
+/// The archive search form as the API and the page take it (dates as YYYY-MM-DD).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ArchiveForm {
+    pub text: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub since: String,
+    pub until: String,
+    pub limit: Option<usize>,
+}
+
+impl ArchiveForm {
+    pub fn is_empty(&self) -> bool {
+        [&self.text, &self.from, &self.to, &self.subject, &self.message_id, &self.since, &self.until].iter().all(|s| s.trim().is_empty())
+    }
+
+    pub fn query(&self) -> Result<crate::store::ArchiveQuery, WebError> {
+        let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let day = |s: &str, name: &str| -> Result<Option<i64>, WebError> {
+            match opt(s) {
+                None => Ok(None),
+                Some(d) => crate::clock::parse_ymd(&d).map(Some).ok_or_else(|| WebError::BadRequest(format!("{name}: {d} is not a date (YYYY-MM-DD)"))),
+            }
+        };
+        Ok(crate::store::ArchiveQuery {
+            from: opt(&self.from),
+            to: opt(&self.to),
+            subject: opt(&self.subject),
+            text: opt(&self.text),
+            message_id: opt(&self.message_id),
+            direction: None,
+            since: day(&self.since, "since")?,
+            until: day(&self.until, "until")?.map(|d| d + 86_399),
+            limit: self.limit.unwrap_or(200).clamp(1, 10_000),
+        })
+    }
+}
+
+/// What the appliance page shows: the state `hato init` wrote, and SNMP as configured.
+#[derive(Debug, Serialize)]
+pub struct Appliance {
+    /// None off the appliance (no supervisor writes the file) or when it is stale.
+    pub status: Option<crate::supervisor::status::ApplianceStatus>,
+    pub stale: bool,
+    pub snmp_community: bool,
+    pub snmp_v3_user: Option<String>,
+    pub snmp_trap_sinks: Vec<String>,
+    pub snmp_location: String,
+}
+
+pub fn appliance(c: &Ctx<'_>) -> Result<Appliance, WebError> {
+    c.admin()?;
+    let status = c.app.cfg.web.appliance_status.as_deref().and_then(crate::supervisor::status::read);
+    let stale = status.as_ref().is_some_and(|s| crate::clock::now() - s.updated > 60);
+    let snmp = &c.app.cfg.snmp;
+    Ok(Appliance { status, stale, snmp_community: snmp.community.is_some(), snmp_v3_user: snmp.v3_user.clone(), snmp_trap_sinks: snmp.trap_sinks.clone(), snmp_location: snmp.location.clone() })
+}
+
+
+
+pub fn rules(c: &Ctx<'_>) -> Result<String, WebError> {
+    c.admin()?;
+    Ok(c.app.server_sieve.text())
+}
+
+/// Checks and puts a new server script in force (empty: none); a broken one is refused with its line and column.
+pub async fn set_rules(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
+    c.admin()?;
+    c.app.server_sieve.replace(text).map_err(WebError::BadRequest)?;
+    c.audit("rules.update", "server script", format!("{} lines", text.lines().count())).await;
+    Ok(())
+}
+
+
+
+/// The settings in force, as (section, [(name, value)]) for display. They are
+/// changed in hato.toml (read at start); the certificate is changed here.
+pub fn settings(c: &Ctx<'_>) -> Result<Vec<(String, Vec<(String, String)>)>, WebError> {
+    c.admin()?;
+    let cfg = &c.app.cfg;
+    let list = |v: &[String]| if v.is_empty() { "–".to_string() } else { v.join(", ") };
+    let kv = |pairs: Vec<(&str, String)>| pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Vec<_>>();
+    Ok(vec![
+        ("server".into(), kv(vec![("hostname", cfg.hostname.clone()), ("data_dir", cfg.data_dir.display().to_string()), ("version", env!("CARGO_PKG_VERSION").into())])),
+        (
+            "relay".into(),
+            kv(vec![
+                ("smarthost", cfg.delivery.smarthost.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "– (direct, by MX)".into())),
+                ("routes", cfg.delivery.routes.iter().map(|(d, h)| format!("{d} → {h}")).collect::<Vec<_>>().join(", ")),
+                ("opportunistic_tls", cfg.delivery.opportunistic_tls.to_string()),
+            ]),
+        ),
+        (
+            "limits".into(),
+            kv(vec![
+                ("max_message_size", format!("{} MiB", cfg.smtp.max_message_size / (1024 * 1024))),
+                ("max_recipients", cfg.smtp.max_recipients.to_string()),
+                ("max_connections", cfg.limits.max_connections.to_string()),
+                ("max_connections_per_ip", cfg.limits.max_connections_per_ip.to_string()),
+                ("messages_per_ip_per_minute", cfg.limits.messages_per_ip_per_minute.to_string()),
+                ("auth_lockout", format!("{} failures per account / {} per address, {} s", cfg.limits.auth_failures_per_account, cfg.limits.auth_failures_per_ip, cfg.limits.auth_lockout_secs)),
+            ]),
+        ),
+        (
+            "filters".into(),
+            kv(vec![
+                ("antivirus", cfg.filter.antivirus.as_ref().map(|a| format!("clamd {}", a.clamd)).unwrap_or_else(|| "off".into())),
+                ("blocked_extensions", list(&cfg.filter.blocked_extensions)),
+                ("quarantine_days", cfg.filter.quarantine_days.to_string()),
+                ("spam", if cfg.spam.enabled { format!("junk at {}, quarantine at {}, reject at {}", cfg.spam.junk_at, cfg.spam.quarantine_at, cfg.spam.reject_at) } else { "off".into() }),
+                ("dnsbl", list(&cfg.spam.dnsbl)),
+                ("uribl", list(&cfg.spam.uribl)),
+                ("spf/dkim/dmarc", format!("verify {}, DKIM signing {}", cfg.mail_auth.verify, cfg.mail_auth.sign)),
+                ("archive_retention_days", cfg.archive.retention_days.to_string()),
+            ]),
+        ),
+        ("tls".into(), kv(vec![("certificate", c.app.certs.cert_path().display().to_string()), ("sha256", c.app.certs.fingerprint())])),
+    ])
+}
+
+pub async fn replace_certificate(c: &Ctx<'_>, cert_pem: &str, key_pem: &str) -> Result<String, WebError> {
+    c.admin()?;
+    c.app.certs.replace(cert_pem.as_bytes(), key_pem.as_bytes()).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let fp = c.app.certs.fingerprint();
+    c.audit("tls.replace", "certificate", format!("sha256 {fp}")).await;
+    Ok(fp)
+}

@@ -86,6 +86,46 @@ impl Drop for Open {
     }
 }
 
+/// Upper bounds (milliseconds) of the latency histograms' buckets; the last is +Inf.
+pub const BUCKETS_MS: [u64; 11] = [5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 30_000, 300_000];
+
+/// A latency histogram in Prometheus' shape (cumulative on reading).
+pub struct Histogram {
+    buckets: [AtomicU64; 11],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    const fn new() -> Histogram {
+        Histogram { buckets: [const { AtomicU64::new(0) }; 11], count: AtomicU64::new(0), sum_ms: AtomicU64::new(0) }
+    }
+
+    pub fn observe(&self, d: std::time::Duration) {
+        let ms = d.as_millis() as u64;
+        if let Some(i) = BUCKETS_MS.iter().position(|b| ms <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_ms.fetch_add(ms, Relaxed);
+    }
+
+    /// (cumulative counts per bucket, total count, sum in milliseconds)
+    pub fn read(&self) -> (Vec<u64>, u64, u64) {
+        let mut acc = 0;
+        let cumulative = self.buckets.iter().map(|b| {
+            acc += b.load(Relaxed);
+            acc
+        });
+        (cumulative.collect(), self.count.load(Relaxed), self.sum_ms.load(Relaxed))
+    }
+}
+
+/// From the end of DATA to the final reply: filters, scoring and the commit.
+pub static ACCEPT_LATENCY: Histogram = Histogram::new();
+/// From a message entering the queue to its delivery (local or remote), retries included.
+pub static DELIVERY_LATENCY: Histogram = Histogram::new();
+
 /// Counts a filter's verdict, named as the filter log line names it.
 pub fn verdict(filter: &str, verdict: &str) {
     let s = &STATS;
@@ -116,6 +156,17 @@ mod tests {
             assert_eq!(NOW.load(Relaxed), 2);
         }
         assert_eq!((NOW.load(Relaxed), TOTAL.load(Relaxed)), (0, 2));
+    }
+
+    #[test]
+    fn histograms_are_cumulative() {
+        static H: Histogram = Histogram::new();
+        for ms in [3, 7, 7, 400, 999_999] {
+            H.observe(std::time::Duration::from_millis(ms));
+        }
+        let (b, count, sum) = H.read();
+        assert_eq!((b[0], b[1], b[6], b[10], count), (1, 3, 4, 4, 5), "the last one is only in +Inf");
+        assert_eq!(sum, 3 + 7 + 7 + 400 + 999_999);
     }
 
     #[test]

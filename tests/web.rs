@@ -55,7 +55,11 @@ impl Client {
 }
 
 fn start() -> Server {
-    let s = Server::start("web", "[filter]\nextension_action = \"quarantine\"\n");
+    start_with("")
+}
+
+fn start_with(extra: &str) -> Server {
+    let s = Server::start("web", &format!("[filter]\nextension_action = \"quarantine\"\n{extra}"));
     s.populate("web.test", &["alice", "bob"]);
     s.populate("other.test", &["olga"]);
     let out = ctl_in(&s.config, &["admin-password", "--password-stdin"], Some("admin-secret-1\n"));
@@ -246,6 +250,8 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     let (code, text) = Client::new(&s, "scraper").req("GET", "/metrics", None, &[]);
     assert_eq!(code, 200);
     assert!(text.contains("# TYPE hato_messages_received_total counter") && text.contains("hato_messages_received_total 2"), "{text}");
+    assert!(text.contains("# TYPE hato_smtp_accept_seconds histogram") && text.contains("hato_smtp_accept_seconds_count 2"), "{text}");
+    assert!(text.contains("hato_delivery_seconds_bucket{le=\"+Inf\"}"), "{text}");
     let (_, stats) = admin.json("GET", "/api/v1/stats", None);
     assert_eq!(stats["stats"]["received_messages"], 2);
 
@@ -374,4 +380,50 @@ fn settings_show_and_the_certificate_is_replaced_for_every_service() {
     assert!(text.contains("CN = mail.web.test") || text.contains("CN=mail.web.test"), "{text}");
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
     assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "tls.replace"));
+}
+
+#[test]
+fn queue_and_domains_through_the_api() {
+    // Mail for far.test goes to a port nobody listens on: it waits in the queue.
+    let closed = free_port();
+    let s = start_with(&format!("[delivery.routes]\n\"far.test\" = \"127.0.0.1:{closed}\"\n"));
+    let alice = Client::login(&s, "alice@web.test", "pw-alice");
+    assert_eq!(alice.json("POST", "/api/v1/send", Some(&json!({ "to": "someone@far.test", "subject": "stuck", "body": "x" }))).0, 202);
+    let admin = Client::login(&s, "admin", "admin-secret-1");
+    let mut queued = Value::Null;
+    for _ in 0..50 {
+        queued = admin.json("GET", "/api/v1/queue", None).1;
+        if queued.as_array().is_some_and(|q| !q.is_empty() && !q[0]["entries"][0]["last_error"].as_str().unwrap_or("").is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let id = queued[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(queued[0]["subject"], "stuck");
+    let (_, one) = admin.json("GET", &format!("/api/v1/queue/{id}"), None);
+    assert_eq!(one["message"]["subject"], "stuck");
+    assert_eq!(alice.json("GET", &format!("/api/v1/queue/{id}"), None).0, 403);
+    assert_eq!(alice.json("POST", &format!("/api/v1/queue/{id}/hold"), None).0, 403);
+    assert_eq!(admin.json("POST", &format!("/api/v1/queue/{id}/hold"), None).1["recipients"], 1);
+    assert_eq!(admin.json("GET", "/api/v1/queue?state=held", None).1.as_array().unwrap().len(), 1);
+    assert_eq!(admin.json("POST", &format!("/api/v1/queue/{id}/release"), None).0, 200);
+    assert_eq!(admin.json("POST", &format!("/api/v1/queue/{id}/frobnicate"), None).0, 400);
+    // Bounce: the queue lets it go and the sender hears why.
+    assert_eq!(admin.json("POST", &format!("/api/v1/queue/{id}/bounce"), None).0, 200);
+    let inbox = wait_listing(&alice, "INBOX", 1);
+    assert!(inbox["items"][0]["subject"].as_str().unwrap().contains("Undelivered"), "{inbox}");
+    assert!(admin.json("GET", "/api/v1/queue", None).1.as_array().unwrap().iter().all(|m| m["id"] != id.as_str()));
+
+    // Domains: the administrator adds them; a domain administrator sees only theirs.
+    assert_eq!(admin.json("POST", "/api/v1/domains", Some(&json!({ "name": "new.test" }))).0, 201);
+    admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "eve@web.test", "password": "eve-secret-1", "role": "domain_admin" })));
+    let eve = Client::login(&s, "eve@web.test", "eve-secret-1");
+    assert_eq!(eve.json("POST", "/api/v1/domains", Some(&json!({ "name": "mine.test" }))).0, 403);
+    let names: Vec<String> = eve.json("GET", "/api/v1/domains", None).1.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["web.test"]);
+    let (_, log) = admin.json("GET", "/api/v1/audit", None);
+    let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["queue.hold", "queue.release", "queue.bounce", "domain.create"] {
+        assert!(actions.contains(&a), "{a}: {actions:?}");
+    }
 }

@@ -125,6 +125,7 @@ impl Runner {
         match self.store.deliver_local(e.id, plan.filings.clone()).await {
             Ok(true) => {
                 crate::stats::add(&crate::stats::STATS.local_deliveries, 1);
+                crate::stats::DELIVERY_LATENCY.observe(Duration::from_secs((crate::clock::now() - e.created).max(0) as u64));
                 let to = if filed.is_empty() { "no folder (the script discarded or redirected it)".to_string() } else { filed.join(", ") };
                 let script = plan.script.clone().unwrap_or_default();
                 info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
@@ -235,6 +236,7 @@ impl Runner {
         for (e, fate) in fates {
             let outcome = match fate {
                 Fate::Delivered(m) => {
+                    crate::stats::DELIVERY_LATENCY.observe(Duration::from_secs((now - e.created).max(0) as u64));
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered: {m}");
                     Outcome::Delivered
                 }

@@ -233,7 +233,9 @@ impl Session {
         }
         let (rcpts, body) = (tx.recipients.len() as u64, reader.into_body());
         let size = body.len() as u64;
+        let began = std::time::Instant::now();
         let flow = self.commit(tx, body).await;
+        crate::stats::ACCEPT_LATENCY.observe(began.elapsed());
         let s = &crate::stats::STATS;
         if self.last_code < 300 {
             crate::stats::add(&s.received_messages, 1);

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/accounts/{address}", get(account).patch(update_account).delete(delete_account))
         .route("/api/v1/domains", get(domains).post(add_domain))
         .route("/api/v1/queue", get(queue))
+        .route("/api/v1/queue/{id}", get(queued))
         .route("/api/v1/queue/{id}/{action}", post(queue_action))
         .route("/api/v1/quarantine", get(quarantine))
         .route("/api/v1/quarantine/{id}", get(quarantine_preview).delete(quarantine_delete))
@@ -175,6 +176,11 @@ struct QueueQuery {
 async fn queue(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<QueueQuery>) -> Api<Vec<crate::store::QueuedMessage>> {
     let f = crate::store::QueueFilter { sender: q.sender, recipient: q.recipient, state: q.state };
     Ok(Json(ops::queue(&c!(app, s, p), f).await?))
+}
+
+async fn queued(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(id): Path<String>) -> Api {
+    let (m, shown) = ops::queued(&c!(app, s, p), &id).await?;
+    Ok(Json(json!({ "queued": m, "message": shown })))
 }
 
 async fn queue_action(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((id, action)): Path<(String, String)>) -> Api {

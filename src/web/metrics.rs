@@ -151,7 +151,18 @@ pub fn render(s: &Snapshot, q: &crate::store::QueueSummary, oldest_age: i64, con
     metric("hato_queue_recipients", "gauge", "Recipients left to deliver (held included).", &[("", q.recipients)]);
     metric("hato_queue_held", "gauge", "Recipients on hold.", &[("", q.held)]);
     metric("hato_queue_oldest_seconds", "gauge", "Age of the oldest queued message.", &[("", oldest_age.max(0) as u64)]);
+    histogram(&mut out, "hato_smtp_accept_seconds", "From the end of DATA to the final reply (filters and commit).", &crate::stats::ACCEPT_LATENCY);
+    histogram(&mut out, "hato_delivery_seconds", "From entering the queue to delivery, retries included.", &crate::stats::DELIVERY_LATENCY);
     out
+}
+
+fn histogram(out: &mut String, name: &str, help: &str, h: &crate::stats::Histogram) {
+    let (buckets, count, sum_ms) = h.read();
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+    for (le, n) in crate::stats::BUCKETS_MS.iter().zip(&buckets) {
+        out.push_str(&format!("{name}_bucket{{le=\"{}\"}} {n}\n", *le as f64 / 1000.0));
+    }
+    out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}\n", sum_ms as f64 / 1000.0));
 }
 
 #[cfg(test)]

@@ -209,6 +209,14 @@ try:
     shot("en-trace")
     step("the message trace for dave@web.test shows acceptance and delivery")
 
+    admin_pages = [("/admin/domains", "domains"), ("/admin/aliases", "aliases"), ("/admin/queue", "queue"), ("/admin/logs", "logs"),
+                   ("/admin/rules", "rules"), ("/admin/settings", "settings"), ("/admin/appliance", "appliance")]
+    for path, name in admin_pages:
+        go(path)
+        assert "Error" not in driver.find_element(By.TAG_NAME, "h1").text, path
+        shot("en-" + name)
+    step("every admin screen renders (en)")
+
     # 7. The same screens in Japanese.
     driver.find_element(By.CSS_SELECTOR, "a.lang").click()
     wait.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja")
@@ -219,6 +227,9 @@ try:
         go(path)
         wait.until(lambda d: want in text())
         shot(name)
+    for path, name in admin_pages:
+        go(path)
+        shot("ja-" + name)
     step("admin screens in Japanese")
     logout()
     login("bob@web.test", "pw-bob")
@@ -231,6 +242,9 @@ try:
     click_to((By.ID, "compose"), "/mail/compose")
     wait.until(lambda d: "送信" in text())
     shot("ja-compose")
+    go("/mail/settings")
+    wait.until(lambda d: "不在通知" in text())
+    shot("ja-mail-settings")
     step("WebMail screens in Japanese, dates in Japanese form")
 
     # 8. A phone-sized screen: one column, nothing wider than the screen.

@@ -262,3 +262,13 @@ pub async fn replace_certificate(c: &Ctx<'_>, cert_pem: &str, key_pem: &str) -> 
     c.audit("tls.replace", "certificate", format!("sha256 {fp}")).await;
     Ok(fp)
 }
+
+/// A queued message, parsed for a safe look (and its recipients' states).
+pub async fn queued(c: &Ctx<'_>, id: &str) -> Result<(QueuedMessage, Shown), WebError> {
+    c.admin()?;
+    let id = parse_id(id)?;
+    let m = c.app.store.queued_message(id).await?.ok_or_else(|| WebError::NotFound(format!("queued message {id}")))?;
+    let raw = c.app.store.queued_body(id).await?;
+    let shown = message::show(&raw, false).ok_or_else(|| WebError::BadRequest("the queued message cannot be parsed".into()))?;
+    Ok((m, shown))
+}

@@ -11,6 +11,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/admin/accounts/import", post(import_accounts))
         .route("/admin/accounts/{address}", get(account).post(update_account))
         .route("/admin/queue", get(queue).post(queue_action))
+        .route("/admin/queue/{id}", get(queued))
         .route("/admin/quarantine", get(quarantine).post(quarantine_action))
         .route("/admin/quarantine/{id}", get(quarantine_preview))
         .route("/admin/audit", get(audit))
@@ -441,4 +442,10 @@ async fn replace_certificate(State(app): State<Arc<App>>, headers: HeaderMap, Au
         }
         Err(e) => error_page(f, e),
     }
+}
+
+async fn queued(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Path(id): Path<String>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/queue");
+    let (_, m) = page!(f, ops::queued(&ctx(&app, &s, &peer), &id).await);
+    message_page(MessagePage { f, m, folder: String::new(), uid: 0, folders: Vec::new(), images: false, held: true })
 }

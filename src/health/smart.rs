@@ -82,6 +82,26 @@ pub fn devices() -> Vec<String> {
     out
 }
 
+/// A disk's state in one word, as the console and HATO-MIB show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// The overall check failed, an attribute fails now or an NVMe critical warning is set.
+    Failed,
+    /// The disk gives no verdict (virtual disks).
+    Unknown,
+}
+
+impl Disk {
+    pub fn verdict(&self) -> Verdict {
+        match self.passed {
+            Some(true) if self.failing_now.is_empty() && self.nvme_critical_warning == 0 => Verdict::Passed,
+            Some(_) => Verdict::Failed,
+            None => Verdict::Unknown,
+        }
+    }
+}
+
 /// Reads every disk; disks smartctl cannot read (or no smartctl) are left out.
 pub fn read_all() -> Vec<Disk> {
     devices()

@@ -301,10 +301,10 @@ fn hato_appliance(t: &mut Tree, i: &Inputs) {
     for (n, d) in h.disks.iter().enumerate() {
         let idx = [n as u32 + 1];
         // passed(1) failed(2) unknown(3)
-        let health = match d.passed {
-            Some(true) if d.failing_now.is_empty() && d.nvme_critical_warning == 0 => 1,
-            Some(_) => 2,
-            None => 3,
+        let health = match d.verdict() {
+            crate::health::smart::Verdict::Passed => 1,
+            crate::health::smart::Verdict::Failed => 2,
+            crate::health::smart::Verdict::Unknown => 3,
         };
         t.cell(&oid(&disk, &[2]), &idx, Value::string(&d.device));
         t.cell(&oid(&disk, &[3]), &idx, Value::string(&d.model));

@@ -80,12 +80,7 @@ pub fn of(services: &[ServiceStatus], health: Option<&Report>, memory_used_mib: 
                 device: d.device.clone(),
                 model: d.model.clone(),
                 serial: d.serial.clone(),
-                health: match d.passed {
-                    Some(true) if d.failing_now.is_empty() && d.nvme_critical_warning == 0 => "passed",
-                    Some(_) => "failed",
-                    None => "unknown",
-                }
-                .into(),
+                health: format!("{:?}", d.verdict()).to_lowercase(),
                 temperature_c: d.temperature_c,
             })
             .collect();

@@ -130,6 +130,17 @@ fn login_lockout_csrf_and_roles() {
     let (code, v) = anon.json("POST", "/api/v1/login", Some(&json!({ "user": "bob@web.test", "password": "pw-bob" })));
     assert_eq!(code, 429, "{v}");
 
+    // Removing an account ends its sessions and its mail; a domain admin cannot remove a server admin.
+    assert_eq!(eve.json("DELETE", "/api/v1/accounts/frank@web.test", None).0, 204);
+    assert_eq!(admin.json("GET", "/api/v1/accounts/frank@web.test", None).0, 404);
+    admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "root@web.test", "role": "admin" })));
+    assert_eq!(eve.json("DELETE", "/api/v1/accounts/root@web.test", None).0, 403);
+    // Off the appliance the appliance page says so; users may not look.
+    let (code, appl) = admin.json("GET", "/api/v1/appliance", None);
+    assert!(code == 200 && appl["status"].is_null(), "{appl}");
+    assert_eq!(alice.json("GET", "/api/v1/appliance", None).0, 403);
+    assert!(admin.json("GET", "/api/v1/logs/level", None).1["level"].as_str().unwrap().contains("info"));
+
     // Logging out ends the session.
     assert_eq!(alice.json("POST", "/api/v1/logout", None).0, 204);
     assert_eq!(alice.json("GET", "/api/v1/me", None).0, 401);
@@ -240,8 +251,10 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     let admin = Client::login(&s, "admin", "admin-secret-1");
     let (_, preview) = admin.json("GET", &format!("/api/v1/quarantine/{id}"), None);
     assert_eq!(preview["attachments"][0]["name"], "run.bat");
+    assert_eq!(bob.json("DELETE", &format!("/api/v1/quarantine/{id}"), None).0, 403);
     let (code, v) = admin.json("POST", &format!("/api/v1/quarantine/{id}/release"), None);
     assert_eq!(code, 200, "{v}");
+    assert_eq!(admin.json("DELETE", &format!("/api/v1/quarantine/{id}"), None).0, 404, "released: no longer held");
     assert_eq!(wait_listing(&bob, "INBOX", 2)["items"].as_array().unwrap().len(), 2);
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
     assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "quarantine.release" && e["target"] == id.as_str()), "{log}");
@@ -251,7 +264,7 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     assert_eq!(code, 200);
     assert!(text.contains("# TYPE hato_messages_received_total counter") && text.contains("hato_messages_received_total 2"), "{text}");
     assert!(text.contains("# TYPE hato_smtp_accept_seconds histogram") && text.contains("hato_smtp_accept_seconds_count 2"), "{text}");
-    assert!(text.contains("hato_delivery_seconds_bucket{le=\"+Inf\"}"), "{text}");
+    assert!(text.contains("hato_delivery_seconds_bucket{le=\"+Inf\"}") && text.contains("hato_store_up 1"), "{text}");
     let (_, stats) = admin.json("GET", "/api/v1/stats", None);
     assert_eq!(stats["stats"]["received_messages"], 2);
 
@@ -335,9 +348,12 @@ fn aliases_groups_and_server_rules() {
     let bad = format!("From: x@example.org\r\nTo: bob@web.test\r\nSubject: the forbidden-word\r\nDate: {date}\r\nMessage-ID: <t2@example.org>\r\n\r\nhi\r\n");
     let reply = smtp_send(s.mx, "x@example.org", "bob@web.test", bad.as_bytes());
     assert!(reply.starts_with("550") && reply.contains("not here"), "{reply}");
+    assert_eq!(admin.json("DELETE", "/api/v1/groups/team@web.test/members/alice@web.test", None).0, 204);
+    assert_eq!(admin.json("GET", "/api/v1/groups", None).1[0]["members"], json!(["bob@web.test"]));
+    assert_eq!(admin.json("DELETE", "/api/v1/groups/team@web.test", None).0, 204);
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["alias.create", "group.create", "group.member.add", "alias.delete", "rules.update"] {
+    for a in ["alias.create", "group.create", "group.member.add", "group.member.remove", "group.delete", "alias.delete", "rules.update"] {
         assert!(actions.contains(&a), "{a} not audited: {actions:?}");
     }
 }

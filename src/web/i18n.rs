@@ -69,6 +69,20 @@ impl Lang {
         self.when(unix_ms.div_euclid(1000), Some(unix_ms.rem_euclid(1000)))
     }
 
+    /// Reads a `datetime-local` field ("YYYY-MM-DDTHH:MM") in the zone this
+    /// language shows times in; unix milliseconds.
+    pub fn parse_local(&self, s: &str) -> Option<i64> {
+        let (date, time) = s.trim().split_once('T')?;
+        let day = crate::clock::parse_ymd(date)?;
+        let (h, m) = time.split_once(':')?;
+        let (h, m): (i64, i64) = (h.parse().ok()?, m.get(..2)?.parse().ok()?);
+        if !(0..24).contains(&h) || !(0..60).contains(&m) {
+            return None;
+        }
+        let offset = if *self == Lang::Ja { 9 * 3600 } else { 0 };
+        Some((day + h * 3600 + m * 60 - offset) * 1000)
+    }
+
     fn when(&self, unix: i64, ms: Option<i64>) -> String {
         let offset = if *self == Lang::Ja { 9 * 3600 } else { 0 };
         let t = unix + offset;
@@ -190,8 +204,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("log_levels", "Levels now (e.g. info,smtp=debug)", "現在のレベル (例: info,smtp=debug)"),
     ("archive", "Archive", "アーカイブ"),
     ("archive_text", "Words in the message", "本文の語句"),
-    ("since", "Since", "開始日"),
-    ("until", "Until", "終了日"),
+    ("since", "Since", "開始"),
+    ("until", "Until", "終了"),
     ("export", "Export", "エクスポート"),
     ("appliance", "Appliance", "アプライアンス"),
     ("aliases", "Aliases and groups", "エイリアスとグループ"),
@@ -264,5 +278,8 @@ mod tests {
         assert_eq!(Lang::Ja.date(1_795_912_200), "2026年11月29日 09:30");
         assert_eq!(Lang::En.date(1_795_912_200), "2026-11-29 00:30 UTC");
         assert_eq!(Lang::En.time_ms(1_795_912_205_042), "2026-11-29 00:30:05.042 UTC");
+        assert_eq!(Lang::Ja.parse_local("2026-11-29T09:30"), Some(1_795_912_200_000));
+        assert_eq!(Lang::En.parse_local("2026-11-29T00:30"), Some(1_795_912_200_000));
+        assert_eq!(Lang::En.parse_local("2026-11-29 25:00"), None);
     }
 }

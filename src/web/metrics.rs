@@ -100,9 +100,13 @@ pub async fn prometheus(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectI
         return (StatusCode::FORBIDDEN, "metrics are served to loopback and to administrators\n").into_response();
     }
     let s = crate::stats::STATS.snapshot();
-    let q = app.store.queue_summary().await.ok().unwrap_or_default();
+    let (q, store_up) = match app.store.queue_summary().await {
+        Ok(q) => (q, true),
+        Err(_) => (Default::default(), false),
+    };
     let oldest = q.oldest.map_or(0, |o| (crate::clock::now() - o).max(0));
-    let text = render(&s, &q, oldest, app.guard.open_connections());
+    let mut text = render(&s, &q, oldest, app.guard.open_connections());
+    text.push_str(&format!("# HELP hato_store_up Whether the mail store answered just now.\n# TYPE hato_store_up gauge\nhato_store_up {}\n", store_up as u8));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

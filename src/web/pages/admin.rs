@@ -231,6 +231,8 @@ async fn audit(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, p
 #[template(path = "admin_logs.html")]
 struct LogsPage {
     f: Frame,
+    since: String,
+    until: String,
     s: crate::logs::recent::Search,
     trace: String,
     level: String,
@@ -244,6 +246,8 @@ struct LogsQuery {
     module: String,
     q: String,
     trace: String,
+    since: String,
+    until: String,
     notice: Option<String>,
 }
 
@@ -251,10 +255,17 @@ async fn logs(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, pe
     let mut f = Frame::new(&headers, Some(&s), "/admin/logs");
     f.notice = q.notice.clone().unwrap_or_default();
     let c = ctx(&app, &s, &peer);
-    let search = crate::logs::recent::Search { level: q.level.clone(), module: q.module.clone(), q: q.q.clone(), limit: Some(500), ..Default::default() };
+    let search = crate::logs::recent::Search {
+        level: q.level.clone(),
+        module: q.module.clone(),
+        q: q.q.clone(),
+        since_ms: f.lang.parse_local(&q.since),
+        until_ms: f.lang.parse_local(&q.until).map(|t| t + 59_999),
+        limit: Some(500),
+    };
     let lines = if q.trace.trim().is_empty() { page!(f, ops::logs(&c, &search)) } else { page!(f, ops::trace(&c, &q.trace)) };
     let level = page!(f, ops::log_level(&c));
-    render(LogsPage { f, s: search, trace: q.trace, level, lines })
+    render(LogsPage { f, s: search, trace: q.trace, level, lines, since: q.since, until: q.until })
 }
 
 #[derive(Deserialize)]

@@ -443,3 +443,31 @@ fn queue_and_domains_through_the_api() {
         assert!(actions.contains(&a), "{a}: {actions:?}");
     }
 }
+
+#[test]
+fn settings_are_written_to_the_file_and_apply_after_a_restart() {
+    let mut s = start();
+    let admin = Client::login(&s, "admin", "admin-secret-1");
+    let (code, v) = admin.json("PATCH", "/api/v1/settings", Some(&json!({ "max_recipients": 2, "dnsbl": "bl.example, , zen.example", "extension_action": "reject" })));
+    assert_eq!(code, 200, "{v}");
+    let file = std::fs::read_to_string(&s.config).unwrap();
+    assert!(file.contains("max_recipients = 2") && file.contains("dnsbl = [\"bl.example\", \"zen.example\"]"), "{file}");
+    assert!(std::fs::read_to_string(s.config.with_extension("toml.bak")).unwrap().contains("[smtp]"), "the old file is kept");
+    // Refused changes leave the file alone.
+    assert_eq!(admin.json("PATCH", "/api/v1/settings", Some(&json!({ "extension_action": "explode" }))).0, 400);
+    assert_eq!(std::fs::read_to_string(&s.config).unwrap(), file);
+    assert_eq!(Client::login(&s, "alice@web.test", "pw-alice").json("PATCH", "/api/v1/settings", Some(&json!({ "max_recipients": 1 }))).0, 403);
+    // Not supervised here: the console says so instead of stopping the server.
+    assert_eq!(admin.json("POST", "/api/v1/restart", None).0, 400);
+    // In force after a restart: a third recipient is refused.
+    s.kill9();
+    s.spawn();
+    let mut smtp = Raw::connect(s.mx);
+    smtp.reply();
+    smtp.cmd("EHLO client.example");
+    smtp.cmd("MAIL FROM:<x@example.org>");
+    assert!(smtp.cmd("RCPT TO:<alice@web.test>").starts_with("250"));
+    assert!(smtp.cmd("RCPT TO:<bob@web.test>").starts_with("250"));
+    let third = smtp.cmd("RCPT TO:<olga@other.test>");
+    assert!(third.starts_with("452") || third.starts_with("5"), "{third}");
+}

@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::cidr::Cidr;
 
+pub mod edit;
 mod filter;
 mod mailauth;
 mod spam;
@@ -57,6 +58,9 @@ pub struct Config {
     pub web: WebConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
+    /// The file this was read from (the web console's settings page edits it).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -81,6 +85,7 @@ impl Default for Config {
             log: LogConfig::default(),
             snmp: SnmpConfig::default(),
             demo: false,
+            source: None,
         }
     }
 }
@@ -352,6 +357,7 @@ impl Config {
                     && let Some(dir) = path.parent() {
                         cfg.data_dir = dir.join(&cfg.data_dir);
                     }
+                cfg.source = Some(path.to_path_buf());
                 cfg
             }
         };
@@ -359,7 +365,7 @@ impl Config {
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (key, addr) in [
             ("smtp.mx_listen", &self.smtp.mx_listen),
             ("smtp.submission_listen", &self.smtp.submission_listen),

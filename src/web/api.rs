@@ -48,7 +48,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/filter", get(filter).put(set_filter))
         .route("/api/v1/appliance", get(appliance))
         .route("/api/v1/rules", get(rules).put(set_rules))
-        .route("/api/v1/settings", get(settings))
+        .route("/api/v1/settings", get(settings).patch(update_settings))
+        .route("/api/v1/restart", post(restart))
         .route("/api/v1/tls", axum::routing::put(replace_certificate))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
         .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
@@ -451,6 +452,16 @@ async fn settings(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
     let sections = ops::settings(&c!(app, s, p))?;
     let obj: serde_json::Map<String, Value> = sections.into_iter().map(|(k, v)| (k, Value::Object(v.into_iter().map(|(a, b)| (a, Value::String(b))).collect()))).collect();
     Ok(Json(Value::Object(obj)))
+}
+
+async fn update_settings(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(ch): Json<ops::SettingsChange>) -> Api {
+    let changed = ops::update_settings(&c!(app, s, p), ch).await?;
+    Ok(Json(json!({ "changed": changed, "applies": "after the mail service restarts (POST /api/v1/restart on the appliance)" })))
+}
+
+async fn restart(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Result<StatusCode, WebError> {
+    ops::restart(&c!(app, s, p)).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 #[derive(Deserialize)]

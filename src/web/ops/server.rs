@@ -272,3 +272,134 @@ pub async fn queued(c: &Ctx<'_>, id: &str) -> Result<(QueuedMessage, Shown), Web
     let shown = message::show(&raw, false).ok_or_else(|| WebError::BadRequest("the queued message cannot be parsed".into()))?;
     Ok((m, shown))
 }
+
+/// The settings the console can change; each `None` leaves the file as it is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SettingsChange {
+    /// "host:port" of the relay for all outgoing mail; empty: deliver directly by MX.
+    pub smarthost: Option<String>,
+    pub smarthost_user: Option<String>,
+    /// Empty leaves the stored password as it is.
+    pub smarthost_password: Option<String>,
+    pub smarthost_require_tls: Option<bool>,
+    pub max_message_mb: Option<u64>,
+    pub max_recipients: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub max_connections_per_ip: Option<u64>,
+    pub messages_per_ip_per_minute: Option<u64>,
+    /// Comma-separated, without dots.
+    pub blocked_extensions: Option<String>,
+    /// reject or quarantine
+    pub extension_action: Option<String>,
+    pub spam_enabled: Option<bool>,
+    pub junk_at: Option<f64>,
+    pub quarantine_at: Option<f64>,
+    pub reject_at: Option<f64>,
+    /// Comma-separated DNSBL zones.
+    pub dnsbl: Option<String>,
+    pub uribl: Option<String>,
+}
+
+fn list_value(s: &str) -> toml_edit::Value {
+    let mut a = toml_edit::Array::new();
+    for item in s.split(',').map(|x| x.trim().trim_start_matches('.')).filter(|x| !x.is_empty()) {
+        a.push(item);
+    }
+    toml_edit::Value::Array(a)
+}
+
+/// Writes the changes into the configuration file (checked to load first,
+/// the old file kept as `.bak`). They apply when the mail service restarts.
+pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'static str>, WebError> {
+    use crate::config::edit::Change;
+    c.admin()?;
+    let path = c.app.cfg.source.clone().ok_or_else(|| WebError::BadRequest("this server runs without a configuration file; start it with --config to change settings here".into()))?;
+    let mut changes = Vec::new();
+    let int = |v: u64| toml_edit::Value::from(v.min(i64::MAX as u64) as i64);
+    match ch.smarthost.as_deref().map(str::trim) {
+        Some("") => changes.push(Change::Remove("delivery.smarthost")),
+        Some(addr) => {
+            changes.push(Change::Set("delivery.smarthost.address", addr.into()));
+            if let Some(u) = ch.smarthost_user.as_deref().map(str::trim) {
+                changes.push(if u.is_empty() { Change::Remove("delivery.smarthost.username") } else { Change::Set("delivery.smarthost.username", u.into()) });
+            }
+            if let Some(p) = ch.smarthost_password.as_deref().filter(|p| !p.is_empty()) {
+                changes.push(Change::Set("delivery.smarthost.password", p.into()));
+            }
+            if let Some(t) = ch.smarthost_require_tls {
+                changes.push(Change::Set("delivery.smarthost.require_tls", t.into()));
+            }
+        }
+        None => {}
+    }
+    for (key, v) in [
+        ("smtp.max_message_size", ch.max_message_mb.map(|mb| mb.saturating_mul(1024 * 1024))),
+        ("smtp.max_recipients", ch.max_recipients),
+        ("limits.max_connections", ch.max_connections),
+        ("limits.max_connections_per_ip", ch.max_connections_per_ip),
+        ("limits.messages_per_ip_per_minute", ch.messages_per_ip_per_minute),
+    ] {
+        if let Some(v) = v {
+            changes.push(Change::Set(key, int(v)));
+        }
+    }
+    if let Some(l) = &ch.blocked_extensions {
+        changes.push(Change::Set("filter.blocked_extensions", list_value(l)));
+    }
+    if let Some(a) = &ch.extension_action {
+        if a != "reject" && a != "quarantine" {
+            return Err(WebError::BadRequest(format!("extension_action must be reject or quarantine, not {a}")));
+        }
+        changes.push(Change::Set("filter.extension_action", a.as_str().into()));
+    }
+    if let Some(e) = ch.spam_enabled {
+        changes.push(Change::Set("spam.enabled", e.into()));
+    }
+    for (key, v) in [("spam.junk_at", ch.junk_at), ("spam.quarantine_at", ch.quarantine_at), ("spam.reject_at", ch.reject_at)] {
+        if let Some(v) = v {
+            changes.push(Change::Set(key, v.into()));
+        }
+    }
+    for (key, v) in [("spam.dnsbl", &ch.dnsbl), ("spam.uribl", &ch.uribl)] {
+        if let Some(l) = v {
+            changes.push(Change::Set(key, list_value(l)));
+        }
+    }
+    let changed: Vec<&'static str> = changes.iter().map(|c| match c {
+        Change::Set(k, _) | Change::Remove(k) => *k,
+    }).collect();
+    let text = std::fs::read_to_string(&path).map_err(|e| WebError::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+    let new = crate::config::edit::apply(&text, &changes).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let write = || -> std::io::Result<()> {
+        std::fs::write(path.with_extension("toml.bak"), &text)?;
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, &new)?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| WebError::BadRequest(format!("cannot write {}: {e}", path.display())))?;
+    c.audit("settings.update", &path.display().to_string(), changed.iter().map(|k| k.trim_start_matches("delivery.")).collect::<Vec<_>>().join(", ")).await;
+    Ok(changed)
+}
+
+/// Whether a supervisor restarts this process when it ends (the appliance).
+pub fn supervised(c: &Ctx<'_>) -> bool {
+    c.app.cfg.web.appliance_status.is_some()
+}
+
+/// Ends the mail service so its supervisor starts it again with the saved
+/// settings. Nothing is lost: every acknowledged message is committed, and
+/// a session cut off here never got its 250.
+pub async fn restart(c: &Ctx<'_>) -> Result<(), WebError> {
+    c.admin()?;
+    if !supervised(c) {
+        return Err(WebError::BadRequest("no supervisor restarts this server; restart `hato serve` yourself".into()));
+    }
+    c.audit("service.restart", "hato", "to apply saved settings".into()).await;
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tracing::warn!(target: "hato::web", "restarting at an administrator's request");
+        std::process::exit(0);
+    });
+    Ok(())
+}

@@ -19,7 +19,9 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/admin/appliance", get(appliance))
         .route("/admin/domains", get(domains).post(add_domain))
         .route("/admin/rules", get(rules).post(save_rules))
-        .route("/admin/settings", get(settings_page).post(replace_certificate))
+        .route("/admin/settings", get(settings_page).post(update_settings))
+        .route("/admin/settings/certificate", post(replace_certificate))
+        .route("/admin/restart", post(restart))
         .route("/admin/aliases", get(aliases).post(alias_action))
         .route("/admin/archive", get(archive))
         .route("/admin/archive/{id}", get(archived_message))
@@ -427,13 +429,111 @@ struct SettingsAdminPage {
     f: Frame,
     sections: Vec<(String, Vec<(String, String)>)>,
     error: String,
+    /// The settings as the file has them now (what the form edits).
+    v: crate::config::Config,
+    editable: bool,
+    supervised: bool,
+}
+
+impl SettingsAdminPage {
+    fn new(c: &Ctx<'_>, f: Frame, error: String) -> Result<SettingsAdminPage, (Frame, WebError)> {
+        let sections = match ops::settings(c) {
+            Ok(s) => s,
+            Err(e) => return Err((f, e)),
+        };
+        let file = c.app.cfg.source.as_deref().and_then(|p| crate::config::Config::load(Some(p)).ok());
+        let editable = file.is_some();
+        Ok(SettingsAdminPage { f, sections, error, v: file.unwrap_or_else(|| (*c.app.cfg).clone()), editable, supervised: ops::supervised(c) })
+    }
+    fn comma(&self, list: &[String]) -> String {
+        list.join(", ")
+    }
 }
 
 async fn settings_page(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/settings");
     f.notice = q.notice.unwrap_or_default();
-    let sections = page!(f, ops::settings(&ctx(&app, &s, &peer)));
-    render(SettingsAdminPage { f, sections, error: String::new() })
+    match SettingsAdminPage::new(&ctx(&app, &s, &peer), f, String::new()) {
+        Ok(p) => render(p),
+        Err((f, e)) => error_page(f, e),
+    }
+}
+
+/// The settings form: every field is sent; unticked boxes are absent.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SettingsForm {
+    smarthost: String,
+    smarthost_user: String,
+    smarthost_password: String,
+    smarthost_require_tls: Option<String>,
+    max_message_mb: String,
+    max_recipients: String,
+    max_connections: String,
+    max_connections_per_ip: String,
+    messages_per_ip_per_minute: String,
+    blocked_extensions: String,
+    extension_action: String,
+    spam_enabled: Option<String>,
+    junk_at: String,
+    quarantine_at: String,
+    reject_at: String,
+    dnsbl: String,
+    uribl: String,
+}
+
+fn number<T: std::str::FromStr>(name: &str, s: &str) -> Result<Option<T>, WebError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.trim().parse().map(Some).map_err(|_| WebError::BadRequest(format!("{name}: {s} is not a number")))
+}
+
+impl SettingsForm {
+    fn change(self) -> Result<ops::SettingsChange, WebError> {
+        Ok(ops::SettingsChange {
+            smarthost_require_tls: Some(self.smarthost_require_tls.is_some()),
+            spam_enabled: Some(self.spam_enabled.is_some()),
+            max_message_mb: number("max_message_mb", &self.max_message_mb)?,
+            max_recipients: number("max_recipients", &self.max_recipients)?,
+            max_connections: number("max_connections", &self.max_connections)?,
+            max_connections_per_ip: number("max_connections_per_ip", &self.max_connections_per_ip)?,
+            messages_per_ip_per_minute: number("messages_per_ip_per_minute", &self.messages_per_ip_per_minute)?,
+            junk_at: number("junk_at", &self.junk_at)?,
+            quarantine_at: number("quarantine_at", &self.quarantine_at)?,
+            reject_at: number("reject_at", &self.reject_at)?,
+            smarthost: Some(self.smarthost),
+            smarthost_user: Some(self.smarthost_user),
+            smarthost_password: Some(self.smarthost_password),
+            blocked_extensions: Some(self.blocked_extensions),
+            extension_action: Some(self.extension_action),
+            dnsbl: Some(self.dnsbl),
+            uribl: Some(self.uribl),
+        })
+    }
+}
+
+async fn update_settings(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(form): Form<SettingsForm>) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/settings");
+    let c = ctx(&app, &s, &peer);
+    let result = match form.change() {
+        Ok(ch) => ops::update_settings(&c, ch).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => back("/admin/settings", f.t("settings_saved")),
+        Err(WebError::BadRequest(error)) => match SettingsAdminPage::new(&c, f, error) {
+            Ok(p) => (StatusCode::BAD_REQUEST, render(p)).into_response(),
+            Err((f, e)) => error_page(f, e),
+        },
+        Err(e) => error_page(f, e),
+    }
+}
+
+async fn restart(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer) -> Response {
+    let f = Frame::new(&headers, Some(&s), "/admin/settings");
+    page!(f, ops::restart(&ctx(&app, &s, &peer)).await);
+    back("/admin", f.t("restarting"))
 }
 
 #[derive(Deserialize)]
@@ -447,10 +547,10 @@ async fn replace_certificate(State(app): State<Arc<App>>, headers: HeaderMap, Au
     let c = ctx(&app, &s, &peer);
     match ops::replace_certificate(&c, &cf.cert, &cf.key).await {
         Ok(fp) => back("/admin/settings", &format!("{} SHA-256 {fp}", f.t("cert_replaced"))),
-        Err(WebError::BadRequest(error)) => {
-            let sections = page!(f, ops::settings(&c));
-            (StatusCode::BAD_REQUEST, render(SettingsAdminPage { f, sections, error })).into_response()
-        }
+        Err(WebError::BadRequest(error)) => match SettingsAdminPage::new(&c, f, error) {
+            Ok(p) => (StatusCode::BAD_REQUEST, render(p)).into_response(),
+            Err((f, e)) => error_page(f, e),
+        },
         Err(e) => error_page(f, e),
     }
 }

@@ -274,6 +274,10 @@ fn prepare_data_dirs() {
     if !Path::new("/data/etc/hato.toml").exists() {
         let _ = fs::copy("/etc/hato/hato.toml", "/data/etc/hato.toml");
     }
+    // The web console's settings page rewrites it (the rest of /data/etc stays root's).
+    if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
+        let _ = nix::unistd::chown("/data/etc/hato.toml", Some(u.uid), Some(u.gid));
+    }
 }
 
 /// Writes snmpd's configuration from hato.toml, and its v3 user once.

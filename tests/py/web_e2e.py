@@ -13,7 +13,7 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -28,7 +28,8 @@ for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-
     opts.add_argument(a)
 opts.binary_location = "/usr/bin/chromium"
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-wait = WebDriverWait(driver, 20)
+# Waits retry through the moments a page is being replaced.
+wait = WebDriverWait(driver, 20, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException, WebDriverException])
 
 
 def step(name):
@@ -57,10 +58,11 @@ def logout():
 
 
 def text():
-    # The page may be replaced between finding <body> and reading it.
+    # Read in one script call: the page may be replaced between finding
+    # <body> and reading it, which WebDriver reports in several ways.
     try:
-        return driver.find_element(By.TAG_NAME, "body").text
-    except (StaleElementReferenceException, NoSuchElementException):
+        return driver.execute_script("return document.body ? document.body.innerText : ''") or ""
+    except WebDriverException:
         return ""
 
 

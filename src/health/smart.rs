@@ -75,7 +75,7 @@ pub fn devices() -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.starts_with("sd") || (n.starts_with("nvme") && n.contains('n')))
+        .filter(|n| n.starts_with("sd") || is_nvme_namespace(n))
         .map(|n| format!("/dev/{n}"))
         .collect();
     out.sort();
@@ -102,14 +102,26 @@ impl Disk {
     }
 }
 
+/// "nvme0n1", not the controller ("nvme0") nor a multipath path ("nvme0c0n1").
+fn is_nvme_namespace(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("nvme") else { return false };
+    let Some((ctrl, ns)) = rest.split_once('n') else { return false };
+    !ctrl.is_empty() && !ns.is_empty() && ctrl.bytes().all(|b| b.is_ascii_digit()) && ns.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Reads every disk; disks smartctl cannot read (or no smartctl) are left out.
 pub fn read_all() -> Vec<Disk> {
+    raw_all().iter().filter_map(|(_, json)| parse(json)).collect()
+}
+
+/// smartctl's JSON for every disk, as it printed it (the console's `smart` command shows it).
+pub fn raw_all() -> Vec<(String, String)> {
     devices()
-        .iter()
+        .into_iter()
         .filter_map(|dev| {
             // smartctl's exit status is a bit mask of findings, so the JSON is read whatever it is.
-            let out = stdout_of(Command::new("smartctl").args(["-j", "-a", dev]))?;
-            parse(&String::from_utf8_lossy(&out))
+            let out = stdout_of(Command::new("smartctl").args(["-j", "-a", &dev]))?;
+            Some((dev, String::from_utf8_lossy(&out).into_owned()))
         })
         .collect()
 }
@@ -132,6 +144,20 @@ fn stdout_of(cmd: &mut Command) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_reports_from_qemu_disks() {
+        // Captured with the console's `smart` command on the appliance under QEMU (qemu-tests/single-node).
+        let sata = parse(include_str!("testdata/smart-qemu-sata.json")).unwrap();
+        assert_eq!((sata.device.as_str(), sata.model.as_str(), sata.serial.as_str()), ("/dev/sda", "QEMU HARDDISK", "HATO-SATA-1"));
+        assert_eq!((sata.passed, sata.temperature_c, sata.verdict()), (Some(true), Some(31), Verdict::Passed));
+        assert!(sata.failing_now.is_empty() && sata.failed_in_past.is_empty());
+        let nvme = parse(include_str!("testdata/smart-qemu-nvme.json")).unwrap();
+        assert_eq!((nvme.model.as_str(), nvme.serial.as_str(), nvme.nvme_critical_warning), ("QEMU NVMe Ctrl", "HATO-NVME-1", 0));
+        assert_eq!((nvme.temperature_c, nvme.verdict()), (Some(50), Verdict::Passed));
+        assert!(is_nvme_namespace("nvme0n1") && is_nvme_namespace("nvme12n3"));
+        assert!(!is_nvme_namespace("nvme0") && !is_nvme_namespace("nvme0c0n1") && !is_nvme_namespace("nvme-fabrics"));
+    }
 
     #[test]
     fn ata_verdict_and_attributes() {

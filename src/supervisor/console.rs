@@ -10,6 +10,7 @@
 //!                               retries a service that was given up on
 //!   signal SERVICE TERM|KILL|HUP|INT
 //!                               e.g. KILL a service that hangs
+//!   smart                       every disk's SMART data as smartctl reports it
 //!   poweroff | reboot           orderly shutdown
 //!   help
 
@@ -18,6 +19,7 @@ use nix::sys::signal::Signal;
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Status,
+    Smart,
     Restart(String),
     Signal(String, Signal),
     PowerOff,
@@ -26,13 +28,14 @@ pub enum Command {
     Nothing,
 }
 
-pub const HELP: &str = "commands: status | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | poweroff | reboot | help\n";
+pub const HELP: &str = "commands: status | smart | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | poweroff | reboot | help\n";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     Ok(match words.as_slice() {
         [] => Command::Nothing,
         ["status"] => Command::Status,
+        ["smart"] => Command::Smart,
         ["help"] | ["?"] => Command::Help,
         ["poweroff"] => Command::PowerOff,
         ["reboot"] => Command::Reboot,
@@ -77,6 +80,7 @@ mod tests {
     fn parses_commands_and_refuses_the_rest_clearly() {
         assert_eq!(parse("  "), Ok(Command::Nothing));
         assert_eq!(parse("status"), Ok(Command::Status));
+        assert_eq!(parse("smart"), Ok(Command::Smart));
         assert_eq!(parse("restart hato"), Ok(Command::Restart("hato".into())));
         assert_eq!(parse("signal hato KILL"), Ok(Command::Signal("hato".into(), Signal::SIGKILL)));
         assert_eq!(parse("signal snmpd sighup"), Ok(Command::Signal("snmpd".into(), Signal::SIGHUP)));

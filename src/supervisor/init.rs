@@ -604,6 +604,11 @@ pub fn main() -> ! {
                     let health = console_health.as_ref().and_then(|h| h.borrow().clone());
                     console(&status_screen(&console_board, health.as_ref()))
                 }
+                super::console::Command::Smart => {
+                    for (dev, json) in crate::health::smart::raw_all() {
+                        console(&format!("---- smartctl -j -a {dev} ----\n{}\n---- end {dev} ----\n", json.trim_end()));
+                    }
+                }
                 super::console::Command::Restart(name) => handle.restart(&name),
                 super::console::Command::Signal(name, sig) => handle.signal(&name, sig),
                 super::console::Command::PowerOff => drop(typed_tx.send(Stop::PowerOff)),

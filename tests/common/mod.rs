@@ -192,6 +192,18 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits until the queue is empty (a delivery is logged a moment before its row goes).
+    pub fn wait_queue_empty(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.queue().is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     pub fn queue(&self) -> Vec<serde_json::Value> {
         self.ctl_json(&["queue", "list"]).as_array().unwrap().clone()
     }

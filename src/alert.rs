@@ -46,7 +46,12 @@ pub fn raise(key: &str, severity: Severity, text: &str) {
 
 pub fn clear(key: &str) {
     tracing::info!(target: "hato::health", condition = %key, "cleared");
-    let _ = channel().send(Alert { key: key.into(), severity: Severity::Info, text: format!("{key} cleared"), raised: false });
+    let _ = channel().send(Alert {
+        key: key.into(),
+        severity: Severity::Info,
+        text: format!("{key} cleared"),
+        raised: false,
+    });
 }
 
 #[cfg(test)]

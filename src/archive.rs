@@ -13,7 +13,12 @@ use crate::store::Store;
 /// (subject, addresses, body text, attachment names) of a raw message.
 pub fn text_of(raw: &[u8], sender: &str, recipients: &str) -> (String, String, String, String) {
     let Some(m) = MessageParser::default().parse(raw) else {
-        return (String::new(), format!("{sender} {recipients}"), String::from_utf8_lossy(raw).into_owned(), String::new());
+        return (
+            String::new(),
+            format!("{sender} {recipients}"),
+            String::from_utf8_lossy(raw).into_owned(),
+            String::new(),
+        );
     };
     let s = crate::summary::Summary::of(raw);
     let addresses = format!("{sender} {recipients} {} {} {}", s.from, s.to, s.cc);

@@ -47,7 +47,11 @@ impl FromStr for Cidr {
         let net: IpAddr = ip.trim().parse().map_err(|_| format!("'{s}' is not an IP address or CIDR network"))?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
                 .ok_or_else(|| format!("'{s}' has a prefix length outside 0..={max}"))?,
             None => max,
         };

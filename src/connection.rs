@@ -136,7 +136,13 @@ const READ_CHUNK: usize = 16 * 1024;
 
 impl Connection {
     pub fn new(stream: Stream) -> Connection {
-        Connection { stream, rbuf: Vec::with_capacity(READ_CHUNK), rpos: 0, wbuf: Vec::with_capacity(1024), deflate: None }
+        Connection {
+            stream,
+            rbuf: Vec::with_capacity(READ_CHUNK),
+            rpos: 0,
+            wbuf: Vec::with_capacity(1024),
+            deflate: None,
+        }
     }
 
     pub fn is_tls(&self) -> bool {

@@ -33,7 +33,9 @@ pub enum ControlError {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     /// Set (when `spec` is given) and return the log filter.
-    LogLevel { spec: Option<String> },
+    LogLevel {
+        spec: Option<String>,
+    },
     WakeQueue,
     Status,
 }
@@ -116,7 +118,9 @@ impl Server {
         while let Ok(Some(line)) = lines.next_line().await {
             let resp = match serde_json::from_str::<Request>(&line) {
                 Ok(req) => self.handle(req).await,
-                Err(e) => Response { ok: false, error: Some(format!("bad request: {e}")), data: serde_json::Value::Null },
+                Err(e) => {
+                    Response { ok: false, error: Some(format!("bad request: {e}")), data: serde_json::Value::Null }
+                }
             };
             let mut out = serde_json::to_vec(&resp).unwrap_or_default();
             out.push(b'\n');

@@ -35,7 +35,13 @@ pub struct Door<F> {
 
 impl<F> Door<F> {
     /// A door without an address reject list (the reject lists are SMTP policy).
-    pub fn open(name: &'static str, guard: Arc<Guard>, tls: Option<TlsAcceptor>, refuse: fn(Refusal) -> &'static [u8], session: F) -> Door<F> {
+    pub fn open(
+        name: &'static str,
+        guard: Arc<Guard>,
+        tls: Option<TlsAcceptor>,
+        refuse: fn(Refusal) -> &'static [u8],
+        session: F,
+    ) -> Door<F> {
         Door { name, guard, tls, refuse, blocked: Box::new(|_| None), session }
     }
 }

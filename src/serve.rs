@@ -39,7 +39,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         None => (cfg.data_dir.join("server.sieve"), false),
     };
     let server_sieve = Arc::new(crate::sieve::server::ServerScript::load(path, required).map_err(ServeError::Startup)?);
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
     let store = Arc::new(Store::open(&cfg.db_path())?);
     if cfg.demo {
         create_demo(&store).await?;
@@ -51,12 +52,14 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let guard = Guard::new(cfg.limits.clone());
     let queue_wake = Arc::new(Notify::new());
 
-    let control = Arc::new(crate::control::Server { queue_wake: queue_wake.clone(), guard: guard.clone(), store: store.clone(), started: crate::clock::now() });
+    let control = Arc::new(crate::control::Server {
+        queue_wake: queue_wake.clone(),
+        guard: guard.clone(),
+        store: store.clone(),
+        started: crate::clock::now(),
+    });
     let sock = cfg.control_socket();
-    control
-        .listen(&sock)
-        .await
-        .map_err(|source| ServeError::Control { path: sock.display().to_string(), source })?;
+    control.listen(&sock).await.map_err(|source| ServeError::Control { path: sock.display().to_string(), source })?;
 
     let pop3 = Arc::new(crate::pop3::Shared {
         cfg: cfg.clone(),
@@ -70,19 +73,39 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
             tokio::spawn(crate::pop3::serve(l, implicit_tls, pop3.clone()));
         }
     }
-    let imap = Arc::new(crate::imap::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone() });
+    let imap = Arc::new(crate::imap::Shared {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        guard: guard.clone(),
+        tls: tls.clone(),
+    });
     for (implicit_tls, addr, name) in [(false, &cfg.imap.listen, "imap"), (true, &cfg.imap.tls_listen, "imaps")] {
         if let Some(l) = open(addr, name).await? {
             tokio::spawn(crate::imap::serve(l, implicit_tls, imap.clone()));
         }
     }
-    let sieve = Arc::new(crate::managesieve::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone() });
+    let sieve = Arc::new(crate::managesieve::Shared {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        guard: guard.clone(),
+        tls: tls.clone(),
+    });
     if let Some(l) = open(&cfg.sieve.managesieve_listen, "managesieve").await? {
         tokio::spawn(crate::managesieve::serve(l, sieve));
     }
     let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
-    let mailauth = Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
-    let shared = Arc::new(smtp::Shared { cfg: cfg.clone(), store: store.clone(), guard: guard.clone(), tls: tls.clone(), queue_wake: queue_wake.clone(), spam, mailauth, server_sieve: server_sieve.clone() });
+    let mailauth =
+        Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
+    let shared = Arc::new(smtp::Shared {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        guard: guard.clone(),
+        tls: tls.clone(),
+        queue_wake: queue_wake.clone(),
+        spam,
+        mailauth,
+        server_sieve: server_sieve.clone(),
+    });
     for service in [Service::Mx, Service::Submission, Service::Submissions] {
         let addr = match service {
             Service::Mx => &cfg.smtp.mx_listen,
@@ -158,7 +181,11 @@ async fn open(addr: &str, service: &'static str) -> Result<Option<tokio::net::Tc
     if addr.is_empty() {
         return Ok(None);
     }
-    let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.to_string(), service, source })?;
+    let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind {
+        addr: addr.to_string(),
+        service,
+        source,
+    })?;
     info!(target: "hato::serve", service, addr = %addr, "listening");
     Ok(Some(l))
 }
@@ -199,7 +226,9 @@ async fn create_demo(store: &Store) -> Result<(), ServeError> {
         })
         .await?;
     // Printed, not logged: the password must not sit in log files.
-    eprintln!("\n  Demo account created: demo@demo.test  password: {password}\n  (change it with `hato ctl account passwd demo@demo.test`)\n");
+    eprintln!(
+        "\n  Demo account created: demo@demo.test  password: {password}\n  (change it with `hato ctl account passwd demo@demo.test`)\n"
+    );
     Ok(())
 }
 
@@ -211,7 +240,11 @@ fn create_demo_admin(cfg: &Config) -> Result<(), ServeError> {
     }
     let password = crate::ids::token(12);
     let hash = crate::directory::hash_password(&password)?;
-    crate::files::write_private(&path, hash.as_bytes()).map_err(|e| ServeError::Startup(format!("cannot write {}: {e}", path.display())))?;
-    eprintln!("\n  Web console: https://{}/  user: admin  password: {password}\n  (change it with `hato ctl admin-password`)\n", cfg.web.listen);
+    crate::files::write_private(&path, hash.as_bytes())
+        .map_err(|e| ServeError::Startup(format!("cannot write {}: {e}", path.display())))?;
+    eprintln!(
+        "\n  Web console: https://{}/  user: admin  password: {password}\n  (change it with `hato ctl admin-password`)\n",
+        cfg.web.listen
+    );
     Ok(())
 }

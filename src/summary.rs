@@ -19,7 +19,10 @@ pub struct Summary {
 /// Addresses as one searchable line: "Name <addr>, Name <addr>".
 pub fn addresses(a: Option<&Address>) -> String {
     let Some(a) = a else { return String::new() };
-    a.iter().map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or(""))).collect::<Vec<_>>().join(", ")
+    a.iter()
+        .map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Each instance of a header field as decoded text (RFC 2047 words decoded,
@@ -46,7 +49,12 @@ pub fn header_values(m: &mail_parser::Message, name: &str) -> Vec<String> {
 }
 
 fn unfold(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    String::from_utf8_lossy(raw)
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The decoded text of a message's text and HTML parts (any charset), for

@@ -57,8 +57,10 @@ fn certified(cert_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, TlsError> 
     if certs.is_empty() {
         return Err(TlsError::Config("no CERTIFICATE block found".into()));
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Config(format!("the private key is not PEM: {e}")))?;
-    CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider()).map_err(|e| TlsError::Config(e.to_string()))
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| TlsError::Config(format!("the private key is not PEM: {e}")))?;
+    CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider())
+        .map_err(|e| TlsError::Config(e.to_string()))
 }
 
 /// The certificate every TLS listener presents. An administrator can replace
@@ -84,7 +86,9 @@ impl Certificates {
         let ck = certified(cert_pem, key_pem)?;
         write_private(&self.key_path, key_pem)?;
         let tmp = self.cert_path.with_extension("tmp");
-        std::fs::write(&tmp, cert_pem).and_then(|_| std::fs::rename(&tmp, &self.cert_path)).map_err(|source| TlsError::Write { path: self.cert_path.clone(), source })?;
+        std::fs::write(&tmp, cert_pem)
+            .and_then(|_| std::fs::rename(&tmp, &self.cert_path))
+            .map_err(|source| TlsError::Write { path: self.cert_path.clone(), source })?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
         tracing::info!(target: "hato::tls", cert = %self.cert_path.display(), "certificate replaced");
         Ok(())
@@ -94,7 +98,12 @@ impl Certificates {
     pub fn fingerprint(&self) -> String {
         let ck = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
         let der = ck.cert.first().map(|c| c.as_ref().to_vec()).unwrap_or_default();
-        ring::digest::digest(&ring::digest::SHA256, &der).as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+        ring::digest::digest(&ring::digest::SHA256, &der)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 
     pub fn cert_path(&self) -> &Path {

@@ -25,8 +25,13 @@ pub fn decide(account: &str, rcpt: &str, sender: &str, fields: &[(String, String
     if s == account.to_ascii_lowercase() {
         return Err("the account's own mail");
     }
-    let robot = ["mailer-daemon", "postmaster", "listserv", "majordomo", "noreply", "no-reply", "do-not-reply", "donotreply"];
-    if robot.contains(&local) || local.starts_with("owner-") || local.ends_with("-request") || local.ends_with("-bounces") {
+    let robot =
+        ["mailer-daemon", "postmaster", "listserv", "majordomo", "noreply", "no-reply", "do-not-reply", "donotreply"];
+    if robot.contains(&local)
+        || local.starts_with("owner-")
+        || local.ends_with("-request")
+        || local.ends_with("-bounces")
+    {
         return Err("an automatic sender");
     }
     if message::get(fields, "Auto-Submitted").is_some_and(|v| !v.trim().eq_ignore_ascii_case("no")) {
@@ -35,7 +40,9 @@ pub fn decide(account: &str, rcpt: &str, sender: &str, fields: &[(String, String
     if ["List-Id", "List-Post", "List-Unsubscribe"].iter().any(|h| message::get(fields, h).is_some()) {
         return Err("mailing-list mail");
     }
-    if message::get(fields, "Precedence").is_some_and(|p| ["bulk", "list", "junk"].contains(&p.trim().to_ascii_lowercase().as_str())) {
+    if message::get(fields, "Precedence")
+        .is_some_and(|p| ["bulk", "list", "junk"].contains(&p.trim().to_ascii_lowercase().as_str()))
+    {
         return Err("bulk mail");
     }
     let direct = ["To", "Cc"].iter().filter_map(|h| message::get(fields, h)).any(|v| {
@@ -54,13 +61,21 @@ fn encode_word(s: &str) -> String {
 }
 
 /// The reply message (RFC 5230 §5): Auto-Submitted: auto-replied, threaded to the original.
-pub fn reply(v: &Vacation, account: &str, display: &str, to: &str, fields: &[(String, String)], hostname: &str) -> Vec<u8> {
+pub fn reply(
+    v: &Vacation,
+    account: &str,
+    display: &str,
+    to: &str,
+    fields: &[(String, String)],
+    hostname: &str,
+) -> Vec<u8> {
     let now = crate::clock::now();
     let original_subject = message::get(fields, "Subject").unwrap_or_default();
     let subject = if v.subject.is_empty() { format!("Auto: {original_subject}") } else { v.subject.clone() };
     let msgid = message::get(fields, "Message-ID").unwrap_or_default();
     let refs = message::get(fields, "References").map(|r| format!("{r} {msgid}")).unwrap_or_else(|| msgid.clone());
-    let from = if display.is_empty() { format!("<{account}>") } else { format!("{} <{account}>", encode_word(display)) };
+    let from =
+        if display.is_empty() { format!("<{account}>") } else { format!("{} <{account}>", encode_word(display)) };
     let mut out = format!(
         "From: {from}\r\nTo: <{to}>\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}.vacation@{hostname}>\r\n",
         encode_word(&subject),
@@ -101,16 +116,22 @@ mod tests {
         let bulk = f("To: alice@hato.test\r\nPrecedence: bulk\r\n\r\n");
         assert!(decide("alice@hato.test", "alice@hato.test", "bob@example.org", &bulk).is_err());
         let bcc = f("To: someone@else.example\r\n\r\n");
-        assert_eq!(decide("alice@hato.test", "alice@hato.test", "bob@example.org", &bcc), Err("not addressed directly (Bcc or a list)"));
+        assert_eq!(
+            decide("alice@hato.test", "alice@hato.test", "bob@example.org", &bcc),
+            Err("not addressed directly (Bcc or a list)")
+        );
         let alias = f("To: info@hato.test\r\n\r\n");
         assert_eq!(decide("alice@hato.test", "info@hato.test", "bob@example.org", &alias), Ok(()));
     }
 
     #[test]
     fn reply_is_marked_and_threaded() {
-        let v = Vacation { subject: "不在のお知らせ".into(), body: "12月1日まで不在です。\nThanks".into(), days: 7 };
+        let v = Vacation {
+            subject: "不在のお知らせ".into(), body: "12月1日まで不在です。\nThanks".into(), days: 7
+        };
         let orig = f("Subject: plan\r\nMessage-ID: <m1@example.org>\r\n\r\n");
-        let r = String::from_utf8(reply(&v, "alice@hato.test", "山田", "bob@example.org", &orig, "mx.hato.test")).unwrap();
+        let r =
+            String::from_utf8(reply(&v, "alice@hato.test", "山田", "bob@example.org", &orig, "mx.hato.test")).unwrap();
         assert!(r.contains("Auto-Submitted: auto-replied"), "{r}");
         assert!(r.contains("In-Reply-To: <m1@example.org>\r\nReferences: <m1@example.org>\r\n"), "{r}");
         assert!(r.contains("Subject: =?UTF-8?B?"), "{r}");

@@ -48,10 +48,16 @@ fn archive_keeps_and_finds_everything() {
     s.wait_mailbox("alice@hato.test", "INBOX", 3, Duration::from_secs(10));
 
     // The user deletes everything; the archive is not theirs to delete.
-    let (ok, out) = run(PYTHON, &["-c", &format!(
-        "import imaplib,ssl;c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE;m=imaplib.IMAP4_SSL('127.0.0.1',{},ssl_context=c);m.login('alice@hato.test','pw-alice');m.select('INBOX');m.store('1:*','+FLAGS','(\\\\Deleted)');print(m.expunge())",
-        s.imaps
-    )]);
+    let (ok, out) = run(
+        PYTHON,
+        &[
+            "-c",
+            &format!(
+                "import imaplib,ssl;c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE;m=imaplib.IMAP4_SSL('127.0.0.1',{},ssl_context=c);m.login('alice@hato.test','pw-alice');m.select('INBOX');m.store('1:*','+FLAGS','(\\\\Deleted)');print(m.expunge())",
+                s.imaps
+            ),
+        ],
+    );
     assert!(ok, "{out}");
     assert!(s.mailbox("alice@hato.test", "INBOX").is_empty());
 

@@ -10,7 +10,21 @@ use common::*;
 
 fn healthy(s: &Server) {
     let port = s.mx.to_string();
-    let (ok, out) = run("swaks", &["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "alice@hato.test", "--timeout", "20"]);
+    let (ok, out) = run(
+        "swaks",
+        &[
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--from",
+            "x@example.org",
+            "--to",
+            "alice@hato.test",
+            "--timeout",
+            "20",
+        ],
+    );
     assert!(ok, "the server must still serve after bad input: {out}\n{}", s.log());
 }
 
@@ -99,7 +113,8 @@ fn binary_garbage_and_too_many_errors() {
     assert_eq!(c.reply(), "", "the server closes after 421");
     // Pure noise without line ends, then a hang-up.
     let mut n = TcpStream::connect(("127.0.0.1", s.mx)).unwrap();
-    let noise: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8 | 1).filter(|b| *b != b'\n').collect();
+    let noise: Vec<u8> =
+        (0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8 | 1).filter(|b| *b != b'\n').collect();
     let _ = n.write_all(&noise);
     drop(n);
     healthy(&s);

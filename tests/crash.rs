@@ -50,7 +50,12 @@ fn kill_9_loses_no_acknowledged_message() {
     assert!(kills >= 5, "the test must actually crash the server");
     assert!(acked.len() > 50, "too few messages were acknowledged to mean anything ({attempted})");
     let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains_key(*id)).collect();
-    assert!(lost.is_empty(), "{} acknowledged messages lost after {kills} kills: {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost after {kills} kills: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
     let twice: Vec<(&String, &usize)> = stored.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "messages stored twice: {twice:?}");
     eprintln!("crash test: {kills} kills, {} acknowledged, {} stored, {attempted}", acked.len(), stored.len());

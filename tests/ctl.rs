@@ -13,7 +13,11 @@ fn config_only(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
 
 fn ctl(cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let o = ctl_in(cfg, args, None);
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
 }
 
 #[test]
@@ -30,7 +34,8 @@ fn directory_lifecycle_with_exit_codes() {
     assert!(err.contains("add it first with `hato ctl domain add`"), "{err}");
 
     // A generated password is printed once, and is the one that works.
-    let (code, out, _) = ctl(&cfg, &["--json", "account", "add", "alice@example.test", "--name", "山田 花子", "--quota-mb", "5"]);
+    let (code, out, _) =
+        ctl(&cfg, &["--json", "account", "add", "alice@example.test", "--name", "山田 花子", "--quota-mb", "5"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["password"].as_str().unwrap().len(), 16);
@@ -62,7 +67,13 @@ fn directory_lifecycle_with_exit_codes() {
     let (code, _, err) = ctl(&cfg, &["domain", "remove", "example.test"]);
     assert_eq!(code, 2, "a domain in use is not removed: {err}");
     let (_, out, _) = ctl(&cfg, &["--json", "mailbox", "list", "alice@example.test"]);
-    let boxes: Vec<String> = serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_string()).collect();
+    let boxes: Vec<String> = serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(boxes, ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]);
     for args in [
         &["group", "remove", "all@example.test"][..],

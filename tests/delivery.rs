@@ -19,7 +19,20 @@ fn routes(port: u16) -> String {
 
 fn send_remote(s: &Server, to: &str, subject: &str) {
     let port = s.submission.to_string();
-    let (ok, out) = submit(&["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test", "--to", to, "--subject", subject]);
+    let (ok, out) = submit(&[
+        "--port",
+        &port,
+        "--user",
+        "alice@hato.test",
+        "--password",
+        "pw-alice",
+        "--sender",
+        "alice@hato.test",
+        "--to",
+        to,
+        "--subject",
+        subject,
+    ]);
     assert!(ok, "{out}");
 }
 
@@ -51,7 +64,10 @@ fn retries_after_a_temporary_failure() {
     // The sink has the message a moment before Hato reads its 250 and logs the delivery.
     assert!(s.wait_log("delivered:", T), "{}", s.log());
     let log = s.log();
-    assert!(log.contains("deferred: 127.0.0.1 [127.0.0.1:") && log.contains("451 4.3.0 sink says try again later"), "{log}");
+    assert!(
+        log.contains("deferred: 127.0.0.1 [127.0.0.1:") && log.contains("451 4.3.0 sink says try again later"),
+        "{log}"
+    );
     assert!(log.find("deferred:").unwrap() < log.find("delivered:").unwrap());
     assert!(s.wait_queue_empty(T), "{}", s.log());
 }
@@ -62,7 +78,22 @@ fn permanent_failure_bounces_to_the_sender_at_once() {
     let s = Server::start("dl-perm", &routes(sink.port));
     s.populate("hato.test", &["alice"]);
     let port = s.submission.to_string();
-    let (ok, out) = submit(&["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test", "--to", "bad@remote.example", "--to", "good@remote.example", "--subject", "half"]);
+    let (ok, out) = submit(&[
+        "--port",
+        &port,
+        "--user",
+        "alice@hato.test",
+        "--password",
+        "pw-alice",
+        "--sender",
+        "alice@hato.test",
+        "--to",
+        "bad@remote.example",
+        "--to",
+        "good@remote.example",
+        "--subject",
+        "half",
+    ]);
     assert!(ok, "{out}");
     let got = sink.wait_messages(1, T);
     assert_eq!(got[0]["to"], serde_json::json!(["good@remote.example"]));
@@ -159,7 +190,10 @@ fn smarthost_with_starttls_and_auth() {
     // A wrong relay password is a deferral, not a silent loss.
     let bad = Server::start(
         "dl-smarthost-bad",
-        &format!("{FAST_QUEUE}[delivery.smarthost]\naddress = \"127.0.0.1:{}\"\nusername = \"relay@far.test\"\npassword = \"wrong\"\n", relay.submission),
+        &format!(
+            "{FAST_QUEUE}[delivery.smarthost]\naddress = \"127.0.0.1:{}\"\nusername = \"relay@far.test\"\npassword = \"wrong\"\n",
+            relay.submission
+        ),
     );
     bad.populate("hato.test", &["alice"]);
     send_remote(&bad, "bob@far.test", "bad password");

@@ -8,7 +8,12 @@ use common::clamd::Clamd;
 use common::*;
 
 fn b64(data: &[u8]) -> String {
-    let out = std::process::Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let out = std::process::Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     out.stdin.as_ref().unwrap().write_all(data).unwrap();
     String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()
@@ -48,7 +53,11 @@ fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// The log line that carries this verdict mentions a queue id and the reason.
 fn assert_logged(s: &Server, verdict: &str, reason: &str) {
-    let found = || s.log().lines().any(|l| l.contains(&format!("verdict=\"{verdict}\"")) && l.contains("queue_id=") && l.contains(reason));
+    let found = || {
+        s.log()
+            .lines()
+            .any(|l| l.contains(&format!("verdict=\"{verdict}\"")) && l.contains("queue_id=") && l.contains(reason))
+    };
     // The server writes its log as it goes; give the line a moment to land.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !found() && std::time::Instant::now() < deadline {
@@ -61,7 +70,14 @@ fn assert_logged(s: &Server, verdict: &str, reason: &str) {
 fn attachment_filter_rejects_blocked_types() {
     let s = Server::start("filter-ext", "");
     s.populate("hato.test", &["alice"]);
-    let r = send(&s, &with_attachment("renamed", "Content-Type: application/pdf; name=\"scan.pdf\"", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00"));
+    let r = send(
+        &s,
+        &with_attachment(
+            "renamed",
+            "Content-Type: application/pdf; name=\"scan.pdf\"",
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00",
+        ),
+    );
     assert!(r.starts_with("554 5.7.1") && r.contains("scan.pdf: content is a Windows executable"), "{r}");
     assert_logged(&s, "reject", "Windows executable");
     let inner = zip(&[("readme.txt", b"hello"), ("tools/setup.vbs", b"MsgBox 1")]);
@@ -71,7 +87,11 @@ fn attachment_filter_rejects_blocked_types() {
     // RFC 2231 Japanese name: 請求書.js
     let r = send(
         &s,
-        &with_attachment("jp", "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8.js", b"x"),
+        &with_attachment(
+            "jp",
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8.js",
+            b"x",
+        ),
     );
     assert!(r.starts_with("554") && r.contains("請求書.js"), "{r}");
     let ok = zip(&[("report.txt", b"quarterly numbers")]);
@@ -86,7 +106,8 @@ fn attachment_filter_rejects_blocked_types() {
 fn quarantine_holds_and_releases() {
     let s = Server::start("filter-quarantine", "[filter]\nextension_action = \"quarantine\"\n");
     s.populate("hato.test", &["alice"]);
-    let r = send(&s, &with_attachment("held", "Content-Type: application/octet-stream; name=\"run.bat\"", b"@echo off"));
+    let r =
+        send(&s, &with_attachment("held", "Content-Type: application/octet-stream; name=\"run.bat\"", b"@echo off"));
     assert!(r.starts_with("250"), "quarantine accepts: {r}");
     assert_logged(&s, "quarantine", "run.bat: blocked file type .bat");
     let list = s.ctl_json(&["quarantine", "list", "--json"]);

@@ -11,12 +11,20 @@ fn imaplib_scenario_two_sessions_and_idle() {
     deliver(&s, "alice@hato.test", 3);
     let (ok, out) = run(
         PYTHON,
-        &[&py_script("imap_check.py"), &s.imap.to_string(), &s.imaps.to_string(), &s.mx.to_string(), "alice@hato.test", "pw-alice"],
+        &[
+            &py_script("imap_check.py"),
+            &s.imap.to_string(),
+            &s.imaps.to_string(),
+            &s.mx.to_string(),
+            "alice@hato.test",
+            "pw-alice",
+        ],
     );
     assert!(ok, "{out}\n{}", s.log());
     assert!(out.contains("imap scenario ok"), "{out}");
     // The expunge in IMAP is the store's: POP3 and ctl see two messages plus the IDLE delivery.
-    let left: Vec<String> = s.mailbox("alice@hato.test", "INBOX").iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
+    let left: Vec<String> =
+        s.mailbox("alice@hato.test", "INBOX").iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
     assert_eq!(left, ["message 0", "message 2", "while idle"]);
 }
 
@@ -30,7 +38,8 @@ fn curl_fetches_over_imaps() {
     assert!(ok, "{out}\n{}", s.log());
     assert!(out.contains("Subject: message 1"), "{out}");
     let list = format!("imap://127.0.0.1:{}/", s.imap);
-    let (ok, out) = run("curl", &["-s", "-k", "--ssl-reqd", "--max-time", "30", "-u", "alice@hato.test:pw-alice", &list]);
+    let (ok, out) =
+        run("curl", &["-s", "-k", "--ssl-reqd", "--max-time", "30", "-u", "alice@hato.test:pw-alice", &list]);
     assert!(ok, "{out}");
     assert!(out.contains("\"INBOX\"") && out.contains("\"Trash\""), "{out}");
 }
@@ -80,7 +89,12 @@ fn append_copy_move_and_mailbox_management() {
     // A quota that two small messages and one append fit in, a 20 KB append does not.
     s.ok(&["account", "quota", "alice@hato.test", "0"]);
     deliver(&s, "alice@hato.test", 2);
-    let db_quota = std::process::Command::new(BIN).args(["ctl", "--config"]).arg(&s.config).args(["account", "show", "alice@hato.test", "--json"]).output().unwrap();
+    let db_quota = std::process::Command::new(BIN)
+        .args(["ctl", "--config"])
+        .arg(&s.config)
+        .args(["account", "show", "alice@hato.test", "--json"])
+        .output()
+        .unwrap();
     let used = serde_json::from_slice::<serde_json::Value>(&db_quota.stdout).unwrap()["used_bytes"].as_i64().unwrap();
     assert!(used > 0);
     // Quota is set in MiB from the CLI; 1 MiB is far more than we need, so fill it first.
@@ -95,10 +109,16 @@ fn append_copy_move_and_mailbox_management() {
     assert!(c.reply().starts_with("250"));
     s.wait_mailbox("alice@hato.test", "INBOX", 3, std::time::Duration::from_secs(10));
     // Leave the two small messages in INBOX, the filler in Junk (it still counts).
-    let (ok, out) = run(PYTHON, &["-c", &format!(
-        "import imaplib,ssl;c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE;m=imaplib.IMAP4_SSL('127.0.0.1',{},ssl_context=c);m.login('alice@hato.test','pw-alice');m.select('INBOX');print(m.uid('MOVE','3','Junk'))",
-        s.imaps
-    )]);
+    let (ok, out) = run(
+        PYTHON,
+        &[
+            "-c",
+            &format!(
+                "import imaplib,ssl;c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE;m=imaplib.IMAP4_SSL('127.0.0.1',{},ssl_context=c);m.login('alice@hato.test','pw-alice');m.select('INBOX');print(m.uid('MOVE','3','Junk'))",
+                s.imaps
+            ),
+        ],
+    );
     assert!(ok && out.contains("'OK'"), "MOVE needs no quota headroom: {out}");
     let (ok, out) = run(PYTHON, &[&py_script("imap_manage.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
     assert!(ok, "{out}\n{}", s.log());
@@ -131,7 +151,12 @@ fn mbsync_syncs_both_ways() {
     let (ok, out) = sync();
     assert!(ok, "first sync: {out}\n{}", s.log());
     let files = |dir: &str| -> Vec<std::path::PathBuf> {
-        ["cur", "new"].iter().flat_map(|sub| std::fs::read_dir(local.join(dir).join(sub)).into_iter().flatten().map(|e| e.unwrap().path())).collect()
+        ["cur", "new"]
+            .iter()
+            .flat_map(|sub| {
+                std::fs::read_dir(local.join(dir).join(sub)).into_iter().flatten().map(|e| e.unwrap().path())
+            })
+            .collect()
     };
     assert_eq!(files("INBOX").len(), 3, "server → local: {out}");
     assert!(local.join("Sent").exists() && local.join("Trash").exists(), "folders came down too");
@@ -139,9 +164,14 @@ fn mbsync_syncs_both_ways() {
     // Local changes go up: a new message appears, one is deleted (flag T), one is read (flag S).
     let mut inbox = files("INBOX");
     inbox.sort();
-    std::fs::write(local.join("INBOX/new/1700000000.local.hato"), "Subject: written locally\r\nFrom: alice@hato.test\r\n\r\nhi\r\n").unwrap();
+    std::fs::write(
+        local.join("INBOX/new/1700000000.local.hato"),
+        "Subject: written locally\r\nFrom: alice@hato.test\r\n\r\nhi\r\n",
+    )
+    .unwrap();
     let trash = inbox[0].to_str().unwrap().to_string();
-    std::fs::rename(&inbox[0], if trash.contains(":2,") { format!("{trash}T") } else { format!("{trash}:2,T") }).unwrap();
+    std::fs::rename(&inbox[0], if trash.contains(":2,") { format!("{trash}T") } else { format!("{trash}:2,T") })
+        .unwrap();
     let seen = inbox[1].to_str().unwrap().to_string();
     std::fs::rename(&inbox[1], if seen.contains(":2,") { format!("{seen}S") } else { format!("{seen}:2,S") }).unwrap();
     let (ok, out) = sync();
@@ -164,7 +194,10 @@ fn mbsync_syncs_both_ways() {
 fn search_finds_japanese_mail_in_any_charset() {
     let s = Server::start("imap-search", "");
     s.populate("hato.test", &["alice"]);
-    let (ok, out) = run(PYTHON, &[&py_script("imap_search.py"), &s.imaps.to_string(), &s.mx.to_string(), "alice@hato.test", "pw-alice"]);
+    let (ok, out) = run(
+        PYTHON,
+        &[&py_script("imap_search.py"), &s.imaps.to_string(), &s.mx.to_string(), "alice@hato.test", "pw-alice"],
+    );
     assert!(ok, "{out}\n{}", s.log());
 }
 
@@ -174,7 +207,10 @@ fn envelope_bodystructure_and_sections_on_real_mail() {
     assert!(std::path::Path::new(&corpus).is_dir(), "the shared corpus is missing at {corpus}");
     let s = Server::start("imap-structure", "");
     s.populate("hato.test", &["alice"]);
-    let (ok, out) = run(PYTHON, &[&py_script("imap_structure.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice", &corpus, "150"]);
+    let (ok, out) = run(
+        PYTHON,
+        &[&py_script("imap_structure.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice", &corpus, "150"],
+    );
     assert!(ok, "{out}\n{}", s.log().lines().rev().take(20).collect::<Vec<_>>().join("\n"));
     assert!(out.contains("structure ok for 150"), "{out}");
 }
@@ -184,7 +220,8 @@ fn extensions_with_imaplib() {
     let s = Server::start("imap-ext", "");
     s.populate("hato.test", &["alice"]);
     s.ok(&["account", "quota", "alice@hato.test", "10"]);
-    let (ok, out) = run(PYTHON, &[&py_script("imap_extensions.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
+    let (ok, out) =
+        run(PYTHON, &[&py_script("imap_extensions.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
     assert!(ok, "{out}\n{}", s.log());
     assert!(out.contains("imap extensions ok"), "{out}");
     // The store keeps the UTF-8 name; modified UTF-7 exists only on the wire.
@@ -198,7 +235,10 @@ fn extensions_with_imaplib() {
 #[test]
 fn imapclient_livetest() {
     let pydeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("build/pydeps");
-    assert!(pydeps.join("imapclient/livetest.py").exists(), "imapclient is missing: run scripts/deps (it installs it into build/pydeps)");
+    assert!(
+        pydeps.join("imapclient/livetest.py").exists(),
+        "imapclient is missing: run scripts/deps (it installs it into build/pydeps)"
+    );
     let s = Server::start("imap-livetest", "");
     s.populate("hato.test", &["alice"]);
     let ini = s.dir.join("livetest.ini");

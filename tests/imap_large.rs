@@ -28,7 +28,10 @@ fn hundred_thousand_messages() {
     let out = s.ctl(&["mailbox", "import", "alice@hato.test", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     eprintln!("import {:.3} s for {COUNT} messages", started.elapsed().as_secs_f64());
-    let (ok, out) = run(PYTHON, &[&py_script("imap_large.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice", &COUNT.to_string()]);
+    let (ok, out) = run(
+        PYTHON,
+        &[&py_script("imap_large.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice", &COUNT.to_string()],
+    );
     eprintln!("{out}");
     assert!(ok && out.contains("large mailbox ok"), "{out}\n{}", s.log());
 }

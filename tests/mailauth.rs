@@ -24,10 +24,15 @@ fn dkim_signed_by_one_verified_by_the_other_with_spf_and_dmarc() {
     let dns_port = free_port();
     let receiver = Server::start(
         "mailauth-rx",
-        &format!("[delivery]\ndns_servers = [\"127.0.0.1:{dns_port}\"]\n[mail_auth]\nverify = true\ndmarc_enforce = true\ntimeout_secs = 10\n"),
+        &format!(
+            "[delivery]\ndns_servers = [\"127.0.0.1:{dns_port}\"]\n[mail_auth]\nverify = true\ndmarc_enforce = true\ntimeout_secs = 10\n"
+        ),
     );
     receiver.populate("example.net", &["bob"]);
-    let sender = Server::start("mailauth-tx", &format!("{FAST_QUEUE}[delivery.routes]\n\"example.net\" = \"127.0.0.1:{}\"\n", receiver.mx));
+    let sender = Server::start(
+        "mailauth-tx",
+        &format!("{FAST_QUEUE}[delivery.routes]\n\"example.net\" = \"127.0.0.1:{}\"\n", receiver.mx),
+    );
     sender.populate("hato.test", &["alice"]);
 
     let made = sender.ctl_json(&["dkim", "generate", "hato.test", "--selector", "s2026"]);
@@ -59,15 +64,37 @@ fn dkim_signed_by_one_verified_by_the_other_with_spf_and_dmarc() {
 
     // Submitted by alice (smtplib), signed by the sender, verified by the receiver.
     let (ok, out) = submit(&[
-        "--port", &sender.submission.to_string(), "--user", "alice@hato.test", "--password", "pw-alice",
-        "--sender", "alice@hato.test", "--to", "bob@example.net", "--subject", "signed", "--message-id", "<signed-1@hato.test>",
+        "--port",
+        &sender.submission.to_string(),
+        "--user",
+        "alice@hato.test",
+        "--password",
+        "pw-alice",
+        "--sender",
+        "alice@hato.test",
+        "--to",
+        "bob@example.net",
+        "--subject",
+        "signed",
+        "--message-id",
+        "<signed-1@hato.test>",
     ]);
     assert!(ok, "{out}");
     let got = receiver.wait_mailbox("bob@example.net", "INBOX", 1, T);
     assert_eq!(got.len(), 1, "sender log:\n{}\nreceiver log:\n{}", sender.log(), receiver.log());
     let m = cat(&receiver, "bob@example.net", "INBOX", 1);
-    assert!(m.contains("DKIM-Signature: v=1; a=rsa-sha256;") && m.contains("d=hato.test") && m.contains("s=s2026"), "{m}");
-    let results = m.split("Authentication-Results: ").nth(1).unwrap_or_default().split("\r\nX-Spam").next().unwrap_or_default().to_string();
+    assert!(
+        m.contains("DKIM-Signature: v=1; a=rsa-sha256;") && m.contains("d=hato.test") && m.contains("s=s2026"),
+        "{m}"
+    );
+    let results = m
+        .split("Authentication-Results: ")
+        .nth(1)
+        .unwrap_or_default()
+        .split("\r\nX-Spam")
+        .next()
+        .unwrap_or_default()
+        .to_string();
     for want in ["spf=pass", "dkim=pass", "header.d=hato.test", "dmarc=pass"] {
         assert!(results.contains(want), "{want} missing from {results}\n{m}");
     }
@@ -87,7 +114,10 @@ fn dkim_signed_by_one_verified_by_the_other_with_spf_and_dmarc() {
     let r = smtp_send(receiver.mx, "ceo@forged.test", "bob@example.net", forged.as_bytes());
     assert!(r.starts_with("550 5.7.1") && r.contains("DMARC"), "{r}\n{}", receiver.log());
     // p=quarantine: accepted into Junk.
-    let q = format!("From: <x@quar.test>\r\nTo: bob@example.net\r\nDate: {}\r\nMessage-ID: <q1@quar.test>\r\nSubject: hello\r\n\r\nhi", date_now());
+    let q = format!(
+        "From: <x@quar.test>\r\nTo: bob@example.net\r\nDate: {}\r\nMessage-ID: <q1@quar.test>\r\nSubject: hello\r\n\r\nhi",
+        date_now()
+    );
     assert!(smtp_send(receiver.mx, "x@quar.test", "bob@example.net", q.as_bytes()).starts_with("250"));
     let junk = receiver.wait_mailbox("bob@example.net", "Junk", 1, T);
     assert_eq!(junk.len(), 1, "{}", receiver.log());

@@ -28,12 +28,26 @@ fn delivers_by_mx_preference_and_a_fallback() {
     let sink = Sink::start("accept", None);
     let s = Server::start(
         "mx-dns",
-        &format!("{FAST_QUEUE}[delivery]\nmx_port = {}\ndns_servers = [\"127.0.0.1:{dns_port}\"]\nconnect_timeout_secs = 3\n", sink.port),
+        &format!(
+            "{FAST_QUEUE}[delivery]\nmx_port = {}\ndns_servers = [\"127.0.0.1:{dns_port}\"]\nconnect_timeout_secs = 3\n",
+            sink.port
+        ),
     );
     s.populate("hato.test", &["alice"]);
     let port = s.submission.to_string();
     for to in ["friend@remote.example", "someone@plain.example", "ghost@nowhere.example"] {
-        let (ok, out) = submit(&["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test", "--to", to]);
+        let (ok, out) = submit(&[
+            "--port",
+            &port,
+            "--user",
+            "alice@hato.test",
+            "--password",
+            "pw-alice",
+            "--sender",
+            "alice@hato.test",
+            "--to",
+            to,
+        ]);
         assert!(ok, "{out}");
     }
     let got = sink.wait_messages(2, Duration::from_secs(30));

@@ -11,10 +11,14 @@ fn poplib_scenario_and_deletes_reach_the_store() {
     let s = Server::start("pop3-poplib", "");
     s.populate("hato.test", &["alice"]);
     deliver(&s, "alice@hato.test", 3);
-    let (ok, out) = run(PYTHON, &[&py_script("pop3_check.py"), &s.pop3.to_string(), &s.pop3s.to_string(), "alice@hato.test", "pw-alice"]);
+    let (ok, out) = run(
+        PYTHON,
+        &[&py_script("pop3_check.py"), &s.pop3.to_string(), &s.pop3s.to_string(), "alice@hato.test", "pw-alice"],
+    );
     assert!(ok, "{out}\n{}", s.log());
     // DELE + QUIT in POP3 removed the message from the store IMAP reads.
-    let left: Vec<String> = s.mailbox("alice@hato.test", "INBOX").iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
+    let left: Vec<String> =
+        s.mailbox("alice@hato.test", "INBOX").iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
     assert_eq!(left, ["message 1", "message 2"]);
     assert!(s.log().contains("messages deleted at QUIT"));
 }
@@ -29,7 +33,8 @@ fn curl_reads_over_pop3s() {
     assert!(ok, "{out}");
     assert!(out.contains("Subject: message 1") && out.contains(".dot line"), "{out}");
     let list = format!("pop3://127.0.0.1:{}/", s.pop3);
-    let (ok, out) = run("curl", &["-s", "-k", "--ssl-reqd", "--max-time", "30", "-u", "alice@hato.test:pw-alice", &list]);
+    let (ok, out) =
+        run("curl", &["-s", "-k", "--ssl-reqd", "--max-time", "30", "-u", "alice@hato.test:pw-alice", &list]);
     assert!(ok, "{out}");
     assert_eq!(out.lines().count(), 2, "LIST over STLS: {out}");
 }
@@ -52,9 +57,13 @@ fn fetchmail_downloads_and_deletes() {
     )
     .unwrap();
     std::fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let (ok, out) = run("fetchmail", &["--nodetach", "--silent", "-f", rc.to_str().unwrap(), "--pidfile", s.dir.join("fm.pid").to_str().unwrap()]);
+    let (ok, out) = run(
+        "fetchmail",
+        &["--nodetach", "--silent", "-f", rc.to_str().unwrap(), "--pidfile", s.dir.join("fm.pid").to_str().unwrap()],
+    );
     assert!(ok, "fetchmail failed: {out}\n{}", s.log());
-    let files: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    let files: Vec<String> =
+        std::fs::read_dir(&out_dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
     assert_eq!(files.len(), 3, "{out}");
     assert!(files.iter().any(|f| f.contains("Subject: message 2")));
     let left = s.wait_mailbox("alice@hato.test", "INBOX", 0, Duration::from_secs(1));
@@ -72,7 +81,10 @@ fn pop3_bad_input_and_auth_plain() {
     assert!(c.cmd("PASS nouser").starts_with("-ERR send USER first"));
     assert!(c.cmd("AUTH PLAIN !!!").starts_with("-ERR malformed"));
     assert!(c.cmd("AUTH CRAM-MD5").starts_with("-ERR unsupported"));
-    assert!(c.cmd("AUTH PLAIN AGFsaWNlQGhhdG8udGVzdABwdy1hbGljZQ==").starts_with("+OK"), "alice / pw-alice via SASL PLAIN");
+    assert!(
+        c.cmd("AUTH PLAIN AGFsaWNlQGhhdG8udGVzdABwdy1hbGljZQ==").starts_with("+OK"),
+        "alice / pw-alice via SASL PLAIN"
+    );
     assert!(c.cmd("STAT").starts_with("+OK 0 0"));
     assert!(c.cmd("RETR 7").starts_with("-ERR no such message"));
     assert!(c.cmd("DELE 0").starts_with("-ERR"));

@@ -36,7 +36,12 @@ if envelope :localpart :is "from" "bob" {
 "#;
 
 fn send(s: &Server, from: &str, headers: &str, body: &str) -> String {
-    smtp_send(s.mx, from, "alice@hato.test", format!("From: <{from}>\r\nTo: alice@hato.test\r\n{headers}\r\n\r\n{body}\r\n").as_bytes())
+    smtp_send(
+        s.mx,
+        from,
+        "alice@hato.test",
+        format!("From: <{from}>\r\nTo: alice@hato.test\r\n{headers}\r\n\r\n{body}\r\n").as_bytes(),
+    )
 }
 
 #[test]
@@ -63,7 +68,11 @@ fn user_scripts_managed_over_managesieve_and_run_at_delivery() {
     assert!(r["extensions"].as_array().unwrap().iter().any(|e| e == "imap4flags"), "{r}");
     assert_eq!((r["check_good"].as_bool(), r["check_bad"].as_bool()), (Some(true), Some(false)), "{r}");
     assert!(r["check_bad_error"].as_str().unwrap().contains("line 3, column 3"), "errors name the place: {r}");
-    assert_eq!((r["put_bad"].as_bool(), r["put"].as_bool(), r["havespace"].as_bool()), (Some(false), Some(true), Some(true)), "{r}");
+    assert_eq!(
+        (r["put_bad"].as_bool(), r["put"].as_bool(), r["havespace"].as_bool()),
+        (Some(false), Some(true), Some(true)),
+        "{r}"
+    );
     assert_eq!(r["activate"], true);
     assert_eq!(r["get_same"], true, "{r}");
     assert_eq!(r["delete_active"], false, "the active script cannot be deleted");
@@ -72,7 +81,10 @@ fn user_scripts_managed_over_managesieve_and_run_at_delivery() {
     assert_eq!(r["list_after"], serde_json::json!(["main", []]), "{r}");
 
     // A list message: into Archive, flagged.
-    assert!(send(&s, "dev@lists.example.org", "List-Id: <dev.lists.example.org>\r\nSubject: release", "notes").starts_with("250"));
+    assert!(
+        send(&s, "dev@lists.example.org", "List-Id: <dev.lists.example.org>\r\nSubject: release", "notes")
+            .starts_with("250")
+    );
     let archived = s.wait_mailbox("alice@hato.test", "Archive", 1, T);
     assert_eq!(archived.len(), 1, "{}", s.log());
     assert!(archived[0]["flags"].as_str().unwrap_or_default().contains("\\Flagged"), "{archived:?}");
@@ -89,10 +101,12 @@ fn user_scripts_managed_over_managesieve_and_run_at_delivery() {
     // bob has the refusal and one vacation reply.
     let bobs = s.wait_mailbox("bob@hato.test", "INBOX", 2, T);
     assert_eq!(bobs.len(), 2, "{}", s.log());
-    let all: String = (1..=2).map(|uid| {
-        let out = s.ctl(&["mailbox", "cat", "bob@hato.test", &uid.to_string()]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }).collect();
+    let all: String = (1..=2)
+        .map(|uid| {
+            let out = s.ctl(&["mailbox", "cat", "bob@hato.test", &uid.to_string()]);
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect();
     assert!(all.contains("I do not take mail from bad.example."), "{all}");
     assert!(all.contains("Subject: Away until Monday") && all.contains("Auto-Submitted: auto-replied"), "{all}");
     std::thread::sleep(Duration::from_secs(1));
@@ -123,10 +137,14 @@ fn server_script_refuses_and_discards_before_queueing() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(s.mailbox("alice@hato.test", "INBOX").len(), 1, "only the fine one is delivered");
     let log = s.log();
-    assert!(log.contains("verdict=\"reject\"") && log.contains("verdict=\"discard\"") && log.contains("filter=\"sieve\""), "{log}");
+    assert!(
+        log.contains("verdict=\"reject\"") && log.contains("verdict=\"discard\"") && log.contains("filter=\"sieve\""),
+        "{log}"
+    );
     // The archive still holds both, marked.
     let archived = s.ctl_json(&["archive", "search"]);
-    let dispositions: Vec<&str> = archived.as_array().unwrap().iter().filter_map(|a| a["disposition"].as_str()).collect();
+    let dispositions: Vec<&str> =
+        archived.as_array().unwrap().iter().filter_map(|a| a["disposition"].as_str()).collect();
     assert!(dispositions.contains(&"rejected") && dispositions.contains(&"discarded"), "{archived}");
 
     // A broken server script is refused by hato ctl sieve check, and stops
@@ -134,11 +152,18 @@ fn server_script_refuses_and_discards_before_queueing() {
     std::fs::write(&path, "if true {\n  frobnicate;\n}\n").unwrap();
     let check = s.ctl(&["sieve", "check", path.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(2), "hato ctl sieve check refuses it");
-    assert!(String::from_utf8_lossy(&check.stderr).contains("line 2, column 3"), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("line 2, column 3"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let mut s = s;
     s.kill9();
     let config = s.config.clone();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hato")).args(["serve", "--config", config.to_str().unwrap()]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hato"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2, column 3: unknown command \"frobnicate\""), "{err}");

@@ -19,14 +19,28 @@ fn mx_delivers_to_local_account() {
     let s = Server::start("mx-local", "");
     s.populate("hato.test", &["alice"]);
     let port = s.mx.to_string();
-    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "sender@example.org", "--to", "Alice@HATO.test", "--header", "Subject: hello alice"]);
+    let (ok, out) = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--from",
+        "sender@example.org",
+        "--to",
+        "Alice@HATO.test",
+        "--header",
+        "Subject: hello alice",
+    ]);
     assert!(ok, "{out}");
     assert!(out.contains("250 2.0.0 OK queued as"), "{out}");
     let msgs = s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
     assert_eq!(msgs.len(), 1, "{}", s.log());
     assert_eq!(msgs[0]["subject"], "hello alice");
     let text = s.cat("alice@hato.test", msgs[0]["uid"].as_i64().unwrap());
-    assert!(text.starts_with("Return-Path: <sender@example.org>\r\nReceived: from client.example.org ([127.0.0.1])"), "{text}");
+    assert!(
+        text.starts_with("Return-Path: <sender@example.org>\r\nReceived: from client.example.org ([127.0.0.1])"),
+        "{text}"
+    );
     assert!(text.contains("by mx.hato.test (Hato) with ESMTP id"), "{text}");
     // One line per event with the queue id: the accept and the delivery.
     let qid = out.split("queued as ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
@@ -39,7 +53,8 @@ fn unknown_recipients_are_refused_at_rcpt() {
     let s = Server::start("mx-unknown", "");
     s.populate("hato.test", &["alice"]);
     let port = s.mx.to_string();
-    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "nobody@hato.test"]);
+    let (ok, out) =
+        swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "nobody@hato.test"]);
     assert!(!ok);
     assert!(out.contains("550 5.1.1 <nobody@hato.test>: no such user here"), "{out}");
     assert!(s.queue().is_empty(), "nothing may be queued, so no backscatter can follow");
@@ -68,7 +83,8 @@ fn relay_attempts_are_refused() {
 
     // Submission without AUTH relays nothing either.
     let port = s.submission.to_string();
-    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "alice@hato.test", "--to", "x@remote.example"]);
+    let (ok, out) =
+        swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "alice@hato.test", "--to", "x@remote.example"]);
     assert!(!ok);
     assert!(out.contains("530 5.7.0 Authentication required"), "{out}");
 }
@@ -87,7 +103,22 @@ fn auth_needs_tls_and_is_not_offered_on_mx() {
     assert!(m.cmd("AUTH PLAIN AGFsaWNlQGhhdG8udGVzdABwdy1hbGljZQ==").starts_with("503"));
     // swaks refuses too when told to authenticate without TLS.
     let port = s.submission.to_string();
-    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--auth", "PLAIN", "--auth-user", "alice@hato.test", "--auth-password", "pw-alice", "--from", "alice@hato.test", "--to", "alice@hato.test"]);
+    let (ok, out) = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice@hato.test",
+        "--auth-password",
+        "pw-alice",
+        "--from",
+        "alice@hato.test",
+        "--to",
+        "alice@hato.test",
+    ]);
     assert!(!ok, "{out}");
 }
 
@@ -106,10 +137,12 @@ fn aliases_groups_and_catch_all() {
     }
     assert_eq!(s.wait_mailbox("alice@hato.test", "INBOX", 2, T).len(), 2);
     assert_eq!(s.wait_mailbox("bob@hato.test", "INBOX", 1, T).len(), 1);
-    let (ok, _) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "random@hato.test"]);
+    let (ok, _) =
+        swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "random@hato.test"]);
     assert!(!ok);
     s.ok(&["domain", "catch-all", "hato.test", "bob@hato.test"]);
-    let (ok, out) = swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "random@hato.test"]);
+    let (ok, out) =
+        swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "x@example.org", "--to", "random@hato.test"]);
     assert!(ok, "{out}");
     assert_eq!(s.wait_mailbox("bob@hato.test", "INBOX", 2, T).len(), 2);
 }
@@ -127,7 +160,10 @@ fn reject_lists_answer_with_clear_5xx() {
     assert!(!ok && out.contains("550 5.7.1 Sender <a@spam.example> refused by policy"), "{out}");
     let (ok, out) = run("swaks", &[&base[..], &["--from", "a@ok.example", "--helo", "host.bad.example"]].concat());
     assert!(!ok && out.contains("550 5.7.1 HELO name host.bad.example refused by policy"), "{out}");
-    let (ok, out) = run("swaks", &[&base[..], &["--from", "a@ok.example", "--helo", "ok.example", "--local-interface", "127.0.0.9"]].concat());
+    let (ok, out) = run(
+        "swaks",
+        &[&base[..], &["--from", "a@ok.example", "--helo", "ok.example", "--local-interface", "127.0.0.9"]].concat(),
+    );
     assert!(!ok && out.contains("554 5.7.1 Your address is refused by policy"), "{out}");
     let (ok, out) = run("swaks", &[&base[..], &["--from", "a@ok.example", "--helo", "ok.example"]].concat());
     assert!(ok, "{out}");

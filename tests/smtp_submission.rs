@@ -14,9 +14,43 @@ fn starttls_and_implicit_tls_with_plain_and_login() {
     let s = Server::start("sub-tls", &format!("[delivery.routes]\n\"remote.example\" = \"127.0.0.1:{}\"\n", sink.port));
     s.populate("hato.test", &["alice", "bob"]);
     let (sub, subs) = (s.submission.to_string(), s.submissions.to_string());
-    let (ok, out) = submit(&["--port", &sub, "--mode", "starttls", "--user", "alice@hato.test", "--password", "pw-alice", "--mech", "PLAIN", "--sender", "alice@hato.test", "--to", "friend@remote.example", "--subject", "via 587"]);
+    let (ok, out) = submit(&[
+        "--port",
+        &sub,
+        "--mode",
+        "starttls",
+        "--user",
+        "alice@hato.test",
+        "--password",
+        "pw-alice",
+        "--mech",
+        "PLAIN",
+        "--sender",
+        "alice@hato.test",
+        "--to",
+        "friend@remote.example",
+        "--subject",
+        "via 587",
+    ]);
     assert!(ok, "{out}");
-    let (ok, out) = submit(&["--port", &subs, "--mode", "ssl", "--user", "alice@hato.test", "--password", "pw-alice", "--mech", "LOGIN", "--sender", "alice@hato.test", "--to", "bob@hato.test", "--subject", "via 465"]);
+    let (ok, out) = submit(&[
+        "--port",
+        &subs,
+        "--mode",
+        "ssl",
+        "--user",
+        "alice@hato.test",
+        "--password",
+        "pw-alice",
+        "--mech",
+        "LOGIN",
+        "--sender",
+        "alice@hato.test",
+        "--to",
+        "bob@hato.test",
+        "--subject",
+        "via 465",
+    ]);
     assert!(ok, "{out}");
 
     let got = sink.wait_messages(1, T);
@@ -40,11 +74,49 @@ fn swaks_submission_with_starttls() {
     let s = Server::start("sub-swaks", "");
     s.populate("hato.test", &["alice"]);
     let port = s.submission.to_string();
-    let (ok, out) = run("swaks", &["--server", "127.0.0.1", "--port", &port, "-tls", "--auth", "LOGIN", "--auth-user", "alice@hato.test", "--auth-password", "pw-alice", "--from", "alice@hato.test", "--to", "alice@hato.test"]);
+    let (ok, out) = run(
+        "swaks",
+        &[
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "-tls",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "alice@hato.test",
+            "--auth-password",
+            "pw-alice",
+            "--from",
+            "alice@hato.test",
+            "--to",
+            "alice@hato.test",
+        ],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("235 2.7.0 Authentication successful"), "{out}");
     let port = s.submissions.to_string();
-    let (ok, out) = run("swaks", &["--server", "127.0.0.1", "--port", &port, "--tls-on-connect", "--auth", "PLAIN", "--auth-user", "alice@hato.test", "--auth-password", "pw-alice", "--from", "alice@hato.test", "--to", "alice@hato.test"]);
+    let (ok, out) = run(
+        "swaks",
+        &[
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--tls-on-connect",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "alice@hato.test",
+            "--auth-password",
+            "pw-alice",
+            "--from",
+            "alice@hato.test",
+            "--to",
+            "alice@hato.test",
+        ],
+    );
     assert!(ok, "{out}");
     assert_eq!(s.wait_mailbox("alice@hato.test", "INBOX", 2, T).len(), 2);
 }
@@ -68,13 +140,29 @@ fn repeated_auth_failures_lock_the_account() {
     let s = Server::start("sub-lockout", "[limits]\nauth_failures_per_account = 3\n");
     s.populate("hato.test", &["alice"]);
     let port = s.submission.to_string();
-    let attempt = |pw: &str| submit(&["--port", &port, "--user", "alice@hato.test", "--password", pw, "--sender", "alice@hato.test", "--to", "alice@hato.test"]);
+    let attempt = |pw: &str| {
+        submit(&[
+            "--port",
+            &port,
+            "--user",
+            "alice@hato.test",
+            "--password",
+            pw,
+            "--sender",
+            "alice@hato.test",
+            "--to",
+            "alice@hato.test",
+        ])
+    };
     for _ in 0..3 {
         let (ok, out) = attempt("wrong");
         assert!(!ok && out.contains("ERR 535 5.7.8"), "{out}");
     }
     let (ok, out) = attempt("pw-alice");
-    assert!(!ok && out.contains("ERR 454 4.7.0 Too many failed logins"), "the right password must not help during lockout: {out}");
+    assert!(
+        !ok && out.contains("ERR 454 4.7.0 Too many failed logins"),
+        "the right password must not help during lockout: {out}"
+    );
     assert!(s.log().contains("AUTH refused: locked out"));
 }
 
@@ -84,8 +172,30 @@ fn disabled_accounts_cannot_log_in_or_receive() {
     s.populate("hato.test", &["alice", "bob"]);
     s.ok(&["account", "disable", "bob@hato.test"]);
     let port = s.submission.to_string();
-    let (ok, out) = submit(&["--port", &port, "--user", "bob@hato.test", "--password", "pw-bob", "--sender", "bob@hato.test", "--to", "alice@hato.test"]);
+    let (ok, out) = submit(&[
+        "--port",
+        &port,
+        "--user",
+        "bob@hato.test",
+        "--password",
+        "pw-bob",
+        "--sender",
+        "bob@hato.test",
+        "--to",
+        "alice@hato.test",
+    ]);
     assert!(!ok && out.contains("ERR 535"), "{out}");
-    let (ok, out) = submit(&["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test", "--to", "bob@hato.test"]);
+    let (ok, out) = submit(&[
+        "--port",
+        &port,
+        "--user",
+        "alice@hato.test",
+        "--password",
+        "pw-alice",
+        "--sender",
+        "alice@hato.test",
+        "--to",
+        "bob@hato.test",
+    ]);
     assert!(!ok && out.contains("550 5.2.1"), "{out}");
 }

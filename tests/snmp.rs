@@ -131,7 +131,11 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 100, min_uptime_secs = 5,
     .unwrap();
     let (sup, log) = spawn_logged(Command::new(BIN).args(["supervise", "--config"]).arg(&sup_cfg));
     let sup_log = || log.lock().unwrap().clone();
-    assert!(until(Duration::from_secs(60), || sup_log().contains("AgentX session open")), "no AgentX session:\n{}", sup_log());
+    assert!(
+        until(Duration::from_secs(60), || sup_log().contains("AgentX session open")),
+        "no AgentX session:\n{}",
+        sup_log()
+    );
     assert!(until(Duration::from_secs(30), || sup_log().contains("ready service=hato")), "{}", sup_log());
 
     // One message in over SMTP, delivered to a local mailbox.
@@ -144,7 +148,12 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 100, min_uptime_secs = 5,
     let get = |oid: &str| snmp("snmpget", &["-v2c", "-c", COMMUNITY, "-On", "-t", "3", "-r", "2", &agent, oid]).1;
     // applIndex 2 is "hato" (services in start order). mtaReceivedMessages and
     // mtaTransmittedRecipients (local delivery) count the message.
-    assert!(until(Duration::from_secs(10), || get("1.3.6.1.2.1.28.1.1.1.2").contains("Counter32: 1")), "{}\n{}", get("1.3.6.1.2.1.28.1.1.1.2"), sup_log());
+    assert!(
+        until(Duration::from_secs(10), || get("1.3.6.1.2.1.28.1.1.1.2").contains("Counter32: 1")),
+        "{}\n{}",
+        get("1.3.6.1.2.1.28.1.1.1.2"),
+        sup_log()
+    );
     assert!(get("1.3.6.1.2.1.28.1.1.9.2").contains("Counter32: 1"), "{}", get("1.3.6.1.2.1.28.1.1.9.2"));
 
     // applTable: a row per service; applOperStatus up(1) for hato, halted(3) for the one that gave up.
@@ -152,12 +161,23 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 100, min_uptime_secs = 5,
     let (ok, names) = snmp("snmpwalk", &["-v2c", "-c", COMMUNITY, "-On", &agent, "1.3.6.1.2.1.27.1.1.2"]);
     assert!(ok && names.contains("\"snmpd\"") && names.contains("\"hato\"") && names.contains("\"flaky\""), "{names}");
     let (_, status) = snmp("snmpwalk", &["-v2c", "-c", COMMUNITY, "-On", &agent, "1.3.6.1.2.1.27.1.1.6"]);
-    assert!(status.contains(".1.3.6.1.2.1.27.1.1.6.2 = INTEGER: 1") && status.contains(".1.3.6.1.2.1.27.1.1.6.3 = INTEGER: 3"), "{status}");
+    assert!(
+        status.contains(".1.3.6.1.2.1.27.1.1.6.2 = INTEGER: 1")
+            && status.contains(".1.3.6.1.2.1.27.1.1.6.3 = INTEGER: 3"),
+        "{status}"
+    );
 
     // HATO-MIB by name: what is served matches the shipped MIB file.
     let (ok, hato) = snmp("snmpwalk", &["-v2c", "-c", COMMUNITY, &agent, "HATO-MIB::hatoMIB"]);
     assert!(ok, "{hato}");
-    for want in ["HATO-MIB::hatoReceivedMessages.0 = Counter64: 1", "HATO-MIB::hatoLocalDeliveries.0 = Counter64: 1", "HATO-MIB::hatoServiceName.3 = STRING: \"flaky\"", "HATO-MIB::hatoServiceState.3 = INTEGER: failed(5)", "HATO-MIB::hatoServiceState.2 = INTEGER: running(3)", "HATO-MIB::hatoQueueMessages.0 = Gauge32: 0"] {
+    for want in [
+        "HATO-MIB::hatoReceivedMessages.0 = Counter64: 1",
+        "HATO-MIB::hatoLocalDeliveries.0 = Counter64: 1",
+        "HATO-MIB::hatoServiceName.3 = STRING: \"flaky\"",
+        "HATO-MIB::hatoServiceState.3 = INTEGER: failed(5)",
+        "HATO-MIB::hatoServiceState.2 = INTEGER: running(3)",
+        "HATO-MIB::hatoQueueMessages.0 = Gauge32: 0",
+    ] {
         assert!(hato.contains(want), "missing {want} in:\n{hato}");
     }
     // GetBulk answers the same objects as GetNext.
@@ -171,13 +191,20 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 100, min_uptime_secs = 5,
 
     // The give-up alert arrived at the trap receiver as hatoAlertRaised with its key.
     let trap_text = || std::fs::read_to_string(&traps).unwrap_or_default();
-    assert!(until(Duration::from_secs(20), || trap_text().contains(".1.3.6.1.4.1.99999.0.1") && trap_text().contains("service.flaky.failed")), "traps:\n{}\nsupervisor:\n{}", trap_text(), sup_log());
+    assert!(
+        until(Duration::from_secs(20), || trap_text().contains(".1.3.6.1.4.1.99999.0.1")
+            && trap_text().contains("service.flaky.failed")),
+        "traps:\n{}\nsupervisor:\n{}",
+        trap_text(),
+        sup_log()
+    );
 
     // snmpd dies; the supervisor restarts it and the subagent finds it again.
     let pid: i32 = std::fs::read_to_string(dir.join("snmpd.pid")).unwrap().trim().parse().unwrap();
     Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
     assert!(
-        until(Duration::from_secs(60), || sup_log().matches("AgentX session open").count() >= 2 && get("1.3.6.1.2.1.28.1.1.1.2").contains("Counter32: 1")),
+        until(Duration::from_secs(60), || sup_log().matches("AgentX session open").count() >= 2
+            && get("1.3.6.1.2.1.28.1.1.1.2").contains("Counter32: 1")),
         "subagent did not come back:\n{}",
         sup_log()
     );

@@ -15,7 +15,8 @@ fn classifier_separates_the_corpus() {
     for (label, n) in [("ham", 300), ("spam", 150)] {
         let to = dir.join(label);
         std::fs::create_dir_all(&to).unwrap();
-        let mut names: Vec<_> = std::fs::read_dir(format!("{corpus}/{label}")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut names: Vec<_> =
+            std::fs::read_dir(format!("{corpus}/{label}")).unwrap().map(|e| e.unwrap().path()).collect();
         names.sort();
         // Every k-th file, so each of the corpus's source folders is represented.
         let step = (names.len() / n).max(1);
@@ -25,10 +26,24 @@ fn classifier_separates_the_corpus() {
     }
     let config = dir.join("hato.toml");
     std::fs::write(&config, format!("data_dir = \"{}\"\n", dir.join("data").display())).unwrap();
-    let out = ctl_in(&config, &["spam", "eval", "--ham", dir.join("ham").to_str().unwrap(), "--spam", dir.join("spam").to_str().unwrap(), "--json"], None);
+    let out = ctl_in(
+        &config,
+        &[
+            "spam",
+            "eval",
+            "--ham",
+            dir.join("ham").to_str().unwrap(),
+            "--spam",
+            dir.join("spam").to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let at = |t: f64| report["rows"].as_array().unwrap().iter().find(|r| r["threshold"].as_f64() == Some(t)).cloned().unwrap();
+    let at = |t: f64| {
+        report["rows"].as_array().unwrap().iter().find(|r| r["threshold"].as_f64() == Some(t)).cloned().unwrap()
+    };
     let r = at(0.9);
     eprintln!("{report}");
     assert!(r["spam_recall"].as_f64().unwrap() > 0.7, "{report}");
@@ -66,13 +81,18 @@ fn wait_stats(s: &Server, want: (i64, i64)) -> (i64, i64) {
 
 /// A message that trips every header rule (5.5 points) and links to `link`.
 fn rules_spam(subject: &str, link: &str) -> String {
-    format!("From: \"security@bank.example\" <x@phish.example>\r\nSubject: {subject}\r\nContent-Type: text/html\r\n\r\n<p>Confirm at <a href=\"http://{link}/login\">http://{link}/login</a></p>")
+    format!(
+        "From: \"security@bank.example\" <x@phish.example>\r\nSubject: {subject}\r\nContent-Type: text/html\r\n\r\n<p>Confirm at <a href=\"http://{link}/login\">http://{link}/login</a></p>"
+    )
 }
 
 fn good(subject: &str, body: &str) -> String {
     // Now, so no date rule fires whenever the test runs.
     let date = date_now();
-    format!("From: Bob <bob@remote.example>\r\nTo: alice@hato.test\r\nDate: {date}\r\nMessage-ID: <{}@remote.example>\r\nSubject: {subject}\r\n\r\n{body}", subject.replace(' ', "."))
+    format!(
+        "From: Bob <bob@remote.example>\r\nTo: alice@hato.test\r\nDate: {date}\r\nMessage-ID: <{}@remote.example>\r\nSubject: {subject}\r\n\r\n{body}",
+        subject.replace(' ', ".")
+    )
 }
 
 /// Spam scoring end to end: header rules, URIBL answers from a real resolver
@@ -98,7 +118,11 @@ fn spam_is_scored_filed_held_refused_and_learnt() {
     s.populate("hato.test", &["alice"]);
 
     // Below every threshold: delivered to INBOX with the verdict in headers; forged ones gone.
-    let forged = good("Lunch", "See you at noon.").replacen("\r\n\r\n", "\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, forged\r\n\r\n", 1);
+    let forged = good("Lunch", "See you at noon.").replacen(
+        "\r\n\r\n",
+        "\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, forged\r\n\r\n",
+        1,
+    );
     assert!(send(&s, &forged).starts_with("250"));
     s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
     let m = cat(&s, "INBOX", 1);
@@ -110,7 +134,11 @@ fn spam_is_scored_filed_held_refused_and_learnt() {
     let junk = s.wait_mailbox("alice@hato.test", "Junk", 1, T);
     assert_eq!(junk.len(), 1, "{}", s.log());
     let m = cat(&s, "Junk", 1);
-    assert!(m.contains("X-Spam-Flag: YES\r\n") && m.contains("tests=MISSING_DATE=1.0,MISSING_MID=0.5,MISSING_TO=0.5,SUBJ_ALL_CAPS=1.0"), "{m}");
+    assert!(
+        m.contains("X-Spam-Flag: YES\r\n")
+            && m.contains("tests=MISSING_DATE=1.0,MISSING_MID=0.5,MISSING_TO=0.5,SUBJ_ALL_CAPS=1.0"),
+        "{m}"
+    );
 
     // One URIBL listing more (8.5): quarantined, still 250.
     assert!(send(&s, &rules_spam("URGENT ACCOUNT NOTICE", "held-link.example")).starts_with("250"));
@@ -129,7 +157,9 @@ fn spam_is_scored_filed_held_refused_and_learnt() {
     // Each verdict is in a log line with the queue id.
     for verdict in ["pass", "junk", "quarantine", "reject"] {
         assert!(
-            s.log().lines().any(|l| l.contains("filter=\"spam\"") && l.contains(&format!("verdict=\"{verdict}\"")) && l.contains("queue_id=")),
+            s.log().lines().any(|l| l.contains("filter=\"spam\"")
+                && l.contains(&format!("verdict=\"{verdict}\""))
+                && l.contains("queue_id=")),
             "no spam verdict {verdict} in the log:\n{}",
             s.log()
         );
@@ -137,10 +167,13 @@ fn spam_is_scored_filed_held_refused_and_learnt() {
 
     // The classifier: silent until it knows 20 of each, then it speaks.
     let dir = temp_dir("spam-learn");
-    for (kind, text) in [("spam", "cheap pills discount pharmacy order now"), ("ham", "quarterly budget review meeting agenda")] {
+    for (kind, text) in
+        [("spam", "cheap pills discount pharmacy order now"), ("ham", "quarterly budget review meeting agenda")]
+    {
         std::fs::create_dir_all(dir.join(kind)).unwrap();
         for i in 0..20 {
-            std::fs::write(dir.join(kind).join(i.to_string()), good(&format!("{kind} {i}"), &format!("{text} {i}"))).unwrap();
+            std::fs::write(dir.join(kind).join(i.to_string()), good(&format!("{kind} {i}"), &format!("{text} {i}")))
+                .unwrap();
         }
     }
     let learnt = s.ctl_json(&["spam", "learn", "--spam", dir.join("spam").to_str().unwrap()]);

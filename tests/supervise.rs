@@ -52,7 +52,13 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 200, min_uptime_secs = 5,
     )
     .unwrap();
     let mut sup = KillOnDrop(
-        Command::new(BIN).args(["supervise", "--config"]).arg(&cfg).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap(),
+        Command::new(BIN)
+            .args(["supervise", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
     );
     let stderr = sup.0.stderr.take().unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -74,7 +80,9 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 200, min_uptime_secs = 5,
         }
         false
     };
-    let line_of = |t: &str, what: &str, service: &str| t.lines().position(|l| l.contains(what) && l.contains(&format!("service={service}")));
+    let line_of = |t: &str, what: &str, service: &str| {
+        t.lines().position(|l| l.contains(what) && l.contains(&format!("service={service}")))
+    };
 
     // web must be ready (its port open) before worker starts.
     assert!(wait_for(&|t| line_of(t, " started ", "worker").is_some()), "{}", text());
@@ -83,7 +91,8 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 200, min_uptime_secs = 5,
 
     // The crasher is restarted with backoff, then given up on with an alert.
     assert!(wait_for(&|t| t.contains("ALERT service crasher failed 3 times in a row")), "{}", text());
-    let starts = |t: &str, s: &str| t.lines().filter(|l| l.contains(" started ") && l.contains(&format!("service={s}"))).count();
+    let starts =
+        |t: &str, s: &str| t.lines().filter(|l| l.contains(" started ") && l.contains(&format!("service={s}"))).count();
     assert_eq!(starts(&text(), "crasher"), 3);
 
     // Killing a service gets it restarted.
@@ -92,7 +101,11 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 200, min_uptime_secs = 5,
     assert!(wait_for(&|t| pid_of(t, "web", 1).is_some()), "{}", text());
     let web2 = pid_of(&text(), "web", 1).unwrap();
     assert_ne!(web1, web2);
-    assert!(wait_for(&|t| t.lines().filter(|l| l.contains(" ready ") && l.contains("service=web")).count() == 2), "{}", text());
+    assert!(
+        wait_for(&|t| t.lines().filter(|l| l.contains(" ready ") && l.contains("service=web")).count() == 2),
+        "{}",
+        text()
+    );
     assert_eq!(starts(&text(), "worker"), 1, "worker is not restarted when web is");
 
     // Output is captured into per-service logs.

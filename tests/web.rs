@@ -20,7 +20,11 @@ struct Client {
 
 impl Client {
     fn new(s: &Server, name: &str) -> Client {
-        Client { base: format!("https://127.0.0.1:{}", s.web), jar: s.dir.join(format!("cookies-{name}")), csrf: String::new() }
+        Client {
+            base: format!("https://127.0.0.1:{}", s.web),
+            jar: s.dir.join(format!("cookies-{name}")),
+            csrf: String::new(),
+        }
     }
 
     /// (status, body) of one request.
@@ -85,7 +89,11 @@ fn login_lockout_csrf_and_roles() {
     assert_eq!(admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "eve@web.test" }))).0, 403);
     admin.csrf = token;
     assert_eq!(admin.json("GET", "/api/v1/accounts/eve@web.test", None).0, 404);
-    let (code, v) = admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "eve@web.test", "display_name": "Eve", "role": "domain_admin" })));
+    let (code, v) = admin.json(
+        "POST",
+        "/api/v1/accounts",
+        Some(&json!({ "address": "eve@web.test", "display_name": "Eve", "role": "domain_admin" })),
+    );
     assert_eq!(code, 201, "{v}");
     let eve_pw = v["password"].as_str().unwrap().to_string();
     assert_eq!(admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "bad address" }))).0, 400);
@@ -96,7 +104,10 @@ fn login_lockout_csrf_and_roles() {
         assert_eq!(alice.json("GET", path, None).0, 403, "{path}");
     }
     assert_eq!(alice.json("POST", "/api/v1/accounts", Some(&json!({ "address": "x@web.test" }))).0, 403);
-    assert_eq!(alice.json("PATCH", "/api/v1/accounts/bob@web.test", Some(&json!({ "password": "stolen-pass" }))).0, 403);
+    assert_eq!(
+        alice.json("PATCH", "/api/v1/accounts/bob@web.test", Some(&json!({ "password": "stolen-pass" }))).0,
+        403
+    );
 
     // A domain admin: their domain only, never a server admin.
     let eve = Client::login(&s, "eve@web.test", &eve_pw);
@@ -104,18 +115,56 @@ fn login_lockout_csrf_and_roles() {
     assert_eq!(code, 200);
     let addrs: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["address"].as_str().unwrap()).collect();
     assert!(addrs.contains(&"alice@web.test") && !addrs.contains(&"olga@other.test"), "{addrs:?}");
-    assert_eq!(eve.json("GET", "/api/v1/accounts?domain=other.test", None).1.as_array().unwrap().iter().filter(|a| a["address"] == "olga@other.test").count(), 0);
+    assert_eq!(
+        eve.json("GET", "/api/v1/accounts?domain=other.test", None)
+            .1
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["address"] == "olga@other.test")
+            .count(),
+        0
+    );
     assert_eq!(eve.json("GET", "/api/v1/accounts/olga@other.test", None).0, 403);
     assert_eq!(eve.json("POST", "/api/v1/accounts", Some(&json!({ "address": "new@other.test" }))).0, 403);
-    assert_eq!(eve.json("POST", "/api/v1/accounts", Some(&json!({ "address": "boss@web.test", "role": "admin" }))).0, 403);
-    assert_eq!(eve.json("POST", "/api/v1/accounts", Some(&json!({ "address": "frank@web.test", "password": "frank-pass-1" }))).0, 201);
+    assert_eq!(
+        eve.json("POST", "/api/v1/accounts", Some(&json!({ "address": "boss@web.test", "role": "admin" }))).0,
+        403
+    );
+    assert_eq!(
+        eve.json("POST", "/api/v1/accounts", Some(&json!({ "address": "frank@web.test", "password": "frank-pass-1" })))
+            .0,
+        201
+    );
     assert_eq!(eve.json("PATCH", "/api/v1/accounts/frank@web.test", Some(&json!({ "enabled": false }))).0, 200);
-    assert_eq!(Client::new(&s, "frank").json("POST", "/api/v1/login", Some(&json!({ "user": "frank@web.test", "password": "frank-pass-1" }))).0, 401, "a disabled account cannot log in");
+    assert_eq!(
+        Client::new(&s, "frank")
+            .json("POST", "/api/v1/login", Some(&json!({ "user": "frank@web.test", "password": "frank-pass-1" })))
+            .0,
+        401,
+        "a disabled account cannot log in"
+    );
 
     // The audit log: the admin sees everything, the domain admin their domain.
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
-    let actions: Vec<String> = log.as_array().unwrap().iter().map(|e| format!("{} {} {}", e["actor"].as_str().unwrap(), e["action"].as_str().unwrap(), e["target"].as_str().unwrap())).collect();
-    for want in ["admin account.create eve@web.test", "eve@web.test account.create frank@web.test", "eve@web.test account.update frank@web.test"] {
+    let actions: Vec<String> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["actor"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for want in [
+        "admin account.create eve@web.test",
+        "eve@web.test account.create frank@web.test",
+        "eve@web.test account.update frank@web.test",
+    ] {
         assert!(actions.iter().any(|a| a == want), "missing {want}: {actions:?}");
     }
     assert!(log[0]["ip"] == "127.0.0.1");
@@ -161,25 +210,37 @@ fn wait_listing(c: &Client, folder: &str, n: usize) -> Value {
 fn webmail_sends_reads_and_keeps_mail_private() {
     let s = start();
     let alice = Client::login(&s, "alice@web.test", "pw-alice");
-    let (code, v) = alice.json("POST", "/api/v1/send", Some(&json!({
-        "to": "bob@web.test", "subject": "会議の資料", "body": "資料を添付します。\nAlice",
-        "attachments": [["議事録.txt", "text/plain", "5pel5pys6Kqe"]]
-    })));
+    let (code, v) = alice.json(
+        "POST",
+        "/api/v1/send",
+        Some(&json!({
+            "to": "bob@web.test", "subject": "会議の資料", "body": "資料を添付します。\nAlice",
+            "attachments": [["議事録.txt", "text/plain", "5pel5pys6Kqe"]]
+        })),
+    );
     assert_eq!(code, 202, "{v}");
     assert_eq!(alice.json("POST", "/api/v1/send", Some(&json!({ "to": "not an address", "subject": "x" }))).0, 400);
     // It went through the submission path (logged there) and a copy is in Sent.
-    assert!(s.wait_log("svc=\"submission\"}: hato::smtp: authenticated user=alice@web.test", Duration::from_secs(5)), "{}", s.log());
+    assert!(
+        s.wait_log("svc=\"submission\"}: hato::smtp: authenticated user=alice@web.test", Duration::from_secs(5)),
+        "{}",
+        s.log()
+    );
     assert_eq!(wait_listing(&alice, "Sent", 1)["items"][0]["subject"], "会議の資料");
 
     let bob = Client::login(&s, "bob@web.test", "pw-bob");
     let inbox = wait_listing(&bob, "INBOX", 1);
     let item = &inbox["items"][0];
-    assert_eq!((item["subject"].as_str(), item["from"].as_str(), item["seen"].as_bool()), (Some("会議の資料"), Some("alice@web.test"), Some(false)));
+    assert_eq!(
+        (item["subject"].as_str(), item["from"].as_str(), item["seen"].as_bool()),
+        (Some("会議の資料"), Some("alice@web.test"), Some(false))
+    );
     let uid = item["uid"].as_i64().unwrap();
     let (_, m) = bob.json("GET", &format!("/api/v1/folders/INBOX/messages/{uid}"), None);
     assert!(m["text"].as_str().unwrap().contains("資料を添付します。"), "{m}");
     assert_eq!(m["attachments"][0]["name"], "議事録.txt");
-    let (code, bytes) = bob.req("GET", &format!("/api/v1/folders/INBOX/messages/{uid}/attachments/0"), None, &["-D", "-"]);
+    let (code, bytes) =
+        bob.req("GET", &format!("/api/v1/folders/INBOX/messages/{uid}/attachments/0"), None, &["-D", "-"]);
     assert_eq!(code, 200);
     assert!(bytes.contains("content-disposition: attachment") && bytes.ends_with("日本語"), "{bytes}");
     assert_eq!(wait_listing(&bob, "INBOX", 1)["items"][0]["seen"], true, "reading marks it seen");
@@ -193,9 +254,23 @@ fn webmail_sends_reads_and_keeps_mail_private() {
     assert_eq!(admin.json("GET", "/api/v1/folders", None).0, 400);
 
     // Flags, move, delete (to Trash, then for good).
-    assert_eq!(bob.json("POST", &format!("/api/v1/folders/INBOX/messages/{uid}/flags"), Some(&json!({ "add": ["\\Flagged"] }))).0, 204);
-    assert_eq!(bob.json("POST", &format!("/api/v1/folders/INBOX/messages/{uid}/flags"), Some(&json!({ "add": ["$Evil"] }))).0, 400);
-    assert_eq!(bob.json("POST", &format!("/api/v1/folders/INBOX/messages/{uid}/move"), Some(&json!({ "to": "Archive" }))).0, 204);
+    assert_eq!(
+        bob.json(
+            "POST",
+            &format!("/api/v1/folders/INBOX/messages/{uid}/flags"),
+            Some(&json!({ "add": ["\\Flagged"] }))
+        )
+        .0,
+        204
+    );
+    assert_eq!(
+        bob.json("POST", &format!("/api/v1/folders/INBOX/messages/{uid}/flags"), Some(&json!({ "add": ["$Evil"] }))).0,
+        400
+    );
+    assert_eq!(
+        bob.json("POST", &format!("/api/v1/folders/INBOX/messages/{uid}/move"), Some(&json!({ "to": "Archive" }))).0,
+        204
+    );
     let archived = wait_listing(&bob, "Archive", 1);
     let auid = archived["items"][0]["uid"].as_i64().unwrap();
     assert_eq!(archived["items"][0]["flagged"], true);
@@ -210,12 +285,17 @@ fn webmail_sends_reads_and_keeps_mail_private() {
     let script = "require \"fileinto\";\nif header :contains \"subject\" \"[list]\" { fileinto \"Archive\"; }\n";
     assert_eq!(bob.json("PUT", "/api/v1/filter", Some(&json!({ "script": script }))).0, 204);
     let date = date_now();
-    let listmail = format!("From: l@example.org\r\nTo: bob@web.test\r\nSubject: [list] news\r\nDate: {date}\r\nMessage-ID: <l1@example.org>\r\n\r\nhi\r\n");
+    let listmail = format!(
+        "From: l@example.org\r\nTo: bob@web.test\r\nSubject: [list] news\r\nDate: {date}\r\nMessage-ID: <l1@example.org>\r\n\r\nhi\r\n"
+    );
     assert!(smtp_send(s.mx, "l@example.org", "bob@web.test", listmail.as_bytes()).starts_with("250"));
     assert_eq!(wait_listing(&bob, "Archive", 1)["items"][0]["subject"], "[list] news");
 
     // Vacation settings round-trip.
-    assert_eq!(bob.json("PUT", "/api/v1/vacation", Some(&json!({ "subject": "留守", "body": "戻りは月曜", "days": 3 }))).0, 204);
+    assert_eq!(
+        bob.json("PUT", "/api/v1/vacation", Some(&json!({ "subject": "留守", "body": "戻りは月曜", "days": 3 }))).0,
+        204
+    );
     assert_eq!(bob.json("GET", "/api/v1/vacation", None).1["subject"], "留守");
 }
 
@@ -230,12 +310,25 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     let uid = wait_listing(&bob, "INBOX", 1)["items"][0]["uid"].as_i64().unwrap();
     let (_, m) = bob.json("GET", &format!("/api/v1/folders/INBOX/messages/{uid}"), None);
     let html = m["html"].as_str().unwrap();
-    assert!(!html.contains("script") && !html.contains("onmouseover") && !html.contains("javascript:") && !html.contains("t.example"), "{html}");
+    assert!(
+        !html.contains("script")
+            && !html.contains("onmouseover")
+            && !html.contains("javascript:")
+            && !html.contains("t.example"),
+        "{html}"
+    );
     assert_eq!(m["blocked_images"], 1);
     // The page around it forbids inline scripts and carries the other headers.
     let (_, page) = bob.req("GET", &format!("/mail/read?folder=INBOX&uid={uid}"), None, &["-D", "-"]);
-    assert!(page.contains("content-security-policy: default-src 'self'; script-src 'self'") && page.contains("x-content-type-options: nosniff"), "{page}");
-    assert!(page.contains("sandbox=\"allow-popups allow-popups-to-escape-sandbox\"") && !page.contains("<script>alert"), "{page}");
+    assert!(
+        page.contains("content-security-policy: default-src 'self'; script-src 'self'")
+            && page.contains("x-content-type-options: nosniff"),
+        "{page}"
+    );
+    assert!(
+        page.contains("sandbox=\"allow-popups allow-popups-to-escape-sandbox\"") && !page.contains("<script>alert"),
+        "{page}"
+    );
 
     // A held message: the user sees it in their quarantine, only the admin releases it.
     let held = "From: x@example.org\r\nTo: bob@web.test\r\nSubject: invoice\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <h1@example.org>\r\n\
@@ -246,7 +339,11 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     let id = mine[0]["id"].as_str().unwrap().to_string();
     assert_eq!(bob.json("POST", &format!("/api/v1/quarantine/{id}/release"), None).0, 403);
     let alice = Client::login(&s, "alice@web.test", "pw-alice");
-    assert_eq!(alice.json("GET", "/api/v1/quarantine", None).1.as_array().unwrap().len(), 0, "alice sees none of bob's");
+    assert_eq!(
+        alice.json("GET", "/api/v1/quarantine", None).1.as_array().unwrap().len(),
+        0,
+        "alice sees none of bob's"
+    );
     assert_eq!(alice.json("GET", &format!("/api/v1/quarantine/{id}"), None).0, 404);
     let admin = Client::login(&s, "admin", "admin-secret-1");
     let (_, preview) = admin.json("GET", &format!("/api/v1/quarantine/{id}"), None);
@@ -257,13 +354,22 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     assert_eq!(admin.json("DELETE", &format!("/api/v1/quarantine/{id}"), None).0, 404, "released: no longer held");
     assert_eq!(wait_listing(&bob, "INBOX", 2)["items"].as_array().unwrap().len(), 2);
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
-    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "quarantine.release" && e["target"] == id.as_str()), "{log}");
+    assert!(
+        log.as_array().unwrap().iter().any(|e| e["action"] == "quarantine.release" && e["target"] == id.as_str()),
+        "{log}"
+    );
 
     // Metrics: Prometheus text with the counters.
     let (code, text) = Client::new(&s, "scraper").req("GET", "/metrics", None, &[]);
     assert_eq!(code, 200);
-    assert!(text.contains("# TYPE hato_messages_received_total counter") && text.contains("hato_messages_received_total 2"), "{text}");
-    assert!(text.contains("# TYPE hato_smtp_accept_seconds histogram") && text.contains("hato_smtp_accept_seconds_count 2"), "{text}");
+    assert!(
+        text.contains("# TYPE hato_messages_received_total counter") && text.contains("hato_messages_received_total 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE hato_smtp_accept_seconds histogram") && text.contains("hato_smtp_accept_seconds_count 2"),
+        "{text}"
+    );
     assert!(text.contains("hato_delivery_seconds_bucket{le=\"+Inf\"}") && text.contains("hato_store_up 1"), "{text}");
     let (_, stats) = admin.json("GET", "/api/v1/stats", None);
     assert_eq!(stats["stats"]["received_messages"], 2);
@@ -279,7 +385,10 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
     assert!(v["level"].as_str().unwrap().contains("hato::smtp=debug"));
     assert_eq!(admin.json("PUT", "/api/v1/logs/level", Some(&json!({ "spec": "smtp=loud" }))).0, 400);
     let (_, warn) = admin.json("GET", "/api/v1/logs?level=warn&module=filter", None);
-    assert!(warn.as_array().unwrap().iter().all(|l| l["level"] == "WARN" || l["level"] == "ERROR") && !warn.as_array().unwrap().is_empty());
+    assert!(
+        warn.as_array().unwrap().iter().all(|l| l["level"] == "WARN" || l["level"] == "ERROR")
+            && !warn.as_array().unwrap().is_empty()
+    );
     let (_, found) = admin.json("GET", "/api/v1/archive?subject=invoice", None);
     assert_eq!(found[0]["disposition"], "released", "the archive keeps the message and its fate: {found}");
     assert_eq!(admin.json("GET", "/api/v1/archive?since=yesterday", None).0, 400);
@@ -288,7 +397,10 @@ fn html_is_sanitised_quarantine_released_and_metrics_served() {
 
     // The OpenAPI document is served and names the endpoints.
     let (_, doc) = admin.json("GET", "/api/v1/openapi.json", None);
-    assert!(doc["paths"]["/api/v1/accounts/{address}"]["patch"].is_object() && doc["paths"]["/api/v1/send"]["post"].is_object());
+    assert!(
+        doc["paths"]["/api/v1/accounts/{address}"]["patch"].is_object()
+            && doc["paths"]["/api/v1/send"]["post"].is_object()
+    );
 }
 
 #[test]
@@ -316,24 +428,44 @@ fn pages_follow_the_language_and_need_a_login() {
 fn aliases_groups_and_server_rules() {
     let s = start();
     let admin = Client::login(&s, "admin", "admin-secret-1");
-    assert_eq!(admin.json("POST", "/api/v1/aliases", Some(&json!({ "address": "sales@web.test", "target": "bob@web.test" }))).0, 201);
-    assert_eq!(admin.json("POST", "/api/v1/groups", Some(&json!({ "address": "team@web.test", "name": "Team" }))).0, 201);
+    assert_eq!(
+        admin
+            .json("POST", "/api/v1/aliases", Some(&json!({ "address": "sales@web.test", "target": "bob@web.test" })))
+            .0,
+        201
+    );
+    assert_eq!(
+        admin.json("POST", "/api/v1/groups", Some(&json!({ "address": "team@web.test", "name": "Team" }))).0,
+        201
+    );
     for m in ["alice@web.test", "bob@web.test"] {
         assert_eq!(admin.json("POST", "/api/v1/groups/team@web.test/members", Some(&json!({ "member": m }))).0, 204);
     }
     let (_, groups) = admin.json("GET", "/api/v1/groups", None);
     assert_eq!(groups[0]["members"].as_array().unwrap().len(), 2, "{groups}");
     let date = date_now();
-    let msg = format!("From: x@example.org\r\nTo: team@web.test\r\nSubject: hello team\r\nDate: {date}\r\nMessage-ID: <t1@example.org>\r\n\r\nhi\r\n");
+    let msg = format!(
+        "From: x@example.org\r\nTo: team@web.test\r\nSubject: hello team\r\nDate: {date}\r\nMessage-ID: <t1@example.org>\r\n\r\nhi\r\n"
+    );
     assert!(smtp_send(s.mx, "x@example.org", "team@web.test", msg.as_bytes()).starts_with("250"));
     let bob = Client::login(&s, "bob@web.test", "pw-bob");
     assert_eq!(wait_listing(&bob, "INBOX", 1)["items"][0]["subject"], "hello team");
 
     // A domain administrator manages their own domain's aliases only.
-    admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "eve@web.test", "password": "eve-secret-1", "role": "domain_admin" })));
+    admin.json(
+        "POST",
+        "/api/v1/accounts",
+        Some(&json!({ "address": "eve@web.test", "password": "eve-secret-1", "role": "domain_admin" })),
+    );
     let eve = Client::login(&s, "eve@web.test", "eve-secret-1");
-    assert_eq!(eve.json("POST", "/api/v1/aliases", Some(&json!({ "address": "info@other.test", "target": "eve@web.test" }))).0, 403);
-    assert_eq!(eve.json("POST", "/api/v1/aliases", Some(&json!({ "address": "info@web.test", "target": "eve@web.test" }))).0, 201);
+    assert_eq!(
+        eve.json("POST", "/api/v1/aliases", Some(&json!({ "address": "info@other.test", "target": "eve@web.test" }))).0,
+        403
+    );
+    assert_eq!(
+        eve.json("POST", "/api/v1/aliases", Some(&json!({ "address": "info@web.test", "target": "eve@web.test" }))).0,
+        201
+    );
     assert_eq!(eve.json("DELETE", "/api/v1/aliases/sales@web.test", None).0, 204);
     assert_eq!(bob.json("GET", "/api/v1/aliases", None).0, 403);
 
@@ -345,7 +477,9 @@ fn aliases_groups_and_server_rules() {
     let script = "require \"reject\";\nif header :contains \"subject\" \"forbidden-word\" { reject \"not here\"; }\n";
     assert_eq!(admin.json("PUT", "/api/v1/rules", Some(&json!({ "script": script }))).0, 204);
     assert_eq!(admin.json("GET", "/api/v1/rules", None).1["script"], script);
-    let bad = format!("From: x@example.org\r\nTo: bob@web.test\r\nSubject: the forbidden-word\r\nDate: {date}\r\nMessage-ID: <t2@example.org>\r\n\r\nhi\r\n");
+    let bad = format!(
+        "From: x@example.org\r\nTo: bob@web.test\r\nSubject: the forbidden-word\r\nDate: {date}\r\nMessage-ID: <t2@example.org>\r\n\r\nhi\r\n"
+    );
     let reply = smtp_send(s.mx, "x@example.org", "bob@web.test", bad.as_bytes());
     assert!(reply.starts_with("550") && reply.contains("not here"), "{reply}");
     assert_eq!(admin.json("DELETE", "/api/v1/groups/team@web.test/members/alice@web.test", None).0, 204);
@@ -353,7 +487,15 @@ fn aliases_groups_and_server_rules() {
     assert_eq!(admin.json("DELETE", "/api/v1/groups/team@web.test", None).0, 204);
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["alias.create", "group.create", "group.member.add", "group.member.remove", "group.delete", "alias.delete", "rules.update"] {
+    for a in [
+        "alias.create",
+        "group.create",
+        "group.member.add",
+        "group.member.remove",
+        "group.delete",
+        "alias.delete",
+        "rules.update",
+    ] {
         assert!(actions.contains(&a), "{a} not audited: {actions:?}");
     }
 }
@@ -371,7 +513,20 @@ fn settings_show_and_the_certificate_is_replaced_for_every_service() {
     let make = |cn: &str| {
         let (c, k) = (s.dir.join(format!("{cn}.crt")), s.dir.join(format!("{cn}.key")));
         let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", &format!("/CN={cn}"), "-keyout"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+            ])
             .arg(&k)
             .arg("-out")
             .arg(&c)
@@ -404,12 +559,20 @@ fn queue_and_domains_through_the_api() {
     let closed = free_port();
     let s = start_with(&format!("[delivery.routes]\n\"far.test\" = \"127.0.0.1:{closed}\"\n"));
     let alice = Client::login(&s, "alice@web.test", "pw-alice");
-    assert_eq!(alice.json("POST", "/api/v1/send", Some(&json!({ "to": "someone@far.test", "subject": "stuck", "body": "x" }))).0, 202);
+    assert_eq!(
+        alice
+            .json("POST", "/api/v1/send", Some(&json!({ "to": "someone@far.test", "subject": "stuck", "body": "x" })))
+            .0,
+        202
+    );
     let admin = Client::login(&s, "admin", "admin-secret-1");
     let mut queued = Value::Null;
     for _ in 0..50 {
         queued = admin.json("GET", "/api/v1/queue", None).1;
-        if queued.as_array().is_some_and(|q| !q.is_empty() && !q[0]["entries"][0]["last_error"].as_str().unwrap_or("").is_empty()) {
+        if queued
+            .as_array()
+            .is_some_and(|q| !q.is_empty() && !q[0]["entries"][0]["last_error"].as_str().unwrap_or("").is_empty())
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -432,10 +595,21 @@ fn queue_and_domains_through_the_api() {
 
     // Domains: the administrator adds them; a domain administrator sees only theirs.
     assert_eq!(admin.json("POST", "/api/v1/domains", Some(&json!({ "name": "new.test" }))).0, 201);
-    admin.json("POST", "/api/v1/accounts", Some(&json!({ "address": "eve@web.test", "password": "eve-secret-1", "role": "domain_admin" })));
+    admin.json(
+        "POST",
+        "/api/v1/accounts",
+        Some(&json!({ "address": "eve@web.test", "password": "eve-secret-1", "role": "domain_admin" })),
+    );
     let eve = Client::login(&s, "eve@web.test", "eve-secret-1");
     assert_eq!(eve.json("POST", "/api/v1/domains", Some(&json!({ "name": "mine.test" }))).0, 403);
-    let names: Vec<String> = eve.json("GET", "/api/v1/domains", None).1.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = eve
+        .json("GET", "/api/v1/domains", None)
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["web.test"]);
     let (_, log) = admin.json("GET", "/api/v1/audit", None);
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -448,15 +622,30 @@ fn queue_and_domains_through_the_api() {
 fn settings_are_written_to_the_file_and_apply_after_a_restart() {
     let mut s = start();
     let admin = Client::login(&s, "admin", "admin-secret-1");
-    let (code, v) = admin.json("PATCH", "/api/v1/settings", Some(&json!({ "max_recipients": 2, "dnsbl": "bl.example, , zen.example", "extension_action": "reject" })));
+    let (code, v) = admin.json(
+        "PATCH",
+        "/api/v1/settings",
+        Some(&json!({ "max_recipients": 2, "dnsbl": "bl.example, , zen.example", "extension_action": "reject" })),
+    );
     assert_eq!(code, 200, "{v}");
     let file = std::fs::read_to_string(&s.config).unwrap();
-    assert!(file.contains("max_recipients = 2") && file.contains("dnsbl = [\"bl.example\", \"zen.example\"]"), "{file}");
-    assert!(std::fs::read_to_string(s.config.with_extension("toml.bak")).unwrap().contains("[smtp]"), "the old file is kept");
+    assert!(
+        file.contains("max_recipients = 2") && file.contains("dnsbl = [\"bl.example\", \"zen.example\"]"),
+        "{file}"
+    );
+    assert!(
+        std::fs::read_to_string(s.config.with_extension("toml.bak")).unwrap().contains("[smtp]"),
+        "the old file is kept"
+    );
     // Refused changes leave the file alone.
     assert_eq!(admin.json("PATCH", "/api/v1/settings", Some(&json!({ "extension_action": "explode" }))).0, 400);
     assert_eq!(std::fs::read_to_string(&s.config).unwrap(), file);
-    assert_eq!(Client::login(&s, "alice@web.test", "pw-alice").json("PATCH", "/api/v1/settings", Some(&json!({ "max_recipients": 1 }))).0, 403);
+    assert_eq!(
+        Client::login(&s, "alice@web.test", "pw-alice")
+            .json("PATCH", "/api/v1/settings", Some(&json!({ "max_recipients": 1 })))
+            .0,
+        403
+    );
     // Not supervised here: the console says so instead of stopping the server.
     assert_eq!(admin.json("POST", "/api/v1/restart", None).0, 400);
     // In force after a restart: a third recipient is refused.

@@ -40,7 +40,43 @@ fn admin_and_webmail_in_chromium() {
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("all steps passed"), "{text}\n--- server log ---\n{}", s.log());
-    for name in ["en-dashboard", "en-accounts", "en-mail", "en-compose", "en-read", "en-xss", "en-quarantine", "en-audit", "en-archive", "en-trace", "ja-archive", "ja-trace", "ja-audit", "ja-dashboard", "ja-accounts", "ja-quarantine", "ja-mail", "ja-read", "ja-compose", "phone-mail", "ja-mail-settings", "en-domains", "en-aliases", "en-queue", "en-logs", "en-rules", "en-settings", "en-appliance", "ja-domains", "ja-aliases", "ja-queue", "ja-logs", "ja-rules", "ja-settings", "ja-appliance"] {
+    for name in [
+        "en-dashboard",
+        "en-accounts",
+        "en-mail",
+        "en-compose",
+        "en-read",
+        "en-xss",
+        "en-quarantine",
+        "en-audit",
+        "en-archive",
+        "en-trace",
+        "ja-archive",
+        "ja-trace",
+        "ja-audit",
+        "ja-dashboard",
+        "ja-accounts",
+        "ja-quarantine",
+        "ja-mail",
+        "ja-read",
+        "ja-compose",
+        "phone-mail",
+        "ja-mail-settings",
+        "en-domains",
+        "en-aliases",
+        "en-queue",
+        "en-logs",
+        "en-rules",
+        "en-settings",
+        "en-appliance",
+        "ja-domains",
+        "ja-aliases",
+        "ja-queue",
+        "ja-logs",
+        "ja-rules",
+        "ja-settings",
+        "ja-appliance",
+    ] {
         let p = shots.join(format!("{name}.png"));
         assert!(std::fs::metadata(&p).is_ok_and(|m| m.len() > 1000), "no screenshot {}", p.display());
     }

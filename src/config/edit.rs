@@ -60,8 +60,22 @@ mod tests {
     #[test]
     fn edits_keep_comments_and_refuse_what_would_not_load() {
         let text = "# the mail server\nhostname = \"mx.example\"\n\n[spam]\n# raise with care\njunk_at = 5.0\n";
-        let out = apply(text, &[Change::Set("spam.junk_at", 6.5.into()), Change::Set("smtp.max_recipients", 50i64.into()), Change::Remove("hostname")]).unwrap();
-        assert!(out.contains("# raise with care") && out.contains("junk_at = 6.5") && out.contains("[smtp]") && !out.contains("mx.example"), "{out}");
+        let out = apply(
+            text,
+            &[
+                Change::Set("spam.junk_at", 6.5.into()),
+                Change::Set("smtp.max_recipients", 50i64.into()),
+                Change::Remove("hostname"),
+            ],
+        )
+        .unwrap();
+        assert!(
+            out.contains("# raise with care")
+                && out.contains("junk_at = 6.5")
+                && out.contains("[smtp]")
+                && !out.contains("mx.example"),
+            "{out}"
+        );
         let err = apply(text, &[Change::Set("smtp.mx_listen", "nonsense".into())]).unwrap_err();
         assert!(err.to_string().contains("smtp.mx_listen"), "{err}");
         assert!(apply(text, &[Change::Set("spam.junk_at", "high".into())]).is_err(), "wrong type");

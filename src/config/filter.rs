@@ -29,9 +29,44 @@ impl Default for FilterConfig {
     fn default() -> Self {
         FilterConfig {
             blocked_extensions: [
-                "exe", "scr", "com", "pif", "bat", "cmd", "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "msi", "msp", "jar",
-                "lnk", "iso", "img", "vhd", "vhdx", "cpl", "reg", "ps1", "psm1", "scf", "inf", "dll", "sys", "chm", "application",
-                "gadget", "msc", "appx", "appxbundle", "msix", "library-ms", "settingcontent-ms",
+                "exe",
+                "scr",
+                "com",
+                "pif",
+                "bat",
+                "cmd",
+                "vbs",
+                "vbe",
+                "js",
+                "jse",
+                "wsf",
+                "wsh",
+                "hta",
+                "msi",
+                "msp",
+                "jar",
+                "lnk",
+                "iso",
+                "img",
+                "vhd",
+                "vhdx",
+                "cpl",
+                "reg",
+                "ps1",
+                "psm1",
+                "scf",
+                "inf",
+                "dll",
+                "sys",
+                "chm",
+                "application",
+                "gadget",
+                "msc",
+                "appx",
+                "appxbundle",
+                "msix",
+                "library-ms",
+                "settingcontent-ms",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -66,6 +101,11 @@ pub struct AntivirusConfig {
 
 impl Default for AntivirusConfig {
     fn default() -> Self {
-        AntivirusConfig { clamd: "/run/clamav/clamd.ctl".into(), action: Action::Reject, max_scan_bytes: 25 * 1024 * 1024, timeout_secs: 60 }
+        AntivirusConfig {
+            clamd: "/run/clamav/clamd.ctl".into(),
+            action: Action::Reject,
+            max_scan_bytes: 25 * 1024 * 1024,
+            timeout_secs: 60,
+        }
     }
 }

@@ -165,7 +165,12 @@ pub struct SieveConfig {
 
 impl Default for SieveConfig {
     fn default() -> Self {
-        SieveConfig { managesieve_listen: "127.0.0.1:4190".into(), allow_plaintext_auth: false, server_script: None, max_scripts: 20 }
+        SieveConfig {
+            managesieve_listen: "127.0.0.1:4190".into(),
+            allow_plaintext_auth: false,
+            server_script: None,
+            max_scripts: 20,
+        }
     }
 }
 
@@ -349,14 +354,15 @@ impl Config {
         let cfg = match path {
             None => Config { demo: true, ..Config::default() },
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
                 let mut cfg: Config = toml::from_str(&text)
                     .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
                 if cfg.data_dir.is_relative()
-                    && let Some(dir) = path.parent() {
-                        cfg.data_dir = dir.join(&cfg.data_dir);
-                    }
+                    && let Some(dir) = path.parent()
+                {
+                    cfg.data_dir = dir.join(&cfg.data_dir);
+                }
                 cfg.source = Some(path.to_path_buf());
                 cfg
             }
@@ -407,7 +413,10 @@ impl Config {
             });
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
-            return Err(ConfigError::Invalid { key: "tls.cert", message: "set both tls.cert and tls.key, or neither".into() });
+            return Err(ConfigError::Invalid {
+                key: "tls.cert",
+                message: "set both tls.cert and tls.key, or neither".into(),
+            });
         }
         Ok(())
     }

@@ -24,6 +24,13 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { listen: "127.0.0.1:8443".into(), admin_hash_file: None, session_idle_minutes: 60, submission: None, max_upload_bytes: 25 * 1024 * 1024, appliance_status: None }
+        WebConfig {
+            listen: "127.0.0.1:8443".into(),
+            admin_hash_file: None,
+            session_idle_minutes: 60,
+            submission: None,
+            max_upload_bytes: 25 * 1024 * 1024,
+            appliance_status: None,
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::queue::id_arg;
-use super::{Ctx, CtlError};
+use super::{CtlError, Ctx};
 use crate::store::ArchiveQuery;
 
 #[derive(Debug, Args)]
@@ -52,26 +52,38 @@ pub enum ArchiveCmd {
         eml_dir: Option<PathBuf>,
     },
     /// Print one archived message as received.
-    Cat { id: String },
+    Cat {
+        id: String,
+    },
     /// Bring in another system's archive: an mbox file (dates from each message's Date header).
-    Import { mbox: PathBuf },
+    Import {
+        mbox: PathBuf,
+    },
     /// Build the full-text index of everything archived but not yet indexed
     /// (a running server does this in the background).
     Index,
     /// Keep a message past the retention period until released.
-    Hold { id: String },
-    Unhold { id: String },
+    Hold {
+        id: String,
+    },
+    Unhold {
+        id: String,
+    },
 }
 
 fn query(f: Filters) -> Result<ArchiveQuery, CtlError> {
     let day = |s: Option<String>, what: &str| -> Result<Option<i64>, CtlError> {
-        s.map(|d| crate::clock::parse_ymd(&d).ok_or_else(|| CtlError::Usage(format!("--{what} '{d}' is not a date like 2026-11-28"))))
-            .transpose()
+        s.map(|d| {
+            crate::clock::parse_ymd(&d)
+                .ok_or_else(|| CtlError::Usage(format!("--{what} '{d}' is not a date like 2026-11-28")))
+        })
+        .transpose()
     };
     if let Some(d) = &f.direction
-        && !["inbound", "outbound", "internal"].contains(&d.as_str()) {
-            return Err(CtlError::Usage(format!("--direction '{d}' is unknown; use inbound, outbound or internal")));
-        }
+        && !["inbound", "outbound", "internal"].contains(&d.as_str())
+    {
+        return Err(CtlError::Usage(format!("--direction '{d}' is unknown; use inbound, outbound or internal")));
+    }
     Ok(ArchiveQuery {
         since: day(f.since, "since")?,
         until: day(f.until, "until")?,
@@ -112,20 +124,23 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
             let list = s.archive_search(query(filters)?).await?;
             let mut file = Vec::new();
             if let Some(dir) = &eml_dir {
-                std::fs::create_dir_all(dir).map_err(|e| CtlError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| CtlError::Usage(format!("cannot create {}: {e}", dir.display())))?;
             }
             for a in &list {
                 let body = s.archive_body(a.id).await?;
                 match &eml_dir {
                     Some(dir) => {
                         let path = dir.join(format!("{}.eml", a.id));
-                        std::fs::write(&path, &body).map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
+                        std::fs::write(&path, &body)
+                            .map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
                     }
                     None => crate::mbox::write(&mut file, &a.sender, a.created, &body),
                 }
             }
             match (&mbox, &eml_dir) {
-                (Some(path), _) => std::fs::write(path, &file).map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?,
+                (Some(path), _) => std::fs::write(path, &file)
+                    .map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?,
                 (None, None) => {
                     use std::io::Write;
                     let _ = std::io::stdout().write_all(&file);
@@ -133,10 +148,12 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
                 }
                 _ => {}
             }
-            ctx.out.show(&serde_json::json!({ "exported": list.len() }), || format!("exported {} messages\n", list.len()));
+            ctx.out
+                .show(&serde_json::json!({ "exported": list.len() }), || format!("exported {} messages\n", list.len()));
         }
         ArchiveCmd::Import { mbox } => {
-            let data = std::fs::read(&mbox).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", mbox.display())))?;
+            let data =
+                std::fs::read(&mbox).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", mbox.display())))?;
             let messages = crate::mbox::split(&data);
             drop(data);
             let total = messages.len();
@@ -152,7 +169,9 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
             if !ctx.out.is_json() {
                 eprintln!();
             }
-            ctx.out.show(&serde_json::json!({ "imported": total }), || format!("imported {total} messages; run `hato ctl archive index` or let the server index them\n"));
+            ctx.out.show(&serde_json::json!({ "imported": total }), || {
+                format!("imported {total} messages; run `hato ctl archive index` or let the server index them\n")
+            });
         }
         ArchiveCmd::Index => {
             let mut total = 0;
@@ -193,7 +212,9 @@ fn imported(raw: &[u8]) -> (crate::store::NewMessage, i64) {
     use crate::smtp::message;
     let fields = message::fields(raw);
     let get = |n: &str| message::get(&fields, n).unwrap_or_default();
-    let address = |v: String| v.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>').to_string()).unwrap_or(v).trim().to_string();
+    let address = |v: String| {
+        v.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>').to_string()).unwrap_or(v).trim().to_string()
+    };
     let recipients = get("To")
         .split(',')
         .map(|a| address(a.to_string()))

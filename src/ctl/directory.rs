@@ -4,17 +4,24 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 
-use super::{Ctx, CtlError, address_arg, domain_arg};
+use super::{CtlError, Ctx, address_arg, domain_arg};
 use crate::directory::hash_password;
 use crate::store::Account;
 
 #[derive(Debug, Subcommand)]
 pub enum DomainCmd {
     List,
-    Add { name: String },
-    Remove { name: String },
+    Add {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
     /// Send mail for unknown addresses of DOMAIN to TARGET (omit TARGET to turn it off).
-    CatchAll { domain: String, target: Option<String> },
+    CatchAll {
+        domain: String,
+        target: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -23,7 +30,9 @@ pub enum AccountCmd {
         #[arg(long)]
         domain: Option<String>,
     },
-    Show { address: String },
+    Show {
+        address: String,
+    },
     /// Create an account. Without --password or --password-stdin a random password is printed.
     Add {
         address: String,
@@ -35,7 +44,9 @@ pub enum AccountCmd {
         #[command(flatten)]
         password: PasswordArgs,
     },
-    Remove { address: String },
+    Remove {
+        address: String,
+    },
     /// Set a new password.
     Passwd {
         address: String,
@@ -43,11 +54,21 @@ pub enum AccountCmd {
         password: PasswordArgs,
     },
     /// Set the quota in MiB (0 = unlimited).
-    Quota { address: String, mb: i64 },
+    Quota {
+        address: String,
+        mb: i64,
+    },
     /// Set what the account may administer in the web console: user, domain_admin or admin.
-    Role { address: String, role: String },
-    Enable { address: String },
-    Disable { address: String },
+    Role {
+        address: String,
+        role: String,
+    },
+    Enable {
+        address: String,
+    },
+    Disable {
+        address: String,
+    },
     /// Show, set or turn off the account's vacation auto-reply.
     Vacation {
         address: String,
@@ -100,8 +121,13 @@ pub enum AliasCmd {
         #[arg(long)]
         domain: Option<String>,
     },
-    Add { address: String, target: String },
-    Remove { address: String },
+    Add {
+        address: String,
+        target: String,
+    },
+    Remove {
+        address: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,9 +141,17 @@ pub enum GroupCmd {
         #[arg(long, default_value = "")]
         name: String,
     },
-    Remove { address: String },
-    AddMember { group: String, member: String },
-    RemoveMember { group: String, member: String },
+    Remove {
+        address: String,
+    },
+    AddMember {
+        group: String,
+        member: String,
+    },
+    RemoveMember {
+        group: String,
+        member: String,
+    },
 }
 
 pub async fn domain(ctx: &Ctx, cmd: DomainCmd) -> Result<(), CtlError> {
@@ -218,7 +252,11 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
             s.update_account(a.clone()).await?;
             let v = serde_json::json!({ "ok": true, "address": a.address, "password": generated.then_some(&pw) });
             ctx.out.show(&v, || {
-                if generated { format!("new password for {}: {pw}", a.address) } else { format!("password of {} changed", a.address) }
+                if generated {
+                    format!("new password for {}: {pw}", a.address)
+                } else {
+                    format!("password of {} changed", a.address)
+                }
             });
         }
         AccountCmd::Quota { address, mb } => {
@@ -251,7 +289,9 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
             } else {
                 let v = s.vacation(a.address.clone()).await?;
                 ctx.out.show(&v, || match &v {
-                    Some(v) => format!("on, once per sender per {} days\nsubject: {}\n\n{}\n", v.days, v.subject, v.body),
+                    Some(v) => {
+                        format!("on, once per sender per {} days\nsubject: {}\n\n{}\n", v.days, v.subject, v.body)
+                    }
                     None => "off\n".into(),
                 });
             }

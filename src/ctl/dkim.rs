@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use super::{Ctx, CtlError, domain_arg};
+use super::{CtlError, Ctx, domain_arg};
 use crate::mailauth::keys;
 use crate::store::DkimKey;
 
@@ -44,7 +44,8 @@ fn record(k: &DkimKey) -> Record {
 
 fn zone_line(r: &Record) -> String {
     // A zone-file line; the value is split into 255-byte strings as DNS requires.
-    let parts: Vec<String> = r.value.as_bytes().chunks(255).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect();
+    let parts: Vec<String> =
+        r.value.as_bytes().chunks(255).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect();
     format!("{} IN TXT ( {} )\n", r.name, parts.join(" "))
 }
 
@@ -52,20 +53,25 @@ pub async fn run(ctx: &Ctx, cmd: DkimCmd) -> Result<(), CtlError> {
     match cmd {
         DkimCmd::Generate { domain, selector, algorithm, bits } => {
             let domain = domain_arg(&domain)?;
-            let key = keys::generate(&domain, &selector, &algorithm, bits).map_err(|e| CtlError::Usage(e.to_string()))?;
+            let key =
+                keys::generate(&domain, &selector, &algorithm, bits).map_err(|e| CtlError::Usage(e.to_string()))?;
             let r = record(&key);
             ctx.store.dkim_put(key).await?;
             ctx.out.show(&r, || format!("Publish this record, then mail from {domain} is signed:\n{}", zone_line(&r)));
         }
         DkimCmd::Show { domain } => {
             let domain = domain_arg(&domain)?;
-            let key = ctx.store.dkim_key(domain.clone()).await?.ok_or_else(|| CtlError::Usage(format!("{domain} has no DKIM key; make one with `hato ctl dkim generate {domain}`")))?;
+            let key = ctx.store.dkim_key(domain.clone()).await?.ok_or_else(|| {
+                CtlError::Usage(format!("{domain} has no DKIM key; make one with `hato ctl dkim generate {domain}`"))
+            })?;
             let r = record(&key);
             ctx.out.show(&r, || zone_line(&r));
         }
         DkimCmd::List => {
             let list: Vec<Record> = ctx.store.dkim_keys().await?.iter().map(record).collect();
-            ctx.out.show(&list, || list.iter().map(|r| format!("{}  selector {}  {}\n", r.domain, r.selector, r.algorithm)).collect());
+            ctx.out.show(&list, || {
+                list.iter().map(|r| format!("{}  selector {}  {}\n", r.domain, r.selector, r.algorithm)).collect()
+            });
         }
         DkimCmd::Remove { domain } => {
             let domain = domain_arg(&domain)?;

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{Ctx, CtlError, address_arg};
+use super::{CtlError, Ctx, address_arg};
 
 #[derive(Debug, Subcommand)]
 pub enum MailboxCmd {
@@ -34,19 +34,30 @@ pub async fn run(ctx: &Ctx, cmd: MailboxCmd) -> Result<(), CtlError> {
     match cmd {
         MailboxCmd::List { account } => {
             let list = ctx.store.mailboxes(address_arg(&account)?).await?;
-            ctx.out.show(&list, || list.iter().map(|m| format!("{:<10} {:>6} messages\n", m.name, m.messages)).collect());
+            ctx.out
+                .show(&list, || list.iter().map(|m| format!("{:<10} {:>6} messages\n", m.name, m.messages)).collect());
         }
         MailboxCmd::Messages { account, mailbox } => {
             let list = ctx.store.messages(address_arg(&account)?, mailbox, true).await?;
             let rows: Vec<Row> = list.iter().map(Row::from).collect();
             ctx.out.show(&rows, || {
                 rows.iter()
-                    .map(|m| format!("{:>6}  {}  {:>8} bytes  {:<30}  {}\n", m.uid, crate::clock::rfc5322(m.internal_date), m.size, m.from, m.subject))
+                    .map(|m| {
+                        format!(
+                            "{:>6}  {}  {:>8} bytes  {:<30}  {}\n",
+                            m.uid,
+                            crate::clock::rfc5322(m.internal_date),
+                            m.size,
+                            m.from,
+                            m.subject
+                        )
+                    })
                     .collect()
             });
         }
         MailboxCmd::Import { account, file, mailbox } => {
-            let data = std::fs::read(&file).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let data =
+                std::fs::read(&file).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
             let msgs = crate::mbox::split(&data);
             if msgs.is_empty() {
                 return Err(CtlError::Usage(format!("{} holds no messages (expected an mbox file)", file.display())));

@@ -171,7 +171,10 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
             out.show(&report, || {
                 let mut t = String::new();
                 for a in &report.arrays {
-                    t.push_str(&format!("RAID {} {} [{}] {}/{} working\n", a.name, a.level, a.slots, a.working, a.raid_disks));
+                    t.push_str(&format!(
+                        "RAID {} {} [{}] {}/{} working\n",
+                        a.name, a.level, a.slots, a.working, a.raid_disks
+                    ));
                 }
                 for f in &report.filesystems {
                     t.push_str(&format!("{} {}% used\n", f.path, f.used_percent));
@@ -198,9 +201,16 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
             let (pw, generated) = p.resolve()?;
             let path = cfg.admin_hash_file();
             let hash = crate::directory::hash_password(&pw)?;
-            crate::files::write_private(&path, hash.as_bytes()).map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
+            crate::files::write_private(&path, hash.as_bytes())
+                .map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", path.display())))?;
             let v = serde_json::json!({ "ok": true, "password": generated.then_some(&pw) });
-            out.show(&v, || if generated { format!("web administrator password: {pw}") } else { "web administrator password set".into() });
+            out.show(&v, || {
+                if generated {
+                    format!("web administrator password: {pw}")
+                } else {
+                    "web administrator password set".into()
+                }
+            });
             return Ok(());
         }
         CtlCommand::Status => {

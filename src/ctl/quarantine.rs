@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::queue::id_arg;
-use super::{Ctx, CtlError};
+use super::{CtlError, Ctx};
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCmd {

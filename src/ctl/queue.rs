@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{Ctx, CtlError};
+use super::{CtlError, Ctx};
 use crate::ids::Id;
 use crate::store::{QueueAction, QueueFilter, QueuedMessage, StoreError};
 
@@ -19,26 +19,45 @@ pub enum QueueCmd {
         state: Option<String>,
     },
     /// Show one message's recipients, attempts and errors.
-    Show { id: String },
+    Show {
+        id: String,
+    },
     /// Print the queued message as stored.
-    Cat { id: String },
+    Cat {
+        id: String,
+    },
     /// Try delivering now instead of waiting for the next retry.
-    Retry { id: String },
+    Retry {
+        id: String,
+    },
     /// Keep the message from being delivered until released.
-    Hold { id: String },
-    Release { id: String },
+    Hold {
+        id: String,
+    },
+    Release {
+        id: String,
+    },
     /// Delete without telling the sender.
-    Delete { id: String },
+    Delete {
+        id: String,
+    },
     /// Give up now and send the sender a bounce.
-    Bounce { id: String },
+    Bounce {
+        id: String,
+    },
 }
 
 pub(super) fn id_arg(raw: &str) -> Result<Id, CtlError> {
-    Id::parse(raw.trim()).ok_or_else(|| CtlError::Usage(format!("'{raw}' is not a queue id (16 hex digits, as `hato ctl queue list` shows)")))
+    Id::parse(raw.trim()).ok_or_else(|| {
+        CtlError::Usage(format!("'{raw}' is not a queue id (16 hex digits, as `hato ctl queue list` shows)"))
+    })
 }
 
 async fn get(ctx: &Ctx, id: Id) -> Result<QueuedMessage, CtlError> {
-    ctx.store.queued_message(id).await?.ok_or_else(|| CtlError::Store(StoreError::NotFound(format!("queued message {id}"))))
+    ctx.store
+        .queued_message(id)
+        .await?
+        .ok_or_else(|| CtlError::Store(StoreError::NotFound(format!("queued message {id}"))))
 }
 
 pub async fn run(ctx: &Ctx, cmd: QueueCmd) -> Result<(), CtlError> {
@@ -46,17 +65,27 @@ pub async fn run(ctx: &Ctx, cmd: QueueCmd) -> Result<(), CtlError> {
     match cmd {
         QueueCmd::List { sender, recipient, state } => {
             if let Some(st) = &state
-                && st != "ready" && st != "held" {
-                    return Err(CtlError::Usage(format!("state '{st}' is unknown; use ready or held")));
-                }
+                && st != "ready"
+                && st != "held"
+            {
+                return Err(CtlError::Usage(format!("state '{st}' is unknown; use ready or held")));
+            }
             let list = s.queue_list(QueueFilter { sender, recipient, state }).await?;
             ctx.out.show(&list, || {
                 let mut t = String::new();
                 for m in &list {
                     let from = if m.sender.is_empty() { "<>" } else { &m.sender };
-                    t.push_str(&format!("{}  {}  {} bytes  from {from}\n", m.id, crate::clock::rfc5322(m.received), m.size));
+                    t.push_str(&format!(
+                        "{}  {}  {} bytes  from {from}\n",
+                        m.id,
+                        crate::clock::rfc5322(m.received),
+                        m.size
+                    ));
                     for e in &m.entries {
-                        t.push_str(&format!("    {} [{}] attempts {} {}\n", e.recipient, e.state, e.attempts, e.last_error));
+                        t.push_str(&format!(
+                            "    {} [{}] attempts {} {}\n",
+                            e.recipient, e.state, e.attempts, e.last_error
+                        ));
                     }
                 }
                 if list.is_empty() { "the queue is empty".into() } else { t }
@@ -101,7 +130,9 @@ async fn act(ctx: &Ctx, id: &str, action: QueueAction, what: &str) -> Result<(),
     let id = id_arg(id)?;
     let n = ctx.store.queue_action(id, action).await?;
     if n == 0 {
-        return Err(CtlError::Store(StoreError::NotFound(format!("a ready recipient of {id} (held ones need release)"))));
+        return Err(CtlError::Store(StoreError::NotFound(format!(
+            "a ready recipient of {id} (held ones need release)"
+        ))));
     }
     ctx.wake_queue().await;
     ctx.out.done(&format!("{id}: {n} recipient(s) {what}"));

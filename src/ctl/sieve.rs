@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{Ctx, CtlError, address_arg};
+use super::{CtlError, Ctx, address_arg};
 
 #[derive(Debug, Subcommand)]
 pub enum SieveCmd {
@@ -36,7 +36,8 @@ struct Listed {
 }
 
 fn read(file: &PathBuf) -> Result<String, CtlError> {
-    let text = std::fs::read_to_string(file).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
     crate::sieve::compile(&text).map_err(|e| CtlError::Usage(format!("{}: {e}", file.display())))?;
     Ok(text)
 }
@@ -48,12 +49,23 @@ pub async fn run(ctx: &Ctx, cmd: SieveCmd) -> Result<(), CtlError> {
             ctx.out.done(&format!("{} is a valid script", file.display()));
         }
         SieveCmd::List { account } => {
-            let list: Vec<Listed> =
-                ctx.store.sieve_list(address_arg(&account)?).await?.into_iter().map(|(name, active)| Listed { name, active }).collect();
-            ctx.out.show(&list, || list.iter().map(|l| format!("{}{}\n", l.name, if l.active { "  (active)" } else { "" })).collect());
+            let list: Vec<Listed> = ctx
+                .store
+                .sieve_list(address_arg(&account)?)
+                .await?
+                .into_iter()
+                .map(|(name, active)| Listed { name, active })
+                .collect();
+            ctx.out.show(&list, || {
+                list.iter().map(|l| format!("{}{}\n", l.name, if l.active { "  (active)" } else { "" })).collect()
+            });
         }
         SieveCmd::Show { account, name } => {
-            let text = ctx.store.sieve_get(address_arg(&account)?, name.clone()).await?.ok_or_else(|| CtlError::Usage(format!("no script {name}")))?;
+            let text = ctx
+                .store
+                .sieve_get(address_arg(&account)?, name.clone())
+                .await?
+                .ok_or_else(|| CtlError::Usage(format!("no script {name}")))?;
             ctx.out.show(&text, || text.clone());
         }
         SieveCmd::Put { account, name, file, activate } => {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use super::{Ctx, CtlError};
+use super::{CtlError, Ctx};
 use crate::spam::{bayes::Model, tokens};
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +57,10 @@ fn read_dir(dir: &Path) -> Result<Vec<Vec<u8>>, CtlError> {
         .filter(|p| p.is_file())
         .collect();
     names.sort();
-    names.iter().map(|p| std::fs::read(p).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", p.display())))).collect()
+    names
+        .iter()
+        .map(|p| std::fs::read(p).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", p.display()))))
+        .collect()
 }
 
 #[derive(serde::Serialize)]
@@ -80,14 +83,20 @@ pub async fn run(ctx: &Ctx, cmd: SpamCmd) -> Result<(), CtlError> {
             }
             let (s, h) = ctx.store.spam_totals().await?;
             let kind = if spam { "spam" } else { "ham" };
-            ctx.out.show(&Stats { spam: s, ham: h }, || format!("learnt {learnt} messages as {kind}; the classifier knows {s} spam and {h} ham\n"));
+            ctx.out.show(&Stats { spam: s, ham: h }, || {
+                format!("learnt {learnt} messages as {kind}; the classifier knows {s} spam and {h} ham\n")
+            });
             Ok(())
         }
         SpamCmd::Stats => {
             let (s, h) = ctx.store.spam_totals().await?;
             let min = ctx.cfg.spam.min_trained;
             ctx.out.show(&Stats { spam: s, ham: h }, || {
-                let active = if s.min(h) >= min { "in use".to_string() } else { format!("not in use until it knows {min} of each") };
+                let active = if s.min(h) >= min {
+                    "in use".to_string()
+                } else {
+                    format!("not in use until it knows {min} of each")
+                };
                 format!("{s} spam and {h} ham learnt; the classifier is {active}\n")
             });
             Ok(())
@@ -137,7 +146,10 @@ fn eval(ctx: &Ctx, ham: PathBuf, spam: PathBuf, folds: usize) -> Result<(), CtlE
         .collect();
     let report = Report { ham: hams.len(), spam: spams.len(), folds, rows };
     ctx.out.show(&report, || {
-        let mut t = format!("{} ham, {} spam, {}-fold cross-validation\nthreshold  precision  recall  ham false positives\n", report.ham, report.spam, folds);
+        let mut t = format!(
+            "{} ham, {} spam, {}-fold cross-validation\nthreshold  precision  recall  ham false positives\n",
+            report.ham, report.spam, folds
+        );
         for r in &report.rows {
             t.push_str(&format!(
                 "{:>9.2}  {:>9.4}  {:>6.4}  {:>6.4} %\n",

@@ -89,7 +89,8 @@ pub mod tokens {
 }
 
 /// An argon2id hash of a random string, verified against when the user does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8fVw6qfQ2v8dPM2xS7wXW6Zr1yM3n4H2c4r3mJ8Yp0o";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8fVw6qfQ2v8dPM2xS7wXW6Zr1yM3n4H2c4r3mJ8Yp0o";
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,10 @@ fn extension(name: &str) -> Option<String> {
 impl Rules<'_> {
     fn check_name(&self, path: &str, name: &str) -> Option<Finding> {
         if name.contains('\u{202E}') {
-            return Some(Finding { file: path.into(), why: "file name hides its extension with a right-to-left override".into() });
+            return Some(Finding {
+                file: path.into(),
+                why: "file name hides its extension with a right-to-left override".into(),
+            });
         }
         let ext = extension(name)?;
         self.blocked
@@ -56,9 +59,10 @@ impl Rules<'_> {
                     return Some(f);
                 }
                 if let Some(bytes) = zip::read(data, e, MAX_UNPACK)
-                    && let Some(f) = self.check_content(&inner, &bytes, depth + 1) {
-                        return Some(f);
-                    }
+                    && let Some(f) = self.check_content(&inner, &bytes, depth + 1)
+                {
+                    return Some(f);
+                }
             }
         }
         None
@@ -69,9 +73,10 @@ impl Rules<'_> {
             let name = part.attachment_name().map(str::to_string);
             let path = format!("{prefix}{}", name.clone().unwrap_or_else(|| format!("part {i}")));
             if let Some(n) = &name
-                && let Some(f) = self.check_name(&path, n) {
-                    return Some(f);
-                }
+                && let Some(f) = self.check_name(&path, n)
+            {
+                return Some(f);
+            }
             match &part.body {
                 PartType::Binary(b) | PartType::InlineBinary(b) => {
                     if let Some(f) = self.check_content(&path, b, 0) {
@@ -130,16 +135,27 @@ mod tests {
         .unwrap();
         assert_eq!((f.file.as_str(), f.why.as_str()), ("請求書.js", "blocked file type .js"));
         // RFC 2047 encoded word in the name parameter (ISO-2022-JP): 見積.scr
-        let f = scan(&with_attachment("Content-Type: application/octet-stream; name=\"=?ISO-2022-JP?B?GyRCOCtAURsoQg==?=.scr\"", &doc)).unwrap();
+        let f = scan(&with_attachment(
+            "Content-Type: application/octet-stream; name=\"=?ISO-2022-JP?B?GyRCOCtAURsoQg==?=.scr\"",
+            &doc,
+        ))
+        .unwrap();
         assert_eq!(f.file, "見積.scr");
         // Trailing dots and blanks do not hide the extension.
         assert!(scan(&with_attachment("Content-Type: application/octet-stream; name=\"run.bat. . \"", &doc)).is_some());
-        assert!(scan(&with_attachment("Content-Type: application/octet-stream; name=\"photo\u{202E}gpj.exe\"", &doc)).is_some());
+        assert!(
+            scan(&with_attachment("Content-Type: application/octet-stream; name=\"photo\u{202E}gpj.exe\"", &doc))
+                .is_some()
+        );
     }
 
     #[test]
     fn renamed_executables_and_archives() {
-        let f = scan(&with_attachment("Content-Type: application/pdf; name=\"scan.pdf\"", &b64(b"MZ\x90\x00\x03\x00\x00\x00"))).unwrap();
+        let f = scan(&with_attachment(
+            "Content-Type: application/pdf; name=\"scan.pdf\"",
+            &b64(b"MZ\x90\x00\x03\x00\x00\x00"),
+        ))
+        .unwrap();
         assert!(f.why.contains("Windows executable"), "{f:?}");
         let inner = zip::tests::build(&[("readme.txt", b"hi"), ("setup.vbs", b"MsgBox 1")]);
         let outer = zip::tests::build(&[("docs/inner.zip", &inner)]);

@@ -19,11 +19,20 @@ use crate::config::{Action, FilterConfig};
 pub enum Verdict {
     Clean,
     /// Refuse with this reason (554).
-    Reject { filter: &'static str, reason: String },
+    Reject {
+        filter: &'static str,
+        reason: String,
+    },
     /// Accept into quarantine with this reason.
-    Quarantine { filter: &'static str, reason: String },
+    Quarantine {
+        filter: &'static str,
+        reason: String,
+    },
     /// Cannot decide now (451); the sender tries again.
-    TempFail { filter: &'static str, reason: String },
+    TempFail {
+        filter: &'static str,
+        reason: String,
+    },
 }
 
 fn act(action: Action, filter: &'static str, reason: String) -> Verdict {

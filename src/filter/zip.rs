@@ -47,7 +47,11 @@ pub fn entries(b: &[u8]) -> Option<Vec<Entry>> {
         let local_offset = u32_at(b, at + 42)? as usize;
         let raw = b.get(at + 46..at + 46 + n)?;
         // Bit 11: the name is UTF-8; otherwise it is CP437 (Latin-1 is close enough to compare extensions).
-        let name = if flags & 0x800 != 0 { String::from_utf8_lossy(raw).into_owned() } else { raw.iter().map(|c| *c as char).collect() };
+        let name = if flags & 0x800 != 0 {
+            String::from_utf8_lossy(raw).into_owned()
+        } else {
+            raw.iter().map(|c| *c as char).collect()
+        };
         out.push(Entry { name, encrypted: flags & 1 != 0, method, compressed, local_offset });
         at += 46 + n + e + c;
     }
@@ -127,7 +131,9 @@ pub mod tests {
     #[test]
     fn reads_a_real_deflated_zip() {
         // Made with Python's zipfile (ZIP_DEFLATED): one entry "x/inner.js" holding "alert(1)\n" × 20.
-        let z = base64_decode("UEsDBBQAAAAIAAAAIUiEyxr5DgAAALQAAAAKAAAAeC9pbm5lci5qc0vMSS0q0TDU5EocOgwAUEsBAhQDFAAAAAgAAAAhSITLGvkOAAAAtAAAAAoAAAAAAAAAAAAAAIABAAAAAHgvaW5uZXIuanNQSwUGAAAAAAEAAQA4AAAANgAAAAAA");
+        let z = base64_decode(
+            "UEsDBBQAAAAIAAAAIUiEyxr5DgAAALQAAAAKAAAAeC9pbm5lci5qc0vMSS0q0TDU5EocOgwAUEsBAhQDFAAAAAgAAAAhSITLGvkOAAAAtAAAAAoAAAAAAAAAAAAAAIABAAAAAHgvaW5uZXIuanNQSwUGAAAAAAEAAQA4AAAANgAAAAAA",
+        );
         let e = entries(&z).unwrap();
         assert_eq!(e[0].name, "x/inner.js");
         assert_eq!(read(&z, &e[0], 1000).unwrap(), "alert(1)\n".repeat(20).as_bytes());

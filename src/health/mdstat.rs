@@ -50,7 +50,11 @@ pub fn parse(text: &str) -> Vec<Array> {
                 if w.starts_with("raid") || w == "linear" || w == "multipath" {
                     level = w.to_string();
                 } else if let Some(dev) = w.split('[').next().filter(|_| w.contains('[')) {
-                    members.push(Member { device: dev.to_string(), faulty: w.ends_with("(F)"), spare: w.ends_with("(S)") });
+                    members.push(Member {
+                        device: dev.to_string(),
+                        faulty: w.ends_with("(F)"),
+                        spare: w.ends_with("(S)"),
+                    });
                 } else if w.starts_with('(') {
                     continue; // (auto-read-only) and the like
                 }
@@ -80,7 +84,9 @@ pub fn parse(text: &str) -> Vec<Array> {
                     }
                 }
             }
-        } else if let Some(kind) = ["recovery", "resync", "check", "reshape"].iter().find(|k| t.contains(&format!("{k} ="))) {
+        } else if let Some(kind) =
+            ["recovery", "resync", "check", "reshape"].iter().find(|k| t.contains(&format!("{k} =")))
+        {
             let after = t.split(&format!("{kind} =")).nth(1).unwrap_or("");
             let percent = after.split('%').next().unwrap_or("").trim().parse().unwrap_or(0.0);
             let finish = t.split("finish=").nth(1).and_then(|f| f.split_whitespace().next()).unwrap_or("").to_string();

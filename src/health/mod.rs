@@ -55,30 +55,54 @@ pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>, disks: Ve
         let dev = d.device.trim_start_matches("/dev/");
         let who = format!("disk {} ({} {})", d.device, d.model, d.serial);
         if d.passed == Some(false) {
-            c.insert(format!("smart.{dev}.failed"), (Severity::Critical, format!("{who}: SMART overall health check FAILED; replace it")));
+            c.insert(
+                format!("smart.{dev}.failed"),
+                (Severity::Critical, format!("{who}: SMART overall health check FAILED; replace it")),
+            );
         }
         for a in &d.failing_now {
-            c.insert(format!("smart.{dev}.prefail.{a}"), (Severity::Critical, format!("{who}: SMART attribute {a} is failing now")));
+            c.insert(
+                format!("smart.{dev}.prefail.{a}"),
+                (Severity::Critical, format!("{who}: SMART attribute {a} is failing now")),
+            );
         }
         for a in &d.failed_in_past {
-            c.insert(format!("smart.{dev}.past.{a}"), (Severity::Warning, format!("{who}: SMART attribute {a} failed in the past")));
+            c.insert(
+                format!("smart.{dev}.past.{a}"),
+                (Severity::Warning, format!("{who}: SMART attribute {a} failed in the past")),
+            );
         }
         for w in smart::nvme_warnings(d.nvme_critical_warning) {
-            c.insert(format!("smart.{dev}.nvme.{}", w.split(' ').next().unwrap_or("warning")), (Severity::Critical, format!("{who}: NVMe critical warning: {w}")));
+            c.insert(
+                format!("smart.{dev}.nvme.{}", w.split(' ').next().unwrap_or("warning")),
+                (Severity::Critical, format!("{who}: NVMe critical warning: {w}")),
+            );
         }
         if let Some(used) = d.nvme_percentage_used.filter(|u| *u >= 90) {
-            c.insert(format!("smart.{dev}.wear"), (Severity::Warning, format!("{who}: {used}% of its rated endurance used")));
+            c.insert(
+                format!("smart.{dev}.wear"),
+                (Severity::Warning, format!("{who}: {used}% of its rated endurance used")),
+            );
         }
     }
     for a in &arrays {
         if a.degraded() {
             c.insert(
                 format!("raid.{}.degraded", a.name),
-                (Severity::Critical, format!("RAID {} is degraded: {}/{} members working [{}]", a.name, a.working, a.raid_disks, a.slots)),
+                (
+                    Severity::Critical,
+                    format!(
+                        "RAID {} is degraded: {}/{} members working [{}]",
+                        a.name, a.working, a.raid_disks, a.slots
+                    ),
+                ),
             );
         }
         for m in a.members.iter().filter(|m| m.faulty) {
-            c.insert(format!("raid.{}.failed.{}", a.name, m.device), (Severity::Critical, format!("RAID {} member {} has failed", a.name, m.device)));
+            c.insert(
+                format!("raid.{}.failed.{}", a.name, m.device),
+                (Severity::Critical, format!("RAID {} member {} has failed", a.name, m.device)),
+            );
         }
         if let Some(s) = &a.sync {
             // Bucketed by 10 % so progress is reported, but not every poll.
@@ -92,7 +116,10 @@ pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>, disks: Ve
     for f in &filesystems {
         for (limit, sev) in [(95, Severity::Critical), (90, Severity::Warning), (85, Severity::Warning)] {
             if f.used_percent >= limit {
-                c.insert(format!("fs.{}.{limit}", f.path), (sev, format!("filesystem {} is {}% full", f.path, f.used_percent)));
+                c.insert(
+                    format!("fs.{}.{limit}", f.path),
+                    (sev, format!("filesystem {} is {}% full", f.path, f.used_percent)),
+                );
                 break;
             }
         }
@@ -117,7 +144,11 @@ pub fn diff<'a>(before: &'a Report, now: &'a Report) -> (Vec<(&'a String, &'a (S
 /// on the data disk each round: a RAID member that vanished is only noticed
 /// by md on I/O, and this also proves the data disk still takes writes.
 /// Each round's report goes to `publish` (the SNMP subagent reads it).
-pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration, publish: tokio::sync::watch::Sender<Option<Report>>) {
+pub async fn monitor(
+    data: std::path::PathBuf,
+    interval: std::time::Duration,
+    publish: tokio::sync::watch::Sender<Option<Report>>,
+) {
     let mut last = evaluate(Vec::new(), Vec::new(), Vec::new());
     let mut unwritable = false;
     loop {
@@ -125,13 +156,19 @@ pub async fn monitor(data: std::path::PathBuf, interval: std::time::Duration, pu
         let wrote = std::fs::write(&probe, crate::clock::now().to_string().as_bytes())
             .and_then(|_| std::fs::File::open(&probe).and_then(|f| f.sync_all()));
         match (&wrote, unwritable) {
-            (Err(e), false) => crate::alert::raise("data.unwritable", Severity::Critical, &format!("the data disk does not take writes: {e}")),
+            (Err(e), false) => crate::alert::raise(
+                "data.unwritable",
+                Severity::Critical,
+                &format!("the data disk does not take writes: {e}"),
+            ),
             (Ok(()), true) => crate::alert::clear("data.unwritable"),
             _ => {}
         }
         unwritable = wrote.is_err();
         let data_path = data.clone();
-        let now = tokio::task::spawn_blocking(move || read(&[&data_path])).await.unwrap_or_else(|_| evaluate(Vec::new(), Vec::new(), Vec::new()));
+        let now = tokio::task::spawn_blocking(move || read(&[&data_path]))
+            .await
+            .unwrap_or_else(|_| evaluate(Vec::new(), Vec::new(), Vec::new()));
         {
             let (raised, cleared) = diff(&last, &now);
             for (key, (sev, text)) in &raised {

@@ -106,7 +106,10 @@ impl Disk {
 fn is_nvme_namespace(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("nvme") else { return false };
     let Some((ctrl, ns)) = rest.split_once('n') else { return false };
-    !ctrl.is_empty() && !ns.is_empty() && ctrl.bytes().all(|b| b.is_ascii_digit()) && ns.bytes().all(|b| b.is_ascii_digit())
+    !ctrl.is_empty()
+        && !ns.is_empty()
+        && ctrl.bytes().all(|b| b.is_ascii_digit())
+        && ns.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Reads every disk; disks smartctl cannot read (or no smartctl) are left out.
@@ -149,11 +152,17 @@ mod tests {
     fn real_reports_from_qemu_disks() {
         // Captured with the console's `smart` command on the appliance under QEMU (qemu-tests/single-node).
         let sata = parse(include_str!("testdata/smart-qemu-sata.json")).unwrap();
-        assert_eq!((sata.device.as_str(), sata.model.as_str(), sata.serial.as_str()), ("/dev/sda", "QEMU HARDDISK", "HATO-SATA-1"));
+        assert_eq!(
+            (sata.device.as_str(), sata.model.as_str(), sata.serial.as_str()),
+            ("/dev/sda", "QEMU HARDDISK", "HATO-SATA-1")
+        );
         assert_eq!((sata.passed, sata.temperature_c, sata.verdict()), (Some(true), Some(31), Verdict::Passed));
         assert!(sata.failing_now.is_empty() && sata.failed_in_past.is_empty());
         let nvme = parse(include_str!("testdata/smart-qemu-nvme.json")).unwrap();
-        assert_eq!((nvme.model.as_str(), nvme.serial.as_str(), nvme.nvme_critical_warning), ("QEMU NVMe Ctrl", "HATO-NVME-1", 0));
+        assert_eq!(
+            (nvme.model.as_str(), nvme.serial.as_str(), nvme.nvme_critical_warning),
+            ("QEMU NVMe Ctrl", "HATO-NVME-1", 0)
+        );
         assert_eq!((nvme.temperature_c, nvme.verdict()), (Some(50), Verdict::Passed));
         assert!(is_nvme_namespace("nvme0n1") && is_nvme_namespace("nvme12n3"));
         assert!(!is_nvme_namespace("nvme0") && !is_nvme_namespace("nvme0c0n1") && !is_nvme_namespace("nvme-fabrics"));
@@ -173,7 +182,10 @@ mod tests {
     fn nvme_warnings_and_wear() {
         let d = parse(include_str!("testdata/smart-nvme-warning.json")).unwrap();
         assert_eq!(d.passed, Some(false));
-        assert_eq!(nvme_warnings(d.nvme_critical_warning), ["available spare below threshold", "reliability degraded by media or internal errors"]);
+        assert_eq!(
+            nvme_warnings(d.nvme_critical_warning),
+            ["available spare below threshold", "reliability degraded by media or internal errors"]
+        );
         assert_eq!(d.nvme_percentage_used, Some(93));
         assert_eq!(parse("{\"smartctl\": {\"exit_status\": 2}}"), None, "no device: nothing to report");
         assert_eq!(parse("not json"), None);

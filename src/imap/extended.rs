@@ -30,10 +30,19 @@ pub struct ListCommand {
 
 pub enum Extended {
     /// A SEARCH with its RETURN clause removed, to be decoded by imap-codec.
-    Search { rewritten: Vec<u8>, ret: SearchReturn },
-    List { tag: String, cmd: ListCommand },
+    Search {
+        rewritten: Vec<u8>,
+        ret: SearchReturn,
+    },
+    List {
+        tag: String,
+        cmd: ListCommand,
+    },
     /// Recognised but malformed: answer BAD with this text.
-    Bad { tag: String, why: &'static str },
+    Bad {
+        tag: String,
+        why: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -272,7 +281,11 @@ mod tests {
 
     #[test]
     fn search_return_is_stripped() {
-        let Some(Extended::Search { rewritten, ret }) = recognise(b"a1 UID SEARCH RETURN (MIN COUNT) UNSEEN FROM \"x y\"\r\n") else { panic!() };
+        let Some(Extended::Search { rewritten, ret }) =
+            recognise(b"a1 UID SEARCH RETURN (MIN COUNT) UNSEEN FROM \"x y\"\r\n")
+        else {
+            panic!()
+        };
         assert_eq!(rewritten, b"a1 UID SEARCH UNSEEN FROM \"x y\"\r\n");
         assert_eq!(ret, SearchReturn { min: true, count: true, ..Default::default() });
         let Some(Extended::Search { ret, .. }) = recognise(b"a2 SEARCH RETURN () ALL\r\n") else { panic!() };
@@ -296,9 +309,9 @@ mod tests {
 
     #[test]
     fn list_extended_forms() {
-        let Some(Extended::List { tag, cmd }) =
-            recognise(b"t LIST (SUBSCRIBED) \"\" (\"INBOX\" Sent*) RETURN (CHILDREN STATUS (MESSAGES UNSEEN SIZE))\r\n")
-        else {
+        let Some(Extended::List { tag, cmd }) = recognise(
+            b"t LIST (SUBSCRIBED) \"\" (\"INBOX\" Sent*) RETURN (CHILDREN STATUS (MESSAGES UNSEEN SIZE))\r\n",
+        ) else {
             panic!()
         };
         assert_eq!(tag, "t");

@@ -30,7 +30,10 @@ pub fn needs_content(items: &[MessageDataItemName]) -> bool {
 pub fn header_only(items: &[MessageDataItemName]) -> bool {
     items.iter().all(|i| match i {
         MessageDataItemName::Rfc822Header => true,
-        MessageDataItemName::BodyExt { section: Some(Section::Header(None) | Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _)), .. } => true,
+        MessageDataItemName::BodyExt {
+            section: Some(Section::Header(None) | Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _)),
+            ..
+        } => true,
         other => !needs_content(std::slice::from_ref(other)),
     })
 }
@@ -55,7 +58,15 @@ pub fn needs_parse(items: &[MessageDataItemName]) -> bool {
 
 /// Whether these items set \Seen (a non-PEEK body fetch).
 pub fn sets_seen(items: &[MessageDataItemName]) -> bool {
-    items.iter().any(|i| matches!(i, MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Binary { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text))
+    items.iter().any(|i| {
+        matches!(
+            i,
+            MessageDataItemName::BodyExt { peek: false, .. }
+                | MessageDataItemName::Binary { peek: false, .. }
+                | MessageDataItemName::Rfc822
+                | MessageDataItemName::Rfc822Text
+        )
+    })
 }
 
 fn split(msg: &[u8]) -> usize {
@@ -103,7 +114,8 @@ pub fn flag_list(flags: &str) -> String {
 }
 
 fn part_label(part: Option<&Part>) -> String {
-    part.map(|p| p.0.as_ref().iter().map(|n| n.get().to_string()).collect::<Vec<_>>().join(".") + ".").unwrap_or_default()
+    part.map(|p| p.0.as_ref().iter().map(|n| n.get().to_string()).collect::<Vec<_>>().join(".") + ".")
+        .unwrap_or_default()
 }
 
 /// The bytes a BODY[section] names, and the section's label for the response.
@@ -130,8 +142,14 @@ fn section_data(section: Option<&Section>, body: &[u8], parsed: Option<&mail_par
         }
         Some(Section::HeaderFields(part, names)) | Some(Section::HeaderFieldsNot(part, names)) => {
             let keep = matches!(section, Some(Section::HeaderFields(..)));
-            let names: Vec<String> = names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).to_string()).collect();
-            let label = format!("{}HEADER.FIELDS{} ({})", part_label(part.as_ref()), if keep { "" } else { ".NOT" }, names.join(" "));
+            let names: Vec<String> =
+                names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).to_string()).collect();
+            let label = format!(
+                "{}HEADER.FIELDS{} ({})",
+                part_label(part.as_ref()),
+                if keep { "" } else { ".NOT" },
+                names.join(" ")
+            );
             (label, header_fields(&inner(part.as_ref()), &names, keep))
         }
         Some(Section::Part(part)) | Some(Section::Mime(part)) => {
@@ -164,7 +182,10 @@ fn binary(path: &[u32], body: &[u8], parsed: Option<&mail_parser::Message>) -> R
         let mime = super::structure::section(m, path, true).ok_or(Unsupported("no such body part"))?;
         let raw = super::structure::section(m, path, false).ok_or(Unsupported("no such body part"))?;
         let cte = header_fields(&mime, &["content-transfer-encoding".into()], true);
-        let value = String::from_utf8_lossy(&cte).split_once(':').map(|(_, v)| v.trim().to_ascii_lowercase()).unwrap_or_default();
+        let value = String::from_utf8_lossy(&cte)
+            .split_once(':')
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
         (raw, value)
     };
     match encoding.as_str() {
@@ -225,11 +246,17 @@ pub fn render(
         match item {
             MessageDataItemName::Uid => p.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
             MessageDataItemName::Flags => {
-                let flags = if recent { format!("{} \\Recent", meta.flags).trim_start().to_string() } else { meta.flags.clone() };
+                let flags = if recent {
+                    format!("{} \\Recent", meta.flags).trim_start().to_string()
+                } else {
+                    meta.flags.clone()
+                };
                 p.extend_from_slice(format!("FLAGS {}", flag_list(&flags)).as_bytes())
             }
             MessageDataItemName::Rfc822Size => p.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
-            MessageDataItemName::InternalDate => p.extend_from_slice(format!("INTERNALDATE \"{}\"", imap_date(meta.internal_date)).as_bytes()),
+            MessageDataItemName::InternalDate => {
+                p.extend_from_slice(format!("INTERNALDATE \"{}\"", imap_date(meta.internal_date)).as_bytes())
+            }
             MessageDataItemName::ModSeq => p.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
             MessageDataItemName::Rfc822 => literal(&mut p, "RFC822", body),
             MessageDataItemName::Rfc822Header => literal(&mut p, "RFC822.HEADER", &body[..split(body)]),
@@ -290,7 +317,10 @@ mod tests {
     #[test]
     fn header_field_selection() {
         let m = b"Subject: hi\r\nFrom: a@b\r\nX-Long: one\r\n two\r\n\r\nbody\r\n";
-        assert_eq!(header_fields(m, &["subject".into(), "x-long".into()], true), b"Subject: hi\r\nX-Long: one\r\n two\r\n\r\n");
+        assert_eq!(
+            header_fields(m, &["subject".into(), "x-long".into()], true),
+            b"Subject: hi\r\nX-Long: one\r\n two\r\n\r\n"
+        );
         assert_eq!(header_fields(m, &["subject".into()], false), b"From: a@b\r\nX-Long: one\r\n two\r\n\r\n");
         assert_eq!(imap_date(0), "01-Jan-1970 00:00:00 +0000");
     }

@@ -15,7 +15,13 @@ use crate::store::MessageMeta;
 const SAMPLE: &[u8] = b"From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\nTo: a@b.test\r\nSubject: Re: report\r\nMessage-ID: <m1@x>\r\nReferences: <m0@x>\r\nDate: Sat, 28 Nov 2026 12:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\nhello\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n--XX\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n";
 
 fn exercise_message(raw: &[u8], items: &[MessageDataItemName]) {
-    let meta = MessageMeta { uid: 7, size: raw.len() as i64, flags: "\\Seen $Junk".into(), internal_date: 1_800_000_000, modseq: 3 };
+    let meta = MessageMeta {
+        uid: 7,
+        size: raw.len() as i64,
+        flags: "\\Seen $Junk".into(),
+        internal_date: 1_800_000_000,
+        modseq: 3,
+    };
     let parsed = MessageParser::default().parse(raw);
     let mut out = Vec::new();
     let _ = fetch::render(&mut out, items, &meta, true, Some(raw), parsed.as_ref(), true);
@@ -50,9 +56,17 @@ pub fn fuzz_input(input: &[u8]) {
     ];
     exercise_message(input, &all);
     let Ok((_, cmd)) = CommandCodec::default().decode(input) else { return };
-    let meta = MessageMeta { uid: 7, size: SAMPLE.len() as i64, flags: "\\Seen".into(), internal_date: 1_800_000_000, modseq: 3 };
+    let meta = MessageMeta {
+        uid: 7,
+        size: SAMPLE.len() as i64,
+        flags: "\\Seen".into(),
+        internal_date: 1_800_000_000,
+        modseq: 3,
+    };
     match cmd.body {
-        CommandBody::Search { criteria, .. } | CommandBody::Sort { search_criteria: criteria, .. } | CommandBody::Thread { search_criteria: criteria, .. } => {
+        CommandBody::Search { criteria, .. }
+        | CommandBody::Sort { search_criteria: criteria, .. }
+        | CommandBody::Thread { search_criteria: criteria, .. } => {
             let need = search::needs(criteria.as_ref());
             let c = search::Candidate::new(1, 3, 9, &meta, false).with_raw(SAMPLE, !need.body);
             for k in criteria.as_ref() {

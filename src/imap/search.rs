@@ -36,7 +36,9 @@ pub fn needs(keys: &[SearchKey]) -> Need {
             SearchKey::Bcc(_) | SearchKey::Cc(_) | SearchKey::From(_) | SearchKey::Subject(_) | SearchKey::To(_) => {
                 Need { summary: true, ..Default::default() }
             }
-            SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => Need { summary: true, ..Default::default() },
+            SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => {
+                Need { summary: true, ..Default::default() }
+            }
             SearchKey::Header(..) => Need { raw: true, ..Default::default() },
             SearchKey::Body(_) | SearchKey::Text(_) => Need { raw: true, body: true, ..Default::default() },
             _ => Need::default(),
@@ -62,7 +64,17 @@ pub struct Candidate<'a> {
 
 impl<'a> Candidate<'a> {
     pub fn new(seq: u64, max_seq: u64, max_uid: u64, meta: &'a MessageMeta, recent: bool) -> Candidate<'a> {
-        Candidate { seq, max_seq, max_uid, meta, recent, parsed: std::cell::OnceCell::new(), raw: b"", stored: None, made: None }
+        Candidate {
+            seq,
+            max_seq,
+            max_uid,
+            meta,
+            recent,
+            parsed: std::cell::OnceCell::new(),
+            raw: b"",
+            stored: None,
+            made: None,
+        }
     }
 
     /// The message's bytes; with `headers_only` just the header is parsed.
@@ -87,7 +99,9 @@ impl<'a> Candidate<'a> {
     }
 
     fn parsed(&self) -> Option<&Message<'a>> {
-        self.parsed.get_or_init(|| if self.raw.is_empty() { None } else { MessageParser::default().parse(self.raw) }).as_ref()
+        self.parsed
+            .get_or_init(|| if self.raw.is_empty() { None } else { MessageParser::default().parse(self.raw) })
+            .as_ref()
     }
 }
 
@@ -102,7 +116,12 @@ fn plainly_absent(raw: &[u8], needle: &[u8], with_header: bool) -> bool {
     }
     let lower = raw.to_ascii_lowercase();
     let has = |p: &[u8]| memchr::memmem::find(&lower, p).is_some();
-    let disguised = has(b"base64") || has(b"quoted-printable") || has(b"utf-7") || has(b"utf-16") || has(b"&#") || (with_header && has(b"=?"));
+    let disguised = has(b"base64")
+        || has(b"quoted-printable")
+        || has(b"utf-7")
+        || has(b"utf-16")
+        || has(b"&#")
+        || (with_header && has(b"=?"));
     !disguised && !has(&needle.to_ascii_lowercase())
 }
 
@@ -204,7 +223,8 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
         SearchKey::Text(s) if plainly_absent(c.raw, s.as_ref(), true) => false,
         SearchKey::Text(s) => {
             text(&crate::summary::body_text, s.as_ref())
-                || c.parsed().is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
+                || c.parsed()
+                    .is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
                 || contains(&String::from_utf8_lossy(c.raw), s.as_ref())
         }
         // RFC 7162 MODSEQ: per-flag entries share the message's one modseq here.
@@ -218,7 +238,9 @@ pub fn uses_modseq(keys: &[SearchKey]) -> bool {
         SearchKey::ModSequence { .. } => true,
         SearchKey::And(v) => uses_modseq(v.as_ref()),
         SearchKey::Not(k) => uses_modseq(std::slice::from_ref(k.as_ref())),
-        SearchKey::Or(a, b) => uses_modseq(std::slice::from_ref(a.as_ref())) || uses_modseq(std::slice::from_ref(b.as_ref())),
+        SearchKey::Or(a, b) => {
+            uses_modseq(std::slice::from_ref(a.as_ref())) || uses_modseq(std::slice::from_ref(b.as_ref()))
+        }
         _ => false,
     })
 }

@@ -46,7 +46,8 @@ impl Summary {
         (s.to, s.display_to) = first_mailbox(m.to());
         s.cc = first_mailbox(m.cc()).0;
         s.message_id = m.message_id().map(str::to_string);
-        s.references = m.references().as_text_list().map(|l| l.iter().map(|x| x.to_string()).collect()).unwrap_or_default();
+        s.references =
+            m.references().as_text_list().map(|l| l.iter().map(|x| x.to_string()).collect()).unwrap_or_default();
         if s.references.is_empty() {
             // RFC 5256 §2.2: without References, the first In-Reply-To id stands in.
             if let Some(first) = m.in_reply_to().as_text_list().and_then(|l| l.first().map(|x| x.to_string())) {
@@ -70,16 +71,21 @@ pub fn base_subject(subject: &str) -> String {
             let inner = s.clone();
             // subj-blob: "[...]" followed by more text.
             if s.starts_with('[')
-                && let Some(end) = s.find(']') {
-                    let rest = s[end + 1..].trim_start();
-                    if !rest.is_empty() {
-                        s = rest.to_string();
-                    }
+                && let Some(end) = s.find(']')
+            {
+                let rest = s[end + 1..].trim_start();
+                if !rest.is_empty() {
+                    s = rest.to_string();
                 }
+            }
             for prefix in ["re", "fwd", "fw"] {
                 if let Some(rest) = s.strip_prefix(prefix) {
                     let rest = rest.trim_start();
-                    let rest = if rest.starts_with('[') { rest.find(']').map(|e| rest[e + 1..].trim_start()).unwrap_or(rest) } else { rest };
+                    let rest = if rest.starts_with('[') {
+                        rest.find(']').map(|e| rest[e + 1..].trim_start()).unwrap_or(rest)
+                    } else {
+                        rest
+                    };
                     if let Some(after) = rest.strip_prefix(':') {
                         s = after.trim_start().to_string();
                         break;

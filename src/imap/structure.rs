@@ -241,7 +241,9 @@ mod tests {
         let m = MessageParser::default().parse(MIXED).unwrap();
         assert_eq!(section(&m, &[1], false).unwrap(), b"hello\r\nworld");
         assert_eq!(section(&m, &[2], false).unwrap(), b"JVBERi0xLjQK");
-        assert!(String::from_utf8(section(&m, &[2], true).unwrap()).unwrap().contains("Content-Disposition: attachment"));
+        assert!(
+            String::from_utf8(section(&m, &[2], true).unwrap()).unwrap().contains("Content-Disposition: attachment")
+        );
         assert!(section(&m, &[3], false).is_none());
         assert!(section(&m, &[1, 1], false).is_none());
         let single = MessageParser::default().parse(&b"Subject: x\r\n\r\nbody\r\n"[..]).unwrap();

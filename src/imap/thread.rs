@@ -97,10 +97,11 @@ pub fn references(msgs: &[Summary]) -> Vec<Node> {
         }
         unlink(&mut arena, c);
         if let Some(&last) = refs.last()
-            && !is_ancestor(&arena, c, last) {
-                arena[c].parent = Some(last);
-                arena[last].children.push(c);
-            }
+            && !is_ancestor(&arena, c, last)
+        {
+            arena[c].parent = Some(last);
+            arena[last].children.push(c);
+        }
     }
     fn build(arena: &[Container], msgs: &[Summary], c: usize) -> Vec<Node> {
         let mut kids: Vec<Node> = arena[c].children.iter().flat_map(|k| build(arena, msgs, *k)).collect();
@@ -242,7 +243,12 @@ mod tests {
 
     #[test]
     fn ordered_subject_groups_by_base_subject() {
-        let msgs = vec![msg(1, 10, "a", "1", &[]), msg(2, 5, "b", "2", &[]), msg(3, 30, "Re: a", "3", &[]), msg(4, 40, "re: a", "4", &[])];
+        let msgs = vec![
+            msg(1, 10, "a", "1", &[]),
+            msg(2, 5, "b", "2", &[]),
+            msg(3, 30, "Re: a", "3", &[]),
+            msg(4, 40, "re: a", "4", &[]),
+        ];
         assert_eq!(render(&ordered_subject(&msgs)), "(2)(1 (3)(4))");
     }
 }

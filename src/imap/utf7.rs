@@ -4,10 +4,12 @@
 
 use base64::Engine;
 use base64::alphabet::IMAP_MUTF7;
-use base64::engine::{GeneralPurpose, GeneralPurposeConfig, DecodePaddingMode};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-const B64: GeneralPurpose =
-    GeneralPurpose::new(&IMAP_MUTF7, GeneralPurposeConfig::new().with_encode_padding(false).with_decode_padding_mode(DecodePaddingMode::RequireNone));
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &IMAP_MUTF7,
+    GeneralPurposeConfig::new().with_encode_padding(false).with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
 
 pub fn encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -75,7 +77,8 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for name in ["INBOX", "受信箱", "Tom & Jerry", "日本語/サブ", "~peter/mail/台北/日本語", "a😀b"] {
+        for name in ["INBOX", "受信箱", "Tom & Jerry", "日本語/サブ", "~peter/mail/台北/日本語", "a😀b"]
+        {
             assert_eq!(decode(encode(name).as_bytes()).unwrap(), name);
         }
         assert_eq!(encode("&"), "&-");

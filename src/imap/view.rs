@@ -245,7 +245,13 @@ mod tests {
     }
 
     fn state(uids: &[i64]) -> MailboxState {
-        MailboxState { uidvalidity: 1, uidnext: 100, highestmodseq: 5, first_recent_uid: 1, messages: uids.iter().map(|u| meta(*u, "", 1)).collect() }
+        MailboxState {
+            uidvalidity: 1,
+            uidnext: 100,
+            highestmodseq: 5,
+            first_recent_uid: 1,
+            messages: uids.iter().map(|u| meta(*u, "", 1)).collect(),
+        }
     }
 
     fn changes(changed: Vec<MessageMeta>, vanished: Vec<i64>) -> Changes {
@@ -269,7 +275,10 @@ mod tests {
     fn sync_reports_expunge_flags_and_exists() {
         let mut v = View::new("INBOX".into(), false, state(&[1, 2, 3, 4]));
         let out = v.sync(changes(vec![meta(3, "\\Seen", 7), meta(7, "", 8)], vec![2, 4, 50]), false, false);
-        assert_eq!(out, ["* 4 EXPUNGE\r\n", "* 2 EXPUNGE\r\n", "* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n", "* 3 EXISTS\r\n"]);
+        assert_eq!(
+            out,
+            ["* 4 EXPUNGE\r\n", "* 2 EXPUNGE\r\n", "* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n", "* 3 EXISTS\r\n"]
+        );
         assert_eq!((0..v.msgs.len()).map(|i| v.msgs.uid(i)).collect::<Vec<_>>(), [1, 3, 7]);
         assert_eq!(v.msgs.get(1).unwrap().flags, "\\Seen");
         assert_eq!(std::mem::size_of::<Slot>(), 24);

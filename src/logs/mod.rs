@@ -39,7 +39,8 @@ pub fn expand_directives(spec: &str) -> Result<String, LogError> {
             _ => part.to_string(),
         };
         // Validate each directive on its own so the error names the bad one.
-        expanded.parse::<tracing_subscriber::filter::Directive>()
+        expanded
+            .parse::<tracing_subscriber::filter::Directive>()
             .map_err(|_| LogError::BadDirective(part.to_string()))?;
         out.push(expanded);
     }

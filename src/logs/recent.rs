@@ -103,11 +103,19 @@ pub fn trace(term: &str) -> Vec<Line> {
             ids.push(id);
         }
     }
-    q.iter().filter(|l| l.text().to_lowercase().contains(&term) || field(&l.fields, "queue_id").is_some_and(|id| ids.contains(&id))).cloned().collect()
+    q.iter()
+        .filter(|l| {
+            l.text().to_lowercase().contains(&term) || field(&l.fields, "queue_id").is_some_and(|id| ids.contains(&id))
+        })
+        .cloned()
+        .collect()
 }
 
 fn field(fields: &str, name: &str) -> Option<String> {
-    fields.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('='))).map(|v| v.trim_matches('"').to_string())
+    fields
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+        .map(|v| v.trim_matches('"').to_string())
 }
 
 /// The tracing layer that fills the buffer (installed by `logs::init`).
@@ -156,8 +164,17 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Re
             Level::DEBUG => "DEBUG",
             Level::TRACE => "TRACE",
         };
-        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        push(Line { at, level: level.into(), target: event.metadata().target().into(), message: v.message, fields: format!("{}{}", spans.trim(), v.fields).trim().to_string() });
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        push(Line {
+            at,
+            level: level.into(),
+            target: event.metadata().target().into(),
+            message: v.message,
+            fields: format!("{}{}", spans.trim(), v.fields).trim().to_string(),
+        });
     }
 }
 
@@ -172,7 +189,13 @@ mod tests {
     #[test]
     fn search_and_trace_follow_queue_ids() {
         // Tests in this binary share the buffer: use markers nobody else logs.
-        push(line(1, "INFO", "hato::smtp", "accepted", "sid=zz1 queue_id=QTRACE1 from=a@trace.test message_id=<m1@trace.test>"));
+        push(line(
+            1,
+            "INFO",
+            "hato::smtp",
+            "accepted",
+            "sid=zz1 queue_id=QTRACE1 from=a@trace.test message_id=<m1@trace.test>",
+        ));
         push(line(2, "DEBUG", "hato::queue", "attempt", "queue_id=QTRACE1"));
         push(line(3, "INFO", "hato::queue", "delivered to INBOX", "queue_id=QTRACE1 to=b@trace.test"));
         push(line(4, "WARN", "hato::smtp", "rejected", "queue_id=QTRACE2 from=c@trace.test"));

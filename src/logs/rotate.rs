@@ -32,8 +32,8 @@ impl RotatingFile {
     pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         let extra = u64::from(!line.ends_with(b"\n"));
         let too_big = self.size > 0 && self.size + line.len() as u64 + extra > self.cfg.max_bytes;
-        let too_old = self.size > 0
-            && self.opened.elapsed().unwrap_or_default() > Duration::from_secs(self.cfg.max_age_secs);
+        let too_old =
+            self.size > 0 && self.opened.elapsed().unwrap_or_default() > Duration::from_secs(self.cfg.max_age_secs);
         if too_big || too_old {
             self.rotate()?;
         }

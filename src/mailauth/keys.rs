@@ -24,8 +24,19 @@ pub enum KeyError {
 }
 
 /// Headers signed: what a reader sees and what replies and threads rely on.
-const SIGNED: [&str; 11] =
-    ["From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "MIME-Version"];
+const SIGNED: [&str; 11] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+];
 
 pub fn generate(domain: &str, selector: &str, algorithm: &str, bits: usize) -> Result<DkimKey, KeyError> {
     if selector.is_empty() || !selector.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
@@ -39,7 +50,13 @@ pub fn generate(domain: &str, selector: &str, algorithm: &str, bits: usize) -> R
     }
     .map_err(|e| KeyError::Crypto(e.to_string()))?;
     let (private_key, public_key) = pair.into_inner();
-    Ok(DkimKey { domain: domain.into(), selector: selector.into(), algorithm: algorithm.into(), private_key, public_key })
+    Ok(DkimKey {
+        domain: domain.into(),
+        selector: selector.into(),
+        algorithm: algorithm.into(),
+        private_key,
+        public_key,
+    })
 }
 
 /// The TXT record to publish: (name, value).
@@ -60,11 +77,21 @@ pub fn sign(k: &DkimKey, message: &[u8]) -> Result<String, KeyError> {
         "rsa" => {
             let der = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(k.private_key.as_slice()));
             let key = RsaKey::<Sha256>::from_key_der(der).map_err(crypto)?;
-            DkimSigner::from_key(key).domain(&k.domain).selector(&k.selector).headers(SIGNED).sign(message).map_err(crypto)?
+            DkimSigner::from_key(key)
+                .domain(&k.domain)
+                .selector(&k.selector)
+                .headers(SIGNED)
+                .sign(message)
+                .map_err(crypto)?
         }
         "ed25519" => {
             let key = Ed25519Key::from_pkcs8_der(&k.private_key).map_err(crypto)?;
-            DkimSigner::from_key(key).domain(&k.domain).selector(&k.selector).headers(SIGNED).sign(message).map_err(crypto)?
+            DkimSigner::from_key(key)
+                .domain(&k.domain)
+                .selector(&k.selector)
+                .headers(SIGNED)
+                .sign(message)
+                .map_err(crypto)?
         }
         other => return Err(KeyError::Algorithm(other.into())),
     };
@@ -82,7 +109,8 @@ fn der_len(n: usize) -> Vec<u8> {
 /// Wraps a PKCS#1 RSAPublicKey in a SubjectPublicKeyInfo (RFC 5280).
 fn spki_rsa(pkcs1: &[u8]) -> Vec<u8> {
     // SEQUENCE { OID 1.2.840.113549.1.1.1 (rsaEncryption), NULL }
-    const ALGORITHM: [u8; 15] = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+    const ALGORITHM: [u8; 15] =
+        [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
     let mut bits = vec![0x03];
     bits.extend(der_len(pkcs1.len() + 1));
     bits.push(0); // no unused bits

@@ -14,7 +14,9 @@ use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::spf::verify::SpfParameters;
-use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator, SpfOutput, SpfResult};
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator, SpfOutput, SpfResult,
+};
 
 use crate::config::MailAuthConfig;
 use crate::spam::Hit;
@@ -75,7 +77,14 @@ impl Checker {
     }
 
     /// DKIM and DMARC of a received message (see `verify`), within the timeout.
-    pub async fn check(&self, raw: &[u8], ip: IpAddr, helo: &str, sender: &str, spf: Option<&SpfOutput>) -> Option<Outcome> {
+    pub async fn check(
+        &self,
+        raw: &[u8],
+        ip: IpAddr,
+        helo: &str,
+        sender: &str,
+        spf: Option<&SpfOutput>,
+    ) -> Option<Outcome> {
         let out = tokio::time::timeout(self.timeout(), self.verify(raw, ip, helo, sender, spf)).await;
         if out.is_err() {
             tracing::warn!(target: "hato::smtp", sender, "DKIM/DMARC checks timed out; going on without them");
@@ -84,7 +93,14 @@ impl Checker {
     }
 
     /// DKIM and DMARC of a received message, with the SPF result from MAIL FROM.
-    async fn verify(&self, raw: &[u8], ip: IpAddr, helo: &str, sender: &str, spf: Option<&SpfOutput>) -> Option<Outcome> {
+    async fn verify(
+        &self,
+        raw: &[u8],
+        ip: IpAddr,
+        helo: &str,
+        sender: &str,
+        spf: Option<&SpfOutput>,
+    ) -> Option<Outcome> {
         let dns = self.dns.as_ref()?;
         let mail_from_domain = sender.rsplit_once('@').map_or(helo, |(_, d)| d).to_lowercase();
         let none = SpfOutput::new(mail_from_domain.clone());

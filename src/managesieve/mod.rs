@@ -43,7 +43,8 @@ fn refuse(r: Refusal) -> &'static [u8] {
 
 pub async fn serve(l: TcpListener, sh: Arc<Shared>) {
     let session_sh = sh.clone();
-    let door = Door::open("managesieve", sh.guard.clone(), None, refuse, move |conn, ip| run(session_sh.clone(), conn, ip));
+    let door =
+        Door::open("managesieve", sh.guard.clone(), None, refuse, move |conn, ip| run(session_sh.clone(), conn, ip));
     listener::serve(l, Arc::new(door)).await;
 }
 
@@ -322,9 +323,14 @@ impl Session {
                 if let Err(e) = crate::sieve::compile(&text) {
                     return self.no(&e.to_string());
                 }
-                let count = store.sieve_list(account.clone()).await.map(|l| l.iter().filter(|(x, _)| *x != n).count()).unwrap_or(0);
+                let count = store
+                    .sieve_list(account.clone())
+                    .await
+                    .map(|l| l.iter().filter(|(x, _)| *x != n).count())
+                    .unwrap_or(0);
                 if count >= self.sh.cfg.sieve.max_scripts {
-                    return self.no_code("QUOTA/MAXSCRIPTS", &format!("at most {} scripts", self.sh.cfg.sieve.max_scripts));
+                    return self
+                        .no_code("QUOTA/MAXSCRIPTS", &format!("at most {} scripts", self.sh.cfg.sieve.max_scripts));
                 }
                 match store.sieve_put(account.clone(), n.clone(), text).await {
                     Ok(()) => {
@@ -340,7 +346,10 @@ impl Session {
                     return;
                 }
                 if size > crate::sieve::MAX_SCRIPT {
-                    self.no_code("QUOTA/MAXSIZE", &format!("scripts are limited to {} bytes", crate::sieve::MAX_SCRIPT));
+                    self.no_code(
+                        "QUOTA/MAXSIZE",
+                        &format!("scripts are limited to {} bytes", crate::sieve::MAX_SCRIPT),
+                    );
                 } else {
                     self.ok("there is room");
                 }

@@ -31,8 +31,10 @@ pub fn parse(line: &[u8]) -> Result<Command, String> {
             .filter(|n| *n > 0)
             .ok_or_else(|| "message number must be a positive integer".to_string())
     };
-    let opt_num = |s: Option<&&str>| -> Result<Option<usize>, String> { if s.is_some() { num(s).map(Some) } else { Ok(None) } };
-    let no_args = |c: Command| if args.is_empty() { Ok(c) } else { Err(format!("{} takes no arguments", verb.to_uppercase())) };
+    let opt_num =
+        |s: Option<&&str>| -> Result<Option<usize>, String> { if s.is_some() { num(s).map(Some) } else { Ok(None) } };
+    let no_args =
+        |c: Command| if args.is_empty() { Ok(c) } else { Err(format!("{} takes no arguments", verb.to_uppercase())) };
     match verb.to_ascii_uppercase().as_str() {
         "USER" if !rest.trim().is_empty() => Ok(Command::User(rest.trim().to_string())),
         "USER" => Err("USER needs a name".into()),
@@ -74,7 +76,10 @@ mod tests {
         assert_eq!(parse(b"LIST\r\n"), Ok(Command::List(None)));
         assert_eq!(parse(b"LIST 3\r\n"), Ok(Command::List(Some(3))));
         assert_eq!(parse(b"TOP 2 10\r\n"), Ok(Command::Top(2, 10)));
-        assert_eq!(parse(b"AUTH PLAIN AGEAYg==\r\n"), Ok(Command::Auth { mechanism: "PLAIN".into(), initial: Some("AGEAYg==".into()) }));
+        assert_eq!(
+            parse(b"AUTH PLAIN AGEAYg==\r\n"),
+            Ok(Command::Auth { mechanism: "PLAIN".into(), initial: Some("AGEAYg==".into()) })
+        );
         assert_eq!(parse(b"capa\n"), Ok(Command::Capa));
     }
 

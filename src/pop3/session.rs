@@ -141,7 +141,8 @@ impl Session {
     }
 
     fn capa(&mut self) {
-        let mut caps = vec!["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "IMPLEMENTATION Hato"];
+        let mut caps =
+            vec!["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "IMPLEMENTATION Hato"];
         if self.drop.is_none() {
             if self.auth_allowed() {
                 caps.extend(["USER", "SASL PLAIN"]);
@@ -252,7 +253,8 @@ impl Session {
         let lock = Lock { sh: self.sh.clone(), account: account.clone() };
         match self.sh.store.snapshot(account.clone(), "INBOX".into()).await {
             Ok(snap) => {
-                let msgs: Vec<Msg> = snap.messages.into_iter().map(|(uid, size)| Msg { uid, size, deleted: false }).collect();
+                let msgs: Vec<Msg> =
+                    snap.messages.into_iter().map(|(uid, size)| Msg { uid, size, deleted: false }).collect();
                 let total: i64 = msgs.iter().map(|m| m.size).sum();
                 info!(target: "hato::pop3", user = %account, messages = msgs.len(), "logged in");
                 self.ok(&format!("{account} has {} messages ({total} octets)", msgs.len()));
@@ -273,7 +275,9 @@ impl Session {
 
     async fn transaction(&mut self, cmd: Command) -> Flow {
         let Some((md, _)) = self.drop.as_mut() else { return Flow::Close };
-        let live = |md: &Maildrop| md.msgs.iter().filter(|m| !m.deleted).map(|m| m.size).fold((0usize, 0i64), |(n, s), z| (n + 1, s + z));
+        let live = |md: &Maildrop| {
+            md.msgs.iter().filter(|m| !m.deleted).map(|m| m.size).fold((0usize, 0i64), |(n, s), z| (n + 1, s + z))
+        };
         match cmd {
             Command::Stat => {
                 let (n, s) = live(md);

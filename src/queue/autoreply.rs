@@ -42,8 +42,12 @@ pub async fn send(store: &Store, hostname: &str, e: &QueueEntry, p: Pending) {
     let reply = NewMessage::notice(hostname, body, p.vacation.subject.clone(), rcpt);
     let rid = reply.id;
     match store.send_vacation(p.account.clone(), p.sender.clone(), p.vacation.days, reply).await {
-        Ok(true) => info!(target: "hato::queue", queue_id = %rid, account = %p.account, to = %p.sender, "vacation reply queued"),
-        Ok(false) => debug!(target: "hato::queue", account = %p.account, to = %p.sender, "vacation reply already sent within {} days", p.vacation.days),
+        Ok(true) => {
+            info!(target: "hato::queue", queue_id = %rid, account = %p.account, to = %p.sender, "vacation reply queued")
+        }
+        Ok(false) => {
+            debug!(target: "hato::queue", account = %p.account, to = %p.sender, "vacation reply already sent within {} days", p.vacation.days)
+        }
         Err(err) => warn!(target: "hato::queue", account = %p.account, "vacation reply failed: {err}"),
     }
 }

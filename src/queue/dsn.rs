@@ -69,7 +69,9 @@ pub fn status_of(diagnostic: &str) -> String {
         .split_whitespace()
         .find(|w| {
             let p: Vec<&str> = w.split('.').collect();
-            p.len() == 3 && (p[0] == "5" || p[0] == "4") && p.iter().all(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit()))
+            p.len() == 3
+                && (p[0] == "5" || p[0] == "4")
+                && p.iter().all(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit()))
         })
         .map(|s| s.replacen('4', "5", 1))
         .unwrap_or_else(|| "5.0.0".into())

@@ -120,12 +120,18 @@ pub async fn follow_up(store: &Store, hostname: &str, e: &QueueEntry, plan: Plan
             }
         }
         if let (Some(reason), false) = (&plan.reject, original.sender.is_empty()) {
-            let failure = super::dsn::Failure { recipient: e.recipient.clone(), status: "5.7.1".into(), diagnostic: format!("550 5.7.1 {reason}") };
+            let failure = super::dsn::Failure {
+                recipient: e.recipient.clone(),
+                status: "5.7.1".into(),
+                diagnostic: format!("550 5.7.1 {reason}"),
+            };
             let body = super::dsn::build(hostname, original, &[failure], raw, crate::clock::now());
             if let Some(rcpt) = recipient(store, &original.sender).await {
                 let notice = NewMessage::notice(hostname, body, "Undelivered Mail Returned to Sender".into(), rcpt);
                 match store.enqueue(notice).await {
-                    Ok(()) => info!(target: "hato::sieve", queue_id = %qid, to = %original.sender, "refused by the recipient's script; sender told"),
+                    Ok(()) => {
+                        info!(target: "hato::sieve", queue_id = %qid, to = %original.sender, "refused by the recipient's script; sender told")
+                    }
                     Err(err) => warn!(target: "hato::sieve", queue_id = %qid, "could not send the refusal: {err}"),
                 }
             }

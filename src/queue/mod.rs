@@ -23,7 +23,9 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::ids::Id;
 use crate::smtp::client::{self, RcptResult, SendError};
-use crate::store::{NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target};
+use crate::store::{
+    NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target,
+};
 use route::{RouteError, Router};
 
 pub struct Runner {
@@ -125,8 +127,13 @@ impl Runner {
         match self.store.deliver_local(e.id, plan.filings.clone()).await {
             Ok(true) => {
                 crate::stats::add(&crate::stats::STATS.local_deliveries, 1);
-                crate::stats::DELIVERY_LATENCY.observe(Duration::from_secs((crate::clock::now() - e.created).max(0) as u64));
-                let to = if filed.is_empty() { "no folder (the script discarded or redirected it)".to_string() } else { filed.join(", ") };
+                crate::stats::DELIVERY_LATENCY
+                    .observe(Duration::from_secs((crate::clock::now() - e.created).max(0) as u64));
+                let to = if filed.is_empty() {
+                    "no folder (the script discarded or redirected it)".to_string()
+                } else {
+                    filed.join(", ")
+                };
                 let script = plan.script.clone().unwrap_or_default();
                 info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
                 local::follow_up(&self.store, &self.cfg.hostname, &e, plan).await;
@@ -243,7 +250,11 @@ impl Runner {
                 Fate::Temporary(m) if now - e.created >= self.cfg.queue.max_age_secs as i64 => {
                     let error = format!("{m} (gave up after {} attempts)", e.attempts + 1);
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "expired: {error}");
-                    failures.push(dsn::Failure { recipient: e.recipient.clone(), status: dsn::status_of(&m), diagnostic: error.clone() });
+                    failures.push(dsn::Failure {
+                        recipient: e.recipient.clone(),
+                        status: dsn::status_of(&m),
+                        diagnostic: error.clone(),
+                    });
                     Outcome::Failed { error }
                 }
                 Fate::Temporary(error) => {
@@ -254,7 +265,11 @@ impl Runner {
                 }
                 Fate::Failed(error) => {
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "failed: {error}");
-                    failures.push(dsn::Failure { recipient: e.recipient.clone(), status: dsn::status_of(&error), diagnostic: error.clone() });
+                    failures.push(dsn::Failure {
+                        recipient: e.recipient.clone(),
+                        status: dsn::status_of(&error),
+                        diagnostic: error.clone(),
+                    });
                     Outcome::Failed { error }
                 }
             };
@@ -290,7 +305,11 @@ pub async fn bounce_now(store: &Store, hostname: &str, msg: &QueuedMessage) -> R
         .map(|e| dsn::Failure {
             recipient: e.recipient.clone(),
             status: "5.0.0".into(),
-            diagnostic: if e.last_error.is_empty() { reason.into() } else { format!("{reason}; last error: {}", e.last_error) },
+            diagnostic: if e.last_error.is_empty() {
+                reason.into()
+            } else {
+                format!("{reason}; last error: {}", e.last_error)
+            },
         })
         .collect();
     let bounce = if msg.sender.is_empty() {

@@ -60,7 +60,9 @@ impl Router {
                     .answers()
                     .iter()
                     .filter_map(|r| match &r.data {
-                        RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii().trim_end_matches('.').to_string())),
+                        RData::MX(mx) => {
+                            Some((mx.preference, mx.exchange.to_ascii().trim_end_matches('.').to_string()))
+                        }
                         _ => None,
                     })
                     .collect();
@@ -81,7 +83,9 @@ impl Router {
         let mut hops = Vec::new();
         for name in names {
             match resolver.lookup_ip(format!("{name}.").as_str()).await {
-                Ok(ips) => hops.extend(ips.iter().map(|ip| Hop { name: name.clone(), addr: SocketAddr::new(ip, self.cfg.mx_port) })),
+                Ok(ips) => hops.extend(
+                    ips.iter().map(|ip| Hop { name: name.clone(), addr: SocketAddr::new(ip, self.cfg.mx_port) }),
+                ),
                 Err(e) => tracing::debug!(target: "hato::queue", "address lookup for {name} failed: {e}"),
             }
         }

@@ -18,10 +18,19 @@ pub struct Envelope {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    Keep { flags: Vec<String> },
-    FileInto { mailbox: String, flags: Vec<String> },
-    Redirect { address: String },
-    Reject { reason: String },
+    Keep {
+        flags: Vec<String>,
+    },
+    FileInto {
+        mailbox: String,
+        flags: Vec<String>,
+    },
+    Redirect {
+        address: String,
+    },
+    Reject {
+        reason: String,
+    },
     Vacation(VacationArgs),
     /// The message was explicitly discarded (nothing else is done with it).
     Discard,
@@ -172,7 +181,8 @@ impl Run<'_> {
             match after.find('}') {
                 Some(j) => {
                     let name = after[..j].to_ascii_lowercase();
-                    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                    let valid =
+                        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
                     if !valid {
                         out.push_str(&rest[i..i + 2 + j + 1]);
                     } else if let Ok(n) = name.parse::<usize>() {
@@ -228,7 +238,9 @@ impl Run<'_> {
             Cmd::Redirect { address, copy } => {
                 let address = self.x(address);
                 let count = self.actions.iter().filter(|a| matches!(a, Action::Redirect { .. })).count();
-                if count < MAX_REDIRECTS && !self.actions.iter().any(|a| *a == Action::Redirect { address: address.clone() }) {
+                if count < MAX_REDIRECTS
+                    && !self.actions.iter().any(|a| *a == Action::Redirect { address: address.clone() })
+                {
                     self.actions.push(Action::Redirect { address });
                 }
                 if !copy {
@@ -349,7 +361,9 @@ impl Run<'_> {
             Cond::AnyOf(list) => list.iter().any(|x| self.test(x)),
             Cond::Exists(names) => {
                 let names = self.xs(names);
-                self.msg.as_ref().is_some_and(|m| names.iter().all(|n| m.headers().iter().any(|h| h.name().eq_ignore_ascii_case(n))))
+                self.msg
+                    .as_ref()
+                    .is_some_and(|m| names.iter().all(|n| m.headers().iter().any(|h| h.name().eq_ignore_ascii_case(n))))
             }
             Cond::Size { over, limit } => {
                 let size = self.raw.len() as u64;

@@ -136,7 +136,10 @@ pub fn tokens(script: &str) -> Result<Vec<(Tok, Pos)>, SieveError> {
                 let mut n: u64 = 0;
                 while let Some(d @ b'0'..=b'9') = c.peek() {
                     c.bump();
-                    n = n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))).ok_or_else(|| SieveError::at(at, "number too large"))?;
+                    n = n
+                        .checked_mul(10)
+                        .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                        .ok_or_else(|| SieveError::at(at, "number too large"))?;
                 }
                 let mult = match c.peek() {
                     Some(b'K' | b'k') => 1 << 10,

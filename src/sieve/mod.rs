@@ -36,7 +36,10 @@ impl SieveError {
 /// Parses and checks a script.
 pub fn compile(text: &str) -> Result<Script, SieveError> {
     if text.len() > MAX_SCRIPT {
-        return Err(SieveError::at(lexer::Pos { line: 1, col: 1 }, &format!("the script is larger than {MAX_SCRIPT} bytes")));
+        return Err(SieveError::at(
+            lexer::Pos { line: 1, col: 1 },
+            &format!("the script is larger than {MAX_SCRIPT} bytes"),
+        ));
     }
     script::check(&parse::parse(lexer::tokens(text)?)?)
 }

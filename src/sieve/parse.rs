@@ -100,7 +100,9 @@ impl Parser {
     }
 
     fn command(&mut self, depth: usize) -> Result<Command, SieveError> {
-        let Some((Tok::Ident(name), pos)) = self.next() else { return Err(SieveError::at(self.pos(), "expected a command")) };
+        let Some((Tok::Ident(name), pos)) = self.next() else {
+            return Err(SieveError::at(self.pos(), "expected a command"));
+        };
         let (args, tests) = self.arguments(depth)?;
         let block = match self.peek() {
             Some(Tok::Semicolon) => {
@@ -113,8 +115,12 @@ impl Parser {
                 self.expect(Tok::RBrace, "'}' to close the block")?;
                 Some(b)
             }
-            Some(t) => return Err(SieveError::at(self.pos(), &format!("expected ';' after {name}, found {}", describe(t)))),
-            None => return Err(SieveError::at(self.end, &format!("expected ';' after {name} at the end of the script"))),
+            Some(t) => {
+                return Err(SieveError::at(self.pos(), &format!("expected ';' after {name}, found {}", describe(t))));
+            }
+            None => {
+                return Err(SieveError::at(self.end, &format!("expected ';' after {name} at the end of the script")));
+            }
         };
         Ok(Command { name, args, tests, block, pos })
     }
@@ -143,13 +149,20 @@ impl Parser {
                     loop {
                         match self.next() {
                             Some((Tok::Str(s), _)) => list.push(s),
-                            Some((t, p)) => return Err(SieveError::at(p, &format!("expected a string in the list, found {}", describe(&t)))),
+                            Some((t, p)) => {
+                                return Err(SieveError::at(
+                                    p,
+                                    &format!("expected a string in the list, found {}", describe(&t)),
+                                ));
+                            }
                             None => return Err(SieveError::at(self.end, "unterminated string list")),
                         }
                         match self.next() {
                             Some((Tok::Comma, _)) => continue,
                             Some((Tok::RBracket, _)) => break,
-                            Some((t, p)) => return Err(SieveError::at(p, &format!("expected ',' or ']', found {}", describe(&t)))),
+                            Some((t, p)) => {
+                                return Err(SieveError::at(p, &format!("expected ',' or ']', found {}", describe(&t))));
+                            }
                             None => return Err(SieveError::at(self.end, "unterminated string list")),
                         }
                     }
@@ -166,7 +179,12 @@ impl Parser {
                     match self.next() {
                         Some((Tok::Comma, _)) => tests.push(self.test(depth + 1)?),
                         Some((Tok::RParen, _)) => break,
-                        Some((t, p)) => return Err(SieveError::at(p, &format!("expected ',' or ')' in the test list, found {}", describe(&t)))),
+                        Some((t, p)) => {
+                            return Err(SieveError::at(
+                                p,
+                                &format!("expected ',' or ')' in the test list, found {}", describe(&t)),
+                            ));
+                        }
                         None => return Err(SieveError::at(self.end, "unterminated test list")),
                     }
                 }

@@ -7,8 +7,19 @@ use super::lexer::Pos;
 use super::parse::{Arg, Command, Test};
 
 /// Extensions a script may `require`.
-pub const EXTENSIONS: &[&str] =
-    &["fileinto", "reject", "ereject", "envelope", "body", "imap4flags", "variables", "copy", "vacation", "comparator-i;octet", "comparator-i;ascii-casemap"];
+pub const EXTENSIONS: &[&str] = &[
+    "fileinto",
+    "reject",
+    "ereject",
+    "envelope",
+    "body",
+    "imap4flags",
+    "variables",
+    "copy",
+    "vacation",
+    "comparator-i;octet",
+    "comparator-i;ascii-casemap",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmp {
@@ -153,9 +164,13 @@ impl Args {
         }
     }
     fn one_of(&mut self, tags: &[&str]) -> Result<Option<String>, SieveError> {
-        let found: Vec<&str> = tags.iter().copied().filter(|t| self.items.iter().any(|(a, _)| *a == Arg::Tag(t.to_string()))).collect();
+        let found: Vec<&str> =
+            tags.iter().copied().filter(|t| self.items.iter().any(|(a, _)| *a == Arg::Tag(t.to_string()))).collect();
         if found.len() > 1 {
-            return Err(SieveError::at(self.pos, &format!("{}: only one of :{} may be given", self.name, found.join(", :"))));
+            return Err(SieveError::at(
+                self.pos,
+                &format!("{}: only one of :{} may be given", self.name, found.join(", :")),
+            ));
         }
         Ok(found.first().map(|t| {
             self.tag(t);
@@ -441,14 +456,17 @@ fn cond(cx: &Ctx, t: &Test) -> Result<Cond, SieveError> {
             let bp = if t.name == "body" {
                 match a.one_of(&["raw", "text", "content"])?.as_deref() {
                     Some("raw") => BodyPart::Raw,
-                    Some("content") => return Err(SieveError::at(t.pos, "body :content is not supported by Hato; use :text")),
+                    Some("content") => {
+                        return Err(SieveError::at(t.pos, "body :content is not supported by Hato; use :text"));
+                    }
                     _ => BodyPart::Text,
                 }
             } else {
                 BodyPart::Text
             };
             let (cmp, mt) = a.matcher(cx)?;
-            let first = if matches!(t.name.as_str(), "body" | "hasflag") { Vec::new() } else { a.strings("a list of names")? };
+            let first =
+                if matches!(t.name.as_str(), "body" | "hasflag") { Vec::new() } else { a.strings("a list of names")? };
             let keys = a.strings("a list of keys")?;
             let m = Matcher { cmp, mt, keys };
             match t.name.as_str() {

@@ -19,7 +19,8 @@ impl ServerScript {
     pub fn load(path: PathBuf, required: bool) -> Result<ServerScript, String> {
         let current = match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let script = compile(&text).map_err(|e| format!("the server Sieve script {} is invalid: {e}", path.display()))?;
+                let script = compile(&text)
+                    .map_err(|e| format!("the server Sieve script {} is invalid: {e}", path.display()))?;
                 Some((text, Arc::new(script)))
             }
             Err(e) if required || e.kind() != std::io::ErrorKind::NotFound => {
@@ -51,7 +52,9 @@ impl ServerScript {
         }
         let script = compile(text).map_err(|e| e.to_string())?;
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.path)).map_err(|e| format!("cannot save {}: {e}", self.path.display()))?;
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| format!("cannot save {}: {e}", self.path.display()))?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((text.to_string(), Arc::new(script)));
         Ok(())
     }

@@ -29,12 +29,16 @@ fn implicit_keep_and_basic_actions() {
     assert_eq!(actions("require \"fileinto\"; fileinto \"Lists\";"), [filed("Lists")]);
     assert_eq!(actions("require [\"fileinto\", \"copy\"]; fileinto :copy \"Lists\";"), [filed("Lists"), keep()]);
     assert_eq!(actions("redirect \"x@other.example\";"), [Action::Redirect { address: "x@other.example".into() }]);
-    assert_eq!(actions("require \"copy\"; redirect :copy \"x@other.example\";"), [Action::Redirect { address: "x@other.example".into() }, keep()]);
+    assert_eq!(
+        actions("require \"copy\"; redirect :copy \"x@other.example\";"),
+        [Action::Redirect { address: "x@other.example".into() }, keep()]
+    );
 }
 
 #[test]
 fn tests_of_each_kind() {
-    let yes = |cond: &str, req: &str| actions(&format!("require [{req}]; if {cond} {{ discard; }}")) == [Action::Discard];
+    let yes =
+        |cond: &str, req: &str| actions(&format!("require [{req}]; if {cond} {{ discard; }}")) == [Action::Discard];
     assert!(yes("header :contains \"subject\" \"議事録\"", "\"fileinto\""), "subjects are decoded");
     assert!(yes("header :is \"X-Priority\" \"1\"", "\"fileinto\""));
     assert!(!yes("header :is \"X-Priority\" \"2\"", "\"fileinto\""));
@@ -68,8 +72,14 @@ fn if_elsif_else_and_stop() {
 
 #[test]
 fn reject_and_ereject_cancel_everything_else() {
-    assert_eq!(actions("require \"reject\"; keep; reject \"no thanks\";"), [Action::Reject { reason: "no thanks".into() }]);
-    assert_eq!(actions("require \"ereject\"; ereject text:\r\nnot here\r\n.\r\n;"), [Action::Reject { reason: "not here\r\n".into() }]);
+    assert_eq!(
+        actions("require \"reject\"; keep; reject \"no thanks\";"),
+        [Action::Reject { reason: "no thanks".into() }]
+    );
+    assert_eq!(
+        actions("require \"ereject\"; ereject text:\r\nnot here\r\n.\r\n;"),
+        [Action::Reject { reason: "not here\r\n".into() }]
+    );
 }
 
 #[test]
@@ -83,7 +93,10 @@ fn imap4flags() {
             Action::Keep { flags: vec!["\\Answered".into()] }
         ]
     );
-    assert_eq!(actions("require \"imap4flags\"; addflag \"a b\";"), [Action::Keep { flags: vec!["a".into(), "b".into()] }]);
+    assert_eq!(
+        actions("require \"imap4flags\"; addflag \"a b\";"),
+        [Action::Keep { flags: vec!["a".into(), "b".into()] }]
+    );
 }
 
 #[test]
@@ -101,7 +114,8 @@ fn variables_and_match_groups() {
 
 #[test]
 fn vacation_arguments() {
-    let s = "require \"vacation\"; vacation :days 3 :subject \"Away\" :addresses [\"bob@alias.test\"] \"Back on Monday.\";";
+    let s =
+        "require \"vacation\"; vacation :days 3 :subject \"Away\" :addresses [\"bob@alias.test\"] \"Back on Monday.\";";
     let a = actions(s);
     let Action::Vacation(v) = &a[0] else { panic!("{a:?}") };
     assert_eq!((v.days, v.subject.as_deref(), v.reason.as_str()), (3, Some("Away"), "Back on Monday."));
@@ -113,21 +127,29 @@ fn vacation_arguments() {
 fn errors_say_where() {
     let err = |s: &str| compile(s).unwrap_err().to_string();
     assert_eq!(err("fileinto \"x\";"), "line 1, column 1: fileinto needs require \"fileinto\"");
-    assert_eq!(err("require \"fileinto\";\nif true {\n  fileinto;\n}"), "line 3, column 3: fileinto: expected a mailbox name (a string)");
+    assert_eq!(
+        err("require \"fileinto\";\nif true {\n  fileinto;\n}"),
+        "line 3, column 3: fileinto: expected a mailbox name (a string)"
+    );
     assert_eq!(err("keep"), "line 1, column 1: expected ';' after keep at the end of the script");
     assert_eq!(err("if header :is \"a\" { keep; }"), "line 1, column 4: header: expected a list of keys");
     assert_eq!(err("require \"regex\";"), "line 1, column 1: unsupported extension \"regex\"");
     assert_eq!(err("keep;\nrequire \"fileinto\";"), "line 2, column 1: require must come before any other command");
     assert_eq!(err("else { keep; }"), "line 1, column 1: else without an if before it");
     assert_eq!(err("frobnicate;"), "line 1, column 1: unknown command \"frobnicate\"");
-    assert_eq!(err("if size :over 1 :under 2 { keep; }"), "line 1, column 4: size: only one of :over, :under may be given");
+    assert_eq!(
+        err("if size :over 1 :under 2 { keep; }"),
+        "line 1, column 4: size: only one of :over, :under may be given"
+    );
     assert!(err(&"if not ".repeat(100)).contains("nested too deeply"));
 }
 
 #[test]
 fn hostile_patterns_stay_cheap() {
     let long = "a".repeat(3000);
-    let s = format!("require \"variables\"; set \"v\" \"{long}\"; if string :matches \"${{v}}\" \"*a*a*a*a*a*a*a*a*b\" {{ discard; }}");
+    let s = format!(
+        "require \"variables\"; set \"v\" \"{long}\"; if string :matches \"${{v}}\" \"*a*a*a*a*a*a*a*a*b\" {{ discard; }}"
+    );
     assert_eq!(actions(&s), [keep()]);
 }
 

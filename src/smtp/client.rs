@@ -134,8 +134,8 @@ pub async fn send(
     if opts.opportunistic_tls && has(&caps, "STARTTLS") {
         let r = c.command("STARTTLS").await?;
         if r.code == 220 {
-            let name = ServerName::try_from(host.to_string())
-                .unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
+            let name =
+                ServerName::try_from(host.to_string()).unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
             c.conn.start_tls_client(&connector(), name).await.map_err(|e| c.net(e))?;
             caps = c.ehlo().await?;
         }
@@ -165,7 +165,10 @@ pub async fn send(
     let needs_utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
     if needs_utf8 {
         if !has(&caps, "SMTPUTF8") {
-            return Err(SendError::Permanent(format!("{}: does not support SMTPUTF8, needed for these addresses", c.host)));
+            return Err(SendError::Permanent(format!(
+                "{}: does not support SMTPUTF8, needed for these addresses",
+                c.host
+            )));
         }
         mail.push_str(" SMTPUTF8");
     }

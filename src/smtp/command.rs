@@ -10,14 +10,23 @@ use smtp_proto::{Error as ProtoError, Request};
 pub enum Command {
     Ehlo(String),
     Helo(String),
-    Mail { from: String, size: Option<usize>, smtputf8: bool },
-    Rcpt { to: String },
+    Mail {
+        from: String,
+        size: Option<usize>,
+        smtputf8: bool,
+    },
+    Rcpt {
+        to: String,
+    },
     Data,
     Rset,
     Noop,
     Quit,
     StartTls,
-    Auth { mechanism: Mechanism, initial: Option<String> },
+    Auth {
+        mechanism: Mechanism,
+        initial: Option<String>,
+    },
     Vrfy,
     Expn,
     Help,
@@ -51,7 +60,9 @@ impl ParseError {
             ParseError::BadSender => (501, "5.1.7", "Bad sender address syntax".into()),
             ParseError::BadRecipient => (501, "5.1.3", "Bad recipient address syntax".into()),
             ParseError::BadParameter(p) => (555, "5.5.4", format!("Parameter {p} not recognised or invalid")),
-            ParseError::UnsupportedMechanism => (504, "5.5.4", "Unrecognised authentication mechanism; use PLAIN or LOGIN".into()),
+            ParseError::UnsupportedMechanism => {
+                (504, "5.5.4", "Unrecognised authentication mechanism; use PLAIN or LOGIN".into())
+            }
             ParseError::NotUtf8 => (500, "5.5.2", "Command is not valid UTF-8".into()),
         }
     }
@@ -142,7 +153,10 @@ mod tests {
     #[test]
     fn source_routes_are_stripped_and_quotes_kept_visible() {
         // RFC 5321 §4.1.1.3: accept source routes, ignore them; the relay check then sees the real target.
-        assert_eq!(parse(b"RCPT TO:<@hop.example:user@far.example>\r\n"), Ok(Command::Rcpt { to: "user@far.example".into() }));
+        assert_eq!(
+            parse(b"RCPT TO:<@hop.example:user@far.example>\r\n"),
+            Ok(Command::Rcpt { to: "user@far.example".into() })
+        );
         let Ok(Command::Rcpt { to }) = parse(b"RCPT TO:<\"user@far.example\"@local.example>\r\n") else { panic!() };
         assert!(to.matches('@').count() == 2, "quoted @ must survive for the relay check: {to}");
     }

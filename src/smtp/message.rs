@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn strips_named_fields_with_their_continuations() {
-        let m = b"X-Spam-Flag: NO\r\nSubject: hi\r\nx-spam-status: No,\r\n tests=none\r\n\r\nX-Spam-Flag: body stays\r\n";
+        let m =
+            b"X-Spam-Flag: NO\r\nSubject: hi\r\nx-spam-status: No,\r\n tests=none\r\n\r\nX-Spam-Flag: body stays\r\n";
         let out = strip(m, &["X-Spam-Flag", "X-Spam-Status"]).unwrap();
         assert_eq!(out, b"Subject: hi\r\n\r\nX-Spam-Flag: body stays\r\n");
         assert_eq!(strip(b"Subject: hi\r\n\r\nbody", &["X-Spam-Flag"]), None);

@@ -27,7 +27,8 @@ pub async fn serve(l: TcpListener, service: Service, sh: Arc<Shared>) {
         tls: (service == Service::Submissions).then(|| sh.tls.clone()),
         refuse,
         blocked: Box::new(move |ip| {
-            policy::ip_rejected(&policy_sh.cfg.policy, ip).then_some(&b"554 5.7.1 Your address is refused by policy\r\n"[..])
+            policy::ip_rejected(&policy_sh.cfg.policy, ip)
+                .then_some(&b"554 5.7.1 Your address is refused by policy\r\n"[..])
         }),
         session: move |conn, ip| Session::new(session_sh.clone(), service, conn, ip).run(),
     };

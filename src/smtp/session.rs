@@ -38,7 +38,18 @@ pub(super) enum Flow {
 
 impl Session {
     pub fn new(sh: Arc<Shared>, service: Service, conn: Connection, peer: IpAddr) -> Session {
-        Session { sh, service, conn, peer, helo: None, esmtp: false, auth_user: None, tx: None, errors: 0, last_code: 0 }
+        Session {
+            sh,
+            service,
+            conn,
+            peer,
+            helo: None,
+            esmtp: false,
+            auth_user: None,
+            tx: None,
+            errors: 0,
+            last_code: 0,
+        }
     }
 
     /// Runs the conversation to its end; every outcome is logged, none is returned.
@@ -67,11 +78,7 @@ impl Session {
 
     pub(super) fn reply(&mut self, code: u16, esc: &str, text: &str) {
         self.last_code = code;
-        let line = if esc.is_empty() {
-            format!("{code} {text}\r\n")
-        } else {
-            format!("{code} {esc} {text}\r\n")
-        };
+        let line = if esc.is_empty() { format!("{code} {text}\r\n") } else { format!("{code} {esc} {text}\r\n") };
         self.conn.queue(line.as_bytes());
     }
 
@@ -301,7 +308,11 @@ impl Session {
             return Ok(self.client_error().await);
         }
         let web = self.service != Service::Mx && crate::directory::tokens::redeem(&user, &pass);
-        let checked = if web { Ok(Some(user.clone())) } else { crate::directory::authenticate(&self.sh.store, &user, &pass).await };
+        let checked = if web {
+            Ok(Some(user.clone()))
+        } else {
+            crate::directory::authenticate(&self.sh.store, &user, &pass).await
+        };
         match checked {
             Ok(Some(account)) => {
                 self.sh.guard.auth_succeeded(&account);

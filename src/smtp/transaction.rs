@@ -12,8 +12,8 @@ use super::session::{Flow, Session};
 use super::{Service, message, policy};
 use crate::address::{Address, AddressError};
 use crate::connection::ConnError;
-use crate::ids::Id;
 use crate::filter::Verdict;
+use crate::ids::Id;
 use crate::store::{NewMessage, NewRecipient, Resolution, Target};
 
 pub struct Transaction {
@@ -320,16 +320,17 @@ impl Session {
             recipients: tx.recipients,
         };
         if let Some(crate::mailauth::Dmarc::Reject(domain)) = auth.as_ref().map(|a| &a.dmarc)
-            && self.sh.mailauth.config().dmarc_enforce {
-                warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "dmarc", verdict = "reject", reason = %format!("DMARC policy of {domain}"), "rejected");
-                crate::stats::verdict("dmarc", "reject");
-                let reason = format!("dmarc: the DMARC policy of {domain} rejects it");
-                if let Err(e) = self.sh.store.archive_rejected(msg, reason).await {
-                    warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
-                }
-                self.reply(550, "5.7.1", &format!("Message refused: it fails DMARC and the policy of {domain} is reject"));
-                return Flow::Continue;
+            && self.sh.mailauth.config().dmarc_enforce
+        {
+            warn!(target: "hato::filter", queue_id = %qid, from = %tx.sender, filter = "dmarc", verdict = "reject", reason = %format!("DMARC policy of {domain}"), "rejected");
+            crate::stats::verdict("dmarc", "reject");
+            let reason = format!("dmarc: the DMARC policy of {domain} rejects it");
+            if let Err(e) = self.sh.store.archive_rejected(msg, reason).await {
+                warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
             }
+            self.reply(550, "5.7.1", &format!("Message refused: it fails DMARC and the policy of {domain} is reject"));
+            return Flow::Continue;
+        }
         // The content filters, before anything is promised to the client.
         match crate::filter::check(&self.sh.cfg.filter, &msg.body).await {
             Verdict::Clean => {}
@@ -375,7 +376,11 @@ impl Session {
                     if let Err(e) = self.sh.store.archive_rejected(msg, format!("spam: {reason}")).await {
                         warn!(target: "hato::archive", queue_id = %qid, "could not archive the refused message: {e}");
                     }
-                    self.reply(554, "5.7.1", &format!("Message refused as spam (score {})", crate::spam::one_decimal(report.score)));
+                    self.reply(
+                        554,
+                        "5.7.1",
+                        &format!("Message refused as spam (score {})", crate::spam::one_decimal(report.score)),
+                    );
                     return Flow::Continue;
                 }
                 crate::spam::Action::Quarantine => return self.hold(msg, &tx.sender, "spam", reason).await,
@@ -386,9 +391,10 @@ impl Session {
             }
         }
         if let Some(script) = self.sh.server_sieve.get()
-            && let Some(flow) = self.server_script(&script, &mut msg, &qid).await {
-                return flow;
-            }
+            && let Some(flow) = self.server_script(&script, &mut msg, &qid).await
+        {
+            return flow;
+        }
         if self.service != Service::Mx && self.sh.mailauth.config().sign {
             self.dkim_sign(&mut msg, &fields, &qid).await;
         }
@@ -428,7 +434,8 @@ impl Session {
     /// user's mail for it would help no one.
     async fn dkim_sign(&self, msg: &mut NewMessage, fields: &[(String, String)], qid: &str) {
         let from = message::get(fields, "From").unwrap_or_default();
-        let domain = from.rsplit_once('@').map(|(_, d)| d.trim_end_matches(['>', ' ', '"']).to_lowercase()).unwrap_or_default();
+        let domain =
+            from.rsplit_once('@').map(|(_, d)| d.trim_end_matches(['>', ' ', '"']).to_lowercase()).unwrap_or_default();
         if domain.is_empty() {
             return;
         }
@@ -476,7 +483,9 @@ impl Session {
                     warn!(target: "hato::sieve", queue_id = %qid, mailbox = %mailbox, "fileinto in the server script is ignored (users' scripts file mail); kept instead");
                     keep = true;
                 }
-                Action::Vacation(_) => warn!(target: "hato::sieve", queue_id = %qid, "vacation in the server script is ignored"),
+                Action::Vacation(_) => {
+                    warn!(target: "hato::sieve", queue_id = %qid, "vacation in the server script is ignored")
+                }
                 Action::Discard => {}
             }
         }
@@ -494,7 +503,9 @@ impl Session {
         if msg.recipients.is_empty() {
             info!(target: "hato::filter", queue_id = %qid, from = %msg.sender, filter = "sieve", verdict = "discard", reason = "server script", "discarded");
             let copy = msg.clone();
-            if let Err(e) = self.sh.store.archive_unqueued(copy, "discarded", "sieve: discarded by the server script".into()).await {
+            if let Err(e) =
+                self.sh.store.archive_unqueued(copy, "discarded", "sieve: discarded by the server script".into()).await
+            {
                 warn!(target: "hato::archive", queue_id = %qid, "could not archive the discarded message: {e}");
             }
             self.reply(250, "2.0.0", &format!("OK queued as {qid}"));

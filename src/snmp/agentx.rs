@@ -133,15 +133,38 @@ pub struct Header {
 /// A decoded PDU from the master.
 #[derive(Debug, PartialEq)]
 pub enum Pdu {
-    Response { header: Header, error: u16, index: u16 },
-    Get { header: Header, ranges: Vec<Range> },
-    GetNext { header: Header, ranges: Vec<Range> },
-    GetBulk { header: Header, non_repeaters: u16, max_repetitions: u16, ranges: Vec<Range> },
+    Response {
+        header: Header,
+        error: u16,
+        index: u16,
+    },
+    Get {
+        header: Header,
+        ranges: Vec<Range>,
+    },
+    GetNext {
+        header: Header,
+        ranges: Vec<Range>,
+    },
+    GetBulk {
+        header: Header,
+        non_repeaters: u16,
+        max_repetitions: u16,
+        ranges: Vec<Range>,
+    },
     /// TestSet and the rest of the set family: we are read-only.
-    Set { header: Header, kind: Kind },
-    Close { header: Header },
+    Set {
+        header: Header,
+        kind: Kind,
+    },
+    Close {
+        header: Header,
+    },
     /// Anything else a master may send that needs no answer from us.
-    Other { header: Header, kind: Kind },
+    Other {
+        header: Header,
+        kind: Kind,
+    },
 }
 
 // ---- encoding -------------------------------------------------------------
@@ -320,7 +343,8 @@ pub fn packet_len(buf: &[u8]) -> Result<Option<usize>, AgentxError> {
         return Err(AgentxError::Version(buf[0]));
     }
     let b: [u8; 4] = [buf[16], buf[17], buf[18], buf[19]];
-    let len = if buf[2] & FLAG_NETWORK_BYTE_ORDER != 0 { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) } as usize;
+    let len =
+        if buf[2] & FLAG_NETWORK_BYTE_ORDER != 0 { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) } as usize;
     if len > MAX_PAYLOAD {
         return Err(AgentxError::TooLarge(len));
     }
@@ -329,7 +353,8 @@ pub fn packet_len(buf: &[u8]) -> Result<Option<usize>, AgentxError> {
 
 /// Decodes one whole packet (as measured by `packet_len`).
 pub fn decode(buf: &[u8]) -> Result<Pdu, AgentxError> {
-    let total = packet_len(buf)?.ok_or_else(|| AgentxError::Truncated { needed: HEADER_LEN.saturating_sub(buf.len()) })?;
+    let total =
+        packet_len(buf)?.ok_or_else(|| AgentxError::Truncated { needed: HEADER_LEN.saturating_sub(buf.len()) })?;
     if buf.len() < total {
         return Err(AgentxError::Truncated { needed: total - buf.len() });
     }
@@ -428,7 +453,10 @@ mod tests {
         let be = [2, 2, 1, 0, 0, 0, 0, 1, 0, 0, 0, 28, 2, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 29];
         let pdu = decode(&request(6, 0x10, &be, true)).unwrap();
         let want = Range { start: vec![1, 3, 6, 1, 2, 1, 28], include: true, end: vec![1, 3, 6, 1, 2, 1, 29] };
-        assert_eq!(pdu, Pdu::GetNext { header: Header { session: 42, transaction: 9, packet: 3 }, ranges: vec![want.clone()] });
+        assert_eq!(
+            pdu,
+            Pdu::GetNext { header: Header { session: 42, transaction: 9, packet: 3 }, ranges: vec![want.clone()] }
+        );
         let le = [2, 2, 1, 0, 1, 0, 0, 0, 28, 0, 0, 0, 2, 2, 0, 0, 1, 0, 0, 0, 29, 0, 0, 0];
         let pdu = decode(&request(6, 0, &le, false)).unwrap();
         assert_eq!(pdu, Pdu::GetNext { header: Header { session: 42, transaction: 9, packet: 3 }, ranges: vec![want] });

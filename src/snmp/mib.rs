@@ -236,7 +236,9 @@ fn hato_mail(t: &mut Tree, s: &Status, unix_now: i64) {
     t.set(oid(&obj, &[1, 1, 0]), Value::string(&s.version));
     if let Some(q) = &s.queue {
         let age = q.oldest.map_or(0, |o| (unix_now - o).max(0) as u64);
-        for (n, v) in [(1, g32(q.messages)), (2, g32(q.recipients)), (3, g32(q.held)), (4, g32(kbytes(q.bytes))), (5, g32(age))] {
+        for (n, v) in
+            [(1, g32(q.messages)), (2, g32(q.recipients)), (3, g32(q.held)), (4, g32(kbytes(q.bytes))), (5, g32(age))]
+        {
             t.set(oid(&obj, &[2, n, 0]), v);
         }
     }
@@ -360,10 +362,23 @@ mod tests {
             version: "1.2.3".into(),
             started: 0,
             connections: 0,
-            stats: Snapshot { received_messages: 5, received_bytes: 4096, local_deliveries: 3, verdict_virus: 1, ..Snapshot::default() },
+            stats: Snapshot {
+                received_messages: 5,
+                received_bytes: 4096,
+                local_deliveries: 3,
+                verdict_virus: 1,
+                ..Snapshot::default()
+            },
             queue: Some(QueueSummary { messages: 2, recipients: 3, bytes: 2048, held: 1, oldest: Some(1000) }),
         };
-        let i = Inputs { services: &services, server: Some(&status), health: None, snmpd_started: Some(now), now, unix_now: 1060 };
+        let i = Inputs {
+            services: &services,
+            server: Some(&status),
+            health: None,
+            snmpd_started: Some(now),
+            now,
+            unix_now: 1060,
+        };
         let t = build(&i);
         // applOperStatus of hato (index 2) is halted(3); its version is ours.
         assert_eq!(t.get(&[1, 3, 6, 1, 2, 1, 27, 1, 1, 6, 2]), Value::Integer(3));
@@ -382,9 +397,11 @@ mod tests {
 
     #[test]
     fn without_the_mail_server_only_service_rows_remain() {
-        let services = vec![ServiceStatus { name: "hato".into(), state: "restarting", pid: None, restarts: 1, since: None }];
+        let services =
+            vec![ServiceStatus { name: "hato".into(), state: "restarting", pid: None, restarts: 1, since: None }];
         let now = Instant::now();
-        let t = build(&Inputs { services: &services, server: None, health: None, snmpd_started: None, now, unix_now: 0 });
+        let t =
+            build(&Inputs { services: &services, server: None, health: None, snmpd_started: None, now, unix_now: 0 });
         assert_eq!(t.get(&[1, 3, 6, 1, 2, 1, 27, 1, 1, 6, 1]), Value::Integer(2));
         assert_eq!(t.get(&[1, 3, 6, 1, 2, 1, 28, 1, 1, 1, 1]), Value::NoSuchObject);
     }

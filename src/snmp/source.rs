@@ -24,7 +24,11 @@ impl Source {
         let services = self.board.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server = match &self.control {
             Some(path) => {
-                let asked = tokio::time::timeout(Duration::from_secs(2), crate::control::call(path, &crate::control::Request::Status)).await;
+                let asked = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    crate::control::call(path, &crate::control::Request::Status),
+                )
+                .await;
                 asked.ok().and_then(|r| r.ok()).and_then(|v| serde_json::from_value(v).ok())
             }
             None => None,

@@ -89,7 +89,9 @@ impl Conn {
 }
 
 async fn session(socket: &Path, source: &Source, alerts: &mut broadcast::Receiver<Alert>) -> Result<(), SubagentError> {
-    let stream = UnixStream::connect(socket).await.map_err(|e| SubagentError::Connect { path: socket.display().to_string(), source: e })?;
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| SubagentError::Connect { path: socket.display().to_string(), source: e })?;
     let (r, w) = stream.into_split();
     let (tx, pdus) = mpsc::channel(16);
     let reader = tokio::spawn(read_pdus(r, tx));
@@ -121,7 +123,9 @@ async fn serve(c: &mut Conn, source: &Source, alerts: &mut broadcast::Receiver<A
         c.send(&agentx::register(session, id, &subtree, 127)).await?;
         match c.answer_to(id).await? {
             error::NONE => {}
-            e => warn!(target: "hato::snmp", subtree = %dotted(&subtree), "snmpd refused the registration (AgentX error {e}); that subtree is not served"),
+            e => {
+                warn!(target: "hato::snmp", subtree = %dotted(&subtree), "snmpd refused the registration (AgentX error {e}); that subtree is not served")
+            }
         }
     }
     info!(target: "hato::snmp", session, "AgentX session open; serving NETWORK-SERVICES-MIB, MTA-MIB and HATO-MIB");
@@ -152,7 +156,12 @@ async fn serve(c: &mut Conn, source: &Source, alerts: &mut broadcast::Receiver<A
     }
 }
 
-async fn answer(c: &mut Conn, pdu: Pdu, source: &Source, snapshot: &mut Option<(Instant, Arc<Tree>)>) -> Result<(), SubagentError> {
+async fn answer(
+    c: &mut Conn,
+    pdu: Pdu,
+    source: &Source,
+    snapshot: &mut Option<(Instant, Arc<Tree>)>,
+) -> Result<(), SubagentError> {
     let needs_tree = matches!(pdu, Pdu::Get { .. } | Pdu::GetNext { .. } | Pdu::GetBulk { .. });
     let tree = if needs_tree {
         match snapshot {

@@ -38,7 +38,11 @@ impl Tree {
             return v.clone();
         }
         let object = &oid[..oid.len().saturating_sub(1)];
-        let known = self.0.range::<[u32], _>((Bound::Included(object), Bound::Unbounded)).next().is_some_and(|(k, _)| k.starts_with(object) && !object.is_empty());
+        let known = self
+            .0
+            .range::<[u32], _>((Bound::Included(object), Bound::Unbounded))
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(object) && !object.is_empty());
         if known { Value::NoSuchInstance } else { Value::NoSuchObject }
     }
 
@@ -86,7 +90,11 @@ mod tests {
 
     fn tree() -> Tree {
         let mut t = Tree::default();
-        for (oid, n) in [(vec![1, 3, 6, 1, 2, 1, 28, 1, 1, 1, 1], 10), (vec![1, 3, 6, 1, 2, 1, 28, 1, 1, 1, 2], 20), (vec![1, 3, 6, 1, 2, 1, 28, 1, 1, 2, 1], 30)] {
+        for (oid, n) in [
+            (vec![1, 3, 6, 1, 2, 1, 28, 1, 1, 1, 1], 10),
+            (vec![1, 3, 6, 1, 2, 1, 28, 1, 1, 1, 2], 20),
+            (vec![1, 3, 6, 1, 2, 1, 28, 1, 1, 2, 1], 30),
+        ] {
             t.set(oid, Value::Counter32(n));
         }
         t
@@ -125,7 +133,13 @@ mod tests {
         let values: Vec<Value> = got.into_iter().map(|(_, v)| v).collect();
         assert_eq!(
             values,
-            [Value::Counter32(10), Value::Counter32(10), Value::Counter32(20), Value::Counter32(30), Value::EndOfMibView]
+            [
+                Value::Counter32(10),
+                Value::Counter32(10),
+                Value::Counter32(20),
+                Value::Counter32(30),
+                Value::EndOfMibView
+            ]
         );
     }
 }

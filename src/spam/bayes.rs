@@ -77,7 +77,8 @@ impl Model {
 
     /// 0.0 (ham) to 1.0 (spam); 0.5 when nothing in the message is telling.
     pub fn score(&self, tokens: &[i64]) -> f64 {
-        let mut probs: Vec<f64> = tokens.iter().filter_map(|t| self.spamminess(t)).filter(|p| (p - 0.5).abs() > MIN_DEV).collect();
+        let mut probs: Vec<f64> =
+            tokens.iter().filter_map(|t| self.spamminess(t)).filter(|p| (p - 0.5).abs() > MIN_DEV).collect();
         if probs.is_empty() {
             return 0.5;
         }

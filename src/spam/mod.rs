@@ -158,7 +158,11 @@ impl Scorer {
             }
         }
         if !self.cfg.uribl.is_empty() {
-            let domains: BTreeSet<String> = tokens::of(raw).into_iter().filter_map(|t| t.strip_prefix("url:").map(str::to_string)).take(20).collect();
+            let domains: BTreeSet<String> = tokens::of(raw)
+                .into_iter()
+                .filter_map(|t| t.strip_prefix("url:").map(str::to_string))
+                .take(20)
+                .collect();
             for zone in &self.cfg.uribl {
                 for d in &domains {
                     if blocklist::listed(resolver, &format!("{d}.{zone}."), timeout).await {
@@ -174,7 +178,8 @@ impl Scorer {
 
 /// A listing's test name: "URIBL_DBL_SPAMHAUS_ORG" for uribl zone dbl.spamhaus.org.
 fn list_test(kind: &str, zone: &str) -> String {
-    let zone: String = zone.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let zone: String =
+        zone.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     format!("{kind}_{zone}")
 }
 
@@ -228,7 +233,11 @@ mod tests {
     #[test]
     fn thresholds_and_headers() {
         let cfg = SpamConfig { junk_at: 5.0, quarantine_at: 10.0, reject_at: 15.0, ..SpamConfig::default() };
-        let r = |score: f64| Report { score, hits: vec![Hit::new("BAYES_99", 4.0), Hit::new("MISSING_DATE", 1.0)], bayes: Some(0.995) };
+        let r = |score: f64| Report {
+            score,
+            hits: vec![Hit::new("BAYES_99", 4.0), Hit::new("MISSING_DATE", 1.0)],
+            bayes: Some(0.995),
+        };
         assert_eq!(r(4.9).action(&cfg), Action::Deliver);
         assert_eq!(r(5.0).action(&cfg), Action::Junk);
         assert_eq!(r(12.0).action(&cfg), Action::Quarantine);
@@ -236,7 +245,10 @@ mod tests {
         assert_eq!(r(30.0).action(&SpamConfig { reject_at: 0.0, quarantine_at: 0.0, ..cfg.clone() }), Action::Junk);
         let h = r(5.0).headers(&cfg);
         assert!(h.starts_with("X-Spam-Flag: YES\r\nX-Spam-Score: 5.0\r\n"), "{h}");
-        assert!(h.contains("X-Spam-Status: Yes, score=5.0 required=5.0 tests=BAYES_99=4.0,MISSING_DATE=1.0\r\n"), "{h}");
+        assert!(
+            h.contains("X-Spam-Status: Yes, score=5.0 required=5.0 tests=BAYES_99=4.0,MISSING_DATE=1.0\r\n"),
+            "{h}"
+        );
         assert!(!r(1.0).headers(&cfg).contains("X-Spam-Flag"));
         assert_eq!(bayes_hit(0.5), None);
         assert_eq!(bayes_hit(0.001).unwrap().name, "BAYES_00");

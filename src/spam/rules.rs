@@ -43,12 +43,17 @@ pub fn check(m: &Message, now: i64) -> Vec<Hit> {
     if let Some(from) = m.from().and_then(|a| a.first()) {
         // "PayPal <billing@paypal.com>" <x@elsewhere.example>: a display name
         // that is itself an address of another domain is how phishing looks.
-        let shown_domain = from.name().and_then(|n| n.rsplit_once('@')).map(|(_, d)| d.trim_end_matches(['>', '"', ' ']).to_lowercase());
+        let shown_domain = from
+            .name()
+            .and_then(|n| n.rsplit_once('@'))
+            .map(|(_, d)| d.trim_end_matches(['>', '"', ' ']).to_lowercase());
         let real_domain = from.address().and_then(|a| a.rsplit_once('@')).map(|(_, d)| d.to_lowercase());
         if let (Some(shown), Some(real)) = (shown_domain, real_domain)
-            && !shown.is_empty() && shown != real {
-                hits.push(Hit::new("FROM_NAME_SPOOF", 2.0));
-            }
+            && !shown.is_empty()
+            && shown != real
+        {
+            hits.push(Hit::new("FROM_NAME_SPOOF", 2.0));
+        }
     }
     hits
 }
@@ -73,7 +78,8 @@ mod tests {
         assert!(names(good, now).is_empty(), "{:?}", names(good, now));
         let bad = "From: \"service@paypal.com\" <x@phish.example>\r\nSubject: URGENT ACCOUNT NOTICE\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n";
         let n = names(bad, now);
-        for want in ["MISSING_DATE", "MISSING_MID", "MISSING_TO", "SUBJ_ALL_CAPS", "MIME_HTML_ONLY", "FROM_NAME_SPOOF"] {
+        for want in ["MISSING_DATE", "MISSING_MID", "MISSING_TO", "SUBJ_ALL_CAPS", "MIME_HTML_ONLY", "FROM_NAME_SPOOF"]
+        {
             assert!(n.iter().any(|x| x == want), "{want} not in {n:?}");
         }
         let future = good.replace("20 Sep 2026", "20 Sep 2027");

@@ -69,9 +69,10 @@ pub fn of(raw: &[u8]) -> HashSet<String> {
     };
     words("s:", m.subject().unwrap_or(""), &mut out);
     if let Some(from) = m.from().and_then(|a| a.first()).and_then(|a| a.address())
-        && let Some((_, domain)) = from.rsplit_once('@') {
-            out.insert(format!("from:{}", domain.to_lowercase()));
-        }
+        && let Some((_, domain)) = from.rsplit_once('@')
+    {
+        out.insert(format!("from:{}", domain.to_lowercase()));
+    }
     let mut body = String::new();
     for i in 0..m.text_body_count().max(m.html_body_count()) {
         if let Some(t) = m.body_text(i) {
@@ -103,7 +104,9 @@ mod tests {
     fn words_pairs_and_domains() {
         let raw = "From: Shop <deals@cheap.example>\r\nSubject: =?UTF-8?B?5Lya6K2w?= FREE offer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n今すぐ登録 click http://cheap.example/x now!\r\n";
         let t = of(raw.as_bytes());
-        for want in ["s:free", "s:offer", "s:会議", "from:cheap.example", "url:cheap.example", "click", "今す", "すぐ", "登録"] {
+        for want in
+            ["s:free", "s:offer", "s:会議", "from:cheap.example", "url:cheap.example", "click", "今す", "すぐ", "登録"]
+        {
             assert!(t.contains(want), "{want} missing from {t:?}");
         }
         assert!(!t.contains("s:fr"), "words shorter than 3 are left out");

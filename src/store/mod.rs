@@ -434,9 +434,8 @@ pub struct Store {
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
         }
         Ok(Store { db: Db::open(path)?, watchers: Default::default() })
     }
@@ -540,10 +539,17 @@ impl Store {
     }
     /// Adds messages from another system's archive (each with its own date), in one commit.
     pub async fn archive_import(&self, msgs: Vec<(NewMessage, i64)>) -> Result<(), StoreError> {
-        self.db.write(move |c| msgs.iter().try_for_each(|(m, created)| archive::record(c, m, "imported", "", *created))).await
+        self.db
+            .write(move |c| msgs.iter().try_for_each(|(m, created)| archive::record(c, m, "imported", "", *created)))
+            .await
     }
     /// Archives a message that is not queued (refused, or discarded by the server's script).
-    pub async fn archive_unqueued(&self, msg: NewMessage, disposition: &'static str, reason: String) -> Result<(), StoreError> {
+    pub async fn archive_unqueued(
+        &self,
+        msg: NewMessage,
+        disposition: &'static str,
+        reason: String,
+    ) -> Result<(), StoreError> {
         self.db.write(move |c| archive::record(c, &msg, disposition, &reason, crate::clock::now())).await
     }
     pub async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
@@ -591,7 +597,11 @@ impl Store {
         self.db.read(move |c| queue::list(c, &filter)).await
     }
     /// Records delivery outcomes, and commits a bounce (if any) in the same transaction.
-    pub async fn record_outcomes(&self, outcomes: Vec<(Id, Outcome)>, bounce: Option<NewMessage>) -> Result<(), StoreError> {
+    pub async fn record_outcomes(
+        &self,
+        outcomes: Vec<(Id, Outcome)>,
+        bounce: Option<NewMessage>,
+    ) -> Result<(), StoreError> {
         self.db
             .write(move |c| {
                 let now = crate::clock::now();
@@ -610,7 +620,11 @@ impl Store {
         self.db.write(move |c| quarantine::add(c, &msg, &filter, &reason, crate::clock::now())).await
     }
     /// Held messages, newest first; with `account`, only those held for that account.
-    pub async fn quarantine_list(&self, limit: usize, account: Option<String>) -> Result<Vec<QuarantineEntry>, StoreError> {
+    pub async fn quarantine_list(
+        &self,
+        limit: usize,
+        account: Option<String>,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.db.read(move |c| quarantine::list(c, limit, account.as_deref())).await
     }
     pub async fn quarantine_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
@@ -684,14 +698,21 @@ impl Store {
         self.db.read(move |c| vacation::get(c, &account)).await
     }
     /// Queues a vacation reply unless `sender` had one within `days`; true if queued.
-    pub async fn send_vacation(&self, account: String, sender: String, days: u32, reply: NewMessage) -> Result<bool, StoreError> {
+    pub async fn send_vacation(
+        &self,
+        account: String,
+        sender: String,
+        days: u32,
+        reply: NewMessage,
+    ) -> Result<bool, StoreError> {
         self.db.write(move |c| vacation::send(c, &account, &sender, days, &reply, crate::clock::now())).await
     }
 
     /// Files a local queue entry into each of `filings` of its account (none:
     /// it is discarded) in one transaction; false when the entry was already delivered.
     pub async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<bool, StoreError> {
-        let account = self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &filings, crate::clock::now())).await?;
+        let account =
+            self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &filings, crate::clock::now())).await?;
         if let Some(a) = &account {
             self.changed(a);
         }
@@ -728,15 +749,30 @@ impl Store {
         self.db.write(move |c| mailbox::claim_recent(c, &account, &mailbox)).await
     }
     /// Contents of several messages in one read (FETCH and SEARCH work in batches).
-    pub async fn contents(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    pub async fn contents(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         self.db.read(move |c| mailbox::contents(c, &account, &mailbox, &uids)).await
     }
     /// Decoded header summaries of several messages in one read (SEARCH on header keys).
-    pub async fn summaries(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, crate::summary::Summary)>, StoreError> {
+    pub async fn summaries(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+    ) -> Result<Vec<(i64, crate::summary::Summary)>, StoreError> {
         self.db.read(move |c| mailbox::summaries(c, &account, &mailbox, &uids)).await
     }
     /// Only the header blocks of several messages (FETCH of header fields).
-    pub async fn headers(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    pub async fn headers(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         self.db.read(move |c| mailbox::headers(c, &account, &mailbox, &uids)).await
     }
     pub async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
@@ -753,19 +789,36 @@ impl Store {
         unchanged_since: Option<i64>,
     ) -> Result<(Vec<FlagUpdate>, Vec<i64>), StoreError> {
         let who = account.clone();
-        let r = self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since)).await?;
+        let r = self
+            .db
+            .write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since))
+            .await?;
         self.changed(&who);
         Ok(r)
     }
     /// Stores a client-uploaded message; returns (uidvalidity, uid).
-    pub async fn append(&self, account: String, mailbox: String, body: Vec<u8>, flags: String, date: i64) -> Result<(i64, i64), StoreError> {
+    pub async fn append(
+        &self,
+        account: String,
+        mailbox: String,
+        body: Vec<u8>,
+        flags: String,
+        date: i64,
+    ) -> Result<(i64, i64), StoreError> {
         let who = account.clone();
         let r = self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await?;
         self.changed(&who);
         Ok(r)
     }
     /// Copies messages; returns the destination's uidvalidity and (source, new) UID pairs.
-    pub async fn copy(&self, account: String, from: String, to: String, uids: Vec<i64>, check_quota: bool) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
+    pub async fn copy(
+        &self,
+        account: String,
+        from: String,
+        to: String,
+        uids: Vec<i64>,
+        check_quota: bool,
+    ) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
         let who = account.clone();
         let r = self.db.write(move |c| mailbox::copy_messages(c, &account, &from, &to, &uids, check_quota)).await?;
         self.changed(&who);
@@ -798,7 +851,12 @@ impl Store {
         self.changed(&who);
         Ok(r)
     }
-    pub async fn messages(&self, account: String, mailbox: String, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
+    pub async fn messages(
+        &self,
+        account: String,
+        mailbox: String,
+        with_content: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         self.db.read(move |c| mailbox::messages(c, &account, &mailbox, with_content)).await
     }
 }

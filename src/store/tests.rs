@@ -50,7 +50,10 @@ async fn directory_resolution() {
     s.set_group_member("team@example.test".into(), "alice@example.test".into(), true).await.unwrap();
     s.set_group_member("team@example.test".into(), "info@example.test".into(), true).await.unwrap();
     s.set_group_member("team@example.test".into(), "ext@remote.test".into(), true).await.unwrap();
-    assert!(matches!(s.add_alias("alice@example.test".into(), "bob@example.test".into()).await, Err(StoreError::Exists(_))));
+    assert!(matches!(
+        s.add_alias("alice@example.test".into(), "bob@example.test".into()).await,
+        Err(StoreError::Exists(_))
+    ));
 
     assert_eq!(s.resolve("x@remote.test".into()).await.unwrap(), Resolution::NotLocal);
     assert_eq!(s.resolve("nobody@example.test".into()).await.unwrap(), Resolution::Unknown);
@@ -83,7 +86,10 @@ async fn enqueue_deliver_and_forget() {
     assert_eq!(due.len(), 2);
     let local = due.iter().find(|e| e.local_account.is_some()).unwrap();
     assert!(s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap());
-    assert!(!s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap(), "second delivery must find nothing");
+    assert!(
+        !s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap(),
+        "second delivery must find nothing"
+    );
     let inbox = s.messages("alice@example.test".into(), "INBOX".into(), true).await.unwrap();
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].uid, 1);

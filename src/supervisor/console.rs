@@ -28,7 +28,8 @@ pub enum Command {
     Nothing,
 }
 
-pub const HELP: &str = "commands: status | smart | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | poweroff | reboot | help\n";
+pub const HELP: &str =
+    "commands: status | smart | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | poweroff | reboot | help\n";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();

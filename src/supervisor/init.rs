@@ -113,7 +113,9 @@ fn blank_disks(boot_disk: &str) -> Vec<String> {
         if !(name.starts_with("vd") || name.starts_with("sd") || name.starts_with("nvme")) || name == boot_disk {
             continue;
         }
-        let has_parts = fs::read_dir(e.path()).map(|d| d.flatten().any(|c| c.file_name().to_string_lossy().starts_with(&name))).unwrap_or(false);
+        let has_parts = fs::read_dir(e.path())
+            .map(|d| d.flatten().any(|c| c.file_name().to_string_lossy().starts_with(&name)))
+            .unwrap_or(false);
         let size: u64 = fs::read_to_string(e.path().join("size")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
         // A seed disk is tiny; data disks are not.
         if !has_parts && size > 64 * 2048 {
@@ -141,7 +143,8 @@ fn has_filesystem(dev: &str) -> bool {
 /// are two, else the boot disk's data partition; formats it on first boot.
 fn data_device() -> Option<String> {
     let root = partition("rootA")?;
-    let boot_disk = root.trim_start_matches("/dev/").trim_end_matches(char::is_numeric).trim_end_matches('p').to_string();
+    let boot_disk =
+        root.trim_start_matches("/dev/").trim_end_matches(char::is_numeric).trim_end_matches('p').to_string();
     let disks = blank_disks(&boot_disk);
     if disks.len() >= 2 {
         let md = "/dev/md0";
@@ -150,10 +153,15 @@ fn data_device() -> Option<String> {
         assemble.extend(&members);
         if !run("mdadm", &assemble) {
             info!(target: "hato::init", "creating RAID1 on {members:?}");
-            let mut create = vec!["--create", md, "--level=1", "--raid-devices=2", "--metadata=1.2", "--run", "--name=hato-data"];
+            let mut create =
+                vec!["--create", md, "--level=1", "--raid-devices=2", "--metadata=1.2", "--run", "--name=hato-data"];
             create.extend(&members);
             if !run("mdadm", &create) {
-                crate::alert::raise("data.raid_create", crate::alert::Severity::Critical, "cannot create the data RAID; falling back to the boot disk");
+                crate::alert::raise(
+                    "data.raid_create",
+                    crate::alert::Severity::Critical,
+                    "cannot create the data RAID; falling back to the boot disk",
+                );
                 return partition("data");
             }
         }
@@ -164,7 +172,11 @@ fn data_device() -> Option<String> {
 
 fn mount_data() -> bool {
     let Some(dev) = data_device() else {
-        crate::alert::raise("data.missing", crate::alert::Severity::Critical, "no data partition or disk found; mail cannot be stored");
+        crate::alert::raise(
+            "data.missing",
+            crate::alert::Severity::Critical,
+            "no data partition or disk found; mail cannot be stored",
+        );
         return false;
     };
     if !has_filesystem(&dev) {
@@ -174,8 +186,13 @@ fn mount_data() -> bool {
         }
     }
     let _ = fs::create_dir_all(DATA);
-    if let Err(e) = mount(Some(dev.as_str()), DATA, Some("ext4"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&str>) {
-        crate::alert::raise("data.mount", crate::alert::Severity::Critical, &format!("cannot mount {dev} on {DATA}: {e}"));
+    if let Err(e) = mount(Some(dev.as_str()), DATA, Some("ext4"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&str>)
+    {
+        crate::alert::raise(
+            "data.mount",
+            crate::alert::Severity::Critical,
+            &format!("cannot mount {dev} on {DATA}: {e}"),
+        );
         return false;
     }
     info!(target: "hato::init", "data on {dev}");
@@ -317,7 +334,8 @@ fn first_boot_password() {
     if marker.exists() {
         return;
     }
-    let seeded = fs::read_to_string("/data/etc/admin-password").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let seeded =
+        fs::read_to_string("/data/etc/admin-password").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (password, shown) = match seeded {
         Some(p) => (p, false),
         None => (crate::ids::token(16), true),
@@ -327,7 +345,9 @@ fn first_boot_password() {
     }
     let _ = fs::remove_file("/data/etc/admin-password");
     if shown {
-        console(&format!("\n  First boot: the administrator password is  {password}\n  It is shown only this once.\n\n"));
+        console(&format!(
+            "\n  First boot: the administrator password is  {password}\n  It is shown only this once.\n\n"
+        ));
     }
 }
 
@@ -342,12 +362,19 @@ fn addresses() -> Vec<String> {
 
 fn memory_used_mib() -> u64 {
     let info = fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kb = |key: &str| info.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let kb = |key: &str| {
+        info.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     kb("MemTotal:").saturating_sub(kb("MemAvailable:")) / 1024
 }
 
 fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) -> String {
-    let mut s = format!("\n==== Hato {} ====  {}\n", env!("CARGO_PKG_VERSION"), crate::clock::rfc5322(crate::clock::now()));
+    let mut s =
+        format!("\n==== Hato {} ====  {}\n", env!("CARGO_PKG_VERSION"), crate::clock::rfc5322(crate::clock::now()));
     let addrs = addresses();
     s.push_str(&format!("addresses: {}\n", if addrs.is_empty() { "none yet".into() } else { addrs.join(", ") }));
     if let Some(a) = addrs.first() {
@@ -360,7 +387,14 @@ fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) ->
     let Some(health) = health else { return s };
     for a in &health.arrays {
         let sync = a.sync.as_ref().map(|x| format!(" {} {:.1}%", x.kind, x.percent)).unwrap_or_default();
-        s.push_str(&format!("  RAID {:<7} {} [{}]{}{}\n", a.name, a.level, a.slots, if a.degraded() { " DEGRADED" } else { "" }, sync));
+        s.push_str(&format!(
+            "  RAID {:<7} {} [{}]{}{}\n",
+            a.name,
+            a.level,
+            a.slots,
+            if a.degraded() { " DEGRADED" } else { "" },
+            sync
+        ));
     }
     for (_, (_, text)) in health.conditions.iter().filter(|(_, (sev, _))| *sev != crate::health::Severity::Info) {
         s.push_str(&format!("  ! {text}\n"));
@@ -372,11 +406,13 @@ fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) ->
 fn watchdog() -> Option<fs::File> {
     let dog = fs::OpenOptions::new().write(true).open("/dev/watchdog").ok()?;
     let mut feeder = dog.try_clone().ok()?;
-    std::thread::spawn(move || loop {
-        if feeder.write_all(b"k").is_err() {
-            return;
+    std::thread::spawn(move || {
+        loop {
+            if feeder.write_all(b"k").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(5));
         }
-        std::thread::sleep(Duration::from_secs(5));
     });
     info!(target: "hato::init", "hardware watchdog armed");
     Some(dog)
@@ -514,7 +550,11 @@ fn power_button(tx: tokio::sync::mpsc::UnboundedSender<Stop>) {
             // struct input_event: 16 bytes of time, u16 type, u16 code, i32 value.
             let mut buf = [0u8; 24];
             while f.read_exact(&mut buf).is_ok() {
-                let (kind, code, value) = (u16::from_ne_bytes([buf[16], buf[17]]), u16::from_ne_bytes([buf[18], buf[19]]), i32::from_ne_bytes([buf[20], buf[21], buf[22], buf[23]]));
+                let (kind, code, value) = (
+                    u16::from_ne_bytes([buf[16], buf[17]]),
+                    u16::from_ne_bytes([buf[18], buf[19]]),
+                    i32::from_ne_bytes([buf[20], buf[21], buf[22], buf[23]]),
+                );
                 if kind == 1 && code == 116 && value == 1 {
                     let _ = tx.send(Stop::PowerOff);
                 }

@@ -44,14 +44,30 @@ pub enum SupervisorError {
 
 /// What happened, as the supervisor loop sees it.
 pub enum Event {
-    Exited { pid: i32, how: String },
-    Ready { service: usize, generation: u64 },
-    NotReady { service: usize, generation: u64 },
-    Restart { service: usize },
+    Exited {
+        pid: i32,
+        how: String,
+    },
+    Ready {
+        service: usize,
+        generation: u64,
+    },
+    NotReady {
+        service: usize,
+        generation: u64,
+    },
+    Restart {
+        service: usize,
+    },
     /// An administrator asks to restart a service by name (retrying one that was given up on).
-    AdminRestart { name: String },
+    AdminRestart {
+        name: String,
+    },
     /// An administrator sends a service a signal.
-    AdminSignal { name: String, signal: Signal },
+    AdminSignal {
+        name: String,
+        signal: Signal,
+    },
     Stop,
 }
 
@@ -94,8 +110,8 @@ struct Svc {
 pub fn load(path: &std::path::Path) -> Result<SupervisorConfig, SupervisorError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SupervisorError::Config { path: path.display().to_string(), message: e.to_string() })?;
-    let cfg: SupervisorConfig =
-        toml::from_str(&text).map_err(|e| SupervisorError::Config { path: path.display().to_string(), message: e.to_string() })?;
+    let cfg: SupervisorConfig = toml::from_str(&text)
+        .map_err(|e| SupervisorError::Config { path: path.display().to_string(), message: e.to_string() })?;
     cfg.validate().map_err(SupervisorError::Invalid)?;
     Ok(cfg)
 }
@@ -142,7 +158,11 @@ impl Supervisor {
     pub async fn run(mut self, stop: impl Future<Output = ()> + Send + 'static) {
         reaper::spawn(self.tx.clone());
         if let (Some(snmp), Some(alerts)) = (&self.cfg.snmp, self.alerts.take()) {
-            let source = crate::snmp::source::Source { board: self.board.clone(), health: self.health.clone(), control: snmp.control_socket.clone() };
+            let source = crate::snmp::source::Source {
+                board: self.board.clone(),
+                health: self.health.clone(),
+                control: snmp.control_socket.clone(),
+            };
             tokio::spawn(crate::snmp::subagent::run(snmp.agentx_socket.clone(), Arc::new(source), alerts));
         }
         let tx = self.tx.clone();
@@ -206,7 +226,9 @@ impl Supervisor {
                 s.tracker.reset();
                 crate::alert::clear(&format!("service.{name}.failed"));
             }
-            (None, _) => info!(target: "hato::supervisor", service = %name, "not running; it starts when its turn comes"),
+            (None, _) => {
+                info!(target: "hato::supervisor", service = %name, "not running; it starts when its turn comes")
+            }
         }
     }
 
@@ -250,11 +272,19 @@ impl Supervisor {
             Ok(pid) => {
                 info!(target: "hato::supervisor", service = %s.spec.name, pid, "started");
                 s.pid = Some(pid);
-                let (tx, ready, timeout, generation) =
-                    (self.tx.clone(), s.spec.ready.clone(), Duration::from_secs(s.spec.restart.ready_timeout_secs), s.generation);
+                let (tx, ready, timeout, generation) = (
+                    self.tx.clone(),
+                    s.spec.ready.clone(),
+                    Duration::from_secs(s.spec.restart.ready_timeout_secs),
+                    s.generation,
+                );
                 tokio::spawn(async move {
                     let ok = wait_ready(&ready, timeout).await;
-                    let _ = tx.send(if ok { Event::Ready { service: i, generation } } else { Event::NotReady { service: i, generation } });
+                    let _ = tx.send(if ok {
+                        Event::Ready { service: i, generation }
+                    } else {
+                        Event::NotReady { service: i, generation }
+                    });
                 });
             }
             Err(e) => {
@@ -290,7 +320,11 @@ impl Supervisor {
                     "service {} failed {} times in a row; not restarting it until an administrator intervenes",
                     s.spec.name, s.tracker.fast_failures
                 );
-                crate::alert::raise(&format!("service.{}.failed", s.spec.name), crate::alert::Severity::Critical, &text);
+                crate::alert::raise(
+                    &format!("service.{}.failed", s.spec.name),
+                    crate::alert::Severity::Critical,
+                    &text,
+                );
             }
             Decision::GiveUp => {}
         }
@@ -352,9 +386,12 @@ fn spawn(spec: &ServiceSpec, log: Arc<Mutex<Option<RotatingFile>>>) -> std::io::
     cmd.process_group(0);
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
-    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
-        .into_iter()
-        .flatten()
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
     {
         let log = log.clone();
         std::thread::spawn(move || copy_lines(stream, log));

@@ -16,7 +16,11 @@ pub fn config(c: &SnmpConfig, hostname: &str) -> String {
     out.push_str("disk /data 10%\nload 12 10 5\n");
     if let Some(community) = &c.community {
         if c.community_sources.is_empty() {
-            out.push_str(&format!("rocommunity {} default\nrocommunity6 {} default\n", one_line(community), one_line(community)));
+            out.push_str(&format!(
+                "rocommunity {} default\nrocommunity6 {} default\n",
+                one_line(community),
+                one_line(community)
+            ));
         }
         for src in &c.community_sources {
             out.push_str(&format!("rocommunity {} {}\n", one_line(community), one_line(src)));
@@ -66,7 +70,10 @@ mod tests {
             trap_sinks: vec!["192.0.2.5".into()],
         };
         let text = config(&c, "mail1");
-        assert!(text.contains("rocommunity s3cretrwcommunity x 192.0.2.0/24\n"), "newlines cannot inject directives: {text}");
+        assert!(
+            text.contains("rocommunity s3cretrwcommunity x 192.0.2.0/24\n"),
+            "newlines cannot inject directives: {text}"
+        );
         assert!(!text.contains("\nrwcommunity"));
         assert!(text.contains("rouser monitor priv\n"));
         assert!(text.contains("trap2sink 192.0.2.5 "));

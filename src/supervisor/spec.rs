@@ -101,7 +101,13 @@ pub struct RestartPolicy {
 
 impl Default for RestartPolicy {
     fn default() -> Self {
-        RestartPolicy { initial_backoff_ms: 500, max_backoff_ms: 60_000, min_uptime_secs: 10, give_up_after: 5, ready_timeout_secs: 120 }
+        RestartPolicy {
+            initial_backoff_ms: 500,
+            max_backoff_ms: 60_000,
+            min_uptime_secs: 10,
+            give_up_after: 5,
+            ready_timeout_secs: 120,
+        }
     }
 }
 

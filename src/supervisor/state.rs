@@ -113,7 +113,13 @@ mod tests {
     use super::*;
 
     fn policy() -> RestartPolicy {
-        RestartPolicy { initial_backoff_ms: 100, max_backoff_ms: 1000, min_uptime_secs: 10, give_up_after: 4, ready_timeout_secs: 5 }
+        RestartPolicy {
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1000,
+            min_uptime_secs: 10,
+            give_up_after: 4,
+            ready_timeout_secs: 5,
+        }
     }
 
     #[test]

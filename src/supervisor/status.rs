@@ -58,7 +58,10 @@ pub fn of(services: &[ServiceStatus], health: Option<&Report>, memory_used_mib: 
         updated: crate::clock::now(),
         version: env!("CARGO_PKG_VERSION").into(),
         memory_used_mib,
-        services: services.iter().map(|x| Service { name: x.name.clone(), state: x.state.into(), pid: x.pid, restarts: x.restarts }).collect(),
+        services: services
+            .iter()
+            .map(|x| Service { name: x.name.clone(), state: x.state.into(), pid: x.pid, restarts: x.restarts })
+            .collect(),
         ..ApplianceStatus::default()
     };
     if let Some(h) = health {
@@ -85,7 +88,11 @@ pub fn of(services: &[ServiceStatus], health: Option<&Report>, memory_used_mib: 
             })
             .collect();
         s.filesystems = h.filesystems.iter().map(|f| (f.path.clone(), f.used_percent)).collect();
-        s.alerts = h.conditions.iter().map(|(k, (sev, text))| (k.clone(), format!("{sev:?}").to_lowercase(), text.clone())).collect();
+        s.alerts = h
+            .conditions
+            .iter()
+            .map(|(k, (sev, text))| (k.clone(), format!("{sev:?}").to_lowercase(), text.clone()))
+            .collect();
     }
     s
 }
@@ -117,7 +124,10 @@ mod tests {
         write(&p, &s).unwrap();
         let back = read(&p).unwrap();
         assert_eq!(back.services[0].state, "running");
-        assert!(back.arrays[0].degraded && back.alerts.iter().any(|a| a.0.ends_with(".degraded") && a.1 == "critical"), "{back:?}");
+        assert!(
+            back.arrays[0].degraded && back.alerts.iter().any(|a| a.0.ends_with(".degraded") && a.1 == "critical"),
+            "{back:?}"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 }

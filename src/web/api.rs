@@ -74,7 +74,11 @@ struct Login {
     password: String,
 }
 
-async fn login(State(app): State<Arc<App>>, axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>, Json(l): Json<Login>) -> Response {
+async fn login(
+    State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Json(l): Json<Login>,
+) -> Response {
     match ops::login(&app, crate::cidr::canonical(peer.ip()), &l.user, &l.password).await {
         Ok((token, s)) => (
             [(header::SET_COOKIE, session::set_cookie(session::COOKIE, &token, None))],
@@ -109,7 +113,9 @@ macro_rules! c {
 }
 
 async fn me(Auth(s): Auth) -> Api {
-    Ok(Json(json!({ "user": s.user, "role": s.role, "domain": s.domain(), "csrf": s.csrf, "mailbox": s.has_mailbox() })))
+    Ok(Json(
+        json!({ "user": s.user, "role": s.role, "domain": s.domain(), "csrf": s.csrf, "mailbox": s.has_mailbox() }),
+    ))
 }
 
 async fn stats(State(app): State<Arc<App>>, Auth(s): Auth) -> Api {
@@ -130,24 +136,50 @@ struct DomainQuery {
     domain: Option<String>,
 }
 
-async fn accounts(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<DomainQuery>) -> Api<Vec<crate::store::Account>> {
+async fn accounts(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(q): Query<DomainQuery>,
+) -> Api<Vec<crate::store::Account>> {
     Ok(Json(ops::accounts(&c!(app, s, p), q.domain).await?))
 }
 
-async fn create_account(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(n): Json<ops::NewAccount>) -> Result<(StatusCode, Json<Value>), WebError> {
+async fn create_account(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(n): Json<ops::NewAccount>,
+) -> Result<(StatusCode, Json<Value>), WebError> {
     let (a, pw) = ops::create_account(&c!(app, s, p), n).await?;
     Ok((StatusCode::CREATED, Json(json!({ "account": a, "password": pw }))))
 }
 
-async fn account(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>) -> Api<crate::store::Account> {
+async fn account(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(address): Path<String>,
+) -> Api<crate::store::Account> {
     Ok(Json(ops::account(&c!(app, s, p), &address).await?))
 }
 
-async fn update_account(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>, Json(patch): Json<ops::AccountPatch>) -> Api<crate::store::Account> {
+async fn update_account(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(address): Path<String>,
+    Json(patch): Json<ops::AccountPatch>,
+) -> Api<crate::store::Account> {
     Ok(Json(ops::update_account(&c!(app, s, p), &address, patch).await?))
 }
 
-async fn delete_account(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>) -> Result<StatusCode, WebError> {
+async fn delete_account(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(address): Path<String>,
+) -> Result<StatusCode, WebError> {
     ops::delete_account(&c!(app, s, p), &address).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,7 +193,12 @@ struct NewDomain {
     name: String,
 }
 
-async fn add_domain(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(d): Json<NewDomain>) -> Result<StatusCode, WebError> {
+async fn add_domain(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(d): Json<NewDomain>,
+) -> Result<StatusCode, WebError> {
     ops::add_domain(&c!(app, s, p), &d.name).await?;
     Ok(StatusCode::CREATED)
 }
@@ -174,7 +211,12 @@ struct QueueQuery {
     state: Option<String>,
 }
 
-async fn queue(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<QueueQuery>) -> Api<Vec<crate::store::QueuedMessage>> {
+async fn queue(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(q): Query<QueueQuery>,
+) -> Api<Vec<crate::store::QueuedMessage>> {
     let f = crate::store::QueueFilter { sender: q.sender, recipient: q.recipient, state: q.state };
     Ok(Json(ops::queue(&c!(app, s, p), f).await?))
 }
@@ -184,7 +226,12 @@ async fn queued(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(id): P
     Ok(Json(json!({ "queued": m, "message": shown })))
 }
 
-async fn queue_action(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((id, action)): Path<(String, String)>) -> Api {
+async fn queue_action(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((id, action)): Path<(String, String)>,
+) -> Api {
     let n = ops::queue_action(&c!(app, s, p), &id, &action).await?;
     Ok(Json(json!({ "recipients": n })))
 }
@@ -195,11 +242,21 @@ struct TextQuery {
     q: String,
 }
 
-async fn quarantine(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<TextQuery>) -> Api<Vec<crate::store::QuarantineEntry>> {
+async fn quarantine(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(q): Query<TextQuery>,
+) -> Api<Vec<crate::store::QuarantineEntry>> {
     Ok(Json(ops::quarantine_search(&c!(app, s, p), &q.q).await?))
 }
 
-async fn quarantine_preview(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(id): Path<String>) -> Api<super::message::Shown> {
+async fn quarantine_preview(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(id): Path<String>,
+) -> Api<super::message::Shown> {
     Ok(Json(ops::quarantine_preview(&c!(app, s, p), &id).await?))
 }
 
@@ -208,7 +265,12 @@ async fn quarantine_release(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer,
     Ok(Json(json!({ "queue_id": qid })))
 }
 
-async fn quarantine_delete(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(id): Path<String>) -> Result<StatusCode, WebError> {
+async fn quarantine_delete(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, WebError> {
     ops::quarantine_delete(&c!(app, s, p), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -229,8 +291,21 @@ pub struct ListQuery {
     pub q: Option<String>,
 }
 
-async fn list(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(folder): Path<String>, Query(q): Query<ListQuery>) -> Api<ops::Listing> {
-    let listing = ops::list(&c!(app, s, p), &folder, q.page.unwrap_or(1), q.sort.as_deref().unwrap_or("newest"), q.q.as_deref().unwrap_or("")).await?;
+async fn list(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(folder): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Api<ops::Listing> {
+    let listing = ops::list(
+        &c!(app, s, p),
+        &folder,
+        q.page.unwrap_or(1),
+        q.sort.as_deref().unwrap_or("newest"),
+        q.q.as_deref().unwrap_or(""),
+    )
+    .await?;
     Ok(Json(listing))
 }
 
@@ -240,11 +315,22 @@ struct ReadQuery {
     images: bool,
 }
 
-async fn read(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((folder, uid)): Path<(String, i64)>, Query(q): Query<ReadQuery>) -> Api<super::message::Shown> {
+async fn read(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((folder, uid)): Path<(String, i64)>,
+    Query(q): Query<ReadQuery>,
+) -> Api<super::message::Shown> {
     Ok(Json(ops::read(&c!(app, s, p), &folder, uid, q.images).await?))
 }
 
-async fn delete_message(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((folder, uid)): Path<(String, i64)>) -> Result<StatusCode, WebError> {
+async fn delete_message(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((folder, uid)): Path<(String, i64)>,
+) -> Result<StatusCode, WebError> {
     ops::delete_message(&c!(app, s, p), &folder, uid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -256,7 +342,13 @@ struct FlagChange {
     remove: Vec<String>,
 }
 
-async fn flags(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((folder, uid)): Path<(String, i64)>, Json(f): Json<FlagChange>) -> Result<StatusCode, WebError> {
+async fn flags(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((folder, uid)): Path<(String, i64)>,
+    Json(f): Json<FlagChange>,
+) -> Result<StatusCode, WebError> {
     let add: Vec<&str> = f.add.iter().map(String::as_str).collect();
     let remove: Vec<&str> = f.remove.iter().map(String::as_str).collect();
     ops::set_flags(&c!(app, s, p), &folder, uid, &add, &remove).await?;
@@ -268,21 +360,37 @@ struct MoveTo {
     to: String,
 }
 
-async fn move_message(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((folder, uid)): Path<(String, i64)>, Json(m): Json<MoveTo>) -> Result<StatusCode, WebError> {
+async fn move_message(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((folder, uid)): Path<(String, i64)>,
+    Json(m): Json<MoveTo>,
+) -> Result<StatusCode, WebError> {
     ops::move_message(&c!(app, s, p), &folder, uid, &m.to).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn attachment(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((folder, uid, index)): Path<(String, i64, usize)>) -> Result<Response, WebError> {
+async fn attachment(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((folder, uid, index)): Path<(String, i64, usize)>,
+) -> Result<Response, WebError> {
     let (name, bytes) = ops::attachment(&c!(app, s, p), &folder, uid, index).await?;
     Ok(download(&name, bytes))
 }
 
 /// An attachment, always as a download (never rendered by the browser).
 pub fn download(name: &str, bytes: Vec<u8>) -> Response {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
     let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", super::urlencode(name));
-    ([(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        bytes,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -299,11 +407,18 @@ struct SendBody {
     draft: bool,
 }
 
-async fn send(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(b): Json<SendBody>) -> Result<StatusCode, WebError> {
+async fn send(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(b): Json<SendBody>,
+) -> Result<StatusCode, WebError> {
     use base64::Engine;
     let mut attachments = Vec::new();
     for (name, ctype, data) in b.attachments {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).map_err(|e| WebError::BadRequest(format!("attachment {name}: {e}")))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.as_bytes())
+            .map_err(|e| WebError::BadRequest(format!("attachment {name}: {e}")))?;
         attachments.push((name, ctype, bytes));
     }
     let d = Draft {
@@ -317,7 +432,11 @@ async fn send(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(b): Json
         ..Draft::default()
     };
     let c = c!(app, s, p);
-    if b.draft { ops::save_draft(&c, d).await? } else { ops::send(&c, d).await? }
+    if b.draft {
+        ops::save_draft(&c, d).await?
+    } else {
+        ops::send(&c, d).await?
+    }
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -325,12 +444,22 @@ async fn vacation(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<Op
     Ok(Json(ops::vacation(&c!(app, s, p)).await?))
 }
 
-async fn set_vacation(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(v): Json<Option<crate::vacation::Vacation>>) -> Result<StatusCode, WebError> {
+async fn set_vacation(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(v): Json<Option<crate::vacation::Vacation>>,
+) -> Result<StatusCode, WebError> {
     ops::set_vacation(&c!(app, s, p), v).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn logs(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<crate::logs::recent::Search>) -> Api<Vec<crate::logs::recent::Line>> {
+async fn logs(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(q): Query<crate::logs::recent::Search>,
+) -> Api<Vec<crate::logs::recent::Line>> {
     Ok(Json(ops::logs(&c!(app, s, p), &q)?))
 }
 
@@ -352,15 +481,30 @@ struct TraceQuery {
     q: String,
 }
 
-async fn trace(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(t): Query<TraceQuery>) -> Api<Vec<crate::logs::recent::Line>> {
+async fn trace(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(t): Query<TraceQuery>,
+) -> Api<Vec<crate::logs::recent::Line>> {
     Ok(Json(ops::trace(&c!(app, s, p), &t.q)?))
 }
 
-async fn archive(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(f): Query<ops::ArchiveForm>) -> Api<Vec<crate::store::ArchiveEntry>> {
+async fn archive(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(f): Query<ops::ArchiveForm>,
+) -> Api<Vec<crate::store::ArchiveEntry>> {
     Ok(Json(ops::archive(&c!(app, s, p), f.query()?).await?))
 }
 
-async fn archive_export(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(f): Query<ops::ArchiveForm>) -> Result<Response, WebError> {
+async fn archive_export(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(f): Query<ops::ArchiveForm>,
+) -> Result<Response, WebError> {
     let mbox = ops::archive_export(&c!(app, s, p), f.query()?).await?;
     Ok(download("archive.mbox", mbox))
 }
@@ -369,7 +513,12 @@ async fn appliance(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<o
     Ok(Json(ops::appliance(&c!(app, s, p))?))
 }
 
-async fn aliases(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<DomainQuery>) -> Api<Vec<crate::store::Alias>> {
+async fn aliases(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(q): Query<DomainQuery>,
+) -> Api<Vec<crate::store::Alias>> {
     Ok(Json(ops::aliases(&c!(app, s, p), q.domain).await?))
 }
 
@@ -379,17 +528,32 @@ struct NewAlias {
     target: String,
 }
 
-async fn add_alias(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(a): Json<NewAlias>) -> Result<StatusCode, WebError> {
+async fn add_alias(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(a): Json<NewAlias>,
+) -> Result<StatusCode, WebError> {
     ops::add_alias(&c!(app, s, p), &a.address, &a.target).await?;
     Ok(StatusCode::CREATED)
 }
 
-async fn remove_alias(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>) -> Result<StatusCode, WebError> {
+async fn remove_alias(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(address): Path<String>,
+) -> Result<StatusCode, WebError> {
     ops::remove_alias(&c!(app, s, p), &address).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn groups(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<DomainQuery>) -> Api<Vec<crate::store::Group>> {
+async fn groups(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Query(q): Query<DomainQuery>,
+) -> Api<Vec<crate::store::Group>> {
     Ok(Json(ops::groups(&c!(app, s, p), q.domain).await?))
 }
 
@@ -400,12 +564,22 @@ struct NewGroup {
     name: String,
 }
 
-async fn add_group(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(g): Json<NewGroup>) -> Result<StatusCode, WebError> {
+async fn add_group(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(g): Json<NewGroup>,
+) -> Result<StatusCode, WebError> {
     ops::add_group(&c!(app, s, p), &g.address, &g.name).await?;
     Ok(StatusCode::CREATED)
 }
 
-async fn remove_group(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>) -> Result<StatusCode, WebError> {
+async fn remove_group(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(address): Path<String>,
+) -> Result<StatusCode, WebError> {
     ops::remove_group(&c!(app, s, p), &address).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -415,12 +589,23 @@ struct Member {
     member: String,
 }
 
-async fn add_member(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path(address): Path<String>, Json(m): Json<Member>) -> Result<StatusCode, WebError> {
+async fn add_member(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path(address): Path<String>,
+    Json(m): Json<Member>,
+) -> Result<StatusCode, WebError> {
     ops::set_member(&c!(app, s, p), &address, &m.member, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_member(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Path((address, member)): Path<(String, String)>) -> Result<StatusCode, WebError> {
+async fn remove_member(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Path((address, member)): Path<(String, String)>,
+) -> Result<StatusCode, WebError> {
     ops::set_member(&c!(app, s, p), &address, &member, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -434,7 +619,12 @@ async fn rules(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
     Ok(Json(json!({ "script": ops::rules(&c!(app, s, p))? })))
 }
 
-async fn set_rules(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(r): Json<Rules>) -> Result<StatusCode, WebError> {
+async fn set_rules(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(r): Json<Rules>,
+) -> Result<StatusCode, WebError> {
     ops::set_rules(&c!(app, s, p), &r.script).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -443,20 +633,35 @@ async fn filter(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
     Ok(Json(json!({ "script": ops::my_filter(&c!(app, s, p)).await? })))
 }
 
-async fn set_filter(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(r): Json<Rules>) -> Result<StatusCode, WebError> {
+async fn set_filter(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(r): Json<Rules>,
+) -> Result<StatusCode, WebError> {
     ops::set_my_filter(&c!(app, s, p), &r.script).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn settings(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
     let sections = ops::settings(&c!(app, s, p))?;
-    let obj: serde_json::Map<String, Value> = sections.into_iter().map(|(k, v)| (k, Value::Object(v.into_iter().map(|(a, b)| (a, Value::String(b))).collect()))).collect();
+    let obj: serde_json::Map<String, Value> = sections
+        .into_iter()
+        .map(|(k, v)| (k, Value::Object(v.into_iter().map(|(a, b)| (a, Value::String(b))).collect())))
+        .collect();
     Ok(Json(Value::Object(obj)))
 }
 
-async fn update_settings(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(ch): Json<ops::SettingsChange>) -> Api {
+async fn update_settings(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(ch): Json<ops::SettingsChange>,
+) -> Api {
     let changed = ops::update_settings(&c!(app, s, p), ch).await?;
-    Ok(Json(json!({ "changed": changed, "applies": "after the mail service restarts (POST /api/v1/restart on the appliance)" })))
+    Ok(Json(
+        json!({ "changed": changed, "applies": "after the mail service restarts (POST /api/v1/restart on the appliance)" }),
+    ))
 }
 
 async fn restart(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Result<StatusCode, WebError> {
@@ -470,7 +675,12 @@ struct NewCertificate {
     key: String,
 }
 
-async fn replace_certificate(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Json(n): Json<NewCertificate>) -> Api {
+async fn replace_certificate(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(n): Json<NewCertificate>,
+) -> Api {
     Ok(Json(json!({ "sha256": ops::replace_certificate(&c!(app, s, p), &n.cert, &n.key).await? })))
 }
 
@@ -480,7 +690,8 @@ mod tests {
     #[test]
     fn openapi_describes_every_route() {
         let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
-        let documented: std::collections::BTreeSet<String> = doc["paths"].as_object().unwrap().keys().filter(|k| k.starts_with("/api/")).cloned().collect();
+        let documented: std::collections::BTreeSet<String> =
+            doc["paths"].as_object().unwrap().keys().filter(|k| k.starts_with("/api/")).cloned().collect();
         let routed: std::collections::BTreeSet<String> = include_str!("api.rs")
             .split(".route(\"")
             .skip(1)

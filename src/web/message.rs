@@ -55,11 +55,15 @@ pub fn show(raw: &[u8], remote_images: bool) -> Option<Shown> {
         .map(|(index, p)| Attachment {
             index,
             name: p.attachment_name().unwrap_or("attachment").to_string(),
-            content_type: p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream"))).unwrap_or_else(|| "application/octet-stream".into()),
+            content_type: p
+                .content_type()
+                .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
+                .unwrap_or_else(|| "application/octet-stream".into()),
             size: p.contents().len(),
         })
         .collect();
-    let reply_to = addrs(m.reply_to()).into_iter().next().or_else(|| addrs(m.from()).into_iter().next()).unwrap_or_default();
+    let reply_to =
+        addrs(m.reply_to()).into_iter().next().or_else(|| addrs(m.from()).into_iter().next()).unwrap_or_default();
     Some(Shown {
         subject: m.subject().unwrap_or("").to_string(),
         from: super::ops::tidy(&crate::summary::addresses(m.from())),
@@ -175,7 +179,16 @@ fn filename_param(name: &str) -> String {
     if clean.is_ascii() {
         format!("filename=\"{clean}\"")
     } else {
-        let enc: String = clean.bytes().map(|b| if b.is_ascii_alphanumeric() || b".-_".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        let enc: String = clean
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
         format!("filename*=UTF-8''{enc}")
     }
 }
@@ -183,7 +196,8 @@ fn filename_param(name: &str) -> String {
 /// The RFC 5322 message for a draft.
 pub fn build(d: &Draft, hostname: &str, now: i64) -> Vec<u8> {
     let mut h = String::new();
-    let from = if d.from_name.is_empty() { d.from.clone() } else { format!("{} <{}>", encode_word(&d.from_name), d.from) };
+    let from =
+        if d.from_name.is_empty() { d.from.clone() } else { format!("{} <{}>", encode_word(&d.from_name), d.from) };
     h.push_str(&format!("From: {from}\r\n"));
     if !d.to.is_empty() {
         h.push_str(&format!("To: {}\r\n", d.to.join(", ")));
@@ -200,7 +214,10 @@ pub fn build(d: &Draft, hostname: &str, now: i64) -> Vec<u8> {
         h.push_str(&format!("References: {}\r\n", safe(format!("{} {}", d.references, d.in_reply_to).trim())));
     }
     h.push_str("MIME-Version: 1.0\r\nUser-Agent: Hato WebMail\r\n");
-    let text_part = format!("Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}", base64_lines(d.body.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes()));
+    let text_part = format!(
+        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        base64_lines(d.body.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+    );
     if d.attachments.is_empty() {
         h.push_str(&text_part);
         return h.into_bytes();
@@ -208,7 +225,11 @@ pub fn build(d: &Draft, hostname: &str, now: i64) -> Vec<u8> {
     let boundary = format!("=_hato_{}", crate::ids::token(16));
     h.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\nThis is a MIME message.\r\n--{boundary}\r\n{text_part}"));
     for (name, ctype, data) in &d.attachments {
-        let ctype = if ctype.contains('/') && !ctype.contains(['\r', '\n', ';']) { ctype.as_str() } else { "application/octet-stream" };
+        let ctype = if ctype.contains('/') && !ctype.contains(['\r', '\n', ';']) {
+            ctype.as_str()
+        } else {
+            "application/octet-stream"
+        };
         h.push_str(&format!(
             "--{boundary}\r\nContent-Type: {ctype}\r\nContent-Disposition: attachment; {}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
             filename_param(name),
@@ -230,7 +251,19 @@ mod tests {
             <form action="https://e.test"><input name=p></form><svg onload="alert(4)"></svg><style>body{display:none}</style>
             <img src="https://tracker.test/p.gif"><a href="https://ok.test/">ok</a></p>"#;
         let (clean, blocked) = sanitize(evil, false);
-        for bad in ["script", "onclick", "onerror", "javascript:", "style", "iframe", "<form", "<input", "onload", "tracker.test", "position:fixed"] {
+        for bad in [
+            "script",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "style",
+            "iframe",
+            "<form",
+            "<input",
+            "onload",
+            "tracker.test",
+            "position:fixed",
+        ] {
             assert!(!clean.contains(bad), "{bad} survived: {clean}");
         }
         assert_eq!(blocked, 1);

@@ -68,7 +68,8 @@ pub fn minute(at: i64, before: &Snapshot, now: &Snapshot) -> Minute {
     Minute {
         at,
         received: now.received_messages.saturating_sub(before.received_messages),
-        sent: (now.relayed_messages + now.local_deliveries).saturating_sub(before.relayed_messages + before.local_deliveries),
+        sent: (now.relayed_messages + now.local_deliveries)
+            .saturating_sub(before.relayed_messages + before.local_deliveries),
         rejected: now.rejected_messages.saturating_sub(before.rejected_messages),
         spam: spam(now).saturating_sub(spam(before)),
         virus: now.verdict_virus.saturating_sub(before.verdict_virus),
@@ -93,9 +94,15 @@ pub async fn sample(app: Arc<App>) {
 /// Prometheus text format. Served to loopback callers and logged-in
 /// administrators (a scraper on another host goes through a local agent
 /// or an admin session token).
-pub async fn prometheus(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: axum::http::HeaderMap) -> Response {
+pub async fn prometheus(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let local = crate::cidr::canonical(peer.ip()).is_loopback();
-    let admin = super::session::cookie(&headers, super::session::COOKIE).and_then(|t| app.sessions.get(&t)).is_some_and(|s| s.is_admin());
+    let admin = super::session::cookie(&headers, super::session::COOKIE)
+        .and_then(|t| app.sessions.get(&t))
+        .is_some_and(|s| s.is_admin());
     if !local && !admin {
         return (StatusCode::FORBIDDEN, "metrics are served to loopback and to administrators\n").into_response();
     }
@@ -120,9 +127,24 @@ pub fn render(s: &Snapshot, q: &crate::store::QueueSummary, oldest_age: i64, con
     };
     metric("hato_messages_received_total", "counter", "Messages accepted over SMTP.", &[("", s.received_messages)]);
     metric("hato_messages_received_bytes_total", "counter", "Bytes of accepted messages.", &[("", s.received_bytes)]);
-    metric("hato_messages_rejected_total", "counter", "Messages refused at the end of DATA.", &[("", s.rejected_messages)]);
-    metric("hato_messages_delivered_total", "counter", "Deliveries, by where they went.", &[("{to=\"remote\"}", s.relayed_messages), ("{to=\"local\"}", s.local_deliveries)]);
-    metric("hato_relay_failures_total", "counter", "Delivery attempts to other servers that failed.", &[("", s.relay_failures)]);
+    metric(
+        "hato_messages_rejected_total",
+        "counter",
+        "Messages refused at the end of DATA.",
+        &[("", s.rejected_messages)],
+    );
+    metric(
+        "hato_messages_delivered_total",
+        "counter",
+        "Deliveries, by where they went.",
+        &[("{to=\"remote\"}", s.relayed_messages), ("{to=\"local\"}", s.local_deliveries)],
+    );
+    metric(
+        "hato_relay_failures_total",
+        "counter",
+        "Delivery attempts to other servers that failed.",
+        &[("", s.relay_failures)],
+    );
     metric(
         "hato_filter_verdicts_total",
         "counter",
@@ -141,22 +163,51 @@ pub fn render(s: &Snapshot, q: &crate::store::QueueSummary, oldest_age: i64, con
         "hato_sessions",
         "gauge",
         "Sessions open now, by protocol.",
-        &[("{protocol=\"smtp\"}", s.smtp_sessions), ("{protocol=\"imap\"}", s.imap_sessions), ("{protocol=\"pop3\"}", s.pop3_sessions), ("{protocol=\"smtp_out\"}", s.outbound_sessions)],
+        &[
+            ("{protocol=\"smtp\"}", s.smtp_sessions),
+            ("{protocol=\"imap\"}", s.imap_sessions),
+            ("{protocol=\"pop3\"}", s.pop3_sessions),
+            ("{protocol=\"smtp_out\"}", s.outbound_sessions),
+        ],
     );
     metric(
         "hato_sessions_total",
         "counter",
         "Sessions since start, by protocol.",
-        &[("{protocol=\"smtp\"}", s.smtp_sessions_total), ("{protocol=\"imap\"}", s.imap_sessions_total), ("{protocol=\"pop3\"}", s.pop3_sessions_total)],
+        &[
+            ("{protocol=\"smtp\"}", s.smtp_sessions_total),
+            ("{protocol=\"imap\"}", s.imap_sessions_total),
+            ("{protocol=\"pop3\"}", s.pop3_sessions_total),
+        ],
     );
-    metric("hato_connections_refused_total", "counter", "Connections refused at connect.", &[("", s.connections_refused)]);
+    metric(
+        "hato_connections_refused_total",
+        "counter",
+        "Connections refused at connect.",
+        &[("", s.connections_refused)],
+    );
     metric("hato_connections", "gauge", "Client connections open now.", &[("", connections as u64)]);
     metric("hato_queue_messages", "gauge", "Messages in the queue.", &[("", q.messages)]);
     metric("hato_queue_recipients", "gauge", "Recipients left to deliver (held included).", &[("", q.recipients)]);
     metric("hato_queue_held", "gauge", "Recipients on hold.", &[("", q.held)]);
-    metric("hato_queue_oldest_seconds", "gauge", "Age of the oldest queued message.", &[("", oldest_age.max(0) as u64)]);
-    histogram(&mut out, "hato_smtp_accept_seconds", "From the end of DATA to the final reply (filters and commit).", &crate::stats::ACCEPT_LATENCY);
-    histogram(&mut out, "hato_delivery_seconds", "From entering the queue to delivery, retries included.", &crate::stats::DELIVERY_LATENCY);
+    metric(
+        "hato_queue_oldest_seconds",
+        "gauge",
+        "Age of the oldest queued message.",
+        &[("", oldest_age.max(0) as u64)],
+    );
+    histogram(
+        &mut out,
+        "hato_smtp_accept_seconds",
+        "From the end of DATA to the final reply (filters and commit).",
+        &crate::stats::ACCEPT_LATENCY,
+    );
+    histogram(
+        &mut out,
+        "hato_delivery_seconds",
+        "From entering the queue to delivery, retries included.",
+        &crate::stats::DELIVERY_LATENCY,
+    );
     out
 }
 
@@ -166,7 +217,10 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &crate::stats::Histogr
     for (le, n) in crate::stats::BUCKETS_MS.iter().zip(&buckets) {
         out.push_str(&format!("{name}_bucket{{le=\"{}\"}} {n}\n", *le as f64 / 1000.0));
     }
-    out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}\n", sum_ms as f64 / 1000.0));
+    out.push_str(&format!(
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}\n",
+        sum_ms as f64 / 1000.0
+    ));
 }
 
 #[cfg(test)]
@@ -176,7 +230,14 @@ mod tests {
     #[test]
     fn minutes_are_differences_and_history_is_bounded() {
         let a = Snapshot { received_messages: 10, relayed_messages: 1, verdict_spam_junk: 2, ..Snapshot::default() };
-        let b = Snapshot { received_messages: 15, relayed_messages: 2, local_deliveries: 3, verdict_spam_junk: 3, verdict_spam_reject: 1, ..Snapshot::default() };
+        let b = Snapshot {
+            received_messages: 15,
+            relayed_messages: 2,
+            local_deliveries: 3,
+            verdict_spam_junk: 3,
+            verdict_spam_reject: 1,
+            ..Snapshot::default()
+        };
         let m = minute(60, &a, &b);
         assert_eq!((m.received, m.sent, m.spam), (5, 4, 2));
         let h = History::default();

@@ -129,7 +129,10 @@ impl FromRequestParts<Arc<App>> for Auth {
             return Ok(Auth(s));
         }
         if parts.uri.path().starts_with("/api/") {
-            return Err(super::api_error(StatusCode::UNAUTHORIZED, "log in first (POST /login), then send the session cookie"));
+            return Err(super::api_error(
+                StatusCode::UNAUTHORIZED,
+                "log in first (POST /login), then send the session cookie",
+            ));
         }
         let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         Err(Redirect::to(&format!("/login?next={}", super::urlencode(next))).into_response())
@@ -138,7 +141,10 @@ impl FromRequestParts<Arc<App>> for Auth {
 
 /// The client's address.
 pub fn peer(parts_ext: &axum::http::Extensions) -> IpAddr {
-    parts_ext.get::<ConnectInfo<SocketAddr>>().map(|c| crate::cidr::canonical(c.0.ip())).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| crate::cidr::canonical(c.0.ip()))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 /// Refuses a state-changing request without the right CSRF token (403).
@@ -189,7 +195,12 @@ mod tests {
 
     #[test]
     fn domain_admins_manage_their_domain_only() {
-        let s = Session { user: "boss@a.test".into(), role: Role::DomainAdmin, csrf: String::new(), last_seen: Instant::now() };
+        let s = Session {
+            user: "boss@a.test".into(),
+            role: Role::DomainAdmin,
+            csrf: String::new(),
+            last_seen: Instant::now(),
+        };
         assert!(s.manages("a.test") && s.manages("A.TEST") && !s.manages("b.test"));
         let u = Session { role: Role::User, ..s.clone() };
         assert!(!u.manages("a.test"));

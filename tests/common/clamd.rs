@@ -19,7 +19,8 @@ impl Clamd {
         let dir = super::temp_dir("clamd");
         let db = dir.join("db");
         std::fs::create_dir_all(&db).unwrap();
-        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clamav/hato-test.ndb"), db.join("hato-test.ndb")).unwrap();
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clamav/hato-test.ndb"), db.join("hato-test.ndb"))
+            .unwrap();
         let socket = dir.join("clamd.sock");
         let conf = dir.join("clamd.conf");
         std::fs::write(
@@ -41,7 +42,11 @@ impl Clamd {
         let c = Clamd { socket, dir, child };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !c.ping() {
-            assert!(Instant::now() < deadline, "clamd did not answer PING: {}", std::fs::read_to_string(c.dir.join("clamd.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "clamd did not answer PING: {}",
+                std::fs::read_to_string(c.dir.join("clamd.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         c

@@ -64,7 +64,8 @@ impl Server {
     /// Writes the config without starting the server (for a supervisor to start it).
     pub fn prepare(tag: &str, extra: &str) -> Server {
         let dir = temp_dir(tag);
-        let (mx, submission, submissions, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port(), free_port());
+        let (mx, submission, submissions, pop3, pop3s) =
+            (free_port(), free_port(), free_port(), free_port(), free_port());
         let (imap, imaps, managesieve, web) = (free_port(), free_port(), free_port(), free_port());
         let config = dir.join("hato.toml");
         // Each table gets its ports, merged into `extra` when it opens the same table.
@@ -74,7 +75,12 @@ impl Server {
             text.push_str("[mail_auth]\nverify = false\n");
         }
         for (table, lines) in [
-            ("[smtp]", format!("mx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\"")),
+            (
+                "[smtp]",
+                format!(
+                    "mx_listen = \"127.0.0.1:{mx}\"\nsubmission_listen = \"127.0.0.1:{submission}\"\nsubmissions_listen = \"127.0.0.1:{submissions}\""
+                ),
+            ),
             ("[pop3]", format!("listen = \"127.0.0.1:{pop3}\"\ntls_listen = \"127.0.0.1:{pop3s}\"")),
             ("[imap]", format!("listen = \"127.0.0.1:{imap}\"\ntls_listen = \"127.0.0.1:{imaps}\"")),
             ("[sieve]", format!("managesieve_listen = \"127.0.0.1:{managesieve}\"")),
@@ -87,7 +93,21 @@ impl Server {
             }
         }
         std::fs::write(&config, text).unwrap();
-        Server { dir, config, mx, submission, submissions, pop3, pop3s, imap, imaps, managesieve, web, child: None, log: Arc::new(Mutex::new(String::new())) }
+        Server {
+            dir,
+            config,
+            mx,
+            submission,
+            submissions,
+            pop3,
+            pop3s,
+            imap,
+            imaps,
+            managesieve,
+            web,
+            child: None,
+            log: Arc::new(Mutex::new(String::new())),
+        }
     }
 
     pub fn spawn(&mut self) {
@@ -163,7 +183,8 @@ impl Server {
         full.extend_from_slice(args);
         let out = self.ctl(&full);
         assert!(out.status.success(), "ctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("ctl {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("ctl {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     pub fn ok(&self, args: &[&str]) {
@@ -233,7 +254,9 @@ impl Drop for Server {
 pub fn ctl_in(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.arg("ctl").arg("--config").arg(config).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
@@ -243,7 +266,10 @@ pub fn ctl_in(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 
 /// Runs a program and returns (exit ok, stdout+stderr).
 pub fn run(program: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e} (run scripts/deps)"));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (run scripts/deps)"));
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -317,7 +343,8 @@ impl Sink {
         if let Some((c, k)) = tls {
             cmd.arg(c).arg(k);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start sink.py (run scripts/deps)");
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start sink.py (run scripts/deps)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready", "sink did not start");

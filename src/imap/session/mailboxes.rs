@@ -104,7 +104,9 @@ impl Session {
         }
         match self.status_line(&name, items).await {
             Ok(line) => self.send(&format!("{line}{tag} OK STATUS completed\r\n")),
-            Err(crate::store::StoreError::NotFound(_)) => self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", self.wire(&name))),
+            Err(crate::store::StoreError::NotFound(_)) => {
+                self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", self.wire(&name)))
+            }
             Err(e) => {
                 warn!(target: "hato::imap", "status failed: {e}");
                 self.send(&format!("{tag} NO [UNAVAILABLE] cannot read the mailbox\r\n"));
@@ -132,7 +134,10 @@ impl Session {
             String::new()
         };
         out.push_str(&format!("* QUOTA {} ({resources})\r\n", quoted("")));
-        out.push_str(&format!("{tag} OK {} completed\r\n", if mailbox.is_some() { "GETQUOTAROOT" } else { "GETQUOTA" }));
+        out.push_str(&format!(
+            "{tag} OK {} completed\r\n",
+            if mailbox.is_some() { "GETQUOTAROOT" } else { "GETQUOTA" }
+        ));
         self.send(&out);
     }
 }

@@ -80,7 +80,8 @@ fn quoted(s: &str) -> String {
 
 impl Session {
     pub fn new(sh: Arc<Shared>, conn: Connection, peer: IpAddr) -> Session {
-        let max_message = u32::try_from(sh.cfg.smtp.max_message_size).unwrap_or(u32::MAX).saturating_add(COMMAND_OVERHEAD);
+        let max_message =
+            u32::try_from(sh.cfg.smtp.max_message_size).unwrap_or(u32::MAX).saturating_add(COMMAND_OVERHEAD);
         Session {
             sh,
             conn,
@@ -207,10 +208,12 @@ impl Session {
             let mut bytes = self.frag.message_bytes().to_vec();
             let too_big = self.frag.is_max_message_size_exceeded();
             self.search_return = None;
-            if !too_big && self.selected.is_some()
-                && let Some(swapped) = extended::substitute_saved(&bytes, &|uid_form| self.saved_set(uid_form)) {
-                    bytes = swapped;
-                }
+            if !too_big
+                && self.selected.is_some()
+                && let Some(swapped) = extended::substitute_saved(&bytes, &|uid_form| self.saved_set(uid_form))
+            {
+                bytes = swapped;
+            }
             if !too_big && self.user.is_some() {
                 match extended::recognise(&bytes) {
                     Some(Extended::Search { rewritten, ret }) => {
@@ -337,7 +340,9 @@ impl Session {
                     Err(_) => self.send(&format!("{tag} BAD malformed PLAIN response\r\n")),
                 }
             }
-            CommandBody::Authenticate { .. } => self.send(&format!("{tag} NO [CANNOT] only AUTHENTICATE PLAIN is supported\r\n")),
+            CommandBody::Authenticate { .. } => {
+                self.send(&format!("{tag} NO [CANNOT] only AUTHENTICATE PLAIN is supported\r\n"))
+            }
             _ if !authed => self.send(&format!("{tag} BAD {name} needs LOGIN first\r\n")),
             CommandBody::Enable { capabilities } => {
                 let mut on = Vec::new();
@@ -362,16 +367,25 @@ impl Session {
                         _ => {}
                     }
                 }
-                self.send(&format!("* ENABLED {}\r\n{tag} OK ENABLE completed\r\n", on.join(" ")).replace("ENABLED \r", "ENABLED\r"));
+                self.send(
+                    &format!("* ENABLED {}\r\n{tag} OK ENABLE completed\r\n", on.join(" "))
+                        .replace("ENABLED \r", "ENABLED\r"),
+                );
             }
-            CommandBody::Namespace => self.send(&format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK NAMESPACE completed\r\n")),
+            CommandBody::Namespace => {
+                self.send(&format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK NAMESPACE completed\r\n"))
+            }
             CommandBody::GetQuotaRoot { mailbox } => {
                 let name = mailbox!(mailbox);
                 self.quota(&tag, Some(name)).await;
             }
             CommandBody::GetQuota { root } if root.as_ref().is_empty() => self.quota(&tag, None).await,
-            CommandBody::GetQuota { .. } => self.send(&format!("{tag} NO [NONEXISTENT] the only quota root is \"\"\r\n")),
-            CommandBody::SetQuota { .. } => self.send(&format!("{tag} NO [NOPERM] quotas are set by the administrator\r\n")),
+            CommandBody::GetQuota { .. } => {
+                self.send(&format!("{tag} NO [NONEXISTENT] the only quota root is \"\"\r\n"))
+            }
+            CommandBody::SetQuota { .. } => {
+                self.send(&format!("{tag} NO [NOPERM] quotas are set by the administrator\r\n"))
+            }
             CommandBody::Select { mailbox, parameters } => {
                 let name = mailbox!(mailbox);
                 self.select(&tag, name, false, &parameters).await;
@@ -389,7 +403,8 @@ impl Session {
                     Mailbox::Inbox => b"INBOX".to_vec(),
                     Mailbox::Other(o) => o.as_ref().to_vec(),
                 };
-                let cmd = ListCommand { lsub: name == "LSUB", reference, patterns: vec![pattern], ..Default::default() };
+                let cmd =
+                    ListCommand { lsub: name == "LSUB", reference, patterns: vec![pattern], ..Default::default() };
                 self.list(&tag, cmd).await;
             }
             CommandBody::Status { mailbox, item_names } => {
@@ -455,8 +470,17 @@ impl Session {
             CommandBody::Fetch { sequence_set, macro_or_item_names, uid, modifiers } => {
                 let mut items = match macro_or_item_names {
                     MacroOrMessageDataItemNames::Macro(m) => match m {
-                        Macro::Fast => vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size],
-                        _ => vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size, MessageDataItemName::Envelope],
+                        Macro::Fast => vec![
+                            MessageDataItemName::Flags,
+                            MessageDataItemName::InternalDate,
+                            MessageDataItemName::Rfc822Size,
+                        ],
+                        _ => vec![
+                            MessageDataItemName::Flags,
+                            MessageDataItemName::InternalDate,
+                            MessageDataItemName::Rfc822Size,
+                            MessageDataItemName::Envelope,
+                        ],
                     },
                     MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
                 };
@@ -491,7 +515,8 @@ impl Session {
                 if unchanged_since.is_some() {
                     self.condstore = true;
                 }
-                self.store(&tag, &sequence_set, op, flags, response == StoreResponse::Silent, uid, unchanged_since).await;
+                self.store(&tag, &sequence_set, op, flags, response == StoreResponse::Silent, uid, unchanged_since)
+                    .await;
             }
             CommandBody::Expunge => {
                 self.expunge(None).await;
@@ -510,7 +535,10 @@ impl Session {
             }
             CommandBody::Sort { sort_criteria, charset, search_criteria, uid } => {
                 if !query::charset_ok(charset.as_ref()) {
-                    self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {}\r\n", charset.as_ref()));
+                    self.send(&format!(
+                        "{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {}\r\n",
+                        charset.as_ref()
+                    ));
                 } else {
                     self.sort(&tag, sort_criteria.as_ref(), search_criteria.as_ref(), uid).await;
                 }
@@ -525,7 +553,10 @@ impl Session {
                     }
                 };
                 if !query::charset_ok(charset.as_ref()) {
-                    self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {}\r\n", charset.as_ref()));
+                    self.send(&format!(
+                        "{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {}\r\n",
+                        charset.as_ref()
+                    ));
                 } else {
                     self.thread(&tag, references, search_criteria.as_ref(), uid).await;
                 }

@@ -44,11 +44,14 @@ impl Session {
         let read_summaries = need.summary && !read_raw;
         let mut hits = Vec::new();
         for start in (0..msgs.len()).step_by(SEARCH_BATCH) {
-            let batch: Vec<MessageMeta> = (start..(start + SEARCH_BATCH).min(msgs.len())).filter_map(|i| msgs.get(i)).collect();
+            let batch: Vec<MessageMeta> =
+                (start..(start + SEARCH_BATCH).min(msgs.len())).filter_map(|i| msgs.get(i)).collect();
             let uids: Vec<i64> = batch.iter().map(|m| m.uid).collect();
             let (contents, summaries) = match (read_raw, read_summaries) {
                 (true, _) => (self.sh.store.contents(account.clone(), mailbox.clone(), uids).await, Ok(Vec::new())),
-                (false, true) => (Ok(Vec::new()), self.sh.store.summaries(account.clone(), mailbox.clone(), uids).await),
+                (false, true) => {
+                    (Ok(Vec::new()), self.sh.store.summaries(account.clone(), mailbox.clone(), uids).await)
+                }
                 _ => (Ok(Vec::new()), Ok(Vec::new())),
             };
             let (mut contents, mut summaries) = match (contents, summaries) {
@@ -162,7 +165,11 @@ impl Session {
         let Some(msgs) = self.summaries(tag, keys, uid).await else { return };
         let list: Vec<String> = sort::sort(msgs, criteria).iter().map(u64::to_string).collect();
         let sep = if list.is_empty() { "" } else { " " };
-        self.send(&format!("* SORT{sep}{}\r\n{tag} OK {}SORT completed\r\n", list.join(" "), if uid { "UID " } else { "" }));
+        self.send(&format!(
+            "* SORT{sep}{}\r\n{tag} OK {}SORT completed\r\n",
+            list.join(" "),
+            if uid { "UID " } else { "" }
+        ));
     }
 
     pub(super) async fn thread(&mut self, tag: &str, references: bool, keys: &[SearchKey<'_>], uid: bool) {

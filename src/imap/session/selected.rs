@@ -11,9 +11,9 @@ use tracing::warn;
 
 use super::{Flow, IDLE_TIMEOUT, Session};
 use crate::connection::ConnError;
+use crate::imap::fetch;
 use crate::imap::search::in_set;
 use crate::imap::view::{View, uid_set};
-use crate::imap::fetch;
 use crate::store::{FlagOp, MessageMeta};
 
 /// How often IDLE looks at the store without being woken: covers changes made
@@ -73,21 +73,34 @@ impl Session {
         if let Some(i) = (0..v.msgs.len()).find(|i| !v.msgs.flags(*i).contains("\\Seen")) {
             out.push_str(&format!("* OK [UNSEEN {}] first unseen\r\n", i + 1));
         }
-        out.push_str(&format!("* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n", v.uidvalidity, v.uidnext));
+        out.push_str(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n",
+            v.uidvalidity, v.uidnext
+        ));
         out.push_str(&format!("* OK [HIGHESTMODSEQ {}] modseq\r\n", v.highestmodseq));
         // RFC 7162 §3.2.5: what the client's cache is missing, without a full re-read.
         if let Some((validity, since, known)) = resync.filter(|r| r.0 == v.uidvalidity) {
             match self.sh.store.changes(self.account(), v.name.clone(), since).await {
                 Ok(ch) => {
                     let max = v.msgs.last_uid().max(ch.vanished.last().copied().unwrap_or(0)) as u64;
-                    let gone: Vec<i64> =
-                        ch.vanished.iter().copied().filter(|u| known.as_ref().is_none_or(|k| in_set(k, *u as u64, max))).collect();
+                    let gone: Vec<i64> = ch
+                        .vanished
+                        .iter()
+                        .copied()
+                        .filter(|u| known.as_ref().is_none_or(|k| in_set(k, *u as u64, max)))
+                        .collect();
                     if !gone.is_empty() {
                         out.push_str(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
                     }
                     for m in &ch.changed {
                         if let Some(i) = v.position(m.uid) {
-                            out.push_str(&format!("* {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))\r\n", i + 1, m.uid, m.flags, m.modseq));
+                            out.push_str(&format!(
+                                "* {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))\r\n",
+                                i + 1,
+                                m.uid,
+                                m.flags,
+                                m.modseq
+                            ));
                         }
                     }
                 }
@@ -131,20 +144,27 @@ impl Session {
         let (mailbox, read_only) = (v.name.clone(), v.read_only);
         let account = self.account();
         if let (true, Some(cs)) = (vanished, changed_since)
-            && let Ok(ch) = self.sh.store.changes(account.clone(), mailbox.clone(), cs).await {
-                let max = ch.uidnext.max(1) as u64 - 1;
-                let gone: Vec<i64> = ch.vanished.into_iter().filter(|u| in_set(set, *u as u64, max)).collect();
-                if !gone.is_empty() {
-                    self.send(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
-                }
+            && let Ok(ch) = self.sh.store.changes(account.clone(), mailbox.clone(), cs).await
+        {
+            let max = ch.uidnext.max(1) as u64 - 1;
+            let gone: Vec<i64> = ch.vanished.into_iter().filter(|u| in_set(set, *u as u64, max)).collect();
+            if !gone.is_empty() {
+                self.send(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
             }
+        }
         if fetch::sets_seen(items) && !read_only {
             let uids: Vec<i64> = match self.selected.as_ref() {
-                Some(v) => idx.iter().filter(|i| !v.msgs.flags(**i).contains("\\Seen")).map(|i| v.msgs.uid(*i)).collect(),
+                Some(v) => {
+                    idx.iter().filter(|i| !v.msgs.flags(**i).contains("\\Seen")).map(|i| v.msgs.uid(*i)).collect()
+                }
                 None => Vec::new(),
             };
             if !uids.is_empty() {
-                let r = self.sh.store.set_flags(account.clone(), mailbox.clone(), uids, FlagOp::Add, vec!["\\Seen".into()], None).await;
+                let r = self
+                    .sh
+                    .store
+                    .set_flags(account.clone(), mailbox.clone(), uids, FlagOp::Add, vec!["\\Seen".into()], None)
+                    .await;
                 if let (Ok((changed, _)), Some(v)) = (r, self.selected.as_mut()) {
                     for c in changed {
                         if let Some(i) = v.position(c.uid) {
@@ -179,8 +199,11 @@ impl Session {
         for (n, batch) in batches.iter().enumerate() {
             let read_now = std::mem::replace(&mut ahead, read(n + 1));
             let Some(v) = self.selected.as_ref() else { return };
-            let metas: Vec<(usize, MessageMeta, bool)> =
-                batch.iter().filter_map(|i| v.msgs.get(*i).map(|m| (*i, v.is_recent(m.uid), m))).map(|(i, r, m)| (i, m, r)).collect();
+            let metas: Vec<(usize, MessageMeta, bool)> = batch
+                .iter()
+                .filter_map(|i| v.msgs.get(*i).map(|m| (*i, v.is_recent(m.uid), m)))
+                .map(|(i, r, m)| (i, m, r))
+                .collect();
             let mut contents = match read_now.await {
                 Ok(Ok(c)) => c.into_iter(),
                 Ok(Err(e)) => {
@@ -206,8 +229,14 @@ impl Session {
                     pending = contents.next();
                 }
                 let mut out = format!("* {} FETCH (", i + 1).into_bytes();
-                let parsed = if parse { content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c)) } else { None };
-                if let Err(fetch::Unsupported(why)) = fetch::render(&mut out, items, &meta, recent, content.as_deref(), parsed.as_ref(), uid) {
+                let parsed = if parse {
+                    content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c))
+                } else {
+                    None
+                };
+                if let Err(fetch::Unsupported(why)) =
+                    fetch::render(&mut out, items, &meta, recent, content.as_deref(), parsed.as_ref(), uid)
+                {
                     self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
                     return;
                 }
@@ -265,10 +294,15 @@ impl Session {
                     out.push_str(&format!("{tag} OK STORE completed\r\n"));
                 } else {
                     let list: Vec<i64> = match self.selected.as_ref() {
-                        Some(v) if !uid => modified.iter().filter_map(|u| v.position(*u)).map(|i| i as i64 + 1).collect(),
+                        Some(v) if !uid => {
+                            modified.iter().filter_map(|u| v.position(*u)).map(|i| i as i64 + 1).collect()
+                        }
                         _ => modified,
                     };
-                    out.push_str(&format!("{tag} OK [MODIFIED {}] conditional STORE failed for some messages\r\n", uid_set(&list)));
+                    out.push_str(&format!(
+                        "{tag} OK [MODIFIED {}] conditional STORE failed for some messages\r\n",
+                        uid_set(&list)
+                    ));
                 }
                 self.send(&out);
             }
@@ -285,7 +319,9 @@ impl Session {
         let Some(v) = self.selected.as_ref() else { return };
         let allowed: Option<Vec<usize>> = within.map(|set| v.resolve(set, true));
         let doomed: Vec<i64> = (0..v.msgs.len())
-            .filter(|i| v.msgs.flags(*i).contains("\\Deleted") && allowed.as_ref().is_none_or(|a| a.binary_search(i).is_ok()))
+            .filter(|i| {
+                v.msgs.flags(*i).contains("\\Deleted") && allowed.as_ref().is_none_or(|a| a.binary_search(i).is_ok())
+            })
             .map(|i| v.msgs.uid(i))
             .collect();
         if doomed.is_empty() {
@@ -339,7 +375,8 @@ impl Session {
         let from = v.name.clone();
         let what = if moving { "MOVE" } else { "COPY" };
         let (from_name, to_name) = (from.clone(), to.clone());
-        let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await {
+        let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await
+        {
             Ok(x) => x,
             Err(crate::store::StoreError::NotFound(_)) => {
                 self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", self.wire(&to)));
@@ -349,7 +386,9 @@ impl Session {
         };
         if !pairs.is_empty() {
             let (sh, account, dst) = (self.sh.clone(), self.account(), pairs.iter().map(|p| p.1).collect());
-            tokio::spawn(async move { crate::spam::learn_moved(sh.store.clone(), account, from_name, to_name, dst).await });
+            tokio::spawn(
+                async move { crate::spam::learn_moved(sh.store.clone(), account, from_name, to_name, dst).await },
+            );
         }
         let code = if pairs.is_empty() {
             String::new()

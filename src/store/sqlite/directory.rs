@@ -3,14 +3,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::address::Address;
-use crate::store::{Account, Alias, Domain, Group, Resolution, Role, StoreError, Target, DEFAULT_MAILBOXES};
+use crate::store::{Account, Alias, DEFAULT_MAILBOXES, Domain, Group, Resolution, Role, StoreError, Target};
 
 /// Alias/group chains deeper than this are treated as a configuration loop.
 const MAX_DEPTH: usize = 8;
 
 fn exists_anywhere(c: &Connection, address: &str) -> Result<Option<&'static str>, StoreError> {
     for (table, what) in [("accounts", "an account"), ("aliases", "an alias"), ("groups", "a group")] {
-        let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE address = ?1"), [address], |r| r.get(0))?;
+        let n: i64 =
+            c.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE address = ?1"), [address], |r| r.get(0))?;
         if n > 0 {
             return Ok(Some(what));
         }
@@ -34,10 +35,8 @@ fn ensure_free(c: &Connection, address: &str) -> Result<(), StoreError> {
 }
 
 pub fn add_domain(c: &Connection, name: &str) -> Result<(), StoreError> {
-    let n = c.execute(
-        "INSERT OR IGNORE INTO domains (name, created) VALUES (?1, ?2)",
-        params![name, crate::clock::now()],
-    )?;
+    let n =
+        c.execute("INSERT OR IGNORE INTO domains (name, created) VALUES (?1, ?2)", params![name, crate::clock::now()])?;
     if n == 0 {
         return Err(StoreError::Exists(format!("domain {name}")));
     }
@@ -88,7 +87,16 @@ pub fn add_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO accounts (address, domain, password_hash, display_name, quota_bytes, enabled, created, role)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![a.address, domain, a.password_hash, a.display_name, a.quota_bytes, a.enabled, crate::clock::now(), a.role.as_str()],
+        params![
+            a.address,
+            domain,
+            a.password_hash,
+            a.display_name,
+            a.quota_bytes,
+            a.enabled,
+            crate::clock::now(),
+            a.role.as_str()
+        ],
     )?;
     for (name, special) in DEFAULT_MAILBOXES {
         let validity = super::mailbox::next_uidvalidity(c)?;
@@ -148,9 +156,8 @@ pub fn account(c: &Connection, address: &str) -> Result<Option<Account>, StoreEr
 }
 
 pub fn accounts(c: &Connection, domain: Option<&str>) -> Result<Vec<Account>, StoreError> {
-    let mut st = c.prepare(&format!(
-        "SELECT {ACCOUNT_COLS} FROM accounts WHERE ?1 IS NULL OR domain = ?1 ORDER BY address"
-    ))?;
+    let mut st =
+        c.prepare(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE ?1 IS NULL OR domain = ?1 ORDER BY address"))?;
     let rows = st.query_map([domain], account_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -196,7 +203,9 @@ pub fn set_group_member(c: &Connection, group: &str, member: &str, present: bool
     }
     if present {
         Address::parse(member).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        if c.execute("INSERT OR IGNORE INTO group_members (group_address, member) VALUES (?1, ?2)", [group, member])? == 0 {
+        if c.execute("INSERT OR IGNORE INTO group_members (group_address, member) VALUES (?1, ?2)", [group, member])?
+            == 0
+        {
             return Err(StoreError::Exists(format!("{member} in group {group}")));
         }
     } else if c.execute("DELETE FROM group_members WHERE group_address = ?1 AND member = ?2", [group, member])? == 0 {
@@ -207,7 +216,8 @@ pub fn set_group_member(c: &Connection, group: &str, member: &str, present: bool
 
 pub fn groups(c: &Connection, domain: Option<&str>) -> Result<Vec<Group>, StoreError> {
     let mut st = c.prepare("SELECT address, name FROM groups WHERE ?1 IS NULL OR domain = ?1 ORDER BY address")?;
-    let heads: Vec<(String, String)> = st.query_map([domain], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let heads: Vec<(String, String)> =
+        st.query_map([domain], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     let mut members = c.prepare("SELECT member FROM group_members WHERE group_address = ?1 ORDER BY member")?;
     let mut out = Vec::with_capacity(heads.len());
     for (address, name) in heads {
@@ -299,14 +309,25 @@ pub fn audit_add(c: &Connection, e: &crate::store::AuditEntry) -> Result<(), Sto
     Ok(())
 }
 
-pub fn audit_list(c: &Connection, limit: usize, target_domain: Option<&str>) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
+pub fn audit_list(
+    c: &Connection,
+    limit: usize,
+    target_domain: Option<&str>,
+) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
     let mut st = c.prepare(
         "SELECT at, actor, ip, action, target, detail FROM audit_log
          WHERE ?2 IS NULL OR target = ?2 OR target LIKE '%@' || ?2
          ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = st.query_map(params![limit as i64, target_domain], |r| {
-        Ok(crate::store::AuditEntry { at: r.get(0)?, actor: r.get(1)?, ip: r.get(2)?, action: r.get(3)?, target: r.get(4)?, detail: r.get(5)? })
+        Ok(crate::store::AuditEntry {
+            at: r.get(0)?,
+            actor: r.get(1)?,
+            ip: r.get(2)?,
+            action: r.get(3)?,
+            target: r.get(4)?,
+            detail: r.get(5)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -15,17 +15,27 @@ pub fn put(c: &Connection, k: &DkimKey, now: i64) -> Result<(), StoreError> {
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<DkimKey> {
-    Ok(DkimKey { domain: r.get(0)?, selector: r.get(1)?, algorithm: r.get(2)?, private_key: r.get(3)?, public_key: r.get(4)? })
+    Ok(DkimKey {
+        domain: r.get(0)?,
+        selector: r.get(1)?,
+        algorithm: r.get(2)?,
+        private_key: r.get(3)?,
+        public_key: r.get(4)?,
+    })
 }
 
 pub fn get(c: &Connection, domain: &str) -> Result<Option<DkimKey>, StoreError> {
-    Ok(c
-        .query_row("SELECT domain, selector, algorithm, private_key, public_key FROM dkim_keys WHERE domain = ?1", [domain], row)
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT domain, selector, algorithm, private_key, public_key FROM dkim_keys WHERE domain = ?1",
+        [domain],
+        row,
+    )
+    .optional()?)
 }
 
 pub fn list(c: &Connection) -> Result<Vec<DkimKey>, StoreError> {
-    let mut st = c.prepare("SELECT domain, selector, algorithm, private_key, public_key FROM dkim_keys ORDER BY domain")?;
+    let mut st =
+        c.prepare("SELECT domain, selector, algorithm, private_key, public_key FROM dkim_keys ORDER BY domain")?;
     Ok(st.query_map([], row)?.collect::<Result<_, _>>()?)
 }
 

@@ -3,8 +3,11 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
+use crate::store::{
+    Changes, Filing, FlagOp, FlagUpdate, Folder, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError,
+    StoredMessage,
+};
 use crate::summary::Summary;
-use crate::store::{Changes, Filing, FlagOp, FlagUpdate, Folder, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError, StoredMessage};
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
@@ -35,7 +38,8 @@ fn put_summary(c: &Connection, blob: &str, data: &[u8]) -> Result<(), StoreError
 
 /// Summarises bodies stored before summaries existed (run once after migrating).
 pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
-    let complete: i64 = c.query_row("SELECT value FROM counters WHERE name = 'summaries_complete'", [], |r| r.get(0))?;
+    let complete: i64 =
+        c.query_row("SELECT value FROM counters WHERE name = 'summaries_complete'", [], |r| r.get(0))?;
     if complete == 1 {
         return Ok(0);
     }
@@ -53,7 +57,12 @@ pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
 }
 
 /// Summaries of several messages, in the order asked; expunged ones are left out.
-pub fn summaries(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Summary)>, StoreError> {
+pub fn summaries(
+    c: &Connection,
+    account: &str,
+    mailbox: &str,
+    uids: &[i64],
+) -> Result<Vec<(i64, Summary)>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut st = c.prepare_cached(
         "SELECT s.subject, s.from_addr, s.to_addr, s.cc, s.bcc, s.sent_ymd FROM messages m JOIN summaries s ON s.blob_id = m.blob_id
@@ -63,7 +72,14 @@ pub fn summaries(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> 
     for uid in uids {
         let row = st
             .query_row(params![id, uid], |r| {
-                Ok(Summary { subject: r.get(0)?, from: r.get(1)?, to: r.get(2)?, cc: r.get(3)?, bcc: r.get(4)?, sent_ymd: r.get(5)? })
+                Ok(Summary {
+                    subject: r.get(0)?,
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    cc: r.get(3)?,
+                    bcc: r.get(4)?,
+                    sent_ymd: r.get(5)?,
+                })
             })
             .optional()?;
         if let Some(s) = row {
@@ -105,7 +121,12 @@ fn assemble(return_path: &str, has_return_path: bool, body: &[u8]) -> Vec<u8> {
 /// Files a local queue entry into each of `filings` (none: discarded) of its
 /// account and removes the entry; returns the account, or None when the
 /// entry is already gone (delivered before).
-pub fn deliver_queue_entry(c: &Connection, entry: Id, filings: &[Filing], now: i64) -> Result<Option<String>, StoreError> {
+pub fn deliver_queue_entry(
+    c: &Connection,
+    entry: Id,
+    filings: &[Filing],
+    now: i64,
+) -> Result<Option<String>, StoreError> {
     let row: Option<(Option<String>, i64, String, String, i64)> = c
         .query_row(
             "SELECT q.local_account, q.message, m.blob_id, m.sender, m.size
@@ -120,7 +141,8 @@ pub fn deliver_queue_entry(c: &Connection, entry: Id, filings: &[Filing], now: i
     for filing in filings {
         let mailbox = target_mailbox(c, &account, &filing.folder)?;
         // \Recent is the server's to set, never a filing's.
-        let flags: Vec<&str> = filing.flags.iter().map(String::as_str).filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
+        let flags: Vec<&str> =
+            filing.flags.iter().map(String::as_str).filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
         append(c, mailbox, &blob, &sender, size, &flags.join(" "), now)?;
         c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
     }
@@ -134,11 +156,13 @@ fn target_mailbox(c: &Connection, account: &str, folder: &Folder) -> Result<i64,
     let wanted: Option<i64> = match folder {
         Folder::Inbox => None,
         Folder::Junk => c
-            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND special_use = '\\Junk'", [account], |r| r.get(0))
+            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND special_use = '\\Junk'", [account], |r| {
+                r.get(0)
+            })
             .optional()?,
-        Folder::Named(name) => {
-            c.query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = ?2", [account, name], |r| r.get(0)).optional()?
-        }
+        Folder::Named(name) => c
+            .query_row("SELECT id FROM mailboxes WHERE account = ?1 AND name = ?2", [account, name], |r| r.get(0))
+            .optional()?,
     };
     match wanted {
         Some(id) => Ok(id),
@@ -151,7 +175,15 @@ fn target_mailbox(c: &Connection, account: &str, folder: &Folder) -> Result<i64,
 
 /// Adds a message to a mailbox with the next UID, allocated in this same transaction
 /// so UIDs stay unique and gap-free under concurrent deliveries.
-fn append(c: &Connection, mailbox: i64, blob: &str, sender: &str, size: i64, flags: &str, now: i64) -> Result<i64, StoreError> {
+fn append(
+    c: &Connection,
+    mailbox: i64,
+    blob: &str,
+    sender: &str,
+    size: i64,
+    flags: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let (uid, modseq): (i64, i64) = c.query_row(
         "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
          WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
@@ -188,7 +220,12 @@ pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, Stor
     Ok(list)
 }
 
-pub fn messages(c: &Connection, account: &str, mailbox: &str, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
+pub fn messages(
+    c: &Connection,
+    account: &str,
+    mailbox: &str,
+    with_content: bool,
+) -> Result<Vec<StoredMessage>, StoreError> {
     let mut st = c.prepare(
         "SELECT m.uid, m.size, m.flags, m.internal_date, m.return_path, CASE WHEN ?3 THEN bl.data ELSE x'' END, m.has_return_path
          FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.id = m.blob_id
@@ -204,9 +241,11 @@ pub fn messages(c: &Connection, account: &str, mailbox: &str, with_content: bool
 }
 
 fn mailbox_id(c: &Connection, account: &str, mailbox: &str) -> Result<(i64, i64), StoreError> {
-    c.query_row("SELECT id, uidvalidity FROM mailboxes WHERE account = ?1 AND name = ?2", [account, mailbox], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox} of {account}")))
+    c.query_row("SELECT id, uidvalidity FROM mailboxes WHERE account = ?1 AND name = ?2", [account, mailbox], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox} of {account}")))
 }
 
 pub fn snapshot(c: &Connection, account: &str, mailbox: &str) -> Result<Snapshot, StoreError> {
@@ -219,14 +258,24 @@ pub fn snapshot(c: &Connection, account: &str, mailbox: &str) -> Result<Snapshot
 /// Several messages' content in one read, in the order asked; expunged ones are left out.
 pub fn contents(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
-    read_rows(c, "SELECT m.uid, m.return_path, m.has_return_path, b.data FROM messages m JOIN blobs b ON b.id = m.blob_id", id, uids)
+    read_rows(
+        c,
+        "SELECT m.uid, m.return_path, m.has_return_path, b.data FROM messages m JOIN blobs b ON b.id = m.blob_id",
+        id,
+        uids,
+    )
 }
 
 /// Just the header block of several messages (up to and including the blank
 /// line), from the `headers` rows, so the bodies are never read.
 pub fn headers(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
-    read_rows(c, "SELECT m.uid, m.return_path, m.has_return_path, h.header FROM messages m JOIN headers h ON h.blob_id = m.blob_id", id, uids)
+    read_rows(
+        c,
+        "SELECT m.uid, m.return_path, m.has_return_path, h.header FROM messages m JOIN headers h ON h.blob_id = m.blob_id",
+        id,
+        uids,
+    )
 }
 
 /// Runs `select` (columns uid, return_path, has_return_path, data) for the
@@ -243,7 +292,8 @@ fn read_rows(c: &Connection, select: &str, mailbox_id: i64, uids: &[i64]) -> Res
     let ascending = uids.windows(2).all(|w| w[0] < w[1]);
     let mut out = Vec::with_capacity(uids.len());
     if ascending && (last - first) < 2 * uids.len() as i64 {
-        let mut st = c.prepare_cached(&format!("{select} WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid"))?;
+        let mut st =
+            c.prepare_cached(&format!("{select} WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid"))?;
         let mut wanted = uids.iter().peekable();
         for r in st.query_map(params![mailbox_id, first, last], row)? {
             let r = r?;
@@ -276,12 +326,17 @@ pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
     let modseq: i64 = c.query_row("SELECT highestmodseq + 1 FROM mailboxes WHERE id = ?1", [id], |r| r.get(0))?;
     for uid in uids {
         let row: Option<(String, i64)> = c
-            .query_row("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING blob_id, size", params![id, uid], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING blob_id, size",
+                params![id, uid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         if let Some((blob, size)) = row {
-            c.execute("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)", params![id, uid, modseq])?;
+            c.execute(
+                "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+                params![id, uid, modseq],
+            )?;
             release_blob(c, &blob)?;
             removed += 1;
             freed += size;
@@ -289,7 +344,10 @@ pub fn expunge(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
     }
     if removed > 0 {
         c.execute("UPDATE mailboxes SET highestmodseq = ?2 WHERE id = ?1", params![id, modseq])?;
-        c.execute("UPDATE accounts SET used_bytes = max(0, used_bytes - ?2) WHERE address = ?1", params![account, freed])?;
+        c.execute(
+            "UPDATE accounts SET used_bytes = max(0, used_bytes - ?2) WHERE address = ?1",
+            params![account, freed],
+        )?;
         prune_expunge_log(c, id, EXPUNGE_LOG_KEEP)?;
     }
     Ok(removed)
@@ -303,11 +361,18 @@ const EXPUNGE_LOG_KEEP: i64 = 20_000;
 /// mailbox's floor to the newest modseq dropped.
 fn prune_expunge_log(c: &Connection, mailbox: i64, keep: i64) -> Result<(), StoreError> {
     let cutoff: Option<i64> = c
-        .query_row("SELECT modseq FROM expunged WHERE mailbox_id = ?1 ORDER BY modseq DESC LIMIT 1 OFFSET ?2", params![mailbox, keep], |r| r.get(0))
+        .query_row(
+            "SELECT modseq FROM expunged WHERE mailbox_id = ?1 ORDER BY modseq DESC LIMIT 1 OFFSET ?2",
+            params![mailbox, keep],
+            |r| r.get(0),
+        )
         .optional()?;
     if let Some(cutoff) = cutoff {
         c.execute("DELETE FROM expunged WHERE mailbox_id = ?1 AND modseq <= ?2", params![mailbox, cutoff])?;
-        c.execute("UPDATE mailboxes SET expunge_floor = max(expunge_floor, ?2) WHERE id = ?1", params![mailbox, cutoff])?;
+        c.execute(
+            "UPDATE mailboxes SET expunge_floor = max(expunge_floor, ?2) WHERE id = ?1",
+            params![mailbox, cutoff],
+        )?;
     }
     Ok(())
 }
@@ -321,9 +386,19 @@ pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxStat
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
-    let mut st = c.prepare_cached("SELECT uid, size, flags, internal_date, modseq FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
+    let mut st = c.prepare_cached(
+        "SELECT uid, size, flags, internal_date, modseq FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+    )?;
     let messages = st
-        .query_map([id], |r| Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? }))?
+        .query_map([id], |r| {
+            Ok(MessageMeta {
+                uid: r.get(0)?,
+                size: r.get(1)?,
+                flags: r.get(2)?,
+                internal_date: r.get(3)?,
+                modseq: r.get(4)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     Ok(MailboxState { uidvalidity, uidnext, highestmodseq, first_recent_uid, messages })
 }
@@ -345,7 +420,13 @@ pub fn changes(c: &Connection, account: &str, mailbox: &str, since: i64) -> Resu
     )?;
     let changed = st
         .query_map(params![id, since], |r| {
-            Ok(MessageMeta { uid: r.get(0)?, size: r.get(1)?, flags: r.get(2)?, internal_date: r.get(3)?, modseq: r.get(4)? })
+            Ok(MessageMeta {
+                uid: r.get(0)?,
+                size: r.get(1)?,
+                flags: r.get(2)?,
+                internal_date: r.get(3)?,
+                modseq: r.get(4)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     let vanished = if since < floor {
@@ -385,7 +466,9 @@ pub fn set_flags(
     let mut modified = Vec::new();
     for uid in uids {
         let cur: Option<(String, i64)> = c
-            .query_row("SELECT flags, modseq FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT flags, modseq FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let Some((cur, mut modseq)) = cur else { continue };
         if unchanged_since.is_some_and(|u| modseq > u) {
@@ -411,7 +494,10 @@ pub fn set_flags(
                 [id],
                 |r| r.get(0),
             )?;
-            c.execute("UPDATE messages SET flags = ?3, modseq = ?4 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid, new, modseq])?;
+            c.execute(
+                "UPDATE messages SET flags = ?3, modseq = ?4 WHERE mailbox_id = ?1 AND uid = ?2",
+                params![id, uid, new, modseq],
+            )?;
         }
         out.push(FlagUpdate { uid: *uid, flags: new, modseq });
     }
@@ -430,13 +516,22 @@ fn valid_name(name: &str) -> Result<(), StoreError> {
 }
 
 fn account_of(c: &Connection, account: &str) -> Result<(i64, i64), StoreError> {
-    c.query_row("SELECT quota_bytes, used_bytes FROM accounts WHERE address = ?1", [account], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))
+    c.query_row("SELECT quota_bytes, used_bytes FROM accounts WHERE address = ?1", [account], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("account {account}")))
 }
 
 /// Stores a message a client uploaded (IMAP APPEND); returns (uidvalidity, uid).
-pub fn append_message(c: &Connection, account: &str, mailbox: &str, body: &[u8], flags: &str, date: i64) -> Result<(i64, i64), StoreError> {
+pub fn append_message(
+    c: &Connection,
+    account: &str,
+    mailbox: &str,
+    body: &[u8],
+    flags: &str,
+    date: i64,
+) -> Result<(i64, i64), StoreError> {
     let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
     let (quota, used) = account_of(c, account)?;
     let size = body.len() as i64;
@@ -466,7 +561,14 @@ pub fn import(c: &Connection, account: &str, mailbox: &str, msgs: &[Vec<u8>], no
 
 /// Copies messages by UID; returns the destination's uidvalidity and (old, new) UID pairs.
 /// `check_quota` is false for MOVE, which removes the originals right after.
-pub fn copy_messages(c: &Connection, account: &str, from: &str, to: &str, uids: &[i64], check_quota: bool) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
+pub fn copy_messages(
+    c: &Connection,
+    account: &str,
+    from: &str,
+    to: &str,
+    uids: &[i64],
+    check_quota: bool,
+) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
     let (src, _) = mailbox_id(c, account, from)?;
     let (dst, uidvalidity) = mailbox_id(c, account, to)?;
     let (quota, used) = account_of(c, account)?;
@@ -486,7 +588,10 @@ pub fn copy_messages(c: &Connection, account: &str, from: &str, to: &str, uids: 
             return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
         }
         let new = append(c, dst, &blob, &rp, size, &flags, date)?;
-        c.execute("UPDATE messages SET has_return_path = ?3 WHERE mailbox_id = ?1 AND uid = ?2", params![dst, new, has_rp])?;
+        c.execute(
+            "UPDATE messages SET has_return_path = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
+            params![dst, new, has_rp],
+        )?;
         pairs.push((*uid, new));
     }
     c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, added])?;
@@ -528,7 +633,10 @@ pub fn create_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), S
 pub fn delete_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), StoreError> {
     valid_name(name)?;
     let (id, _) = mailbox_id(c, account, name)?;
-    let uids: Vec<i64> = c.prepare("SELECT uid FROM messages WHERE mailbox_id = ?1")?.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let uids: Vec<i64> = c
+        .prepare("SELECT uid FROM messages WHERE mailbox_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     expunge(c, account, name, &uids)?;
     c.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [id])?;
     c.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
@@ -574,7 +682,8 @@ mod tests {
             .unwrap();
         }
         for (i, uid) in [1, 3, 5, 7, 8, 9, 10].iter().enumerate() {
-            c.execute("INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (1, ?1, ?2)", params![uid, 11 + i as i64]).unwrap();
+            c.execute("INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (1, ?1, ?2)", params![uid, 11 + i as i64])
+                .unwrap();
         }
         assert_eq!(changes(&c, "a@x", "INBOX", 14).unwrap().vanished, [8, 9, 10]);
         prune_expunge_log(&c, 1, 3).unwrap();

@@ -14,10 +14,10 @@ pub mod dkim;
 pub mod mailbox;
 pub mod quarantine;
 pub mod queue;
+mod schema;
 pub mod sieve;
 pub mod spam;
 pub mod vacation;
-mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -116,7 +116,12 @@ impl Db {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
-        let slot = self.read_slots.clone().acquire_owned().await.map_err(|_| StoreError::Backend("the store is closed".into()))?;
+        let slot = self
+            .read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             let pooled = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();

@@ -27,7 +27,9 @@ pub fn add(c: &Connection, m: &NewMessage, filter: &str, reason: &str, now: i64)
 }
 
 fn recipients(c: &Connection, id: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
-    let mut st = c.prepare_cached("SELECT address, local_account FROM quarantine_rcpts WHERE quarantine_id = ?1 ORDER BY rowid")?;
+    let mut st = c.prepare_cached(
+        "SELECT address, local_account FROM quarantine_rcpts WHERE quarantine_id = ?1 ORDER BY rowid",
+    )?;
     Ok(st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?)
 }
 
@@ -63,9 +65,11 @@ pub fn list(c: &Connection, limit: usize, account: Option<&str>) -> Result<Vec<Q
 }
 
 pub fn body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
-    c.query_row("SELECT b.data FROM quarantine q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?1", [id.0], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))
+    c.query_row("SELECT b.data FROM quarantine q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?1", [id.0], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))
 }
 
 fn remove(c: &Connection, id: Id) -> Result<(), StoreError> {
@@ -112,7 +116,10 @@ pub fn delete(c: &Connection, id: Id) -> Result<(), StoreError> {
 
 /// Deletes what has been held longer than the retention period; returns how many.
 pub fn expire(c: &Connection, before: i64) -> Result<usize, StoreError> {
-    let ids: Vec<i64> = c.prepare("SELECT id FROM quarantine WHERE created < ?1")?.query_map([before], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let ids: Vec<i64> = c
+        .prepare("SELECT id FROM quarantine WHERE created < ?1")?
+        .query_map([before], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     for id in &ids {
         remove(c, Id(*id))?;
     }

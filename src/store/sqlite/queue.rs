@@ -36,7 +36,8 @@ pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreErro
     Ok(())
 }
 
-const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created";
+const ENTRY_COLS: &str =
+    "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created";
 
 fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
     Ok(QueueEntry {
@@ -97,17 +98,19 @@ fn entries_of(c: &Connection, message: Id) -> Result<Vec<QueueEntry>, StoreError
 
 /// Just the header block of a queued message (local delivery decides by it).
 pub fn queued_header(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
-    c.query_row("SELECT h.header FROM queued_messages m JOIN headers h ON h.blob_id = m.blob_id WHERE m.id = ?1", [id.0], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
-}
-
-pub fn queued_body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
     c.query_row(
-        "SELECT b.data FROM queued_messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?1",
+        "SELECT h.header FROM queued_messages m JOIN headers h ON h.blob_id = m.blob_id WHERE m.id = ?1",
         [id.0],
         |r| r.get(0),
     )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+}
+
+pub fn queued_body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
+    c.query_row("SELECT b.data FROM queued_messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?1", [id.0], |r| {
+        r.get(0)
+    })
     .optional()?
     .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
 }
@@ -122,9 +125,8 @@ pub fn list(c: &Connection, f: &QueueFilter) -> Result<Vec<QueuedMessage>, Store
                         AND (?2 IS NULL OR q.recipient LIKE ?2) AND (?3 IS NULL OR q.state = ?3))
          ORDER BY m.received",
     )?;
-    let heads: Vec<QueuedMessage> = st
-        .query_map(params![like(&f.sender), like(&f.recipient), f.state], message_row)?
-        .collect::<Result<_, _>>()?;
+    let heads: Vec<QueuedMessage> =
+        st.query_map(params![like(&f.sender), like(&f.recipient), f.state], message_row)?.collect::<Result<_, _>>()?;
     heads
         .into_iter()
         .map(|mut m| {
@@ -138,8 +140,9 @@ pub fn record_outcomes(c: &Connection, outcomes: &[(Id, Outcome)]) -> Result<(),
     for (entry, outcome) in outcomes {
         match outcome {
             Outcome::Delivered | Outcome::Failed { .. } => {
-                let message: Option<i64> =
-                    c.query_row("DELETE FROM queue WHERE id = ?1 RETURNING message", [entry.0], |r| r.get(0)).optional()?;
+                let message: Option<i64> = c
+                    .query_row("DELETE FROM queue WHERE id = ?1 RETURNING message", [entry.0], |r| r.get(0))
+                    .optional()?;
                 if let Some(m) = message {
                     forget_if_done(c, Id(m))?;
                 }
@@ -176,10 +179,9 @@ pub fn action(c: &Connection, id: Id, action: Action, now: i64) -> Result<usize,
         Action::Release => {
             c.execute("UPDATE queue SET state = 'ready', next_attempt = ?2 WHERE message = ?1", params![id.0, now])?
         }
-        Action::Retry => c.execute(
-            "UPDATE queue SET next_attempt = ?2 WHERE message = ?1 AND state = 'ready'",
-            params![id.0, now],
-        )?,
+        Action::Retry => {
+            c.execute("UPDATE queue SET next_attempt = ?2 WHERE message = ?1 AND state = 'ready'", params![id.0, now])?
+        }
         Action::Delete => {
             let n = c.execute("DELETE FROM queue WHERE message = ?1", [id.0])?;
             forget_if_done(c, id)?;
@@ -201,6 +203,14 @@ pub fn summary(c: &Connection) -> Result<crate::store::QueueSummary, StoreError>
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let (recipients, held): (i64, i64) =
-        c.query_row("SELECT count(*), count(*) FILTER (WHERE state = 'held') FROM queue", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(crate::store::QueueSummary { messages: messages as u64, recipients: recipients as u64, bytes: bytes as u64, held: held as u64, oldest })
+        c.query_row("SELECT count(*), count(*) FILTER (WHERE state = 'held') FROM queue", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(crate::store::QueueSummary {
+        messages: messages as u64,
+        recipients: recipients as u64,
+        bytes: bytes as u64,
+        held: held as u64,
+        oldest,
+    })
 }

@@ -27,22 +27,28 @@ pub fn list(c: &Connection, account: &str) -> Result<Vec<(String, bool)>, StoreE
 }
 
 pub fn get(c: &Connection, account: &str, name: &str) -> Result<Option<String>, StoreError> {
-    Ok(c.query_row("SELECT script FROM sieve_scripts WHERE account = ?1 AND name = ?2", [account, name], |r| r.get(0)).optional()?)
+    Ok(c.query_row("SELECT script FROM sieve_scripts WHERE account = ?1 AND name = ?2", [account, name], |r| r.get(0))
+        .optional()?)
 }
 
 pub fn active(c: &Connection, account: &str) -> Result<Option<(String, String)>, StoreError> {
-    Ok(c
-        .query_row("SELECT name, script FROM sieve_scripts WHERE account = ?1 AND active = 1", [account], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+    Ok(c.query_row("SELECT name, script FROM sieve_scripts WHERE account = ?1 AND active = 1", [account], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()?)
 }
 
 /// Makes `name` the active script; None (or "") deactivates all.
 pub fn set_active(c: &Connection, account: &str, name: Option<&str>) -> Result<(), StoreError> {
     if let Some(n) = name
-        && get(c, account, n)?.is_none() {
-            return Err(StoreError::NotFound(format!("script {n}")));
-        }
-    c.execute("UPDATE sieve_scripts SET active = (name = ?2) WHERE account = ?1", params![account, name.unwrap_or("")])?;
+        && get(c, account, n)?.is_none()
+    {
+        return Err(StoreError::NotFound(format!("script {n}")));
+    }
+    c.execute(
+        "UPDATE sieve_scripts SET active = (name = ?2) WHERE account = ?1",
+        params![account, name.unwrap_or("")],
+    )?;
     Ok(())
 }
 

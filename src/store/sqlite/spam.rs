@@ -43,6 +43,9 @@ pub fn learn(c: &Connection, hashes: &[i64], spam: bool) -> Result<(), StoreErro
     for hash in hashes {
         st.execute(params![hash, s, h])?;
     }
-    c.execute("UPDATE counters SET value = value + 1 WHERE name = ?1", [if spam { "spam_trained" } else { "ham_trained" }])?;
+    c.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = ?1",
+        [if spam { "spam_trained" } else { "ham_trained" }],
+    )?;
     Ok(())
 }

@@ -36,10 +36,21 @@ pub fn get(c: &Connection, account: &str) -> Result<Option<Vacation>, StoreError
 
 /// Queues the reply unless this sender was answered within the period; both
 /// the check and the memory are in the same transaction as the queueing.
-pub fn send(c: &Connection, account: &str, sender: &str, days: u32, reply: &NewMessage, now: i64) -> Result<bool, StoreError> {
+pub fn send(
+    c: &Connection,
+    account: &str,
+    sender: &str,
+    days: u32,
+    reply: &NewMessage,
+    now: i64,
+) -> Result<bool, StoreError> {
     let sender = sender.to_ascii_lowercase();
     let last: Option<i64> = c
-        .query_row("SELECT last_sent FROM vacation_replies WHERE account = ?1 AND sender = ?2", params![account, sender], |r| r.get(0))
+        .query_row(
+            "SELECT last_sent FROM vacation_replies WHERE account = ?1 AND sender = ?2",
+            params![account, sender],
+            |r| r.get(0),
+        )
         .optional()?;
     if last.is_some_and(|t| now < t + i64::from(days) * 86_400) {
         return Ok(false);

@@ -51,7 +51,10 @@ fn quota(mb: i64) -> Result<i64, WebError> {
 }
 
 pub async fn create_account(c: &Ctx<'_>, n: NewAccount) -> Result<(Account, Option<String>), WebError> {
-    let address = crate::address::Address::parse(n.address.trim()).map_err(|e| WebError::BadRequest(format!("{}: {e}", n.address)))?.to_string().to_lowercase();
+    let address = crate::address::Address::parse(n.address.trim())
+        .map_err(|e| WebError::BadRequest(format!("{}: {e}", n.address)))?
+        .to_string()
+        .to_lowercase();
     c.manage(&address)?;
     let role = n.role.unwrap_or_default();
     role_allowed(c, role)?;
@@ -61,7 +64,15 @@ pub async fn create_account(c: &Ctx<'_>, n: NewAccount) -> Result<(Account, Opti
         return Err(WebError::BadRequest("the password needs at least 8 characters".into()));
     }
     let hash = crate::directory::hash_password(&password).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let a = Account { address: address.clone(), display_name: n.display_name.trim().into(), quota_bytes: quota(n.quota_mb)?, used_bytes: 0, enabled: true, password_hash: hash, role };
+    let a = Account {
+        address: address.clone(),
+        display_name: n.display_name.trim().into(),
+        quota_bytes: quota(n.quota_mb)?,
+        used_bytes: 0,
+        enabled: true,
+        password_hash: hash,
+        role,
+    };
     c.app.store.add_account(a.clone()).await?;
     c.audit("account.create", &address, format!("role {}, quota {} MiB", role.as_str(), n.quota_mb)).await;
     Ok((a, generated.then_some(password)))
@@ -117,7 +128,10 @@ pub async fn delete_account(c: &Ctx<'_>, address: &str) -> Result<(), WebError> 
 }
 
 /// Bulk import: one account per line, `address,display name,quota MiB,password` (password optional).
-pub async fn import_accounts(c: &Ctx<'_>, csv: &str) -> Result<Vec<(String, Result<Option<String>, String>)>, WebError> {
+pub async fn import_accounts(
+    c: &Ctx<'_>,
+    csv: &str,
+) -> Result<Vec<(String, Result<Option<String>, String>)>, WebError> {
     let mut out = Vec::new();
     for line in csv.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -149,8 +163,6 @@ pub async fn add_domain(c: &Ctx<'_>, name: &str) -> Result<(), WebError> {
     c.audit("domain.create", &name, String::new()).await;
     Ok(())
 }
-
-
 
 fn scoped(c: &Ctx<'_>, domain: Option<String>) -> Result<Option<String>, WebError> {
     match (c.s.is_admin(), c.s.domain()) {

@@ -53,7 +53,8 @@ pub async fn list(c: &Ctx<'_>, folder: &str, page: usize, sort: &str, query: &st
     let me = c.mailbox_owner()?;
     let state = c.app.store.mailbox_state(me.clone(), folder.to_string()).await?;
     let q = query.trim().to_lowercase();
-    let mut order: Vec<(i64, i64, String)> = state.messages.iter().map(|m| (m.uid, m.internal_date, String::new())).collect();
+    let mut order: Vec<(i64, i64, String)> =
+        state.messages.iter().map(|m| (m.uid, m.internal_date, String::new())).collect();
     if !q.is_empty() || sort == "subject" || sort == "from" {
         let uids: Vec<i64> = order.iter().map(|o| o.0).collect();
         let mut keys = std::collections::HashMap::new();
@@ -80,19 +81,35 @@ pub async fn list(c: &Ctx<'_>, folder: &str, page: usize, sort: &str, query: &st
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page = page.clamp(1, pages);
     let shown: Vec<i64> = order.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).map(|o| o.0).collect();
-    let headers: std::collections::HashMap<i64, Vec<u8>> = c.app.store.headers(me, folder.to_string(), shown.clone()).await?.into_iter().collect();
-    let meta: std::collections::HashMap<i64, &crate::store::MessageMeta> = state.messages.iter().map(|m| (m.uid, m)).collect();
+    let headers: std::collections::HashMap<i64, Vec<u8>> =
+        c.app.store.headers(me, folder.to_string(), shown.clone()).await?.into_iter().collect();
+    let meta: std::collections::HashMap<i64, &crate::store::MessageMeta> =
+        state.messages.iter().map(|m| (m.uid, m)).collect();
     let items = shown
         .iter()
         .filter_map(|uid| {
             let m = meta.get(uid)?;
-            let parsed = headers.get(uid).and_then(|h| mail_parser::MessageParser::default().parse_headers(h.as_slice()));
+            let parsed =
+                headers.get(uid).and_then(|h| mail_parser::MessageParser::default().parse_headers(h.as_slice()));
             let (subject, from, to) = match &parsed {
-                Some(p) => (p.subject().unwrap_or("").to_string(), tidy(&crate::summary::addresses(p.from())), tidy(&crate::summary::addresses(p.to()))),
+                Some(p) => (
+                    p.subject().unwrap_or("").to_string(),
+                    tidy(&crate::summary::addresses(p.from())),
+                    tidy(&crate::summary::addresses(p.to())),
+                ),
                 None => Default::default(),
             };
             let flags: Vec<&str> = m.flags.split(' ').collect();
-            Some(ListItem { uid: *uid, from, to, subject, date: m.internal_date, size: m.size, seen: flags.contains(&"\\Seen"), flagged: flags.contains(&"\\Flagged") })
+            Some(ListItem {
+                uid: *uid,
+                from,
+                to,
+                subject,
+                date: m.internal_date,
+                size: m.size,
+                seen: flags.contains(&"\\Seen"),
+                flagged: flags.contains(&"\\Flagged"),
+            })
         })
         .collect();
     Ok(Listing { folder: folder.to_string(), total, page, pages, items })
@@ -122,7 +139,8 @@ async fn raw(c: &Ctx<'_>, folder: &str, uid: i64) -> Result<Vec<u8>, WebError> {
 /// A message to read; reading it marks it \Seen.
 pub async fn read(c: &Ctx<'_>, folder: &str, uid: i64, remote_images: bool) -> Result<Shown, WebError> {
     let body = raw(c, folder, uid).await?;
-    let shown = message::show(&body, remote_images).ok_or_else(|| WebError::BadRequest("the message cannot be parsed".into()))?;
+    let shown = message::show(&body, remote_images)
+        .ok_or_else(|| WebError::BadRequest("the message cannot be parsed".into()))?;
     set_flags(c, folder, uid, &["\\Seen"], &[]).await?;
     Ok(shown)
 }
@@ -140,7 +158,17 @@ pub async fn set_flags(c: &Ctx<'_>, folder: &str, uid: i64, add: &[&str], remove
     }
     for (op, flags) in [(FlagOp::Add, add), (FlagOp::Remove, remove)] {
         if !flags.is_empty() {
-            c.app.store.set_flags(me.clone(), folder.to_string(), vec![uid], op, flags.iter().map(|f| f.to_string()).collect(), None).await?;
+            c.app
+                .store
+                .set_flags(
+                    me.clone(),
+                    folder.to_string(),
+                    vec![uid],
+                    op,
+                    flags.iter().map(|f| f.to_string()).collect(),
+                    None,
+                )
+                .await?;
         }
     }
     Ok(())
@@ -166,7 +194,11 @@ pub async fn move_message(c: &Ctx<'_>, folder: &str, uid: i64, to: &str) -> Resu
 async fn special(c: &Ctx<'_>, use_: &str) -> Result<String, WebError> {
     let me = c.mailbox_owner()?;
     let boxes = c.app.store.mailboxes(me).await?;
-    boxes.into_iter().find(|b| b.special_use.as_deref() == Some(use_)).map(|b| b.name).ok_or_else(|| WebError::NotFound(format!("a {use_} folder")))
+    boxes
+        .into_iter()
+        .find(|b| b.special_use.as_deref() == Some(use_))
+        .map(|b| b.name)
+        .ok_or_else(|| WebError::NotFound(format!("a {use_} folder")))
 }
 
 /// Delete: into Trash; from Trash, for good.
@@ -207,13 +239,17 @@ pub async fn send(c: &Ctx<'_>, mut d: Draft) -> Result<(), WebError> {
         require_tls: true,
         credentials: Some((me.clone(), crate::directory::tokens::issue(&me))),
     };
-    let results = crate::smtp::client::send(&opts, "localhost", addr, &me, &rcpts, &raw).await.map_err(|e| WebError::Send(e.to_string()))?;
+    let results = crate::smtp::client::send(&opts, "localhost", addr, &me, &rcpts, &raw)
+        .await
+        .map_err(|e| WebError::Send(e.to_string()))?;
     let refused: Vec<String> = rcpts
         .iter()
         .zip(&results)
         .filter_map(|(r, res)| match res {
             crate::smtp::client::RcptResult::Accepted(_) => None,
-            crate::smtp::client::RcptResult::Temporary(m) | crate::smtp::client::RcptResult::Permanent(m) => Some(format!("{r}: {m}")),
+            crate::smtp::client::RcptResult::Temporary(m) | crate::smtp::client::RcptResult::Permanent(m) => {
+                Some(format!("{r}: {m}"))
+            }
         })
         .collect();
     if refused.len() == rcpts.len() {
@@ -248,7 +284,8 @@ pub async fn discard_draft(c: &Ctx<'_>, folder: &str, uid: i64) -> Result<(), We
 /// This server's submission port, reached on loopback when it listens on every address.
 fn submission_addr(cfg: &crate::config::Config) -> Result<std::net::SocketAddr, WebError> {
     let s = cfg.web.submission.clone().unwrap_or_else(|| cfg.smtp.submission_listen.clone());
-    let mut a: std::net::SocketAddr = s.parse().map_err(|_| WebError::Send(format!("submission address {s} is not ip:port")))?;
+    let mut a: std::net::SocketAddr =
+        s.parse().map_err(|_| WebError::Send(format!("submission address {s} is not ip:port")))?;
     if a.ip().is_unspecified() {
         a.set_ip(if a.is_ipv4() { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) });
     }
@@ -262,7 +299,6 @@ pub async fn vacation(c: &Ctx<'_>) -> Result<Option<crate::vacation::Vacation>, 
 pub async fn set_vacation(c: &Ctx<'_>, v: Option<crate::vacation::Vacation>) -> Result<(), WebError> {
     Ok(c.app.store.set_vacation(c.mailbox_owner()?, v).await?)
 }
-
 
 /// The account's active Sieve script (the one ManageSieve clients see too).
 pub async fn my_filter(c: &Ctx<'_>) -> Result<String, WebError> {

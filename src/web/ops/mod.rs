@@ -27,7 +27,14 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     async fn audit(&self, action: &str, target: &str, detail: String) {
-        let e = AuditEntry { at: crate::clock::now(), actor: self.s.user.clone(), ip: self.ip.to_string(), action: action.into(), target: target.into(), detail };
+        let e = AuditEntry {
+            at: crate::clock::now(),
+            actor: self.s.user.clone(),
+            ip: self.ip.to_string(),
+            action: action.into(),
+            target: target.into(),
+            detail,
+        };
         tracing::info!(target: "hato::audit", actor = %e.actor, ip = %e.ip, action = %e.action, target = %e.target, "{}", e.detail);
         if let Err(err) = self.app.store.audit(e).await {
             tracing::error!(target: "hato::audit", "could not write the audit log: {err}");
@@ -44,7 +51,11 @@ impl Ctx<'_> {
     }
 
     fn mailbox_owner(&self) -> Result<String, WebError> {
-        if self.s.has_mailbox() { Ok(self.s.user.clone()) } else { Err(WebError::BadRequest("the built-in administrator has no mailbox".into())) }
+        if self.s.has_mailbox() {
+            Ok(self.s.user.clone())
+        } else {
+            Err(WebError::BadRequest("the built-in administrator has no mailbox".into()))
+        }
     }
 }
 
@@ -57,7 +68,8 @@ pub async fn login(app: &Arc<App>, ip: IpAddr, user: &str, password: &str) -> Re
     }
     let role = if user == "admin" {
         let hash = std::fs::read_to_string(app.cfg.admin_hash_file()).unwrap_or_default();
-        (!hash.trim().is_empty() && crate::directory::verify_hash(&user, password, hash.trim()).await).then_some(Role::Admin)
+        (!hash.trim().is_empty() && crate::directory::verify_hash(&user, password, hash.trim()).await)
+            .then_some(Role::Admin)
     } else {
         match crate::directory::authenticate(&app.store, &user, password).await? {
             Some(address) => app.store.account(address).await?.map(|a| a.role),

@@ -15,7 +15,12 @@ fn parse_id(id: &str) -> Result<Id, WebError> {
 pub async fn queue_action(c: &Ctx<'_>, id: &str, action: &str) -> Result<usize, WebError> {
     c.admin()?;
     if action == "bounce" {
-        let m = c.app.store.queued_message(parse_id(id)?).await?.ok_or_else(|| WebError::NotFound(format!("queued message {id}")))?;
+        let m = c
+            .app
+            .store
+            .queued_message(parse_id(id)?)
+            .await?
+            .ok_or_else(|| WebError::NotFound(format!("queued message {id}")))?;
         crate::queue::bounce_now(&c.app.store, &c.app.cfg.hostname, &m).await?;
         c.app.queue_wake.notify_one();
         c.audit("queue.bounce", id, format!("returned to <{}>", m.sender)).await;
@@ -26,7 +31,11 @@ pub async fn queue_action(c: &Ctx<'_>, id: &str, action: &str) -> Result<usize, 
         "hold" => QueueAction::Hold,
         "release" => QueueAction::Release,
         "delete" => QueueAction::Delete,
-        other => return Err(WebError::BadRequest(format!("unknown queue action {other}; use retry, hold, release, delete or bounce"))),
+        other => {
+            return Err(WebError::BadRequest(format!(
+                "unknown queue action {other}; use retry, hold, release, delete or bounce"
+            )));
+        }
     };
     let n = c.app.store.queue_action(parse_id(id)?, a).await?;
     c.app.queue_wake.notify_one();
@@ -46,13 +55,21 @@ pub async fn quarantine_search(c: &Ctx<'_>, q: &str) -> Result<Vec<QuarantineEnt
     let all = quarantine(c).await?;
     Ok(all
         .into_iter()
-        .filter(|e| q.is_empty() || [&e.sender, &e.subject, &e.reason, &e.filter].iter().any(|f| f.to_lowercase().contains(&q)) || e.recipients.iter().any(|r| r.contains(&q)))
+        .filter(|e| {
+            q.is_empty()
+                || [&e.sender, &e.subject, &e.reason, &e.filter].iter().any(|f| f.to_lowercase().contains(&q))
+                || e.recipients.iter().any(|r| r.contains(&q))
+        })
         .collect())
 }
 
 async fn held(c: &Ctx<'_>, id: &str) -> Result<(Id, QuarantineEntry), WebError> {
     let id = parse_id(id)?;
-    let e = quarantine(c).await?.into_iter().find(|e| e.id == id).ok_or_else(|| WebError::NotFound(format!("held message {id}")))?;
+    let e = quarantine(c)
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| WebError::NotFound(format!("held message {id}")))?;
     Ok((id, e))
 }
 
@@ -68,7 +85,12 @@ pub async fn quarantine_release(c: &Ctx<'_>, id: &str) -> Result<String, WebErro
     let (id, e) = held(c, id).await?;
     let qid = c.app.store.quarantine_release(id).await?;
     c.app.queue_wake.notify_one();
-    c.audit("quarantine.release", &id.to_string(), format!("{} from {} ({}: {})", e.subject, e.sender, e.filter, e.reason)).await;
+    c.audit(
+        "quarantine.release",
+        &id.to_string(),
+        format!("{} from {} ({}: {})", e.subject, e.sender, e.filter, e.reason),
+    )
+    .await;
     Ok(qid.to_string())
 }
 
@@ -87,8 +109,6 @@ pub async fn audit_log(c: &Ctx<'_>) -> Result<Vec<AuditEntry>, WebError> {
         _ => Err(WebError::Forbidden),
     }
 }
-
-
 
 pub fn logs(c: &Ctx<'_>, s: &crate::logs::recent::Search) -> Result<Vec<crate::logs::recent::Line>, WebError> {
     c.admin()?;
@@ -128,7 +148,12 @@ pub async fn archive_export(c: &Ctx<'_>, mut q: crate::store::ArchiveQuery) -> R
         let body = c.app.store.archive_body(e.id).await?;
         crate::mbox::write(&mut out, &e.sender, e.created, &body);
     }
-    c.audit("archive.export", "archive", format!("{} messages ({:?})", found.len(), q.text.as_deref().or(q.from.as_deref()).unwrap_or(""))).await;
+    c.audit(
+        "archive.export",
+        "archive",
+        format!("{} messages ({:?})", found.len(), q.text.as_deref().or(q.from.as_deref()).unwrap_or("")),
+    )
+    .await;
     Ok(out)
 }
 
@@ -148,7 +173,9 @@ pub struct ArchiveForm {
 
 impl ArchiveForm {
     pub fn is_empty(&self) -> bool {
-        [&self.text, &self.from, &self.to, &self.subject, &self.message_id, &self.since, &self.until].iter().all(|s| s.trim().is_empty())
+        [&self.text, &self.from, &self.to, &self.subject, &self.message_id, &self.since, &self.until]
+            .iter()
+            .all(|s| s.trim().is_empty())
     }
 
     pub fn query(&self) -> Result<crate::store::ArchiveQuery, WebError> {
@@ -156,7 +183,9 @@ impl ArchiveForm {
         let day = |s: &str, name: &str| -> Result<Option<i64>, WebError> {
             match opt(s) {
                 None => Ok(None),
-                Some(d) => crate::clock::parse_ymd(&d).map(Some).ok_or_else(|| WebError::BadRequest(format!("{name}: {d} is not a date (YYYY-MM-DD)"))),
+                Some(d) => crate::clock::parse_ymd(&d)
+                    .map(Some)
+                    .ok_or_else(|| WebError::BadRequest(format!("{name}: {d} is not a date (YYYY-MM-DD)"))),
             }
         };
         Ok(crate::store::ArchiveQuery {
@@ -190,10 +219,15 @@ pub fn appliance(c: &Ctx<'_>) -> Result<Appliance, WebError> {
     let status = c.app.cfg.web.appliance_status.as_deref().and_then(crate::supervisor::status::read);
     let stale = status.as_ref().is_some_and(|s| crate::clock::now() - s.updated > 60);
     let snmp = &c.app.cfg.snmp;
-    Ok(Appliance { status, stale, snmp_community: snmp.community.is_some(), snmp_v3_user: snmp.v3_user.clone(), snmp_trap_sinks: snmp.trap_sinks.clone(), snmp_location: snmp.location.clone() })
+    Ok(Appliance {
+        status,
+        stale,
+        snmp_community: snmp.community.is_some(),
+        snmp_v3_user: snmp.v3_user.clone(),
+        snmp_trap_sinks: snmp.trap_sinks.clone(),
+        snmp_location: snmp.location.clone(),
+    })
 }
-
-
 
 pub fn rules(c: &Ctx<'_>) -> Result<String, WebError> {
     c.admin()?;
@@ -208,8 +242,6 @@ pub async fn set_rules(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
     Ok(())
 }
 
-
-
 /// The settings in force, as (section, [(name, value)]) for display. They are
 /// changed in hato.toml (read at start); the certificate is changed here.
 pub fn settings(c: &Ctx<'_>) -> Result<Vec<(String, Vec<(String, String)>)>, WebError> {
@@ -218,12 +250,29 @@ pub fn settings(c: &Ctx<'_>) -> Result<Vec<(String, Vec<(String, String)>)>, Web
     let list = |v: &[String]| if v.is_empty() { "–".to_string() } else { v.join(", ") };
     let kv = |pairs: Vec<(&str, String)>| pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Vec<_>>();
     Ok(vec![
-        ("server".into(), kv(vec![("hostname", cfg.hostname.clone()), ("data_dir", cfg.data_dir.display().to_string()), ("version", env!("CARGO_PKG_VERSION").into())])),
+        (
+            "server".into(),
+            kv(vec![
+                ("hostname", cfg.hostname.clone()),
+                ("data_dir", cfg.data_dir.display().to_string()),
+                ("version", env!("CARGO_PKG_VERSION").into()),
+            ]),
+        ),
         (
             "relay".into(),
             kv(vec![
-                ("smarthost", cfg.delivery.smarthost.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "– (direct, by MX)".into())),
-                ("routes", cfg.delivery.routes.iter().map(|(d, h)| format!("{d} → {h}")).collect::<Vec<_>>().join(", ")),
+                (
+                    "smarthost",
+                    cfg.delivery
+                        .smarthost
+                        .as_ref()
+                        .map(|s| s.address.clone())
+                        .unwrap_or_else(|| "– (direct, by MX)".into()),
+                ),
+                (
+                    "routes",
+                    cfg.delivery.routes.iter().map(|(d, h)| format!("{d} → {h}")).collect::<Vec<_>>().join(", "),
+                ),
                 ("opportunistic_tls", cfg.delivery.opportunistic_tls.to_string()),
             ]),
         ),
@@ -235,23 +284,50 @@ pub fn settings(c: &Ctx<'_>) -> Result<Vec<(String, Vec<(String, String)>)>, Web
                 ("max_connections", cfg.limits.max_connections.to_string()),
                 ("max_connections_per_ip", cfg.limits.max_connections_per_ip.to_string()),
                 ("messages_per_ip_per_minute", cfg.limits.messages_per_ip_per_minute.to_string()),
-                ("auth_lockout", format!("{} failures per account / {} per address, {} s", cfg.limits.auth_failures_per_account, cfg.limits.auth_failures_per_ip, cfg.limits.auth_lockout_secs)),
+                (
+                    "auth_lockout",
+                    format!(
+                        "{} failures per account / {} per address, {} s",
+                        cfg.limits.auth_failures_per_account,
+                        cfg.limits.auth_failures_per_ip,
+                        cfg.limits.auth_lockout_secs
+                    ),
+                ),
             ]),
         ),
         (
             "filters".into(),
             kv(vec![
-                ("antivirus", cfg.filter.antivirus.as_ref().map(|a| format!("clamd {}", a.clamd)).unwrap_or_else(|| "off".into())),
+                (
+                    "antivirus",
+                    cfg.filter.antivirus.as_ref().map(|a| format!("clamd {}", a.clamd)).unwrap_or_else(|| "off".into()),
+                ),
                 ("blocked_extensions", list(&cfg.filter.blocked_extensions)),
                 ("quarantine_days", cfg.filter.quarantine_days.to_string()),
-                ("spam", if cfg.spam.enabled { format!("junk at {}, quarantine at {}, reject at {}", cfg.spam.junk_at, cfg.spam.quarantine_at, cfg.spam.reject_at) } else { "off".into() }),
+                (
+                    "spam",
+                    if cfg.spam.enabled {
+                        format!(
+                            "junk at {}, quarantine at {}, reject at {}",
+                            cfg.spam.junk_at, cfg.spam.quarantine_at, cfg.spam.reject_at
+                        )
+                    } else {
+                        "off".into()
+                    },
+                ),
                 ("dnsbl", list(&cfg.spam.dnsbl)),
                 ("uribl", list(&cfg.spam.uribl)),
                 ("spf/dkim/dmarc", format!("verify {}, DKIM signing {}", cfg.mail_auth.verify, cfg.mail_auth.sign)),
                 ("archive_retention_days", cfg.archive.retention_days.to_string()),
             ]),
         ),
-        ("tls".into(), kv(vec![("certificate", c.app.certs.cert_path().display().to_string()), ("sha256", c.app.certs.fingerprint())])),
+        (
+            "tls".into(),
+            kv(vec![
+                ("certificate", c.app.certs.cert_path().display().to_string()),
+                ("sha256", c.app.certs.fingerprint()),
+            ]),
+        ),
     ])
 }
 
@@ -269,7 +345,8 @@ pub async fn queued(c: &Ctx<'_>, id: &str) -> Result<(QueuedMessage, Shown), Web
     let id = parse_id(id)?;
     let m = c.app.store.queued_message(id).await?.ok_or_else(|| WebError::NotFound(format!("queued message {id}")))?;
     let raw = c.app.store.queued_body(id).await?;
-    let shown = message::show(&raw, false).ok_or_else(|| WebError::BadRequest("the queued message cannot be parsed".into()))?;
+    let shown =
+        message::show(&raw, false).ok_or_else(|| WebError::BadRequest("the queued message cannot be parsed".into()))?;
     Ok((m, shown))
 }
 
@@ -314,7 +391,11 @@ fn list_value(s: &str) -> toml_edit::Value {
 pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'static str>, WebError> {
     use crate::config::edit::Change;
     c.admin()?;
-    let path = c.app.cfg.source.clone().ok_or_else(|| WebError::BadRequest("this server runs without a configuration file; start it with --config to change settings here".into()))?;
+    let path = c.app.cfg.source.clone().ok_or_else(|| {
+        WebError::BadRequest(
+            "this server runs without a configuration file; start it with --config to change settings here".into(),
+        )
+    })?;
     let mut changes = Vec::new();
     let int = |v: u64| toml_edit::Value::from(v.min(i64::MAX as u64) as i64);
     match ch.smarthost.as_deref().map(str::trim) {
@@ -322,7 +403,11 @@ pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'st
         Some(addr) => {
             changes.push(Change::Set("delivery.smarthost.address", addr.into()));
             if let Some(u) = ch.smarthost_user.as_deref().map(str::trim) {
-                changes.push(if u.is_empty() { Change::Remove("delivery.smarthost.username") } else { Change::Set("delivery.smarthost.username", u.into()) });
+                changes.push(if u.is_empty() {
+                    Change::Remove("delivery.smarthost.username")
+                } else {
+                    Change::Set("delivery.smarthost.username", u.into())
+                });
             }
             if let Some(p) = ch.smarthost_password.as_deref().filter(|p| !p.is_empty()) {
                 changes.push(Change::Set("delivery.smarthost.password", p.into()));
@@ -356,7 +441,9 @@ pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'st
     if let Some(e) = ch.spam_enabled {
         changes.push(Change::Set("spam.enabled", e.into()));
     }
-    for (key, v) in [("spam.junk_at", ch.junk_at), ("spam.quarantine_at", ch.quarantine_at), ("spam.reject_at", ch.reject_at)] {
+    for (key, v) in
+        [("spam.junk_at", ch.junk_at), ("spam.quarantine_at", ch.quarantine_at), ("spam.reject_at", ch.reject_at)]
+    {
         if let Some(v) = v {
             changes.push(Change::Set(key, v.into()));
         }
@@ -366,13 +453,23 @@ pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'st
             changes.push(Change::Set(key, list_value(l)));
         }
     }
-    let changed: Vec<&'static str> = changes.iter().map(|c| match c {
-        Change::Set(k, _) | Change::Remove(k) => *k,
-    }).collect();
-    let text = std::fs::read_to_string(&path).map_err(|e| WebError::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+    let changed: Vec<&'static str> = changes
+        .iter()
+        .map(|c| match c {
+            Change::Set(k, _) | Change::Remove(k) => *k,
+        })
+        .collect();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| WebError::BadRequest(format!("cannot read {}: {e}", path.display())))?;
     let new = crate::config::edit::apply(&text, &changes).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    write_config(&path, &c.app.cfg.data_dir, &text, &new).map_err(|e| WebError::BadRequest(format!("cannot write {}: {e}", path.display())))?;
-    c.audit("settings.update", &path.display().to_string(), changed.iter().map(|k| k.trim_start_matches("delivery.")).collect::<Vec<_>>().join(", ")).await;
+    write_config(&path, &c.app.cfg.data_dir, &text, &new)
+        .map_err(|e| WebError::BadRequest(format!("cannot write {}: {e}", path.display())))?;
+    c.audit(
+        "settings.update",
+        &path.display().to_string(),
+        changed.iter().map(|k| k.trim_start_matches("delivery.")).collect::<Vec<_>>().join(", "),
+    )
+    .await;
     Ok(changed)
 }
 

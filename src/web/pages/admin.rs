@@ -38,7 +38,11 @@ struct Dashboard {
 async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin");
     if !s.is_admin() {
-        return if s.domain().is_some() { Redirect::to("/admin/accounts").into_response() } else { error_page(f, WebError::Forbidden) };
+        return if s.domain().is_some() {
+            Redirect::to("/admin/accounts").into_response()
+        } else {
+            error_page(f, WebError::Forbidden)
+        };
     }
     let appliance = page!(f, ops::appliance(&ctx(&app, &s, &peer))).status;
     render(Dashboard { f, appliance })
@@ -53,7 +57,13 @@ struct AccountsPage {
     created: String,
 }
 
-async fn accounts(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn accounts(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/accounts");
     f.notice = q.get("notice").cloned().unwrap_or_default();
     let c = ctx(&app, &s, &peer);
@@ -78,9 +88,21 @@ fn role_of(s: &str) -> Option<crate::store::Role> {
     (!s.is_empty()).then(|| crate::store::Role::parse(s))
 }
 
-async fn create_account(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<AccountForm>) -> Response {
+async fn create_account(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(a): Form<AccountForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/accounts");
-    let n = ops::NewAccount { address: a.address, password: a.password, display_name: a.display_name, quota_mb: a.quota_mb.unwrap_or(0), role: role_of(&a.role) };
+    let n = ops::NewAccount {
+        address: a.address,
+        password: a.password,
+        display_name: a.display_name,
+        quota_mb: a.quota_mb.unwrap_or(0),
+        role: role_of(&a.role),
+    };
     let (acct, pw) = page!(f, ops::create_account(&ctx(&app, &s, &peer), n).await);
     let created = match pw {
         Some(pw) => format!("{} {pw}", acct.address),
@@ -94,7 +116,13 @@ struct ImportForm {
     csv: String,
 }
 
-async fn import_accounts(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(i): Form<ImportForm>) -> Response {
+async fn import_accounts(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(i): Form<ImportForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/accounts");
     let results = page!(f, ops::import_accounts(&ctx(&app, &s, &peer), &i.csv).await);
     let summary: Vec<String> = results
@@ -115,14 +143,28 @@ struct AccountPage {
     a: crate::store::Account,
 }
 
-async fn account(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Path(address): Path<String>, Query(q): Query<NextQuery>) -> Response {
+async fn account(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Path(address): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), &format!("/admin/accounts/{address}"));
     f.notice = q.notice.unwrap_or_default();
     let a = page!(f, ops::account(&ctx(&app, &s, &peer), &address).await);
     render(AccountPage { f, a })
 }
 
-async fn update_account(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Path(address): Path<String>, Form(a): Form<AccountForm>) -> Response {
+async fn update_account(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Path(address): Path<String>,
+    Form(a): Form<AccountForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/accounts");
     let c = ctx(&app, &s, &peer);
     if a.op == "delete" {
@@ -147,10 +189,20 @@ struct QueuePage {
     queue: Vec<crate::store::QueuedMessage>,
 }
 
-async fn queue(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn queue(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/queue");
     f.notice = q.get("notice").cloned().unwrap_or_default();
-    let filter = crate::store::QueueFilter { sender: q.get("sender").cloned().filter(|x| !x.is_empty()), recipient: q.get("recipient").cloned().filter(|x| !x.is_empty()), state: None };
+    let filter = crate::store::QueueFilter {
+        sender: q.get("sender").cloned().filter(|x| !x.is_empty()),
+        recipient: q.get("recipient").cloned().filter(|x| !x.is_empty()),
+        state: None,
+    };
     let queue = page!(f, ops::queue(&ctx(&app, &s, &peer), filter).await);
     render(QueuePage { f, queue })
 }
@@ -161,7 +213,13 @@ struct IdAction {
     op: String,
 }
 
-async fn queue_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<IdAction>) -> Response {
+async fn queue_action(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(a): Form<IdAction>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/queue");
     let n = page!(f, ops::queue_action(&ctx(&app, &s, &peer), &a.id, &a.op).await);
     back("/admin/queue", &format!("{} {}: {n}", a.op, a.id))
@@ -175,7 +233,13 @@ struct QuarantinePage {
     q: String,
 }
 
-async fn quarantine(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn quarantine(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/quarantine");
     f.notice = q.get("notice").cloned().unwrap_or_default();
     if !s.is_admin() {
@@ -192,7 +256,13 @@ async fn my_quarantine(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s):
     render(QuarantinePage { f, held, q: String::new() })
 }
 
-async fn quarantine_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<IdAction>) -> Response {
+async fn quarantine_action(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(a): Form<IdAction>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/quarantine");
     let c = ctx(&app, &s, &peer);
     match a.op.as_str() {
@@ -208,8 +278,13 @@ async fn quarantine_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth
     }
 }
 
-
-async fn quarantine_preview(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Path(id): Path<String>) -> Response {
+async fn quarantine_preview(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Path(id): Path<String>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/quarantine");
     let m = page!(f, ops::quarantine_preview(&ctx(&app, &s, &peer), &id).await);
     message_page(MessagePage { f, m, folder: String::new(), uid: 0, folders: Vec::new(), images: false, held: true })
@@ -227,7 +302,6 @@ async fn audit(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, p
     let entries = page!(f, ops::audit_log(&ctx(&app, &s, &peer)).await);
     render(AuditPage { f, entries })
 }
-
 
 #[derive(Template)]
 #[template(path = "admin_logs.html")]
@@ -253,7 +327,13 @@ struct LogsQuery {
     notice: Option<String>,
 }
 
-async fn logs(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<LogsQuery>) -> Response {
+async fn logs(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<LogsQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/logs");
     f.notice = q.notice.clone().unwrap_or_default();
     let c = ctx(&app, &s, &peer);
@@ -265,7 +345,8 @@ async fn logs(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, pe
         until_ms: f.lang.parse_local(&q.until).map(|t| t + 59_999),
         limit: Some(500),
     };
-    let lines = if q.trace.trim().is_empty() { page!(f, ops::logs(&c, &search)) } else { page!(f, ops::trace(&c, &q.trace)) };
+    let lines =
+        if q.trace.trim().is_empty() { page!(f, ops::logs(&c, &search)) } else { page!(f, ops::trace(&c, &q.trace)) };
     let level = page!(f, ops::log_level(&c));
     render(LogsPage { f, s: search, trace: q.trace, level, lines, since: q.since, until: q.until })
 }
@@ -275,7 +356,13 @@ struct LevelForm {
     spec: String,
 }
 
-async fn set_log_level(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(l): Form<LevelForm>) -> Response {
+async fn set_log_level(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(l): Form<LevelForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/logs");
     let now = page!(f, ops::set_log_level(&ctx(&app, &s, &peer), &l.spec).await);
     back("/admin/logs", &now)
@@ -291,24 +378,41 @@ struct ArchivePage {
     searched: bool,
 }
 
-async fn archive(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<ops::ArchiveForm>, raw: axum::extract::RawQuery) -> Response {
+async fn archive(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<ops::ArchiveForm>,
+    raw: axum::extract::RawQuery,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/archive");
     if !s.is_admin() {
         return error_page(f, WebError::Forbidden);
     }
     let searched = !q.is_empty();
-    let found = if searched { page!(f, ops::archive(&ctx(&app, &s, &peer), page!(f, q.query())).await) } else { Vec::new() };
+    let found =
+        if searched { page!(f, ops::archive(&ctx(&app, &s, &peer), page!(f, q.query())).await) } else { Vec::new() };
     render(ArchivePage { f, q, query: raw.0.unwrap_or_default(), found, searched })
 }
 
-async fn archived_message(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, Path(id): Path<String>) -> Response {
+async fn archived_message(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    Path(id): Path<String>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/archive");
     if !s.is_admin() {
         return error_page(f, WebError::Forbidden);
     }
-    let Some(id) = crate::ids::Id::parse(&id) else { return error_page(f, WebError::BadRequest(format!("{id} is not an id"))) };
+    let Some(id) = crate::ids::Id::parse(&id) else {
+        return error_page(f, WebError::BadRequest(format!("{id} is not an id")));
+    };
     let raw = page!(f, app.store.archive_body(id).await.map_err(WebError::from));
-    let Some(m) = crate::web::message::show(&raw, false) else { return error_page(f, WebError::BadRequest("the message cannot be parsed".into())) };
+    let Some(m) = crate::web::message::show(&raw, false) else {
+        return error_page(f, WebError::BadRequest("the message cannot be parsed".into()));
+    };
     message_page(MessagePage { f, m, folder: String::new(), uid: 0, folders: Vec::new(), images: false, held: true })
 }
 
@@ -332,7 +436,13 @@ struct DomainsPage {
     domains: Vec<crate::store::Domain>,
 }
 
-async fn domains(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+async fn domains(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/domains");
     f.notice = q.notice.unwrap_or_default();
     let domains = page!(f, ops::domains(&ctx(&app, &s, &peer)).await);
@@ -344,7 +454,13 @@ struct DomainForm {
     name: String,
 }
 
-async fn add_domain(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(d): Form<DomainForm>) -> Response {
+async fn add_domain(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(d): Form<DomainForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/domains");
     page!(f, ops::add_domain(&ctx(&app, &s, &peer), &d.name).await);
     back("/admin/domains", &d.name)
@@ -358,7 +474,13 @@ struct AliasesPage {
     groups: Vec<crate::store::Group>,
 }
 
-async fn aliases(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+async fn aliases(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/aliases");
     f.notice = q.notice.unwrap_or_default();
     let c = ctx(&app, &s, &peer);
@@ -377,7 +499,13 @@ struct AliasForm {
     member: String,
 }
 
-async fn alias_action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<AliasForm>) -> Response {
+async fn alias_action(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(a): Form<AliasForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/aliases");
     let c = ctx(&app, &s, &peer);
     let r = match a.op.as_str() {
@@ -401,7 +529,13 @@ struct RulesPage {
     error: String,
 }
 
-async fn rules(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+async fn rules(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/rules");
     f.notice = q.notice.unwrap_or_default();
     let script = page!(f, ops::rules(&ctx(&app, &s, &peer)));
@@ -413,12 +547,20 @@ struct RulesForm {
     script: String,
 }
 
-async fn save_rules(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(r): Form<RulesForm>) -> Response {
+async fn save_rules(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(r): Form<RulesForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/rules");
     match ops::set_rules(&ctx(&app, &s, &peer), &r.script).await {
         Ok(()) => back("/admin/rules", f.t("rules_saved")),
         // The text stays in the editor with the error beside it.
-        Err(WebError::BadRequest(error)) => (StatusCode::BAD_REQUEST, render(RulesPage { f, script: r.script, error })).into_response(),
+        Err(WebError::BadRequest(error)) => {
+            (StatusCode::BAD_REQUEST, render(RulesPage { f, script: r.script, error })).into_response()
+        }
         Err(e) => error_page(f, e),
     }
 }
@@ -443,14 +585,27 @@ impl SettingsAdminPage {
         };
         let file = c.app.cfg.source.as_deref().and_then(|p| crate::config::Config::load(Some(p)).ok());
         let editable = file.is_some();
-        Ok(SettingsAdminPage { f, sections, error, v: file.unwrap_or_else(|| (*c.app.cfg).clone()), editable, supervised: ops::supervised(c) })
+        Ok(SettingsAdminPage {
+            f,
+            sections,
+            error,
+            v: file.unwrap_or_else(|| (*c.app.cfg).clone()),
+            editable,
+            supervised: ops::supervised(c),
+        })
     }
     fn comma(&self, list: &[String]) -> String {
         list.join(", ")
     }
 }
 
-async fn settings_page(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+async fn settings_page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/settings");
     f.notice = q.notice.unwrap_or_default();
     match SettingsAdminPage::new(&ctx(&app, &s, &peer), f, String::new()) {
@@ -513,7 +668,13 @@ impl SettingsForm {
     }
 }
 
-async fn update_settings(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(form): Form<SettingsForm>) -> Response {
+async fn update_settings(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(form): Form<SettingsForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/settings");
     let c = ctx(&app, &s, &peer);
     let result = match form.change() {
@@ -542,7 +703,13 @@ struct CertForm {
     key: String,
 }
 
-async fn replace_certificate(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(cf): Form<CertForm>) -> Response {
+async fn replace_certificate(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(cf): Form<CertForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/settings");
     let c = ctx(&app, &s, &peer);
     match ops::replace_certificate(&c, &cf.cert, &cf.key).await {
@@ -555,7 +722,13 @@ async fn replace_certificate(State(app): State<Arc<App>>, headers: HeaderMap, Au
     }
 }
 
-async fn queued(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Path(id): Path<String>) -> Response {
+async fn queued(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Path(id): Path<String>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/admin/queue");
     let (_, m) = page!(f, ops::queued(&ctx(&app, &s, &peer), &id).await);
     message_page(MessagePage { f, m, folder: String::new(), uid: 0, folders: Vec::new(), images: false, held: true })

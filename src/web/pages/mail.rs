@@ -43,7 +43,13 @@ struct MailPage {
     drafts: bool,
 }
 
-async fn mail(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<MailQuery>) -> Response {
+async fn mail(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<MailQuery>,
+) -> Response {
     let folder = q.folder.clone().unwrap_or_else(|| "INBOX".into());
     let mut f = Frame::new(&headers, Some(&s), &format!("/mail?folder={folder}"));
     f.notice = q.notice.clone().unwrap_or_default();
@@ -56,7 +62,13 @@ async fn mail(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, pe
     render(MailPage { f, folders, listing, sort, q: query, drafts })
 }
 
-async fn read(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<MailQuery>) -> Response {
+async fn read(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<MailQuery>,
+) -> Response {
     let folder = q.folder.clone().unwrap_or_else(|| "INBOX".into());
     let uid = q.uid.unwrap_or(0);
     let f = Frame::new(&headers, Some(&s), &format!("/mail/read?folder={folder}&uid={uid}"));
@@ -84,7 +96,13 @@ struct MailAction {
     to: String,
 }
 
-async fn action(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(a): Form<MailAction>) -> Response {
+async fn action(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(a): Form<MailAction>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail");
     let c = ctx(&app, &s, &peer);
     let list = format!("/mail?folder={}", crate::web::urlencode(&a.folder));
@@ -121,11 +139,32 @@ fn quote(text: &str) -> String {
     text.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n")
 }
 
-async fn compose(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<MailQuery>) -> Response {
+async fn compose(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<MailQuery>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail/compose");
     let c = ctx(&app, &s, &peer);
-    let mut p = ComposePage { f, to: String::new(), cc: String::new(), subject: String::new(), body: String::new(), in_reply_to: String::new(), references: String::new(), forward_of: String::new(), draft_of: String::new() };
-    if let Some((folder, uid)) = q.draft.as_deref().and_then(|d| d.rsplit_once(':')).and_then(|(fo, u)| Some((fo.to_string(), u.parse::<i64>().ok()?))) {
+    let mut p = ComposePage {
+        f,
+        to: String::new(),
+        cc: String::new(),
+        subject: String::new(),
+        body: String::new(),
+        in_reply_to: String::new(),
+        references: String::new(),
+        forward_of: String::new(),
+        draft_of: String::new(),
+    };
+    if let Some((folder, uid)) = q
+        .draft
+        .as_deref()
+        .and_then(|d| d.rsplit_once(':'))
+        .and_then(|(fo, u)| Some((fo.to_string(), u.parse::<i64>().ok()?)))
+    {
         let m = page!(p.f, ops::read(&c, &folder, uid, false).await);
         p.to = m.to_addrs.join(", ");
         p.cc = m.cc_addrs.join(", ");
@@ -134,19 +173,41 @@ async fn compose(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth,
         p.draft_of = format!("{folder}:{uid}");
         return render(p);
     }
-    let source = q.reply.as_ref().or(q.forward.as_ref()).and_then(|r| r.rsplit_once(':')).and_then(|(folder, uid)| Some((folder.to_string(), uid.parse::<i64>().ok()?)));
+    let source = q
+        .reply
+        .as_ref()
+        .or(q.forward.as_ref())
+        .and_then(|r| r.rsplit_once(':'))
+        .and_then(|(folder, uid)| Some((folder.to_string(), uid.parse::<i64>().ok()?)));
     if let Some((folder, uid)) = source {
         let m = page!(p.f, ops::read(&c, &folder, uid, false).await);
         let date = p.f.opt_date(&m.date);
         if q.forward.is_some() {
-            p.subject = if m.subject.to_lowercase().starts_with("fwd:") { m.subject.clone() } else { format!("Fwd: {}", m.subject) };
-            p.body = format!("\n\n---------- Forwarded message ----------\nFrom: {}\nDate: {date}\nSubject: {}\nTo: {}\n\n{}", m.from, m.subject, m.to, m.text);
+            p.subject = if m.subject.to_lowercase().starts_with("fwd:") {
+                m.subject.clone()
+            } else {
+                format!("Fwd: {}", m.subject)
+            };
+            p.body = format!(
+                "\n\n---------- Forwarded message ----------\nFrom: {}\nDate: {date}\nSubject: {}\nTo: {}\n\n{}",
+                m.from, m.subject, m.to, m.text
+            );
             p.forward_of = format!("{folder}:{uid}");
         } else {
-            p.subject = if m.subject.to_lowercase().starts_with("re:") { m.subject.clone() } else { format!("Re: {}", m.subject) };
+            p.subject = if m.subject.to_lowercase().starts_with("re:") {
+                m.subject.clone()
+            } else {
+                format!("Re: {}", m.subject)
+            };
             p.to = m.reply_to.clone();
             if q.all.is_some() {
-                let others: Vec<String> = m.to_addrs.iter().chain(&m.cc_addrs).filter(|a| !a.eq_ignore_ascii_case(&s.user) && !a.eq_ignore_ascii_case(&m.reply_to)).cloned().collect();
+                let others: Vec<String> = m
+                    .to_addrs
+                    .iter()
+                    .chain(&m.cc_addrs)
+                    .filter(|a| !a.eq_ignore_ascii_case(&s.user) && !a.eq_ignore_ascii_case(&m.reply_to))
+                    .cloned()
+                    .collect();
                 p.cc = others.join(", ");
             }
             p.body = format!("\n\n{date}, {}:\n{}", m.from, quote(&m.text));
@@ -158,7 +219,13 @@ async fn compose(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth,
 }
 
 /// The compose form: multipart, so files come along.
-async fn send(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, mut form: Multipart) -> Response {
+async fn send(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    mut form: Multipart,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail/compose");
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut attachments = Vec::new();
@@ -183,12 +250,21 @@ async fn send(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, pe
     }
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let c = ctx(&app, &s, &peer);
-    if let Some((folder, uid)) = get("forward_of").rsplit_once(':').and_then(|(fo, u)| Some((fo.to_string(), u.parse::<i64>().ok()?))) {
+    if let Some((folder, uid)) =
+        get("forward_of").rsplit_once(':').and_then(|(fo, u)| Some((fo.to_string(), u.parse::<i64>().ok()?)))
+    {
         // The forwarded message goes along whole, as an attachment.
         let m = page!(f, ops::read(&c, &folder, uid, false).await);
         let raw = page!(f, app.store.contents(s.user.clone(), folder, vec![uid]).await.map_err(WebError::from));
         if let Some((_, bytes)) = raw.into_iter().next() {
-            attachments.push((format!("{}.eml", m.subject.chars().filter(|c| c.is_alphanumeric() || *c == ' ').take(40).collect::<String>().trim()), "message/rfc822".into(), bytes));
+            attachments.push((
+                format!(
+                    "{}.eml",
+                    m.subject.chars().filter(|c| c.is_alphanumeric() || *c == ' ').take(40).collect::<String>().trim()
+                ),
+                "message/rfc822".into(),
+                bytes,
+            ));
         }
     }
     let d = Draft {
@@ -227,7 +303,13 @@ struct SettingsPage {
     filter_error: String,
 }
 
-async fn settings(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Query(q): Query<NextQuery>) -> Response {
+async fn settings(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/mail/settings");
     f.notice = q.notice.unwrap_or_default();
     let c = ctx(&app, &s, &peer);
@@ -245,15 +327,26 @@ struct FilterForm {
     script: String,
 }
 
-async fn save_filter(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(fl): Form<FilterForm>) -> Response {
+async fn save_filter(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(fl): Form<FilterForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail/settings");
     let c = ctx(&app, &s, &peer);
     match ops::set_my_filter(&c, &fl.script).await {
         Ok(()) => back("/mail/settings", f.t("rules_saved")),
         Err(WebError::BadRequest(error)) => {
             let v = page!(f, ops::vacation(&c).await);
-            let (on, subject, body, days) = v.map(|v| (true, v.subject, v.body, v.days)).unwrap_or((false, String::new(), String::new(), 7));
-            (StatusCode::BAD_REQUEST, render(SettingsPage { f, on, subject, body, days, filter: fl.script, filter_error: error })).into_response()
+            let (on, subject, body, days) =
+                v.map(|v| (true, v.subject, v.body, v.days)).unwrap_or((false, String::new(), String::new(), 7));
+            (
+                StatusCode::BAD_REQUEST,
+                render(SettingsPage { f, on, subject, body, days, filter: fl.script, filter_error: error }),
+            )
+                .into_response()
         }
         Err(e) => error_page(f, e),
     }
@@ -268,9 +361,19 @@ struct VacationForm {
     days: Option<u32>,
 }
 
-async fn save_settings(State(app): State<Arc<App>>, headers: HeaderMap, Auth(s): Auth, peer: Peer, Form(v): Form<VacationForm>) -> Response {
+async fn save_settings(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Auth(s): Auth,
+    peer: Peer,
+    Form(v): Form<VacationForm>,
+) -> Response {
     let f = Frame::new(&headers, Some(&s), "/mail/settings");
-    let vacation = v.on.is_some().then(|| crate::vacation::Vacation { subject: v.subject, body: v.body, days: v.days.unwrap_or(7).max(1) });
+    let vacation = v.on.is_some().then(|| crate::vacation::Vacation {
+        subject: v.subject,
+        body: v.body,
+        days: v.days.unwrap_or(7).max(1),
+    });
     page!(f, ops::set_vacation(&ctx(&app, &s, &peer), vacation).await);
     back("/mail/settings", f.t("save"))
 }

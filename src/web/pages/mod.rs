@@ -26,8 +26,14 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/lang/{code}", get(set_lang))
-        .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../../static/app.js")) }))
-        .route("/static/style.css", get(|| async { static_file("text/css", include_str!("../../../static/style.css")) }))
+        .route(
+            "/static/app.js",
+            get(|| async { static_file("text/javascript", include_str!("../../../static/app.js")) }),
+        )
+        .route(
+            "/static/style.css",
+            get(|| async { static_file("text/css", include_str!("../../../static/style.css")) }),
+        )
         .merge(admin::routes())
         .merge(mail::routes())
 }
@@ -179,7 +185,10 @@ struct NextQuery {
 async fn login_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
     let pre = crate::ids::token(24);
     let f = Frame::new(&headers, None, "/login");
-    let failed = q.notice.map(|n| f.t(if n == "locked" { "locked_out" } else { "login_failed" }).to_string()).unwrap_or_default();
+    let failed = q
+        .notice
+        .map(|n| f.t(if n == "locked" { "locked_out" } else { "login_failed" }).to_string())
+        .unwrap_or_default();
     let page = render(LoginPage { f, pre: pre.clone(), next: super::urlencode(local(q.next.as_deref())), failed });
     ([(header::SET_COOKIE, session::set_cookie(session::PRE_COOKIE, &pre, Some(3600)))], page).into_response()
 }
@@ -190,7 +199,12 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(State(app): State<Arc<App>>, p: axum::extract::ConnectInfo<std::net::SocketAddr>, Query(q): Query<NextQuery>, Form(l): Form<LoginForm>) -> Response {
+async fn login(
+    State(app): State<Arc<App>>,
+    p: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Query(q): Query<NextQuery>,
+    Form(l): Form<LoginForm>,
+) -> Response {
     match ops::login(&app, crate::cidr::canonical(p.0.ip()), &l.user, &l.password).await {
         Ok((token, s)) => {
             let default = if s.has_mailbox() { "/mail" } else { "/admin" };
@@ -198,10 +212,12 @@ async fn login(State(app): State<Arc<App>>, p: axum::extract::ConnectInfo<std::n
                 "/" => default,
                 n => n,
             };
-            ([(header::SET_COOKIE, session::set_cookie(session::COOKIE, &token, None))], Redirect::to(to)).into_response()
+            ([(header::SET_COOKIE, session::set_cookie(session::COOKIE, &token, None))], Redirect::to(to))
+                .into_response()
         }
         Err(WebError::Locked) => Redirect::to("/login?notice=locked").into_response(),
-        Err(_) => Redirect::to(&format!("/login?notice=failed&next={}", super::urlencode(local(q.next.as_deref())))).into_response(),
+        Err(_) => Redirect::to(&format!("/login?notice=failed&next={}", super::urlencode(local(q.next.as_deref()))))
+            .into_response(),
     }
 }
 
@@ -223,7 +239,6 @@ fn ctx<'a>(app: &'a Arc<App>, s: &'a Session, peer: &axum::extract::ConnectInfo<
 }
 
 type Peer = axum::extract::ConnectInfo<std::net::SocketAddr>;
-
 
 #[derive(Template)]
 #[template(path = "message.html")]

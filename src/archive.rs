@@ -8,17 +8,19 @@ use std::time::Duration;
 use mail_parser::{MessageParser, MimeHeaders};
 use tracing::warn;
 
-use crate::store::Store;
+use crate::store::{ArchiveText, Store, UnindexedArchive};
 
-/// (subject, addresses, body text, attachment names) of a raw message.
-pub fn text_of(raw: &[u8], sender: &str, recipients: &str) -> (String, String, String, String) {
+/// The searchable text of an archived message: its decoded subject, the
+/// addresses of envelope and header, the body as text, attachment names.
+pub fn text_of(a: &UnindexedArchive) -> ArchiveText {
+    let (raw, sender, recipients) = (&a.body[..], &a.sender, &a.recipients);
+    let known = ArchiveText { id: a.id, created: a.created, ..ArchiveText::default() };
     let Some(m) = MessageParser::default().parse(raw) else {
-        return (
-            String::new(),
-            format!("{sender} {recipients}"),
-            String::from_utf8_lossy(raw).into_owned(),
-            String::new(),
-        );
+        return ArchiveText {
+            addresses: format!("{sender} {recipients}"),
+            body: String::from_utf8_lossy(raw).into_owned(),
+            ..known
+        };
     };
     let s = crate::summary::Summary::of(raw);
     let addresses = format!("{sender} {recipients} {} {} {}", s.from, s.to, s.cc);
@@ -39,7 +41,13 @@ pub fn text_of(raw: &[u8], sender: &str, recipients: &str) -> (String, String, S
         }
     }
     let attachments: Vec<String> = m.attachments().filter_map(|a| a.attachment_name().map(str::to_string)).collect();
-    (m.subject().unwrap_or("").to_string(), addresses, body, attachments.join("\n"))
+    ArchiveText {
+        subject: m.subject().unwrap_or("").to_string(),
+        addresses,
+        body,
+        attachments: attachments.join("\n"),
+        ..known
+    }
 }
 
 /// Indexes up to `batch` archived messages not indexed yet; returns how many.
@@ -49,16 +57,9 @@ pub async fn index_pending(store: &Store, batch: usize) -> Result<usize, crate::
     if n == 0 {
         return Ok(0);
     }
-    let texts = tokio::task::spawn_blocking(move || {
-        rows.into_iter()
-            .map(|(id, sender, rcpts, raw)| {
-                let (a, b, c, d) = text_of(&raw, &sender, &rcpts);
-                (id, a, b, c, d)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| crate::store::StoreError::Backend(format!("indexing task failed: {e}")))?;
+    let texts = tokio::task::spawn_blocking(move || rows.iter().map(text_of).collect::<Vec<_>>())
+        .await
+        .map_err(|e| crate::store::StoreError::Backend(format!("indexing task failed: {e}")))?;
     store.archive_index(texts).await?;
     Ok(n)
 }
@@ -88,9 +89,16 @@ mod tests {
     fn text_is_decoded_from_any_charset() {
         // ISO-2022-JP body and subject: 会議 / 議事録を送ります
         let raw = b"From: a@b.test\r\nSubject: =?ISO-2022-JP?B?GyRCMnE1RBsoQg==?=\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n\x1b$B5D;vO?$rAw$j$^$9\x1b(B\r\n";
-        let (subject, addresses, body, _) = text_of(raw, "a@b.test", "c@d.test");
-        assert_eq!(subject, "会議");
-        assert!(addresses.contains("c@d.test"));
-        assert!(body.contains("議事録を送ります"), "{body}");
+        let archived = UnindexedArchive {
+            id: crate::ids::Id(7),
+            created: 0,
+            sender: "a@b.test".into(),
+            recipients: "c@d.test".into(),
+            body: raw.to_vec(),
+        };
+        let t = text_of(&archived);
+        assert_eq!((t.id, t.subject.as_str()), (crate::ids::Id(7), "会議"));
+        assert!(t.addresses.contains("c@d.test"));
+        assert!(t.body.contains("議事録を送ります"), "{}", t.body);
     }
 }

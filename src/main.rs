@@ -20,7 +20,7 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Administer a server (domains, accounts, queue, logs ...).
-    Ctl(hato::ctl::CtlArgs),
+    Ctl(Box<hato::ctl::CtlArgs>),
     /// PID 1 of the appliance: bring the box up, supervise its services, power off cleanly.
     Init,
     /// Run services under the supervisor (what `hato init` does on the appliance).
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             runtime().block_on(hato::supervisor::Supervisor::new(cfg).run(hato::serve::wait_for_stop()));
             ExitCode::SUCCESS
         }
-        Command::Ctl(args) => match runtime().block_on(hato::ctl::run(args)) {
+        Command::Ctl(args) => match runtime().block_on(hato::ctl::run(*args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("hato ctl: {e}");

@@ -41,7 +41,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let server_sieve = Arc::new(crate::sieve::server::ServerScript::load(path, required).map_err(ServeError::Startup)?);
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
-    let store = Arc::new(Store::open(&cfg.db_path())?);
+    let store = Arc::new(Store::open(&cfg).await?);
     if cfg.demo {
         create_demo(&store).await?;
         create_demo_admin(&cfg)?;

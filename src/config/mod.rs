@@ -17,10 +17,12 @@ pub mod edit;
 mod filter;
 mod mailauth;
 mod spam;
+mod store;
 mod web;
 pub use filter::{Action, AntivirusConfig, ArchiveConfig, FilterConfig};
 pub use mailauth::MailAuthConfig;
 pub use spam::SpamConfig;
+pub use store::{GaleraConfig, StoreBackend, StoreConfig};
 pub use web::WebConfig;
 
 #[derive(Debug, Error)]
@@ -56,6 +58,7 @@ pub struct Config {
     pub sieve: SieveConfig,
     pub archive: ArchiveConfig,
     pub web: WebConfig,
+    pub store: StoreConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
     /// The file this was read from (the web console's settings page edits it).
@@ -81,6 +84,7 @@ impl Default for Config {
             sieve: SieveConfig::default(),
             archive: ArchiveConfig::default(),
             web: WebConfig::default(),
+            store: StoreConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             snmp: SnmpConfig::default(),
@@ -252,6 +256,10 @@ pub struct QueueConfig {
     pub per_destination_concurrency: usize,
     /// How often the scheduler looks for due entries without being woken.
     pub scan_interval_ms: u64,
+    /// How long a node's claim on an entry it delivers holds (renewed while
+    /// the delivery runs): after a node dies, others take its entries over
+    /// once this has passed.
+    pub lease_secs: u64,
 }
 
 impl Default for QueueConfig {
@@ -262,6 +270,7 @@ impl Default for QueueConfig {
             workers: 32,
             per_destination_concurrency: 4,
             scan_interval_ms: 1000,
+            lease_secs: 60,
         }
     }
 }
@@ -393,6 +402,9 @@ impl Config {
                 message: "needs at least one delay".into(),
             });
         }
+        if self.queue.lease_secs < 3 {
+            return Err(ConfigError::Invalid { key: "queue.lease_secs", message: "must be at least 3".into() });
+        }
         if self.queue.workers == 0 || self.queue.per_destination_concurrency == 0 {
             return Err(ConfigError::Invalid { key: "queue.workers", message: "must be at least 1".into() });
         }
@@ -412,6 +424,7 @@ impl Config {
                 message: "junk_at must be above 0, and quarantine_at and reject_at (when not 0) at or above it".into(),
             });
         }
+        self.store.validate()?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid {
                 key: "tls.cert",

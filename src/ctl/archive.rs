@@ -208,7 +208,7 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
 }
 
 /// An archive row for an imported message: envelope and date from its header.
-fn imported(raw: &[u8]) -> (crate::store::NewMessage, i64) {
+fn imported(raw: &[u8]) -> crate::store::ImportedArchive {
     use crate::smtp::message;
     let fields = message::fields(raw);
     let get = |n: &str| message::get(&fields, n).unwrap_or_default();
@@ -236,5 +236,5 @@ fn imported(raw: &[u8]) -> (crate::store::NewMessage, i64) {
         subject: get("Subject").chars().take(200).collect(),
         recipients,
     };
-    (msg, created)
+    crate::store::ImportedArchive { message: msg, created }
 }

@@ -228,7 +228,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         }
         _ => {}
     }
-    let store = Store::open(&cfg.db_path())?;
+    let store = Store::open(&cfg).await?;
     let ctx = Ctx { cfg, store, out };
     match args.command {
         CtlCommand::Domain(c) => directory::domain(&ctx, c).await,

@@ -29,12 +29,6 @@ pub enum SieveCmd {
     Delete { account: String, name: String },
 }
 
-#[derive(serde::Serialize)]
-struct Listed {
-    name: String,
-    active: bool,
-}
-
 fn read(file: &PathBuf) -> Result<String, CtlError> {
     let text =
         std::fs::read_to_string(file).map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
@@ -49,13 +43,7 @@ pub async fn run(ctx: &Ctx, cmd: SieveCmd) -> Result<(), CtlError> {
             ctx.out.done(&format!("{} is a valid script", file.display()));
         }
         SieveCmd::List { account } => {
-            let list: Vec<Listed> = ctx
-                .store
-                .sieve_list(address_arg(&account)?)
-                .await?
-                .into_iter()
-                .map(|(name, active)| Listed { name, active })
-                .collect();
+            let list = ctx.store.sieve_list(address_arg(&account)?).await?;
             ctx.out.show(&list, || {
                 list.iter().map(|l| format!("{}{}\n", l.name, if l.active { "  (active)" } else { "" })).collect()
             });

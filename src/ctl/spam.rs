@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 use super::{CtlError, Ctx};
 use crate::spam::{bayes::Model, tokens};
+use crate::store::LearnedMessage;
 
 #[derive(Debug, Subcommand)]
 pub enum SpamCmd {
@@ -63,12 +64,6 @@ fn read_dir(dir: &Path) -> Result<Vec<Vec<u8>>, CtlError> {
         .collect()
 }
 
-#[derive(serde::Serialize)]
-struct Stats {
-    spam: u32,
-    ham: u32,
-}
-
 pub async fn run(ctx: &Ctx, cmd: SpamCmd) -> Result<(), CtlError> {
     match cmd {
         SpamCmd::Learn { spam, dirs, .. } => {
@@ -78,20 +73,23 @@ pub async fn run(ctx: &Ctx, cmd: SpamCmd) -> Result<(), CtlError> {
                 learnt += messages.len();
                 // A few hundred per commit: one transaction, not one per message.
                 for chunk in messages.chunks(500) {
-                    ctx.store.spam_learn(chunk.iter().map(|m| (tokens::hashes(m), spam)).collect()).await?;
+                    let learned = chunk.iter().map(|m| LearnedMessage { hashes: tokens::hashes(m), spam }).collect();
+                    ctx.store.spam_learn(learned).await?;
                 }
             }
-            let (s, h) = ctx.store.spam_totals().await?;
+            let totals = ctx.store.spam_totals().await?;
+            let (s, h) = (totals.spam, totals.ham);
             let kind = if spam { "spam" } else { "ham" };
-            ctx.out.show(&Stats { spam: s, ham: h }, || {
+            ctx.out.show(&totals, || {
                 format!("learnt {learnt} messages as {kind}; the classifier knows {s} spam and {h} ham\n")
             });
             Ok(())
         }
         SpamCmd::Stats => {
-            let (s, h) = ctx.store.spam_totals().await?;
+            let totals = ctx.store.spam_totals().await?;
+            let (s, h) = (totals.spam, totals.ham);
             let min = ctx.cfg.spam.min_trained;
-            ctx.out.show(&Stats { spam: s, ham: h }, || {
+            ctx.out.show(&totals, || {
                 let active = if s.min(h) >= min {
                     "in use".to_string()
                 } else {

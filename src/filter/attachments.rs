@@ -50,9 +50,7 @@ impl Rules<'_> {
             return Some(Finding { file: path.into(), why: format!("content is {kind}") });
         }
         if zip::is_zip(data) && depth < self.zip_depth {
-            let Some(entries) = zip::entries(data) else {
-                return None;
-            };
+            let entries = zip::entries(data)?;
             for e in &entries {
                 let inner = format!("{path}/{}", e.name);
                 if let Some(f) = self.check_name(&inner, &e.name) {

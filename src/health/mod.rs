@@ -133,8 +133,11 @@ pub fn read(paths: &[&Path]) -> Report {
     evaluate(arrays, paths.iter().filter_map(|p| fs_usage(p)).collect(), smart::read_all())
 }
 
+/// A condition by its key: its severity and what it says.
+pub type Condition<'a> = (&'a String, &'a (Severity, String));
+
 /// What changed between two readings: (raised, cleared).
-pub fn diff<'a>(before: &'a Report, now: &'a Report) -> (Vec<(&'a String, &'a (Severity, String))>, Vec<&'a String>) {
+pub fn diff<'a>(before: &'a Report, now: &'a Report) -> (Vec<Condition<'a>>, Vec<&'a String>) {
     let raised = now.conditions.iter().filter(|(k, _)| !before.conditions.contains_key(*k)).collect();
     let cleared = before.conditions.keys().filter(|k| !now.conditions.contains_key(*k)).collect();
     (raised, cleared)

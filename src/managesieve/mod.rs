@@ -293,8 +293,8 @@ impl Session {
         match name {
             "LISTSCRIPTS" => match store.sieve_list(account).await {
                 Ok(list) => {
-                    for (n, active) in list {
-                        let line = format!("{}{}\r\n", parse::string(&n), if active { " ACTIVE" } else { "" });
+                    for s in list {
+                        let line = format!("{}{}\r\n", parse::string(&s.name), if s.active { " ACTIVE" } else { "" });
                         self.conn.queue(line.as_bytes());
                     }
                     self.ok("listed");
@@ -326,7 +326,7 @@ impl Session {
                 let count = store
                     .sieve_list(account.clone())
                     .await
-                    .map(|l| l.iter().filter(|(x, _)| *x != n).count())
+                    .map(|l| l.iter().filter(|s| s.name != n).count())
                     .unwrap_or(0);
                 if count >= self.sh.cfg.sieve.max_scripts {
                     return self

@@ -254,7 +254,7 @@ impl Session {
         match self.sh.store.snapshot(account.clone(), "INBOX".into()).await {
             Ok(snap) => {
                 let msgs: Vec<Msg> =
-                    snap.messages.into_iter().map(|(uid, size)| Msg { uid, size, deleted: false }).collect();
+                    snap.messages.into_iter().map(|m| Msg { uid: m.uid, size: m.size, deleted: false }).collect();
                 let total: i64 = msgs.iter().map(|m| m.size).sum();
                 info!(target: "hato::pop3", user = %account, messages = msgs.len(), "logged in");
                 self.ok(&format!("{account} has {} messages ({total} octets)", msgs.len()));
@@ -379,13 +379,8 @@ impl Session {
 fn top(msg: &[u8], lines: usize) -> Vec<u8> {
     let split = msg.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(msg.len());
     let mut out = msg[..split].to_vec();
-    let mut taken = 0;
-    for line in msg[split..].split_inclusive(|b| *b == b'\n') {
-        if taken == lines {
-            break;
-        }
+    for line in msg[split..].split_inclusive(|b| *b == b'\n').take(lines) {
         out.extend_from_slice(line);
-        taken += 1;
     }
     out
 }

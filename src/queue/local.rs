@@ -40,10 +40,10 @@ pub async fn plan(store: &Store, e: &QueueEntry, fields: &[(String, String)]) ->
             return default(account_vacation(fields).await);
         }
     };
-    let compiled = match sieve::compile(&script.1) {
+    let compiled = match sieve::compile(&script.text) {
         Ok(c) => c,
         Err(err) => {
-            warn!(target: "hato::sieve", queue_id = %e.message, account = %account, script = %script.0, "script does not compile ({err}); delivering as if none");
+            warn!(target: "hato::sieve", queue_id = %e.message, account = %account, script = %script.name, "script does not compile ({err}); delivering as if none");
             return default(account_vacation(fields).await);
         }
     };
@@ -53,7 +53,7 @@ pub async fn plan(store: &Store, e: &QueueEntry, fields: &[(String, String)]) ->
     };
     let sender = queued.sender.clone();
     let envelope = sieve::Envelope { from: sender.clone(), to: e.recipient.clone() };
-    let mut plan = Plan { script: Some(script.0), ..Plan::default() };
+    let mut plan = Plan { script: Some(script.name), ..Plan::default() };
     for action in sieve::run(&compiled, &raw, &envelope) {
         match action {
             Action::Keep { flags } => plan.filings.push(Filing { folder: keep_folder.clone(), flags }),

@@ -1,10 +1,19 @@
 //! The queue runner: finds due entries and delivers them, locally or remotely.
 //!
 //! The queue itself is rows in the store; this runner holds no state that a
-//! crash could lose. After a restart every entry is simply due again. An
-//! entry leaves the queue only in the same transaction that records its fate
-//! (filed into a mailbox, accepted by a remote server, or bounced), so a
-//! message is never both delivered and still queued, nor neither.
+//! crash could lose. An entry leaves the queue only in the same transaction
+//! that records its fate (filed into a mailbox, accepted by a remote server,
+//! or bounced), so a message is never both delivered and still queued, nor
+//! neither.
+//!
+//! Every node of a cluster runs a runner over the same queue. A runner takes
+//! entries with `Store::claim_due`, which leases them to this node for
+//! `[queue] lease_secs`; it renews the leases of deliveries still running
+//! every third of that, and a recorded outcome ends the lease. When a node
+//! dies its leases lapse and the other nodes' runners claim the entries
+//! (a remote delivery cut off between the peer's 250 and the commit of its
+//! outcome is made again: the at-least-once window SMTP has anyway). At
+//! start a runner frees the leases its node held before a crash.
 
 mod autoreply;
 pub mod dsn;
@@ -24,7 +33,7 @@ use crate::config::Config;
 use crate::ids::Id;
 use crate::smtp::client::{self, RcptResult, SendError};
 use crate::store::{
-    NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target,
+    EntryOutcome, NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target,
 };
 use route::{RouteError, Router};
 
@@ -33,25 +42,28 @@ pub struct Runner {
     store: Arc<Store>,
     wake: Arc<Notify>,
     router: Router,
-    inflight: Mutex<HashSet<Id>>,
+    /// The name this node's leases carry (`Store::node_name`).
+    node: String,
+    /// Entries this process is delivering now: their leases are renewed.
+    leased: Mutex<HashSet<Id>>,
     workers: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-/// Releases in-flight marks when a delivery task ends, however it ends.
-struct Inflight {
+/// Stops renewing an entry's lease when its delivery task ends, however it
+/// ends (the recorded outcome has ended the lease in the store, or the
+/// lease lapses by itself).
+struct Leased {
     runner: Arc<Runner>,
     ids: Vec<Id>,
 }
 
-impl Drop for Inflight {
+impl Drop for Leased {
     fn drop(&mut self) {
-        let mut set = self.runner.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = self.runner.leased.lock().unwrap_or_else(|p| p.into_inner());
         for id in &self.ids {
             set.remove(id);
         }
-        drop(set);
-        self.runner.wake.notify_one();
     }
 }
 
@@ -60,15 +72,26 @@ impl Runner {
         Arc::new(Runner {
             router: Router::new(cfg.delivery.clone()),
             workers: Arc::new(Semaphore::new(cfg.queue.workers)),
+            node: Store::node_name(&cfg),
             cfg,
             store,
             wake,
-            inflight: Mutex::new(HashSet::new()),
+            leased: Mutex::new(HashSet::new()),
             per_domain: Mutex::new(HashMap::new()),
         })
     }
 
     pub async fn run(self: Arc<Self>) {
+        match self.store.release_leases(self.node.clone()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                info!(target: "hato::queue", node = %self.node, "freed {n} entries this node held before it stopped")
+            }
+            Err(e) => {
+                warn!(target: "hato::queue", "could not free this node's old leases (they lapse by themselves): {e}")
+            }
+        }
+        tokio::spawn(self.clone().renew());
         let interval = Duration::from_millis(self.cfg.queue.scan_interval_ms.max(10));
         loop {
             if let Err(e) = self.clone().scan().await {
@@ -81,16 +104,30 @@ impl Runner {
         }
     }
 
+    /// Keeps the leases of running deliveries from lapsing.
+    async fn renew(self: Arc<Self>) {
+        let lease = self.cfg.queue.lease_secs as i64;
+        loop {
+            tokio::time::sleep(Duration::from_secs((lease / 3).max(1) as u64)).await;
+            let ids: Vec<Id> = self.leased.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let until = crate::clock::now() + lease;
+            if let Err(e) = self.store.renew_leases(self.node.clone(), ids, until).await {
+                warn!(target: "hato::queue", "could not renew delivery leases: {e}");
+            }
+        }
+    }
+
     async fn scan(self: Arc<Self>) -> Result<(), StoreError> {
-        let due = self.store.due_entries(crate::clock::now(), 1000).await?;
-        let fresh: Vec<QueueEntry> = {
-            let mut set = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            due.into_iter().filter(|e| set.insert(e.id)).collect()
-        };
+        let lease = self.cfg.queue.lease_secs as i64;
+        let fresh = self.store.claim_due(self.node.clone(), crate::clock::now(), lease, 1000).await?;
+        self.leased.lock().unwrap_or_else(|p| p.into_inner()).extend(fresh.iter().map(|e| e.id));
         let mut remote: HashMap<(Id, String), Vec<QueueEntry>> = HashMap::new();
         for e in fresh {
             if e.local_account.is_some() {
-                let guard = Inflight { runner: self.clone(), ids: vec![e.id] };
+                let guard = Leased { runner: self.clone(), ids: vec![e.id] };
                 let me = self.clone();
                 tokio::spawn(async move {
                     me.deliver_local(e).await;
@@ -101,7 +138,7 @@ impl Runner {
             }
         }
         for ((_, domain), entries) in remote {
-            let guard = Inflight { runner: self.clone(), ids: entries.iter().map(|e| e.id).collect() };
+            let guard = Leased { runner: self.clone(), ids: entries.iter().map(|e| e.id).collect() };
             let me = self.clone();
             tokio::spawn(async move {
                 me.deliver_remote(domain, entries).await;
@@ -273,7 +310,7 @@ impl Runner {
                     Outcome::Failed { error }
                 }
             };
-            outcomes.push((e.id, outcome));
+            outcomes.push(EntryOutcome { entry: e.id, outcome });
         }
         let bounce = if failures.is_empty() { None } else { self.bounce(qid, &failures).await };
         if let Err(e) = self.store.record_outcomes(outcomes, bounce).await {
@@ -318,7 +355,11 @@ pub async fn bounce_now(store: &Store, hostname: &str, msg: &QueuedMessage) -> R
         let body = store.queued_body(msg.id).await?;
         bounce_message(store, hostname, msg, &failures, &body).await
     };
-    let outcomes = msg.entries.iter().map(|e| (e.id, Outcome::Failed { error: reason.into() })).collect();
+    let outcomes = msg
+        .entries
+        .iter()
+        .map(|e| EntryOutcome { entry: e.id, outcome: Outcome::Failed { error: reason.into() } })
+        .collect();
     store.record_outcomes(outcomes, bounce).await
 }
 

@@ -20,7 +20,7 @@ use mail_auth::MessageAuthenticator;
 use tracing::warn;
 
 use crate::config::SpamConfig;
-use crate::store::Store;
+use crate::store::{LearnedMessage, Store};
 pub use rules::Hit;
 
 /// What scoring found.
@@ -132,8 +132,8 @@ impl Scorer {
         }
         let hashes = tokens::hashes(raw);
         match self.store.spam_counts(hashes.clone()).await {
-            Ok((counts, spam, ham)) if spam.min(ham) >= self.cfg.min_trained => {
-                let p = bayes::Model::from_counts(counts, spam, ham).score(&hashes);
+            Ok(c) if c.totals.spam.min(c.totals.ham) >= self.cfg.min_trained => {
+                let p = bayes::Model::from_counts(c.tokens, c.totals.spam, c.totals.ham).score(&hashes);
                 report.bayes = Some(p);
                 report.hits.extend(bayes_hit(p));
             }
@@ -205,7 +205,11 @@ pub async fn learn_moved(store: Arc<Store>, account: String, from: String, to: S
     let Some(is_spam) = lesson(use_of(&from).as_deref(), use_of(&to).as_deref()) else { return };
     for chunk in uids.chunks(128) {
         let learnt = match store.contents(account.clone(), to.clone(), chunk.to_vec()).await {
-            Ok(msgs) => store.spam_learn(msgs.iter().map(|(_, raw)| (tokens::hashes(raw), is_spam)).collect()).await,
+            Ok(msgs) => {
+                let learned =
+                    msgs.iter().map(|m| LearnedMessage { hashes: tokens::hashes(&m.data), spam: is_spam }).collect();
+                store.spam_learn(learned).await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = learnt {

@@ -1,449 +1,99 @@
-//! The store: directory, mailboxes, message bodies and the queue.
+//! The store: directory, mailboxes, message bodies, the queue and the archive.
 //!
-//! Callers see one async interface; which database sits behind it is the
-//! backend's business. Today that is SQLite (`sqlite/`); the MariaDB Galera
-//! backend for clusters will sit beside it behind the same methods. Rules that
-//! keep that possible: ids are made by the caller before the first attempt
-//! (`crate::ids::Id`), transactions are small, and no SQL leaves `sqlite/`.
+//! Callers see one async interface, `Store`; which database sits behind it is
+//! chosen by `[store] backend` in the configuration:
 //!
-//! Invariant: every `async fn` that changes state returns only after the
-//! change is durably committed.
+//! - `sqlite/` — the embedded default for one node: one file, one writer
+//!   thread with group commit, a pool of readers.
+//! - `galera/` — MariaDB Galera for an all-active cluster: every node writes,
+//!   conflicting commits are retried, each account's mailbox writes go to one
+//!   home node.
+//!
+//! Both implement the `Backend` trait, which the `contract!` list below
+//! writes out once: each operation's signature and promise, then `Store`
+//! forwards to the backend in use. Why an enum over two backends and one
+//! trait rather than a trait per area: every multi-step transaction
+//! (enqueue = archive row + queue rows, delivery = mailbox rows + queue row
+//! removal, quarantine release = queue rows + archive update) crosses areas,
+//! and must be one transaction in its backend; one trait keeps each
+//! backend's transactions together and the list of what a backend must do in
+//! one place. No SQL leaves `sqlite/` and `galera/`.
+//!
+//! Invariants every backend keeps (tests in `tests.rs` run on both):
+//! - every operation that changes state returns only after the change is
+//!   durably committed (what lets SMTP say 250);
+//! - ids are made by the caller before the first attempt (`crate::ids::Id`),
+//!   so a retried commit finds its own rows instead of writing twins;
+//! - IMAP UIDs and MODSEQs are allocated in the transaction that inserts or
+//!   changes the message: unique, ascending and gap-free per mailbox;
+//! - a queue entry is delivered by one node at a time: `claim_due` leases it
+//!   to a node until a time, and a dead node's leases lapse;
+//! - errors keep their kind (`StoreError`): temporary ones have been retried
+//!   already.
 
+mod contract;
+mod error;
 mod sqlite;
+mod types;
 
-pub use sqlite::mailbox::return_path_header;
+pub use error::StoreError;
+pub use types::*;
 
-use std::path::Path;
+use std::sync::Mutex;
 
-use serde::Serialize;
-use thiserror::Error;
+use tokio::sync::watch;
 
+use crate::config::{Config, StoreBackend};
 use crate::ids::Id;
-use sqlite::{Db, archive, directory, dkim, mailbox, quarantine, queue, sieve, spam, vacation};
+use crate::vacation::Vacation;
 
-#[derive(Clone, Debug, Error)]
-pub enum StoreError {
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0} already exists")]
-    Exists(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("over quota: {0}")]
-    Quota(String),
-    #[error("storage failure: {0} (check disk space and the data directory's permissions)")]
-    Backend(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e {
-            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("row".into()),
-            e => StoreError::Backend(e.to_string()),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Domain {
-    pub name: String,
-    pub catch_all: Option<String>,
-    pub accounts: i64,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Account {
-    pub address: String,
-    pub display_name: String,
-    pub quota_bytes: i64,
-    pub used_bytes: i64,
-    pub enabled: bool,
-    #[serde(skip)]
-    pub password_hash: String,
-    pub role: Role,
-}
-
-/// What an account may administer in the web console.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads and sends their own mail.
-    #[default]
-    User,
-    /// Also manages the accounts, aliases and groups of their own domain.
-    DomainAdmin,
-    /// Manages everything.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::DomainAdmin => "domain_admin",
-            Role::Admin => "admin",
-        }
-    }
-    /// Unknown values read as the least privilege.
-    pub fn parse(s: &str) -> Role {
-        match s {
-            "admin" => Role::Admin,
-            "domain_admin" => Role::DomainAdmin,
-            _ => Role::User,
-        }
-    }
-}
-
-/// One administrative action, as the audit log keeps it.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditEntry {
-    pub at: i64,
-    pub actor: String,
-    pub ip: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-}
-
-impl Account {
-    pub fn over_quota(&self, extra: i64) -> bool {
-        self.quota_bytes > 0 && self.used_bytes + extra > self.quota_bytes
-    }
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Alias {
-    pub address: String,
-    pub target: String,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Group {
-    pub address: String,
-    pub name: String,
-    pub members: Vec<String>,
-}
-
-/// Where mail for one address ends up after aliases, groups and catch-all.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Resolution {
-    /// The domain is not ours: only authenticated users may relay there.
-    NotLocal,
-    /// Our domain, but nobody by that name (550 5.1.1, said at RCPT).
-    Unknown,
-    /// Final targets: local accounts and remote addresses (from aliases/groups).
-    Targets(Vec<Target>),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    Account(Account),
-    Remote(String),
-}
-
-/// A message accepted for delivery, with everything needed to commit it at once.
-#[derive(Clone, Debug)]
-pub struct NewMessage {
-    pub id: Id,
-    pub body: Vec<u8>,
-    pub sender: String,
-    pub client_ip: String,
-    pub helo: String,
-    pub auth_user: Option<String>,
-    pub message_id: String,
-    pub subject: String,
-    pub recipients: Vec<NewRecipient>,
-}
-
-impl NewMessage {
-    /// A message Hato itself sends (bounce, refusal notice, vacation reply):
-    /// from the null reverse-path (RFC 5321 §4.5.5), so nothing answers it.
-    pub fn notice(hostname: &str, body: Vec<u8>, subject: String, to: NewRecipient) -> NewMessage {
-        NewMessage {
-            id: Id::new(),
-            body,
-            sender: String::new(),
-            client_ip: "127.0.0.1".into(),
-            helo: hostname.into(),
-            auth_user: None,
-            message_id: String::new(),
-            subject,
-            recipients: vec![to],
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct NewRecipient {
-    pub id: Id,
-    pub address: String,
-    /// Set when the recipient resolved to a local account.
-    pub local_account: Option<String>,
-}
-
-/// An archived message as searches list it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ArchiveEntry {
-    #[serde(serialize_with = "ser_id")]
-    pub id: Id,
-    pub created: i64,
-    /// inbound, outbound or internal.
-    pub direction: String,
-    /// accepted, quarantined, released or rejected.
-    pub disposition: String,
-    pub reason: String,
-    pub sender: String,
-    pub recipients: String,
-    pub subject: String,
-    pub message_id: String,
-    pub size: i64,
-    pub legal_hold: bool,
-}
-
-/// What to look for in the archive; every field narrows the result.
-#[derive(Clone, Debug, Default)]
-pub struct ArchiveQuery {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub subject: Option<String>,
-    /// Full text: decoded bodies, subject, addresses and attachment names.
-    pub text: Option<String>,
-    pub message_id: Option<String>,
-    pub direction: Option<String>,
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub limit: usize,
-}
-
-/// A message held by a filter.
-#[derive(Clone, Debug, Serialize)]
-pub struct QuarantineEntry {
-    #[serde(serialize_with = "ser_id")]
-    pub id: Id,
-    pub created: i64,
-    pub size: i64,
-    pub sender: String,
-    pub recipients: Vec<String>,
-    pub message_id: String,
-    pub subject: String,
-    /// Which filter held it ("attachment", "antivirus", …) and why.
-    pub filter: String,
-    pub reason: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct QueueEntry {
-    #[serde(serialize_with = "ser_id")]
-    pub id: Id,
-    #[serde(serialize_with = "ser_id")]
-    pub message: Id,
-    pub recipient: String,
-    pub local_account: Option<String>,
-    pub domain: String,
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt: i64,
-    pub last_error: String,
-    pub created: i64,
-}
-
-/// The queue at one moment: messages and recipient rows still to deliver.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct QueueSummary {
-    pub messages: u64,
-    pub recipients: u64,
-    pub bytes: u64,
-    /// Recipient rows an admin put on hold.
-    pub held: u64,
-    /// When the oldest queued message arrived (unix seconds).
-    pub oldest: Option<i64>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct QueuedMessage {
-    #[serde(serialize_with = "ser_id")]
-    pub id: Id,
-    pub sender: String,
-    pub received: i64,
-    pub size: i64,
-    pub client_ip: String,
-    pub helo: String,
-    pub auth_user: Option<String>,
-    pub message_id: String,
-    pub subject: String,
-    pub entries: Vec<QueueEntry>,
-}
-
-fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&id.to_string())
-}
-
-/// What became of one queue entry after a delivery attempt.
-#[derive(Clone, Debug)]
-pub enum Outcome {
-    Delivered,
-    Deferred { error: String, next_attempt: i64 },
-    Failed { error: String },
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct QueueFilter {
-    pub sender: Option<String>,
-    pub recipient: Option<String>,
-    pub state: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct MailboxInfo {
-    pub name: String,
-    pub special_use: Option<String>,
-    pub subscribed: bool,
-    pub messages: i64,
-    pub uidvalidity: i64,
-    pub uidnext: i64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct StoredMessage {
-    pub uid: i64,
-    pub size: i64,
-    pub flags: String,
-    pub internal_date: i64,
-    #[serde(skip)]
-    pub content: Vec<u8>,
-}
-
-/// A mailbox's messages at one moment: (uid, size) in UID order.
-#[derive(Clone, Debug)]
-pub struct Snapshot {
-    pub uidvalidity: i64,
-    pub messages: Vec<(i64, i64)>,
-}
-
-/// A mailbox as an IMAP session sees it when it (re)reads it.
-#[derive(Clone, Debug)]
-pub struct MailboxState {
-    pub uidvalidity: i64,
-    pub uidnext: i64,
-    pub highestmodseq: i64,
-    /// Messages from this UID on are \Recent (no SELECT has seen them yet).
-    pub first_recent_uid: i64,
-    pub messages: Vec<MessageMeta>,
-}
-
-/// What changed in a mailbox after a given modseq (CONDSTORE/QRESYNC and
-/// every session's refresh).
-#[derive(Clone, Debug, Default)]
-pub struct Changes {
-    pub uidvalidity: i64,
-    pub uidnext: i64,
-    pub highestmodseq: i64,
-    /// Messages added or whose flags changed, in UID order.
-    pub changed: Vec<MessageMeta>,
-    /// UIDs expunged, in UID order.
-    pub vanished: Vec<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MessageMeta {
-    pub uid: i64,
-    pub size: i64,
-    /// Space-separated system flags and keywords.
-    pub flags: String,
-    pub internal_date: i64,
-    pub modseq: i64,
-}
-
-/// A message's flags and modseq after a STORE.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FlagUpdate {
-    pub uid: i64,
-    pub flags: String,
-    pub modseq: i64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagOp {
-    Add,
-    Remove,
-    Replace,
-}
-
-/// Mailboxes every account gets, with their RFC 6154 special-use attribute.
-pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
-    ("INBOX", None),
-    ("Drafts", Some("\\Drafts")),
-    ("Sent", Some("\\Sent")),
-    ("Junk", Some("\\Junk")),
-    ("Trash", Some("\\Trash")),
-    ("Archive", Some("\\Archive")),
-];
-
-/// A domain's DKIM signing key (crate::mailauth::keys makes and uses them).
-#[derive(Clone, Debug)]
-pub struct DkimKey {
-    pub domain: String,
-    pub selector: String,
-    /// "rsa" (keys in PKCS#1 DER) or "ed25519" (private PKCS#8, public raw).
-    pub algorithm: String,
-    pub private_key: Vec<u8>,
-    pub public_key: Vec<u8>,
-}
-
-/// Where local delivery files a message.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Folder {
-    Inbox,
-    /// The account's mailbox with the \\Junk special use (INBOX if it has none).
-    Junk,
-    /// A mailbox by name (INBOX if the account has no such mailbox).
-    Named(String),
-}
-
-impl std::fmt::Display for Folder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Folder::Inbox => f.write_str("INBOX"),
-            Folder::Junk => f.write_str("Junk"),
-            Folder::Named(n) => f.write_str(n),
-        }
-    }
-}
-
-/// One copy of a delivered message: where, and with which flags.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Filing {
-    pub folder: Folder,
-    pub flags: Vec<String>,
-}
-
-impl Filing {
-    pub fn to(folder: Folder) -> Filing {
-        Filing { folder, flags: Vec::new() }
-    }
-}
-
+/// The store `hato serve`, `hato ctl` and `hato init` share.
 pub struct Store {
-    db: Db,
+    engine: Engine,
     /// One counter per account, bumped after each committed change to its
-    /// mailboxes, so IDLE sessions wake on change instead of polling.
-    watchers: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<u64>>>,
+    /// mailboxes made through this process, so IDLE sessions wake at once
+    /// instead of polling.
+    watchers: Mutex<std::collections::HashMap<String, watch::Sender<u64>>>,
+}
+
+enum Engine {
+    Sqlite(sqlite::Sqlite),
+}
+
+/// Calls one operation on whichever backend is in use.
+macro_rules! on_backend {
+    ($store:expr, $op:ident($($arg:expr),*)) => {
+        match &$store.engine {
+            Engine::Sqlite(b) => Backend::$op(b, $($arg),*).await,
+        }
+    };
 }
 
 impl Store {
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
-        }
-        Ok(Store { db: Db::open(path)?, watchers: Default::default() })
+    /// Opens the backend the configuration names (creating and migrating its
+    /// schema when needed). The only way to get a store: callers never name
+    /// a file or a server themselves.
+    pub async fn open(cfg: &Config) -> Result<Store, StoreError> {
+        let engine = match cfg.store.backend {
+            StoreBackend::Sqlite => Engine::Sqlite(sqlite::Sqlite::open(&cfg.db_path())?),
+            StoreBackend::Galera => {
+                return Err(StoreError::Unavailable("the Galera backend is not part of this build yet".into()));
+            }
+        };
+        Ok(Store { engine, watchers: Default::default() })
+    }
+
+    /// The name this node's queue leases carry.
+    pub fn node_name(cfg: &Config) -> String {
+        cfg.store.node_name.clone().unwrap_or_else(|| {
+            nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| cfg.hostname.clone())
+        })
     }
 
     /// A receiver that changes whenever the account's mailboxes do.
-    pub fn watch(&self, account: &str) -> tokio::sync::watch::Receiver<u64> {
+    pub fn watch(&self, account: &str) -> watch::Receiver<u64> {
         let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        w.entry(account.to_string()).or_insert_with(|| tokio::sync::watch::channel(0).0).subscribe()
+        w.entry(account.to_string()).or_insert_with(|| watch::channel(0).0).subscribe()
     }
 
     fn changed(&self, account: &str) {
@@ -453,415 +103,187 @@ impl Store {
         }
     }
 
-    // --- directory -------------------------------------------------------
-
-    pub async fn add_domain(&self, name: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::add_domain(c, &name)).await
-    }
-    pub async fn remove_domain(&self, name: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::remove_domain(c, &name)).await
-    }
-    pub async fn set_catch_all(&self, domain: String, target: Option<String>) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::set_catch_all(c, &domain, target.as_deref())).await
-    }
-    pub async fn domains(&self) -> Result<Vec<Domain>, StoreError> {
-        self.db.read(directory::domains).await
-    }
-    pub async fn is_local_domain(&self, name: String) -> Result<bool, StoreError> {
-        self.db.read(move |c| directory::is_local_domain(c, &name)).await
-    }
-
-    pub async fn add_account(&self, account: Account) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::add_account(c, &account)).await
-    }
-    pub async fn update_account(&self, account: Account) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::update_account(c, &account)).await
-    }
-    pub async fn remove_account(&self, address: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::remove_account(c, &address)).await
-    }
-    pub async fn account(&self, address: String) -> Result<Option<Account>, StoreError> {
-        self.db.read(move |c| directory::account(c, &address)).await
-    }
-    pub async fn accounts(&self, domain: Option<String>) -> Result<Vec<Account>, StoreError> {
-        self.db.read(move |c| directory::accounts(c, domain.as_deref())).await
-    }
-
-    pub async fn add_alias(&self, address: String, target: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::add_alias(c, &address, &target)).await
-    }
-    pub async fn remove_alias(&self, address: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::remove_alias(c, &address)).await
-    }
-    pub async fn aliases(&self, domain: Option<String>) -> Result<Vec<Alias>, StoreError> {
-        self.db.read(move |c| directory::aliases(c, domain.as_deref())).await
-    }
-
-    pub async fn add_group(&self, address: String, name: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::add_group(c, &address, &name)).await
-    }
-    pub async fn remove_group(&self, address: String) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::remove_group(c, &address)).await
-    }
-    pub async fn set_group_member(&self, group: String, member: String, present: bool) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::set_group_member(c, &group, &member, present)).await
-    }
-    pub async fn groups(&self, domain: Option<String>) -> Result<Vec<Group>, StoreError> {
-        self.db.read(move |c| directory::groups(c, domain.as_deref())).await
-    }
-
-    /// Expands an address through aliases, groups and catch-all to its final targets.
-    pub async fn resolve(&self, address: String) -> Result<Resolution, StoreError> {
-        self.db.read(move |c| directory::resolve(c, &address)).await
-    }
-
-    /// Which account may send as `address` (the account itself or one aliased to it).
-    pub async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
-        self.db.read(move |c| directory::owner_of(c, &address)).await
-    }
-
-    // --- queue -----------------------------------------------------------
-
-    /// Commits a message and its queue entries; SMTP says 250 only after this returns Ok.
-    /// Queues a message and archives it, in one transaction.
-    pub async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
-        self.db
-            .write(move |c| {
-                let now = crate::clock::now();
-                archive::record(c, &msg, "accepted", "", now)?;
-                queue::enqueue(c, &msg, now)
-            })
-            .await
-    }
-    /// Archives a message a filter refused after DATA (so the archive holds it too).
-    pub async fn archive_rejected(&self, msg: NewMessage, reason: String) -> Result<(), StoreError> {
-        self.archive_unqueued(msg, "rejected", reason).await
-    }
-    /// Adds messages from another system's archive (each with its own date), in one commit.
-    pub async fn archive_import(&self, msgs: Vec<(NewMessage, i64)>) -> Result<(), StoreError> {
-        self.db
-            .write(move |c| msgs.iter().try_for_each(|(m, created)| archive::record(c, m, "imported", "", *created)))
-            .await
-    }
-    /// Archives a message that is not queued (refused, or discarded by the server's script).
-    pub async fn archive_unqueued(
-        &self,
-        msg: NewMessage,
-        disposition: &'static str,
-        reason: String,
-    ) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::record(c, &msg, disposition, &reason, crate::clock::now())).await
-    }
-    pub async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
-        self.db.read(move |c| archive::search(c, &q)).await
-    }
-    pub async fn archive_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
-        self.db.read(move |c| archive::body(c, id)).await
-    }
-    pub async fn archive_hold(&self, id: Id, hold: bool) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::set_hold(c, id, hold)).await
-    }
-    pub async fn archive_expire(&self, before: i64) -> Result<usize, StoreError> {
-        self.db.write(move |c| archive::expire(c, before)).await
-    }
-    /// Archived messages still to be full-text indexed: (id, sender, recipients, body).
-    pub async fn archive_unindexed(&self, limit: usize) -> Result<Vec<(i64, String, String, Vec<u8>)>, StoreError> {
-        self.db.read(move |c| archive::unindexed(c, limit)).await
-    }
-    pub async fn archive_index(&self, rows: Vec<(i64, String, String, String, String)>) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::index(c, &rows)).await
-    }
-    pub async fn due_entries(&self, now: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
-        self.db.read(move |c| queue::due_entries(c, now, limit)).await
-    }
-    pub async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
-        self.db.read(move |c| queue::queued_message(c, id)).await
-    }
-    pub async fn queued_header(&self, id: Id) -> Result<Vec<u8>, StoreError> {
-        self.db.read(move |c| queue::queued_header(c, id)).await
-    }
-    pub async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
-        self.db.read(move |c| queue::queued_body(c, id)).await
-    }
-    pub async fn audit(&self, e: AuditEntry) -> Result<(), StoreError> {
-        self.db.write(move |c| directory::audit_add(c, &e)).await
-    }
-    /// Newest first; `target_domain` limits it to actions on that domain's objects.
-    pub async fn audit_list(&self, limit: usize, target_domain: Option<String>) -> Result<Vec<AuditEntry>, StoreError> {
-        self.db.read(move |c| directory::audit_list(c, limit, target_domain.as_deref())).await
-    }
-    pub async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
-        self.db.read(queue::summary).await
-    }
-    pub async fn queue_list(&self, filter: QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
-        self.db.read(move |c| queue::list(c, &filter)).await
-    }
-    /// Records delivery outcomes, and commits a bounce (if any) in the same transaction.
-    pub async fn record_outcomes(
-        &self,
-        outcomes: Vec<(Id, Outcome)>,
-        bounce: Option<NewMessage>,
-    ) -> Result<(), StoreError> {
-        self.db
-            .write(move |c| {
-                let now = crate::clock::now();
-                if let Some(b) = &bounce {
-                    archive::record(c, b, "accepted", "delivery status notification", now)?;
-                    queue::enqueue(c, b, now)?;
-                }
-                queue::record_outcomes(c, &outcomes)
-            })
-            .await
-    }
-    /// Delivers a queue entry into its account's INBOX and removes it, atomically.
-    /// Returns false when the entry is gone (delivered already or deleted by an admin).
-    /// Holds a message a filter caught instead of queueing it.
-    pub async fn quarantine(&self, msg: NewMessage, filter: String, reason: String) -> Result<(), StoreError> {
-        self.db.write(move |c| quarantine::add(c, &msg, &filter, &reason, crate::clock::now())).await
-    }
-    /// Held messages, newest first; with `account`, only those held for that account.
-    pub async fn quarantine_list(
-        &self,
-        limit: usize,
-        account: Option<String>,
-    ) -> Result<Vec<QuarantineEntry>, StoreError> {
-        self.db.read(move |c| quarantine::list(c, limit, account.as_deref())).await
-    }
-    pub async fn quarantine_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
-        self.db.read(move |c| quarantine::body(c, id)).await
-    }
-    /// Queues a held message for its recipients; returns the queue id.
-    pub async fn quarantine_release(&self, id: Id) -> Result<Id, StoreError> {
-        self.db.write(move |c| quarantine::release(c, id, crate::clock::now())).await
-    }
-    pub async fn quarantine_delete(&self, id: Id) -> Result<(), StoreError> {
-        self.db.write(move |c| quarantine::delete(c, id)).await
-    }
-    pub async fn quarantine_expire(&self, before: i64) -> Result<usize, StoreError> {
-        self.db.write(move |c| quarantine::expire(c, before)).await
-    }
-
-    /// Stores (or replaces) a user's Sieve script; the caller has checked it.
-    pub async fn sieve_put(&self, account: String, name: String, script: String) -> Result<(), StoreError> {
-        self.db.write(move |c| sieve::put(c, &account, &name, &script)).await
-    }
-    /// (name, active) of an account's scripts.
-    pub async fn sieve_list(&self, account: String) -> Result<Vec<(String, bool)>, StoreError> {
-        self.db.read(move |c| sieve::list(c, &account)).await
-    }
-    pub async fn sieve_get(&self, account: String, name: String) -> Result<Option<String>, StoreError> {
-        self.db.read(move |c| sieve::get(c, &account, &name)).await
-    }
-    /// The active script (name, text), if any.
-    pub async fn sieve_active(&self, account: String) -> Result<Option<(String, String)>, StoreError> {
-        self.db.read(move |c| sieve::active(c, &account)).await
-    }
-    pub async fn sieve_set_active(&self, account: String, name: Option<String>) -> Result<(), StoreError> {
-        self.db.write(move |c| sieve::set_active(c, &account, name.as_deref())).await
-    }
-    pub async fn sieve_delete(&self, account: String, name: String) -> Result<(), StoreError> {
-        self.db.write(move |c| sieve::delete(c, &account, &name)).await
-    }
-    pub async fn sieve_rename(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
-        self.db.write(move |c| sieve::rename(c, &account, &from, &to)).await
-    }
-    pub async fn dkim_put(&self, key: DkimKey) -> Result<(), StoreError> {
-        self.db.write(move |c| dkim::put(c, &key, crate::clock::now())).await
-    }
-    pub async fn dkim_key(&self, domain: String) -> Result<Option<DkimKey>, StoreError> {
-        self.db.read(move |c| dkim::get(c, &domain)).await
-    }
-    pub async fn dkim_keys(&self) -> Result<Vec<DkimKey>, StoreError> {
-        self.db.read(dkim::list).await
-    }
-    /// True if the domain had a key.
-    pub async fn dkim_remove(&self, domain: String) -> Result<bool, StoreError> {
-        self.db.write(move |c| dkim::remove(c, &domain)).await
-    }
-    /// What the spam classifier learnt about these token hashes: their
-    /// (spam, ham) counts, and the number of spam and ham messages learnt.
-    pub async fn spam_counts(&self, hashes: Vec<i64>) -> Result<spam::Counts, StoreError> {
-        self.db.read(move |c| spam::counts(c, &hashes)).await
-    }
-    /// Learns messages (their token hashes) as spam (true) or ham, in one commit.
-    pub async fn spam_learn(&self, messages: Vec<(Vec<i64>, bool)>) -> Result<(), StoreError> {
-        self.db.write(move |c| messages.iter().try_for_each(|(hashes, is_spam)| spam::learn(c, hashes, *is_spam))).await
-    }
-    /// How many spam and ham messages the classifier has learnt.
-    pub async fn spam_totals(&self) -> Result<(u32, u32), StoreError> {
-        self.db.read(spam::totals).await
-    }
-    pub async fn set_vacation(&self, account: String, v: Option<crate::vacation::Vacation>) -> Result<(), StoreError> {
-        self.db.write(move |c| vacation::set(c, &account, v.as_ref())).await
-    }
-    pub async fn vacation(&self, account: String) -> Result<Option<crate::vacation::Vacation>, StoreError> {
-        self.db.read(move |c| vacation::get(c, &account)).await
-    }
-    /// Queues a vacation reply unless `sender` had one within `days`; true if queued.
-    pub async fn send_vacation(
-        &self,
-        account: String,
-        sender: String,
-        days: u32,
-        reply: NewMessage,
-    ) -> Result<bool, StoreError> {
-        self.db.write(move |c| vacation::send(c, &account, &sender, days, &reply, crate::clock::now())).await
-    }
-
     /// Files a local queue entry into each of `filings` of its account (none:
-    /// it is discarded) in one transaction; false when the entry was already delivered.
+    /// it is discarded) and removes the entry, in one transaction; false when
+    /// the entry was already delivered (or deleted by an administrator).
     pub async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<bool, StoreError> {
-        let account =
-            self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &filings, crate::clock::now())).await?;
+        let account = on_backend!(self, deliver_local(entry, filings))?;
         if let Some(a) = &account {
             self.changed(a);
         }
         Ok(account.is_some())
     }
-    /// Admin actions on a whole queued message: "hold", "release", "retry", "delete".
-    pub async fn queue_action(&self, id: Id, action: queue::Action) -> Result<usize, StoreError> {
-        self.db.write(move |c| queue::action(c, id, action, crate::clock::now())).await
-    }
 
-    // --- mailboxes ---------------------------------------------------------
-
-    pub async fn mailboxes(&self, account: String) -> Result<Vec<MailboxInfo>, StoreError> {
-        self.db.read(move |c| mailbox::mailboxes(c, &account)).await
-    }
-    pub async fn snapshot(&self, account: String, mailbox: String) -> Result<Snapshot, StoreError> {
-        self.db.read(move |c| mailbox::snapshot(c, &account, &mailbox)).await
-    }
     /// One message as a client sees it (Return-Path line + stored body).
     pub async fn content(&self, account: String, mailbox: String, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db.read(move |c| mailbox::content(c, &account, &mailbox, uid)).await
+        Ok(self.contents(account, mailbox, vec![uid]).await?.pop().map(|m| m.data))
     }
-    pub async fn changes(&self, account: String, mailbox: String, since: i64) -> Result<Changes, StoreError> {
-        self.db.read(move |c| mailbox::changes(c, &account, &mailbox, since)).await
-    }
-    /// Imports messages into a mailbox in one transaction (see `hato ctl mailbox import`).
-    pub async fn import(&self, account: String, mailbox: String, msgs: Vec<Vec<u8>>) -> Result<usize, StoreError> {
-        let who = account.clone();
-        let n = self.db.write(move |c| mailbox::import(c, &account, &mailbox, &msgs, crate::clock::now())).await?;
-        self.changed(&who);
-        Ok(n)
-    }
-    pub async fn claim_recent(&self, account: String, mailbox: String) -> Result<i64, StoreError> {
-        self.db.write(move |c| mailbox::claim_recent(c, &account, &mailbox)).await
-    }
-    /// Contents of several messages in one read (FETCH and SEARCH work in batches).
-    pub async fn contents(
-        &self,
-        account: String,
-        mailbox: String,
-        uids: Vec<i64>,
-    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        self.db.read(move |c| mailbox::contents(c, &account, &mailbox, &uids)).await
-    }
-    /// Decoded header summaries of several messages in one read (SEARCH on header keys).
-    pub async fn summaries(
-        &self,
-        account: String,
-        mailbox: String,
-        uids: Vec<i64>,
-    ) -> Result<Vec<(i64, crate::summary::Summary)>, StoreError> {
-        self.db.read(move |c| mailbox::summaries(c, &account, &mailbox, &uids)).await
-    }
-    /// Only the header blocks of several messages (FETCH of header fields).
-    pub async fn headers(
-        &self,
-        account: String,
-        mailbox: String,
-        uids: Vec<i64>,
-    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        self.db.read(move |c| mailbox::headers(c, &account, &mailbox, &uids)).await
-    }
-    pub async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
-        self.db.read(move |c| mailbox::state(c, &account, &mailbox)).await
-    }
-    /// See `sqlite::mailbox::set_flags`: (updated messages, UIDs refused by `unchanged_since`).
-    pub async fn set_flags(
-        &self,
-        account: String,
-        mailbox: String,
-        uids: Vec<i64>,
-        op: FlagOp,
-        flags: Vec<String>,
-        unchanged_since: Option<i64>,
-    ) -> Result<(Vec<FlagUpdate>, Vec<i64>), StoreError> {
-        let who = account.clone();
-        let r = self
-            .db
-            .write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since))
-            .await?;
-        self.changed(&who);
-        Ok(r)
-    }
-    /// Stores a client-uploaded message; returns (uidvalidity, uid).
-    pub async fn append(
-        &self,
-        account: String,
-        mailbox: String,
-        body: Vec<u8>,
-        flags: String,
-        date: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        let who = account.clone();
-        let r = self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await?;
-        self.changed(&who);
-        Ok(r)
-    }
-    /// Copies messages; returns the destination's uidvalidity and (source, new) UID pairs.
-    pub async fn copy(
-        &self,
-        account: String,
-        from: String,
-        to: String,
-        uids: Vec<i64>,
-        check_quota: bool,
-    ) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
-        let who = account.clone();
-        let r = self.db.write(move |c| mailbox::copy_messages(c, &account, &from, &to, &uids, check_quota)).await?;
-        self.changed(&who);
-        Ok(r)
-    }
-    pub async fn create_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
-        let who = account.clone();
-        self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await?;
-        self.changed(&who);
-        Ok(())
-    }
-    pub async fn delete_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
-        let who = account.clone();
-        self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await?;
-        self.changed(&who);
-        Ok(())
-    }
-    pub async fn rename_mailbox(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
-        let who = account.clone();
-        self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await?;
-        self.changed(&who);
-        Ok(())
-    }
-    pub async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
-        self.db.write(move |c| mailbox::set_subscribed(c, &account, &name, on)).await
-    }
-    pub async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
-        let who = account.clone();
-        let r = self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await?;
-        self.changed(&who);
-        Ok(r)
-    }
-    pub async fn messages(
-        &self,
-        account: String,
-        mailbox: String,
-        with_content: bool,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.db.read(move |c| mailbox::messages(c, &account, &mailbox, with_content)).await
+
+    /// Archives a message a filter refused after DATA (so the archive holds it too).
+    pub async fn archive_rejected(&self, msg: NewMessage, reason: String) -> Result<(), StoreError> {
+        self.archive_unqueued(msg, "rejected", reason).await
     }
 }
 
-pub use queue::Action as QueueAction;
+contract::contract! {
+    forward {
+        // --- directory ---------------------------------------------------
+        fn add_domain(name: String) -> ();
+        fn remove_domain(name: String) -> ();
+        fn set_catch_all(domain: String, target: Option<String>) -> ();
+        fn domains() -> Vec<Domain>;
+        fn is_local_domain(name: String) -> bool;
+        /// Adds an account with its default mailboxes (`DEFAULT_MAILBOXES`).
+        fn add_account(account: Account) -> ();
+        fn update_account(account: Account) -> ();
+        /// Removes an account with its mailboxes, scripts and vacation.
+        fn remove_account(address: String) -> ();
+        fn account(address: String) -> Option<Account>;
+        fn accounts(domain: Option<String>) -> Vec<Account>;
+        fn add_alias(address: String, target: String) -> ();
+        fn remove_alias(address: String) -> ();
+        fn aliases(domain: Option<String>) -> Vec<Alias>;
+        fn add_group(address: String, name: String) -> ();
+        fn remove_group(address: String) -> ();
+        fn set_group_member(group: String, member: String, present: bool) -> ();
+        fn groups(domain: Option<String>) -> Vec<Group>;
+        /// Expands an address through aliases, groups and catch-all to its final targets.
+        fn resolve(address: String) -> Resolution;
+        /// Which account may send as `address` (the account itself or one aliased to it).
+        fn owner_of(address: String) -> Option<String>;
+        fn audit(entry: AuditEntry) -> ();
+        /// Newest first; `target_domain` limits it to actions on that domain's objects.
+        fn audit_list(limit: usize, target_domain: Option<String>) -> Vec<AuditEntry>;
+
+        // --- queue -------------------------------------------------------
+        /// Commits a message, its queue entries and its archive row in one
+        /// transaction; SMTP says 250 only after this returns Ok. Idempotent
+        /// on the message's id.
+        fn enqueue(msg: NewMessage) -> ();
+        /// Takes up to `limit` ready entries due at `now` that no node holds
+        /// (or whose holder's lease lapsed), leasing them to `node` for
+        /// `lease_secs`. Two nodes never get the same entry while a lease runs.
+        fn claim_due(node: String, now: i64, lease_secs: i64, limit: usize) -> Vec<QueueEntry>;
+        /// Extends `node`'s leases on these entries to `until` (long deliveries).
+        fn renew_leases(node: String, entries: Vec<Id>, until: i64) -> ();
+        /// Gives up every lease `node` holds (at start: a previous run's claims).
+        fn release_leases(node: String) -> usize;
+        fn queued_message(id: Id) -> Option<QueuedMessage>;
+        /// Just the header block of a queued message (local delivery decides by it).
+        fn queued_header(id: Id) -> Vec<u8>;
+        fn queued_body(id: Id) -> Vec<u8>;
+        fn queue_summary() -> QueueSummary;
+        fn queue_list(filter: QueueFilter) -> Vec<QueuedMessage>;
+        /// Records delivery outcomes (clearing their leases), and commits a
+        /// bounce (if any) in the same transaction.
+        fn record_outcomes(outcomes: Vec<EntryOutcome>, bounce: Option<NewMessage>) -> ();
+        /// Admin actions on a whole queued message; returns the entries touched.
+        fn queue_action(id: Id, action: QueueAction) -> usize;
+
+        // --- archive -----------------------------------------------------
+        /// Adds messages from another system's archive, in one commit.
+        fn archive_import(msgs: Vec<ImportedArchive>) -> ();
+        /// Archives a message that is not queued (refused, or discarded by the server's script).
+        fn archive_unqueued(msg: NewMessage, disposition: &'static str, reason: String) -> ();
+        /// Searches the archive; full-text and subject conditions use this node's index.
+        fn archive_search(q: ArchiveQuery) -> Vec<ArchiveEntry>;
+        fn archive_body(id: Id) -> Vec<u8>;
+        fn archive_hold(id: Id, hold: bool) -> ();
+        /// Deletes archived messages older than `before` that are not on legal hold.
+        fn archive_expire(before: i64) -> usize;
+        /// Archived messages this node's full-text index lacks, oldest first.
+        fn archive_unindexed(limit: usize) -> Vec<UnindexedArchive>;
+        /// Adds rows to this node's full-text index.
+        fn archive_index(rows: Vec<ArchiveText>) -> ();
+        fn archive_index_status() -> IndexStatus;
+        /// Empties this node's full-text index; the indexer fills it again.
+        fn archive_reindex() -> ();
+
+        // --- quarantine --------------------------------------------------
+        /// Holds a message a filter caught instead of queueing it (and archives it).
+        fn quarantine(msg: NewMessage, filter: String, reason: String) -> ();
+        /// Held messages, newest first; with `account`, only those held for that account.
+        fn quarantine_list(limit: usize, account: Option<String>) -> Vec<QuarantineEntry>;
+        fn quarantine_body(id: Id) -> Vec<u8>;
+        /// Queues a held message for its recipients; returns the queue id.
+        fn quarantine_release(id: Id) -> Id;
+        fn quarantine_delete(id: Id) -> ();
+        fn quarantine_expire(before: i64) -> usize;
+
+        // --- Sieve, DKIM, spam, vacation --------------------------------------
+        /// Stores (or replaces) a user's Sieve script; the caller has checked it.
+        fn sieve_put(account: String, name: String, script: String) -> ();
+        fn sieve_list(account: String) -> Vec<ScriptInfo>;
+        fn sieve_get(account: String, name: String) -> Option<String>;
+        fn sieve_active(account: String) -> Option<SieveScript>;
+        /// Makes `name` the active script; None deactivates all.
+        fn sieve_set_active(account: String, name: Option<String>) -> ();
+        /// Deletes a script; the active one cannot be deleted (RFC 5804 §2.10).
+        fn sieve_delete(account: String, name: String) -> ();
+        fn sieve_rename(account: String, from: String, to: String) -> ();
+        fn dkim_put(key: DkimKey) -> ();
+        fn dkim_key(domain: String) -> Option<DkimKey>;
+        fn dkim_keys() -> Vec<DkimKey>;
+        /// True if the domain had a key.
+        fn dkim_remove(domain: String) -> bool;
+        /// What the spam classifier learnt about these token hashes.
+        fn spam_counts(hashes: Vec<i64>) -> SpamCounts;
+        /// Learns messages as spam or ham, in one commit.
+        fn spam_learn(messages: Vec<LearnedMessage>) -> ();
+        fn spam_totals() -> SpamTotals;
+        fn set_vacation(account: String, v: Option<Vacation>) -> ();
+        fn vacation(account: String) -> Option<Vacation>;
+        /// Queues a vacation reply unless `sender` had one within `days`; true if queued.
+        fn send_vacation(account: String, sender: String, days: u32, reply: NewMessage) -> bool;
+
+        // --- mailboxes ---------------------------------------------------
+        fn mailboxes(account: String) -> Vec<MailboxInfo>;
+        fn snapshot(account: String, mailbox: String) -> Snapshot;
+        /// What changed after modseq `since`: messages added or re-flagged, UIDs expunged.
+        fn changes(account: String, mailbox: String, since: i64) -> Changes;
+        /// Imports messages into a mailbox in one transaction (`hato ctl mailbox import`).
+        fn import(account: String, mailbox: String, msgs: Vec<Vec<u8>>) -> usize, notify account;
+        /// Takes the \Recent messages for one session: returns the first recent UID.
+        fn claim_recent(account: String, mailbox: String) -> i64;
+        /// Several messages' content in one read, in the order asked; expunged ones left out.
+        fn contents(account: String, mailbox: String, uids: Vec<i64>) -> Vec<MessageData>;
+        /// Decoded header summaries of several messages (SEARCH on header keys).
+        fn summaries(account: String, mailbox: String, uids: Vec<i64>) -> Vec<MessageSummary>;
+        /// Only the header blocks of several messages (FETCH of header fields).
+        fn headers(account: String, mailbox: String, uids: Vec<i64>) -> Vec<MessageData>;
+        fn mailbox_state(account: String, mailbox: String) -> MailboxState;
+        /// Changes flags; with `unchanged_since` (RFC 7162) messages changed
+        /// after it are left alone and listed in `modified`.
+        fn set_flags(
+            account: String,
+            mailbox: String,
+            uids: Vec<i64>,
+            op: FlagOp,
+            flags: Vec<String>,
+            unchanged_since: Option<i64>,
+        ) -> FlagsChanged, notify account;
+        /// Stores a client-uploaded message (checking the quota).
+        fn append(account: String, mailbox: String, body: Vec<u8>, flags: String, date: i64) -> Appended, notify account;
+        /// Copies messages; `check_quota` is false for MOVE (the originals go right after).
+        fn copy(account: String, from: String, to: String, uids: Vec<i64>, check_quota: bool) -> Copied, notify account;
+        fn create_mailbox(account: String, name: String) -> (), notify account;
+        fn delete_mailbox(account: String, name: String) -> (), notify account;
+        fn rename_mailbox(account: String, from: String, to: String) -> (), notify account;
+        fn set_subscribed(account: String, name: String, on: bool) -> ();
+        /// Removes messages by UID; returns how many went. Quota usage and unshared bodies go with them.
+        fn expunge(account: String, mailbox: String, uids: Vec<i64>) -> usize, notify account;
+        fn messages(account: String, mailbox: String, with_content: bool) -> Vec<StoredMessage>;
+
+        // --- health --------------------------------------------------------
+        /// The backend and whether it serves now.
+        fn status() -> StoreStatus;
+    }
+    own {
+        /// Files a local queue entry (see `Store::deliver_local`); returns its
+        /// account, or None when the entry was already gone.
+        fn deliver_local(entry: Id, filings: Vec<Filing>) -> Option<String>;
+    }
+}
 
 #[cfg(test)]
 mod tests;

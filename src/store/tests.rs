@@ -1,11 +1,69 @@
 //! Store behaviour through the public async interface.
 
+//!
+//! Every test runs on each backend this machine has: SQLite always, MariaDB
+//! Galera when `HATO_TEST_GALERA` names a running cluster (`scripts/test`
+//! starts one with `scripts/galera-cluster`; each store gets a database of
+//! its own). With `HATO_REQUIRE_GALERA=1` a missing cluster is an error, so
+//! CI cannot pass by skipping it.
+
 use super::*;
 
-fn temp_store() -> (Store, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("hato-store-test-{}", crate::ids::token(10)));
-    let store = Store::open(&dir.join("hato.db")).unwrap();
-    (store, dir)
+/// A store in a directory of its own, removed when it goes.
+pub(crate) struct TestStore {
+    pub store: std::sync::Arc<Store>,
+    pub kind: &'static str,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// The configuration of a fresh store of `kind`, with a directory (and, for
+/// Galera, a database) nobody else uses.
+pub(crate) fn test_config(kind: &str) -> crate::config::Config {
+    let tag = crate::ids::token(10).to_lowercase();
+    let mut cfg = crate::config::Config {
+        data_dir: std::env::temp_dir().join(format!("hato-store-test-{tag}")),
+        ..Default::default()
+    };
+    cfg.store.node_name = Some(format!("test-{tag}"));
+    if kind == "galera" {
+        cfg.store.backend = crate::config::StoreBackend::Galera;
+        let g = &mut cfg.store.galera;
+        g.nodes = galera_nodes().unwrap_or_default();
+        g.database = format!("hato_test_{tag}");
+        g.password = Some("hato".into());
+        g.tls_ca = std::env::var_os("HATO_TEST_GALERA_CA").map(Into::into);
+    }
+    cfg
+}
+
+/// The test cluster's nodes, from `HATO_TEST_GALERA` (host:port,…).
+pub(crate) fn galera_nodes() -> Option<Vec<String>> {
+    let list = std::env::var("HATO_TEST_GALERA").ok().filter(|v| !v.is_empty());
+    if list.is_none() && std::env::var("HATO_REQUIRE_GALERA").is_ok_and(|v| v == "1") {
+        panic!("HATO_REQUIRE_GALERA=1 but HATO_TEST_GALERA names no cluster (scripts/test starts one)");
+    }
+    Some(list?.split(',').map(str::to_string).collect())
+}
+
+pub(crate) async fn open_kind(kind: &'static str) -> TestStore {
+    let cfg = test_config(kind);
+    let store = Store::open(&cfg).await.unwrap_or_else(|e| panic!("open a {kind} store: {e}"));
+    TestStore { store: std::sync::Arc::new(store), kind, dir: cfg.data_dir }
+}
+
+/// A fresh store on each backend available here.
+pub(crate) async fn each_backend() -> Vec<TestStore> {
+    let mut all = vec![open_kind("sqlite").await];
+    if galera_nodes().is_some() {
+        all.push(open_kind("galera").await);
+    }
+    all
 }
 
 fn account(address: &str) -> Account {
@@ -37,144 +95,245 @@ fn message(to: &[(&str, Option<&str>)]) -> NewMessage {
     }
 }
 
+const A: &str = "alice@example.test";
+
+/// A domain with alice (and bob) in it.
+async fn with_accounts(s: &Store) {
+    s.add_domain("example.test".into()).await.unwrap();
+    s.add_account(account(A)).await.unwrap();
+    s.add_account(account("bob@example.test")).await.unwrap();
+}
+
+/// Queues a message for alice and delivers it to `folder`; returns its UID there.
+async fn deliver(s: &Store, node: &str, folder: Folder) -> i64 {
+    let m = message(&[(A, Some(A))]);
+    s.enqueue(m).await.unwrap();
+    let claimed = s.claim_due(node.into(), crate::clock::now(), 60, 100).await.unwrap();
+    let name = folder.to_string();
+    for e in claimed {
+        assert!(s.deliver_local(e.id, vec![Filing::to(folder.clone())]).await.unwrap());
+    }
+    let mailbox = if name == "Junk" { "Junk".to_string() } else { name };
+    s.mailbox_state(A.into(), mailbox).await.unwrap().messages.last().unwrap().uid
+}
+
 #[tokio::test]
 async fn directory_resolution() {
-    let (s, dir) = temp_store();
-    s.add_domain("example.test".into()).await.unwrap();
-    assert!(matches!(s.add_domain("example.test".into()).await, Err(StoreError::Exists(_))));
-    s.add_account(account("alice@example.test")).await.unwrap();
-    s.add_account(account("bob@example.test")).await.unwrap();
-    assert!(matches!(s.add_account(account("carol@nowhere.test")).await, Err(StoreError::NotFound(_))));
-    s.add_alias("info@example.test".into(), "alice@example.test".into()).await.unwrap();
-    s.add_group("team@example.test".into(), "Team".into()).await.unwrap();
-    s.set_group_member("team@example.test".into(), "alice@example.test".into(), true).await.unwrap();
-    s.set_group_member("team@example.test".into(), "info@example.test".into(), true).await.unwrap();
-    s.set_group_member("team@example.test".into(), "ext@remote.test".into(), true).await.unwrap();
-    assert!(matches!(
-        s.add_alias("alice@example.test".into(), "bob@example.test".into()).await,
-        Err(StoreError::Exists(_))
-    ));
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        s.add_domain("example.test".into()).await.unwrap();
+        assert!(matches!(s.add_domain("example.test".into()).await, Err(StoreError::Exists(_))));
+        s.add_account(account(A)).await.unwrap();
+        s.add_account(account("bob@example.test")).await.unwrap();
+        assert!(matches!(s.add_account(account("carol@nowhere.test")).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(s.add_account(account(A)).await, Err(StoreError::Exists(_))));
+        s.add_alias("info@example.test".into(), A.into()).await.unwrap();
+        s.add_group("team@example.test".into(), "Team".into()).await.unwrap();
+        s.set_group_member("team@example.test".into(), A.into(), true).await.unwrap();
+        s.set_group_member("team@example.test".into(), "info@example.test".into(), true).await.unwrap();
+        s.set_group_member("team@example.test".into(), "ext@remote.test".into(), true).await.unwrap();
+        assert!(matches!(
+            s.set_group_member("team@example.test".into(), A.into(), true).await,
+            Err(StoreError::Exists(_))
+        ));
+        assert!(matches!(s.add_alias(A.into(), "bob@example.test".into()).await, Err(StoreError::Exists(_))));
 
-    assert_eq!(s.resolve("x@remote.test".into()).await.unwrap(), Resolution::NotLocal);
-    assert_eq!(s.resolve("nobody@example.test".into()).await.unwrap(), Resolution::Unknown);
-    let Resolution::Targets(t) = s.resolve("team@example.test".into()).await.unwrap() else { panic!() };
-    // alice once (directly and via the alias), plus the remote member.
-    assert_eq!(t.len(), 2, "{t:?}");
-    assert!(t.contains(&Target::Remote("ext@remote.test".into())));
+        assert_eq!(s.resolve("x@remote.test".into()).await.unwrap(), Resolution::NotLocal);
+        assert_eq!(s.resolve("nobody@example.test".into()).await.unwrap(), Resolution::Unknown);
+        let Resolution::Targets(t) = s.resolve("team@example.test".into()).await.unwrap() else { panic!() };
+        // alice once (directly and via the alias), plus the remote member.
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(t.contains(&Target::Remote("ext@remote.test".into())));
 
-    s.set_catch_all("example.test".into(), Some("bob@example.test".into())).await.unwrap();
-    let Resolution::Targets(t) = s.resolve("anything@example.test".into()).await.unwrap() else { panic!() };
-    assert!(matches!(&t[..], [Target::Account(a)] if a.address == "bob@example.test"));
+        s.set_catch_all("example.test".into(), Some("bob@example.test".into())).await.unwrap();
+        let Resolution::Targets(t) = s.resolve("anything@example.test".into()).await.unwrap() else { panic!() };
+        assert!(matches!(&t[..], [Target::Account(a)] if a.address == "bob@example.test"));
 
-    assert_eq!(s.owner_of("info@example.test".into()).await.unwrap(), Some("alice@example.test".into()));
-    assert_eq!(s.owner_of("team@example.test".into()).await.unwrap(), None);
-    assert!(matches!(s.remove_domain("example.test".into()).await, Err(StoreError::Invalid(_))));
-    std::fs::remove_dir_all(dir).ok();
+        assert_eq!(s.owner_of("info@example.test".into()).await.unwrap(), Some(A.into()));
+        assert_eq!(s.owner_of("team@example.test".into()).await.unwrap(), None);
+        assert!(matches!(s.remove_domain("example.test".into()).await, Err(StoreError::Invalid(_))));
+
+        let domains = s.domains().await.unwrap();
+        assert_eq!((domains[0].name.as_str(), domains[0].accounts), ("example.test", 2));
+        assert_eq!(domains[0].catch_all.as_deref(), Some("bob@example.test"));
+        assert_eq!(s.aliases(Some("example.test".into())).await.unwrap().len(), 1);
+        assert_eq!(s.groups(None).await.unwrap()[0].members.len(), 3);
+        let mut bob = s.account("bob@example.test".into()).await.unwrap().unwrap();
+        bob.display_name = "ボブ".into();
+        bob.role = Role::DomainAdmin;
+        bob.quota_bytes = 1000;
+        s.update_account(bob).await.unwrap();
+        let bob = s.account("bob@example.test".into()).await.unwrap().unwrap();
+        assert_eq!((bob.display_name.as_str(), bob.role, bob.quota_bytes), ("ボブ", Role::DomainAdmin, 1000));
+        s.set_group_member("team@example.test".into(), "ext@remote.test".into(), false).await.unwrap();
+        s.remove_group("team@example.test".into()).await.unwrap();
+        s.remove_alias("info@example.test".into()).await.unwrap();
+        s.remove_account("bob@example.test".into()).await.unwrap();
+        assert!(matches!(s.remove_account("bob@example.test".into()).await, Err(StoreError::NotFound(_))));
+        assert_eq!(s.accounts(None).await.unwrap().len(), 1);
+        assert!(s.is_local_domain("example.test".into()).await.unwrap());
+
+        for i in 0..3 {
+            let e = AuditEntry {
+                at: 100 + i,
+                actor: "admin".into(),
+                ip: "127.0.0.1".into(),
+                action: "account.update".into(),
+                target: if i == 1 { "x@other.test".into() } else { A.into() },
+                detail: String::new(),
+            };
+            s.audit(e).await.unwrap();
+        }
+        let all = s.audit_list(10, None).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.at).collect::<Vec<_>>(), [102, 101, 100], "newest first");
+        assert_eq!(s.audit_list(10, Some("example.test".into())).await.unwrap().len(), 2);
+    }
 }
 
 #[tokio::test]
 async fn enqueue_deliver_and_forget() {
-    let (s, dir) = temp_store();
-    s.add_domain("example.test".into()).await.unwrap();
-    s.add_account(account("alice@example.test")).await.unwrap();
-    let m = message(&[("alice@example.test", Some("alice@example.test")), ("far@remote.test", None)]);
-    let id = m.id;
-    s.enqueue(m.clone()).await.unwrap();
-    // Idempotent: the same message committed twice is stored once.
-    s.enqueue(m).await.unwrap();
-    let due = s.due_entries(crate::clock::now() + 1, 10).await.unwrap();
-    assert_eq!(due.len(), 2);
-    let local = due.iter().find(|e| e.local_account.is_some()).unwrap();
-    assert!(s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap());
-    assert!(
-        !s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap(),
-        "second delivery must find nothing"
-    );
-    let inbox = s.messages("alice@example.test".into(), "INBOX".into(), true).await.unwrap();
-    assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].uid, 1);
-    assert!(inbox[0].content.starts_with(b"Return-Path: <s@remote.test>\r\n"));
-    assert_eq!(inbox[0].size as usize, inbox[0].content.len());
-    assert_eq!(s.account("alice@example.test".into()).await.unwrap().unwrap().used_bytes, inbox[0].size);
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        with_accounts(s).await;
+        let m = message(&[(A, Some(A)), ("far@remote.test", None)]);
+        let id = m.id;
+        s.enqueue(m.clone()).await.unwrap();
+        // Idempotent: the same message committed twice is stored once.
+        s.enqueue(m).await.unwrap();
+        let summary = s.queue_summary().await.unwrap();
+        assert_eq!((summary.messages, summary.recipients), (1, 2));
+        let due = s.claim_due("n1".into(), crate::clock::now() + 1, 60, 10).await.unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|e| e.lease_node.as_deref() == Some("n1")));
+        let local = due.iter().find(|e| e.local_account.is_some()).unwrap();
+        assert!(s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap());
+        assert!(
+            !s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap(),
+            "second delivery must find nothing"
+        );
+        let inbox = s.messages(A.into(), "INBOX".into(), true).await.unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].uid, 1);
+        assert!(inbox[0].content.starts_with(b"Return-Path: <s@remote.test>\r\n"));
+        assert_eq!(inbox[0].size as usize, inbox[0].content.len());
+        assert_eq!(s.account(A.into()).await.unwrap().unwrap().used_bytes, inbox[0].size);
 
-    let remote = due.iter().find(|e| e.local_account.is_none()).unwrap();
-    s.record_outcomes(vec![(remote.id, Outcome::Deferred { error: "451 later".into(), next_attempt: 99 })], None)
-        .await
-        .unwrap();
-    let q = s.queued_message(id).await.unwrap().unwrap();
-    assert_eq!(q.entries.len(), 1);
-    assert_eq!(q.entries[0].attempts, 1);
-    assert_eq!(q.entries[0].last_error, "451 later");
-    s.queue_action(id, QueueAction::Hold).await.unwrap();
-    assert!(s.due_entries(i64::MAX, 10).await.unwrap().is_empty());
-    s.queue_action(id, QueueAction::Release).await.unwrap();
-    assert_eq!(s.due_entries(i64::MAX, 10).await.unwrap().len(), 1);
-    s.record_outcomes(vec![(remote.id, Outcome::Delivered)], None).await.unwrap();
-    assert!(s.queued_message(id).await.unwrap().is_none());
-    // The body survives: the INBOX copy still refers to it.
-    assert_eq!(s.messages("alice@example.test".into(), "INBOX".into(), true).await.unwrap().len(), 1);
-    std::fs::remove_dir_all(dir).ok();
+        let remote = due.iter().find(|e| e.local_account.is_none()).unwrap();
+        let later = EntryOutcome {
+            entry: remote.id,
+            outcome: Outcome::Deferred { error: "451 later".into(), next_attempt: 99 },
+        };
+        s.record_outcomes(vec![later], None).await.unwrap();
+        let q = s.queued_message(id).await.unwrap().unwrap();
+        assert_eq!(q.entries.len(), 1);
+        assert_eq!((q.entries[0].attempts, q.entries[0].last_error.as_str()), (1, "451 later"));
+        assert_eq!(q.entries[0].lease_node, None, "an outcome ends the lease");
+        s.queue_action(id, QueueAction::Hold).await.unwrap();
+        assert_eq!(s.queue_summary().await.unwrap().held, 1);
+        assert!(s.claim_due("n1".into(), i64::MAX / 2, 60, 10).await.unwrap().is_empty());
+        s.queue_action(id, QueueAction::Release).await.unwrap();
+        let filter = QueueFilter { recipient: Some("FAR@".into()), ..Default::default() };
+        assert_eq!(s.queue_list(filter).await.unwrap().len(), 1, "recipient filter ignores case");
+        assert_eq!(s.claim_due("n1".into(), i64::MAX / 2, 60, 10).await.unwrap().len(), 1);
+        s.record_outcomes(vec![EntryOutcome { entry: remote.id, outcome: Outcome::Delivered }], None).await.unwrap();
+        assert!(s.queued_message(id).await.unwrap().is_none());
+        assert_eq!(s.queue_summary().await.unwrap(), QueueSummary::default());
+        // The body survives: the INBOX copy still refers to it.
+        assert_eq!(s.messages(A.into(), "INBOX".into(), true).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn leases_keep_two_nodes_off_one_entry() {
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        with_accounts(s).await;
+        let m = message(&[("far@remote.test", None)]);
+        let (id, now) = (m.id, crate::clock::now());
+        s.enqueue(m).await.unwrap();
+        let first = s.claim_due("n1".into(), now, 60, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(s.claim_due("n2".into(), now, 60, 10).await.unwrap().is_empty(), "held by n1");
+        // n1 renews; its lease would otherwise lapse at now + 60.
+        s.renew_leases("n1".into(), vec![first[0].id], now + 120).await.unwrap();
+        assert!(s.claim_due("n2".into(), now + 90, 60, 10).await.unwrap().is_empty(), "renewed");
+        // n1 dies: after its lease, n2 takes the entry over.
+        let taken = s.claim_due("n2".into(), now + 121, 60, 10).await.unwrap();
+        assert_eq!(taken.iter().map(|e| e.id).collect::<Vec<_>>(), [first[0].id]);
+        let q = s.queued_message(id).await.unwrap().unwrap();
+        assert_eq!(q.entries[0].lease_node.as_deref(), Some("n2"));
+        // A restarted node frees what it held.
+        assert_eq!(s.release_leases("n2".into()).await.unwrap(), 1);
+        assert_eq!(s.claim_due("n3".into(), now, 60, 10).await.unwrap().len(), 1);
+        s.queue_action(id, QueueAction::Delete).await.unwrap();
+        assert!(s.queued_message(id).await.unwrap().is_none());
+    }
 }
 
 #[tokio::test]
 async fn failing_job_does_not_spoil_its_batch() {
-    let (s, dir) = temp_store();
-    let s = std::sync::Arc::new(s);
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let s = s.clone();
-        // Every third job adds the same domain again and must fail alone.
-        let name = if i % 3 == 0 { "dup.test".to_string() } else { format!("d{i}.test") };
-        tasks.push(tokio::spawn(async move { s.add_domain(name).await }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        if t.await.unwrap().is_ok() {
-            ok += 1;
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = t.store.clone();
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let s = s.clone();
+            // Every third job adds the same domain again and must fail alone.
+            let name = if i % 3 == 0 { "dup.test".to_string() } else { format!("d{i}.test") };
+            tasks.push(tokio::spawn(async move { s.add_domain(name).await }));
         }
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        // 33 unique names plus dup.test once.
+        assert_eq!(ok, 34);
+        assert_eq!(s.domains().await.unwrap().len(), 34);
     }
-    // 33 unique names plus dup.test once.
-    assert_eq!(ok, 34);
-    assert_eq!(s.domains().await.unwrap().len(), 34);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test]
 async fn snapshot_content_and_expunge() {
-    let (s, dir) = temp_store();
-    s.add_domain("example.test".into()).await.unwrap();
-    s.add_account(account("alice@example.test")).await.unwrap();
-    for _ in 0..3 {
-        let m = message(&[("alice@example.test", Some("alice@example.test"))]);
-        s.enqueue(m).await.unwrap();
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        with_accounts(s).await;
+        for _ in 0..3 {
+            deliver(s, "n1", Folder::Inbox).await;
+        }
+        let snap = s.snapshot(A.into(), "INBOX".into()).await.unwrap();
+        assert_eq!(snap.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+        let body = s.content(A.into(), "INBOX".into(), 2).await.unwrap().unwrap();
+        assert_eq!(body.len() as i64, snap.messages[1].size);
+        assert!(s.content(A.into(), "INBOX".into(), 9).await.unwrap().is_none());
+        // Header-only reads stop at the blank line and match the full content's header.
+        let heads = s.headers(A.into(), "INBOX".into(), vec![2, 9]).await.unwrap();
+        let split = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(heads, [MessageData { uid: 2, data: body[..split].to_vec() }]);
+        // Dense ascending lists are read in one range scan, others row by row; both skip the missing.
+        let uids = |v: Vec<MessageData>| v.into_iter().map(|r| r.uid).collect::<Vec<_>>();
+        assert_eq!(uids(s.contents(A.into(), "INBOX".into(), vec![1, 3, 4]).await.unwrap()), [1, 3]);
+        assert_eq!(uids(s.contents(A.into(), "INBOX".into(), vec![3, 1]).await.unwrap()), [3, 1]);
+        assert_eq!(uids(s.headers(A.into(), "INBOX".into(), vec![0, 2, 50]).await.unwrap()), [2]);
+        let sums = s.summaries(A.into(), "INBOX".into(), vec![3, 1]).await.unwrap();
+        assert_eq!(
+            sums.iter().map(|m| (m.uid, m.summary.subject.as_str())).collect::<Vec<_>>(),
+            [(3, "hi"), (1, "hi")]
+        );
+        let used = s.account(A.into()).await.unwrap().unwrap().used_bytes;
+        assert_eq!(s.expunge(A.into(), "INBOX".into(), vec![1, 3, 99]).await.unwrap(), 2);
+        let after = s.snapshot(A.into(), "INBOX".into()).await.unwrap();
+        assert_eq!(after.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [2]);
+        assert_eq!(after.uidvalidity, snap.uidvalidity);
+        let left = s.account(A.into()).await.unwrap().unwrap().used_bytes;
+        assert_eq!(left, used - 2 * snap.messages[0].size);
+        // The shared body is still there for message 2 (all three share one blob).
+        assert!(s.content(A.into(), "INBOX".into(), 2).await.unwrap().is_some());
+        assert!(matches!(s.snapshot(A.into(), "Nope".into()).await, Err(StoreError::NotFound(_))));
     }
-    for e in s.due_entries(i64::MAX, 10).await.unwrap() {
-        s.deliver_local(e.id, vec![Filing::to(Folder::Inbox)]).await.unwrap();
-    }
-    let snap = s.snapshot("alice@example.test".into(), "INBOX".into()).await.unwrap();
-    assert_eq!(snap.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3]);
-    let body = s.content("alice@example.test".into(), "INBOX".into(), 2).await.unwrap().unwrap();
-    assert_eq!(body.len() as i64, snap.messages[1].1);
-    assert!(s.content("alice@example.test".into(), "INBOX".into(), 9).await.unwrap().is_none());
-    // Header-only reads stop at the blank line and match the full content's header.
-    let heads = s.headers("alice@example.test".into(), "INBOX".into(), vec![2, 9]).await.unwrap();
-    let split = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    assert_eq!(heads.len(), 1);
-    assert_eq!((heads[0].0, heads[0].1.as_slice()), (2, &body[..split]));
-    // Dense ascending lists are read in one range scan, others row by row; both skip the missing.
-    let uids = |v: Vec<(i64, Vec<u8>)>| v.into_iter().map(|r| r.0).collect::<Vec<_>>();
-    assert_eq!(uids(s.contents("alice@example.test".into(), "INBOX".into(), vec![1, 3, 4]).await.unwrap()), [1, 3]);
-    assert_eq!(uids(s.contents("alice@example.test".into(), "INBOX".into(), vec![3, 1]).await.unwrap()), [3, 1]);
-    assert_eq!(uids(s.headers("alice@example.test".into(), "INBOX".into(), vec![0, 2, 50]).await.unwrap()), [2]);
-    let used = s.account("alice@example.test".into()).await.unwrap().unwrap().used_bytes;
-    assert_eq!(s.expunge("alice@example.test".into(), "INBOX".into(), vec![1, 3, 99]).await.unwrap(), 2);
-    let after = s.snapshot("alice@example.test".into(), "INBOX".into()).await.unwrap();
-    assert_eq!(after.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [2]);
-    assert_eq!(after.uidvalidity, snap.uidvalidity);
-    let left = s.account("alice@example.test".into()).await.unwrap().unwrap().used_bytes;
-    assert_eq!(left, used - 2 * snap.messages[0].1);
-    // The shared body is still there for message 2 (all three share one blob).
-    assert!(s.content("alice@example.test".into(), "INBOX".into(), 2).await.unwrap().is_some());
-    assert!(matches!(s.snapshot("alice@example.test".into(), "Nope".into()).await, Err(StoreError::NotFound(_))));
-    std::fs::remove_dir_all(dir).ok();
 }

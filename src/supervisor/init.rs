@@ -453,7 +453,7 @@ async fn bootstrap() {
             return;
         }
     };
-    let store = match crate::store::Store::open(&cfg.db_path()) {
+    let store = match crate::store::Store::open(&cfg).await {
         Ok(s) => s,
         Err(e) => {
             error!(target: "hato::init", "bootstrap skipped: {e}");

@@ -235,7 +235,7 @@ impl Session {
                 None
             } else {
                 match CommandCodec::default().decode(&bytes) {
-                    Ok((rest, cmd)) if rest.is_empty() => Some(cmd),
+                    Ok((b"", cmd)) => Some(cmd),
                     _ => None,
                 }
             };
@@ -445,7 +445,7 @@ impl Session {
                 let date = date.map(|d| d.as_ref().timestamp()).unwrap_or_else(crate::clock::now);
                 let mailbox = mailbox!(mailbox);
                 match self.sh.store.append(self.account(), mailbox.clone(), body, flags.join(" "), date).await {
-                    Ok((validity, uid)) => {
+                    Ok(crate::store::Appended { uidvalidity: validity, uid }) => {
                         info!(target: "hato::imap", mailbox = %mailbox, uid, "appended");
                         self.refresh().await;
                         self.send(&format!("{tag} OK [APPENDUID {validity} {uid}] APPEND completed\r\n"));

@@ -64,11 +64,11 @@ impl Session {
             };
             for (k, meta) in batch.iter().enumerate() {
                 let content = match contents.peek() {
-                    Some((u, _)) if *u == meta.uid => contents.next().map(|c| c.1),
+                    Some(c) if c.uid == meta.uid => contents.next().map(|c| c.data),
                     _ => None,
                 };
                 let summary = match summaries.peek() {
-                    Some((u, _)) if *u == meta.uid => summaries.next().map(|s| s.1),
+                    Some(s) if s.uid == meta.uid => summaries.next().map(|s| s.summary),
                     _ => None,
                 };
                 if (read_raw && content.is_none()) || (read_summaries && summary.is_none()) {

@@ -165,8 +165,8 @@ impl Session {
                     .store
                     .set_flags(account.clone(), mailbox.clone(), uids, FlagOp::Add, vec!["\\Seen".into()], None)
                     .await;
-                if let (Ok((changed, _)), Some(v)) = (r, self.selected.as_mut()) {
-                    for c in changed {
+                if let (Ok(changed), Some(v)) = (r, self.selected.as_mut()) {
+                    for c in changed.updated {
                         if let Some(i) = v.position(c.uid) {
                             v.msgs.set_flags(i, &c.flags, c.modseq);
                         }
@@ -220,7 +220,7 @@ impl Session {
             let mut pending = contents.next();
             for (i, meta, recent) in metas {
                 let content = match &pending {
-                    Some((u, _)) if *u == meta.uid => pending.take().map(|p| p.1),
+                    Some(p) if p.uid == meta.uid => pending.take().map(|p| p.data),
                     // Expunged by another session meanwhile: nothing to show for it.
                     _ if need => continue,
                     _ => None,
@@ -272,11 +272,11 @@ impl Session {
         let uids: Vec<i64> = idx.iter().map(|i| v.msgs.uid(*i)).collect();
         let mailbox = v.name.clone();
         match self.sh.store.set_flags(self.account(), mailbox, uids, op, flags, unchanged_since).await {
-            Ok((changed, modified)) => {
+            Ok(crate::store::FlagsChanged { updated, modified }) => {
                 let mut out = String::new();
                 let condstore = self.condstore;
                 if let Some(v) = self.selected.as_mut() {
-                    for c in changed {
+                    for c in updated {
                         let Some(i) = v.position(c.uid) else { continue };
                         let moved = v.msgs.modseq(i) != c.modseq;
                         v.msgs.set_flags(i, &c.flags, c.modseq);
@@ -377,7 +377,7 @@ impl Session {
         let (from_name, to_name) = (from.clone(), to.clone());
         let (validity, pairs) = match self.sh.store.copy(self.account(), from.clone(), to.clone(), uids, !moving).await
         {
-            Ok(x) => x,
+            Ok(copied) => (copied.uidvalidity, copied.uids),
             Err(crate::store::StoreError::NotFound(_)) => {
                 self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", self.wire(&to)));
                 return;

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, OptionalExtension, params, types::Value};
 
 use crate::ids::Id;
-use crate::store::{ArchiveEntry, ArchiveQuery, NewMessage, StoreError};
+use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
 /// Where a message went, judged from its envelope.
 pub fn direction(m: &NewMessage) -> &'static str {
@@ -37,22 +37,54 @@ pub fn set_disposition(c: &Connection, id: Id, disposition: &str) -> Result<(), 
 }
 
 /// Archive rows still without full-text rows, with their bodies.
-pub fn unindexed(c: &Connection, limit: usize) -> Result<Vec<(i64, String, String, Vec<u8>)>, StoreError> {
+pub fn unindexed(c: &Connection, limit: usize) -> Result<Vec<UnindexedArchive>, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT a.id, a.sender, a.recipients, b.data FROM archive a JOIN blobs b ON b.id = a.blob_id WHERE a.indexed = 0 ORDER BY a.id LIMIT ?1",
+        "SELECT a.id, a.created, a.sender, a.recipients, b.data FROM archive a JOIN blobs b ON b.id = a.blob_id
+         WHERE a.indexed = 0 ORDER BY a.id LIMIT ?1",
     )?;
-    Ok(st.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?)
+    let rows = st.query_map([limit as i64], |r| {
+        Ok(UnindexedArchive {
+            id: Id(r.get(0)?),
+            created: r.get(1)?,
+            sender: r.get(2)?,
+            recipients: r.get(3)?,
+            body: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Full-text rows: (archive id, subject, addresses, body text, attachment names).
-pub fn index(c: &Connection, rows: &[(i64, String, String, String, String)]) -> Result<(), StoreError> {
-    for (id, subject, addresses, body, attachments) in rows {
+/// Adds full-text rows and marks their archive rows indexed.
+pub fn index(c: &Connection, rows: &[ArchiveText]) -> Result<(), StoreError> {
+    for t in rows {
         c.execute(
             "INSERT OR REPLACE INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, subject, addresses, body, attachments],
+            params![t.id.0, t.subject, t.addresses, t.body, t.attachments],
         )?;
-        c.execute("UPDATE archive SET indexed = 1 WHERE id = ?1", [id])?;
+        c.execute("UPDATE archive SET indexed = 1 WHERE id = ?1", [t.id.0])?;
     }
+    Ok(())
+}
+
+pub fn index_status(c: &Connection) -> Result<IndexStatus, StoreError> {
+    Ok(c.query_row(
+        "SELECT count(*) FILTER (WHERE indexed = 1), count(*) FILTER (WHERE indexed = 0),
+                min(created) FILTER (WHERE indexed = 0) FROM archive",
+        [],
+        |r| {
+            Ok(IndexStatus {
+                indexed: r.get::<_, i64>(0)? as u64,
+                pending: r.get::<_, i64>(1)? as u64,
+                oldest_pending: r.get(2)?,
+            })
+        },
+    )?)
+}
+
+/// Forgets every full-text row; the indexer reads the archive again.
+pub fn reindex(c: &Connection) -> Result<(), StoreError> {
+    c.execute("DELETE FROM archive_text", [])?;
+    c.execute("UPDATE archive SET indexed = 0 WHERE indexed = 1", [])?;
     Ok(())
 }
 

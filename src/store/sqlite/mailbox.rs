@@ -4,8 +4,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
 use crate::store::{
-    Changes, Filing, FlagOp, FlagUpdate, Folder, MailboxInfo, MailboxState, MessageMeta, Snapshot, StoreError,
-    StoredMessage,
+    Appended, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
+    MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, assemble,
+    return_path_header,
 };
 use crate::summary::Summary;
 
@@ -62,7 +63,7 @@ pub fn summaries(
     account: &str,
     mailbox: &str,
     uids: &[i64],
-) -> Result<Vec<(i64, Summary)>, StoreError> {
+) -> Result<Vec<MessageSummary>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut st = c.prepare_cached(
         "SELECT s.subject, s.from_addr, s.to_addr, s.cc, s.bcc, s.sent_ymd FROM messages m JOIN summaries s ON s.blob_id = m.blob_id
@@ -82,8 +83,8 @@ pub fn summaries(
                 })
             })
             .optional()?;
-        if let Some(s) = row {
-            out.push((*uid, s));
+        if let Some(summary) = row {
+            out.push(MessageSummary { uid: *uid, summary });
         }
     }
     Ok(out)
@@ -102,20 +103,6 @@ pub fn release_blob(c: &Connection, blob: &str) -> Result<(), StoreError> {
     c.execute("DELETE FROM summaries WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
     c.execute("DELETE FROM headers WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
     Ok(())
-}
-
-/// The header line local delivery adds (RFC 5321 §4.4); kept apart from the shared body.
-pub fn return_path_header(sender: &str) -> String {
-    format!("Return-Path: <{sender}>\r\n")
-}
-
-/// A stored message as clients see it: the Return-Path line (for delivered mail) and the body.
-fn assemble(return_path: &str, has_return_path: bool, body: &[u8]) -> Vec<u8> {
-    let line = if has_return_path { return_path_header(return_path) } else { String::new() };
-    let mut v = Vec::with_capacity(line.len() + body.len());
-    v.extend_from_slice(line.as_bytes());
-    v.extend_from_slice(body);
-    v
 }
 
 /// Files a local queue entry into each of `filings` (none: discarded) of its
@@ -251,12 +238,13 @@ fn mailbox_id(c: &Connection, account: &str, mailbox: &str) -> Result<(i64, i64)
 pub fn snapshot(c: &Connection, account: &str, mailbox: &str) -> Result<Snapshot, StoreError> {
     let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
     let mut st = c.prepare_cached("SELECT uid, size FROM messages WHERE mailbox_id = ?1 ORDER BY uid")?;
-    let messages = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let messages =
+        st.query_map([id], |r| Ok(UidSize { uid: r.get(0)?, size: r.get(1)? }))?.collect::<Result<_, _>>()?;
     Ok(Snapshot { uidvalidity, messages })
 }
 
 /// Several messages' content in one read, in the order asked; expunged ones are left out.
-pub fn contents(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+pub fn contents(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<MessageData>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
     read_rows(
         c,
@@ -268,7 +256,7 @@ pub fn contents(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> R
 
 /// Just the header block of several messages (up to and including the blank
 /// line), from the `headers` rows, so the bodies are never read.
-pub fn headers(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+pub fn headers(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<MessageData>, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
     read_rows(
         c,
@@ -282,11 +270,11 @@ pub fn headers(c: &Connection, account: &str, mailbox: &str, uids: &[i64]) -> Re
 /// given UIDs of one mailbox. Ascending, dense UID lists — what FETCH 1:*
 /// asks for — are read in one range scan instead of one b-tree descent per
 /// message; anything else row by row, in the order asked.
-fn read_rows(c: &Connection, select: &str, mailbox_id: i64, uids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    let row = |r: &rusqlite::Row| -> rusqlite::Result<(i64, Vec<u8>)> {
+fn read_rows(c: &Connection, select: &str, mailbox_id: i64, uids: &[i64]) -> Result<Vec<MessageData>, StoreError> {
+    let row = |r: &rusqlite::Row| -> rusqlite::Result<MessageData> {
         // The data is copied once, straight out of SQLite's page buffer.
         let (rp, has): (String, bool) = (r.get(1)?, r.get(2)?);
-        Ok((r.get(0)?, assemble(&rp, has, r.get_ref(3)?.as_blob()?)))
+        Ok(MessageData { uid: r.get(0)?, data: assemble(&rp, has, r.get_ref(3)?.as_blob()?) })
     };
     let (Some(first), Some(last)) = (uids.first(), uids.last()) else { return Ok(Vec::new()) };
     let ascending = uids.windows(2).all(|w| w[0] < w[1]);
@@ -297,8 +285,8 @@ fn read_rows(c: &Connection, select: &str, mailbox_id: i64, uids: &[i64]) -> Res
         let mut wanted = uids.iter().peekable();
         for r in st.query_map(params![mailbox_id, first, last], row)? {
             let r = r?;
-            while wanted.next_if(|u| **u < r.0).is_some() {}
-            if wanted.next_if_eq(&&r.0).is_some() {
+            while wanted.next_if(|u| **u < r.uid).is_some() {}
+            if wanted.next_if_eq(&&r.uid).is_some() {
                 out.push(r);
             }
         }
@@ -311,10 +299,6 @@ fn read_rows(c: &Connection, select: &str, mailbox_id: i64, uids: &[i64]) -> Res
         }
     }
     Ok(out)
-}
-
-pub fn content(c: &Connection, account: &str, mailbox: &str, uid: i64) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(contents(c, account, mailbox, &[uid])?.pop().map(|(_, body)| body))
 }
 
 /// Removes messages by UID; returns how many were removed. Quota usage and
@@ -460,7 +444,7 @@ pub fn set_flags(
     op: FlagOp,
     flags: &[String],
     unchanged_since: Option<i64>,
-) -> Result<(Vec<FlagUpdate>, Vec<i64>), StoreError> {
+) -> Result<FlagsChanged, StoreError> {
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut out = Vec::new();
     let mut modified = Vec::new();
@@ -501,7 +485,7 @@ pub fn set_flags(
         }
         out.push(FlagUpdate { uid: *uid, flags: new, modseq });
     }
-    Ok((out, modified))
+    Ok(FlagsChanged { updated: out, modified })
 }
 
 fn valid_name(name: &str) -> Result<(), StoreError> {
@@ -531,7 +515,7 @@ pub fn append_message(
     body: &[u8],
     flags: &str,
     date: i64,
-) -> Result<(i64, i64), StoreError> {
+) -> Result<Appended, StoreError> {
     let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
     let (quota, used) = account_of(c, account)?;
     let size = body.len() as i64;
@@ -542,7 +526,7 @@ pub fn append_message(
     let uid = append(c, id, &blob, "", size, flags, date)?;
     c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
     c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
-    Ok((uidvalidity, uid))
+    Ok(Appended { uidvalidity, uid })
 }
 
 /// Adds messages an administrator imports (no quota check; usage still counted).
@@ -568,7 +552,7 @@ pub fn copy_messages(
     to: &str,
     uids: &[i64],
     check_quota: bool,
-) -> Result<(i64, Vec<(i64, i64)>), StoreError> {
+) -> Result<Copied, StoreError> {
     let (src, _) = mailbox_id(c, account, from)?;
     let (dst, uidvalidity) = mailbox_id(c, account, to)?;
     let (quota, used) = account_of(c, account)?;
@@ -595,7 +579,7 @@ pub fn copy_messages(
         pairs.push((*uid, new));
     }
     c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, added])?;
-    Ok((uidvalidity, pairs))
+    Ok(Copied { uidvalidity, uids: pairs })
 }
 
 /// A UIDVALIDITY never handed out before: the clock, or one past the last if the clock has not moved on.

@@ -1,186 +1,385 @@
-//! The SQLite backend: one writer thread with group commit, a pool of readers.
+//! The SQLite backend: the embedded default for a single node.
 //!
-//! Why a writer thread: SQLite allows one writer at a time, and the cost of a
-//! durable commit is the fsync of the WAL. The writer takes every job waiting
-//! in its channel, runs each inside its own SAVEPOINT (so one failing job does
-//! not undo the others), commits once, and only then answers the callers.
-//! Twenty concurrent SMTP sessions thus share one fsync instead of queuing
-//! for twenty. Invariant: no job's result reaches its caller before COMMIT
-//! returned; with `synchronous=FULL` that means the data is on disk.
+//! `db` runs every write on one writer thread with group commit and reads on
+//! a bounded pool of reader connections; the other files hold the SQL of one
+//! area each, as plain functions over a `rusqlite::Connection`. This file
+//! says which of them make up each store operation, and so which steps
+//! share a transaction: each `self.db.write` closure is one transaction.
+//!
+//! Queue leases behave as in a cluster (the runner claims entries) though
+//! only one process ever claims here; `release_leases` at start frees a
+//! crashed run's claims at once.
 
-pub mod archive;
-pub mod directory;
-pub mod dkim;
-pub mod mailbox;
-pub mod quarantine;
-pub mod queue;
+mod archive;
+mod db;
+mod directory;
+mod dkim;
+mod mailbox;
+mod quarantine;
+mod queue;
 mod schema;
-pub mod sieve;
-pub mod spam;
-pub mod vacation;
+mod sieve;
+mod spam;
+mod vacation;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
 
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::oneshot;
+use super::*;
+use db::Db;
 
-use super::StoreError;
-
-/// Largest number of jobs folded into one transaction; bounds commit latency.
-const MAX_BATCH: usize = 256;
-
-type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A job runs inside a savepoint (or is told why it cannot) and says whether it
-/// succeeded, plus what to do once the commit's outcome is known.
-type Job = Box<dyn FnOnce(Result<&Connection, StoreError>) -> (bool, Completion) + Send>;
-
-pub struct Db {
+pub struct Sqlite {
+    db: Db,
     path: PathBuf,
-    jobs: Mutex<mpsc::Sender<Job>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
-    /// Bounds concurrent reads, and with them the reader connections (each has
-    /// its own page cache): thousands of sessions must not mean thousands of caches.
-    read_slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// Concurrent readers: enough to keep the cores busy and ride out fsync stalls.
-fn reader_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16)
-}
-
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // FULL: a commit that returned is on disk, which is what lets SMTP say 250.
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA mmap_size=1073741824;",
-    )?;
-    Ok(conn)
-}
-
-impl Db {
-    /// Opens (creating if needed) and migrates the database, then starts the writer.
-    pub fn open(path: &Path) -> Result<Db, StoreError> {
-        let mut conn = open_conn(path)?;
-        schema::migrate(&mut conn)?;
-        let filled = mailbox::backfill_summaries(&conn)?;
-        if filled > 0 {
-            tracing::info!(target: "hato::store", "summarised {filled} stored messages");
+impl Sqlite {
+    pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
         }
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
-            .map_err(|e| StoreError::Backend(format!("cannot start the store writer thread: {e}")))?;
-        Ok(Db {
-            path: path.to_path_buf(),
-            jobs: Mutex::new(tx),
-            readers: Arc::new(Mutex::new(Vec::new())),
-            read_slots: Arc::new(tokio::sync::Semaphore::new(reader_count())),
-        })
+        Ok(Sqlite { db: Db::open(path)?, path: path.to_path_buf() })
+    }
+}
+
+fn now() -> i64 {
+    crate::clock::now()
+}
+
+impl Backend for Sqlite {
+    async fn add_domain(&self, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_domain(c, &name)).await
+    }
+    async fn remove_domain(&self, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_domain(c, &name)).await
+    }
+    async fn set_catch_all(&self, domain: String, target: Option<String>) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::set_catch_all(c, &domain, target.as_deref())).await
+    }
+    async fn domains(&self) -> Result<Vec<Domain>, StoreError> {
+        self.db.read(directory::domains).await
+    }
+    async fn is_local_domain(&self, name: String) -> Result<bool, StoreError> {
+        self.db.read(move |c| directory::is_local_domain(c, &name)).await
+    }
+    async fn add_account(&self, account: Account) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_account(c, &account)).await
+    }
+    async fn update_account(&self, account: Account) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::update_account(c, &account)).await
+    }
+    async fn remove_account(&self, address: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_account(c, &address)).await
+    }
+    async fn account(&self, address: String) -> Result<Option<Account>, StoreError> {
+        self.db.read(move |c| directory::account(c, &address)).await
+    }
+    async fn accounts(&self, domain: Option<String>) -> Result<Vec<Account>, StoreError> {
+        self.db.read(move |c| directory::accounts(c, domain.as_deref())).await
+    }
+    async fn add_alias(&self, address: String, target: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_alias(c, &address, &target)).await
+    }
+    async fn remove_alias(&self, address: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_alias(c, &address)).await
+    }
+    async fn aliases(&self, domain: Option<String>) -> Result<Vec<Alias>, StoreError> {
+        self.db.read(move |c| directory::aliases(c, domain.as_deref())).await
+    }
+    async fn add_group(&self, address: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::add_group(c, &address, &name)).await
+    }
+    async fn remove_group(&self, address: String) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::remove_group(c, &address)).await
+    }
+    async fn set_group_member(&self, group: String, member: String, present: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::set_group_member(c, &group, &member, present)).await
+    }
+    async fn groups(&self, domain: Option<String>) -> Result<Vec<Group>, StoreError> {
+        self.db.read(move |c| directory::groups(c, domain.as_deref())).await
+    }
+    async fn resolve(&self, address: String) -> Result<Resolution, StoreError> {
+        self.db.read(move |c| directory::resolve(c, &address)).await
+    }
+    async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
+        self.db.read(move |c| directory::owner_of(c, &address)).await
+    }
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.db.write(move |c| directory::audit_add(c, &entry)).await
+    }
+    async fn audit_list(&self, limit: usize, target_domain: Option<String>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.db.read(move |c| directory::audit_list(c, limit, target_domain.as_deref())).await
     }
 
-    /// Runs `f` in a write transaction; returns once it is durably committed.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = conn.and_then(f);
-            let ok = result.is_ok();
-            let completion: Completion = Box::new(move |commit| {
-                let _ = tx.send(commit.and(result));
-            });
-            (ok, completion)
-        });
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(job)
-            .map_err(|_| StoreError::Backend("the store writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Backend("the store writer dropped a job".into()))?
-    }
-
-    /// Runs `f` on a read connection (a consistent snapshot for its duration).
-    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-    {
-        let readers = self.readers.clone();
-        let path = self.path.clone();
-        let slot = self
-            .read_slots
-            .clone()
-            .acquire_owned()
+    async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| {
+                let now = now();
+                archive::record(c, &msg, "accepted", "", now)?;
+                queue::enqueue(c, &msg, now)
+            })
             .await
-            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            let pooled = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => open_conn(&path)?,
-            };
-            let result = (|| {
-                let tx = conn.unchecked_transaction()?;
-                let r = f(&tx);
-                tx.finish()?;
-                r
-            })();
-            readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
-}
+    async fn claim_due(
+        &self,
+        node: String,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        self.db.write(move |c| queue::claim_due(c, &node, now, lease_secs, limit)).await
+    }
+    async fn renew_leases(&self, node: String, entries: Vec<Id>, until: i64) -> Result<(), StoreError> {
+        self.db.write(move |c| queue::renew_leases(c, &node, &entries, until)).await
+    }
+    async fn release_leases(&self, node: String) -> Result<usize, StoreError> {
+        self.db.write(move |c| queue::release_leases(c, &node)).await
+    }
+    async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
+        self.db.read(move |c| queue::queued_message(c, id)).await
+    }
+    async fn queued_header(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| queue::queued_header(c, id)).await
+    }
+    async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| queue::queued_body(c, id)).await
+    }
+    async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
+        self.db.read(queue::summary).await
+    }
+    async fn queue_list(&self, filter: QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.db.read(move |c| queue::list(c, &filter)).await
+    }
+    async fn record_outcomes(&self, outcomes: Vec<EntryOutcome>, bounce: Option<NewMessage>) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| {
+                let now = now();
+                if let Some(b) = &bounce {
+                    archive::record(c, b, "accepted", "delivery status notification", now)?;
+                    queue::enqueue(c, b, now)?;
+                }
+                queue::record_outcomes(c, &outcomes)
+            })
+            .await
+    }
+    async fn queue_action(&self, id: Id, action: QueueAction) -> Result<usize, StoreError> {
+        self.db.write(move |c| queue::action(c, id, action, now())).await
+    }
+    async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<Option<String>, StoreError> {
+        self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &filings, now())).await
+    }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let err = StoreError::Backend(format!("cannot begin a write transaction: {e}"));
-            tracing::error!(target: "hato::store", "{err}");
-            for job in batch {
-                let (_, done) = job(Err(err.clone()));
-                done(Err(err.clone()));
-            }
-            continue;
-        }
-        let mut completions = Vec::with_capacity(batch.len());
-        for job in batch {
-            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-                let err = StoreError::Backend(format!("cannot open a savepoint: {e}"));
-                completions.push(job(Err(err)).1);
-                continue;
-            }
-            let (ok, done) = job(Ok(&conn));
-            let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            if let Err(e) = conn.execute_batch(end) {
-                tracing::error!(target: "hato::store", "savepoint end failed: {e}");
-            }
-            completions.push(done);
-        }
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            StoreError::Backend(format!("commit failed, nothing in this batch was stored: {e}"))
-        });
-        for done in completions {
-            done(commit.clone());
-        }
+    async fn archive_import(&self, msgs: Vec<ImportedArchive>) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| msgs.iter().try_for_each(|m| archive::record(c, &m.message, "imported", "", m.created)))
+            .await
+    }
+    async fn archive_unqueued(
+        &self,
+        msg: NewMessage,
+        disposition: &'static str,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::record(c, &msg, disposition, &reason, now())).await
+    }
+    async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
+        self.db.read(move |c| archive::search(c, &q)).await
+    }
+    async fn archive_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| archive::body(c, id)).await
+    }
+    async fn archive_hold(&self, id: Id, hold: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::set_hold(c, id, hold)).await
+    }
+    async fn archive_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.db.write(move |c| archive::expire(c, before)).await
+    }
+    async fn archive_unindexed(&self, limit: usize) -> Result<Vec<UnindexedArchive>, StoreError> {
+        self.db.read(move |c| archive::unindexed(c, limit)).await
+    }
+    async fn archive_index(&self, rows: Vec<ArchiveText>) -> Result<(), StoreError> {
+        self.db.write(move |c| archive::index(c, &rows)).await
+    }
+    async fn archive_index_status(&self) -> Result<IndexStatus, StoreError> {
+        self.db.read(archive::index_status).await
+    }
+    async fn archive_reindex(&self) -> Result<(), StoreError> {
+        self.db.write(archive::reindex).await
+    }
+
+    async fn quarantine(&self, msg: NewMessage, filter: String, reason: String) -> Result<(), StoreError> {
+        self.db.write(move |c| quarantine::add(c, &msg, &filter, &reason, now())).await
+    }
+    async fn quarantine_list(&self, limit: usize, account: Option<String>) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.db.read(move |c| quarantine::list(c, limit, account.as_deref())).await
+    }
+    async fn quarantine_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.db.read(move |c| quarantine::body(c, id)).await
+    }
+    async fn quarantine_release(&self, id: Id) -> Result<Id, StoreError> {
+        self.db.write(move |c| quarantine::release(c, id, now())).await
+    }
+    async fn quarantine_delete(&self, id: Id) -> Result<(), StoreError> {
+        self.db.write(move |c| quarantine::delete(c, id)).await
+    }
+    async fn quarantine_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.db.write(move |c| quarantine::expire(c, before)).await
+    }
+
+    async fn sieve_put(&self, account: String, name: String, script: String) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::put(c, &account, &name, &script)).await
+    }
+    async fn sieve_list(&self, account: String) -> Result<Vec<ScriptInfo>, StoreError> {
+        self.db.read(move |c| sieve::list(c, &account)).await
+    }
+    async fn sieve_get(&self, account: String, name: String) -> Result<Option<String>, StoreError> {
+        self.db.read(move |c| sieve::get(c, &account, &name)).await
+    }
+    async fn sieve_active(&self, account: String) -> Result<Option<SieveScript>, StoreError> {
+        self.db.read(move |c| sieve::active(c, &account)).await
+    }
+    async fn sieve_set_active(&self, account: String, name: Option<String>) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::set_active(c, &account, name.as_deref())).await
+    }
+    async fn sieve_delete(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::delete(c, &account, &name)).await
+    }
+    async fn sieve_rename(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
+        self.db.write(move |c| sieve::rename(c, &account, &from, &to)).await
+    }
+    async fn dkim_put(&self, key: DkimKey) -> Result<(), StoreError> {
+        self.db.write(move |c| dkim::put(c, &key, now())).await
+    }
+    async fn dkim_key(&self, domain: String) -> Result<Option<DkimKey>, StoreError> {
+        self.db.read(move |c| dkim::get(c, &domain)).await
+    }
+    async fn dkim_keys(&self) -> Result<Vec<DkimKey>, StoreError> {
+        self.db.read(dkim::list).await
+    }
+    async fn dkim_remove(&self, domain: String) -> Result<bool, StoreError> {
+        self.db.write(move |c| dkim::remove(c, &domain)).await
+    }
+    async fn spam_counts(&self, hashes: Vec<i64>) -> Result<SpamCounts, StoreError> {
+        self.db.read(move |c| spam::counts(c, &hashes)).await
+    }
+    async fn spam_learn(&self, messages: Vec<LearnedMessage>) -> Result<(), StoreError> {
+        self.db.write(move |c| messages.iter().try_for_each(|m| spam::learn(c, &m.hashes, m.spam))).await
+    }
+    async fn spam_totals(&self) -> Result<SpamTotals, StoreError> {
+        self.db.read(spam::totals).await
+    }
+    async fn set_vacation(&self, account: String, v: Option<Vacation>) -> Result<(), StoreError> {
+        self.db.write(move |c| vacation::set(c, &account, v.as_ref())).await
+    }
+    async fn vacation(&self, account: String) -> Result<Option<Vacation>, StoreError> {
+        self.db.read(move |c| vacation::get(c, &account)).await
+    }
+    async fn send_vacation(
+        &self,
+        account: String,
+        sender: String,
+        days: u32,
+        reply: NewMessage,
+    ) -> Result<bool, StoreError> {
+        self.db.write(move |c| vacation::send(c, &account, &sender, days, &reply, now())).await
+    }
+
+    async fn mailboxes(&self, account: String) -> Result<Vec<MailboxInfo>, StoreError> {
+        self.db.read(move |c| mailbox::mailboxes(c, &account)).await
+    }
+    async fn snapshot(&self, account: String, mailbox: String) -> Result<Snapshot, StoreError> {
+        self.db.read(move |c| mailbox::snapshot(c, &account, &mailbox)).await
+    }
+    async fn changes(&self, account: String, mailbox: String, since: i64) -> Result<Changes, StoreError> {
+        self.db.read(move |c| mailbox::changes(c, &account, &mailbox, since)).await
+    }
+    async fn import(&self, account: String, mailbox: String, msgs: Vec<Vec<u8>>) -> Result<usize, StoreError> {
+        self.db.write(move |c| mailbox::import(c, &account, &mailbox, &msgs, now())).await
+    }
+    async fn claim_recent(&self, account: String, mailbox: String) -> Result<i64, StoreError> {
+        self.db.write(move |c| mailbox::claim_recent(c, &account, &mailbox)).await
+    }
+    async fn contents(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<MessageData>, StoreError> {
+        self.db.read(move |c| mailbox::contents(c, &account, &mailbox, &uids)).await
+    }
+    async fn summaries(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+    ) -> Result<Vec<MessageSummary>, StoreError> {
+        self.db.read(move |c| mailbox::summaries(c, &account, &mailbox, &uids)).await
+    }
+    async fn headers(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<MessageData>, StoreError> {
+        self.db.read(move |c| mailbox::headers(c, &account, &mailbox, &uids)).await
+    }
+    async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
+        self.db.read(move |c| mailbox::state(c, &account, &mailbox)).await
+    }
+    async fn set_flags(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+        op: FlagOp,
+        flags: Vec<String>,
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagsChanged, StoreError> {
+        self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since)).await
+    }
+    async fn append(
+        &self,
+        account: String,
+        mailbox: String,
+        body: Vec<u8>,
+        flags: String,
+        date: i64,
+    ) -> Result<Appended, StoreError> {
+        self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await
+    }
+    async fn copy(
+        &self,
+        account: String,
+        from: String,
+        to: String,
+        uids: Vec<i64>,
+        check_quota: bool,
+    ) -> Result<Copied, StoreError> {
+        self.db.write(move |c| mailbox::copy_messages(c, &account, &from, &to, &uids, check_quota)).await
+    }
+    async fn create_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::create_mailbox(c, &account, &name)).await
+    }
+    async fn delete_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::delete_mailbox(c, &account, &name)).await
+    }
+    async fn rename_mailbox(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::rename_mailbox(c, &account, &from, &to)).await
+    }
+    async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| mailbox::set_subscribed(c, &account, &name, on)).await
+    }
+    async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
+        self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await
+    }
+    async fn messages(
+        &self,
+        account: String,
+        mailbox: String,
+        with_content: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.db.read(move |c| mailbox::messages(c, &account, &mailbox, with_content)).await
+    }
+
+    async fn status(&self) -> Result<StoreStatus, StoreError> {
+        // A read proves the file opens and answers; the writer thread is
+        // proved by every commit.
+        let serving = self.db.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await.is_ok();
+        Ok(StoreStatus {
+            backend: "sqlite".into(),
+            serving,
+            detail: self.path.display().to_string(),
+            nodes: Vec::new(),
+        })
     }
 }

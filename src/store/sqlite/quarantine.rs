@@ -84,25 +84,36 @@ fn remove(c: &Connection, id: Id) -> Result<(), StoreError> {
 /// Queues the message for its recipients as it would have been, and forgets
 /// the quarantine row in the same transaction. Returns the new queue id.
 pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
-    let row: Option<(String, String, String, Option<String>, String, String, Vec<u8>, String)> = c
+    let held = c
         .query_row(
             "SELECT q.sender, q.client_ip, q.helo, q.auth_user, q.message_id, q.subject, b.data, q.filter
              FROM quarantine q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?1",
             [id.0],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+            |r| {
+                let msg = NewMessage {
+                    id: Id::new(),
+                    sender: r.get(0)?,
+                    client_ip: r.get(1)?,
+                    helo: r.get(2)?,
+                    auth_user: r.get(3)?,
+                    message_id: r.get(4)?,
+                    subject: r.get(5)?,
+                    body: r.get(6)?,
+                    recipients: Vec::new(),
+                };
+                Ok((msg, r.get::<_, String>(7)?))
+            },
         )
         .optional()?;
-    let (sender, client_ip, helo, auth_user, message_id, subject, body, filter) =
-        row.ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+    let (mut msg, filter) = held.ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
     // Releasing what the spam filter held says it was not spam: learn it as ham.
     if filter == "spam" {
-        super::spam::learn(c, &crate::spam::tokens::hashes(&body), false)?;
+        super::spam::learn(c, &crate::spam::tokens::hashes(&msg.body), false)?;
     }
-    let recipients = recipients(c, id.0)?
+    msg.recipients = recipients(c, id.0)?
         .into_iter()
         .map(|(address, local_account)| NewRecipient { id: Id::new(), address, local_account })
         .collect();
-    let msg = NewMessage { id: Id::new(), body, sender, client_ip, helo, auth_user, message_id, subject, recipients };
     super::queue::enqueue(c, &msg, now)?;
     // Archived once, when it arrived; the archive now says what became of it.
     super::archive::set_disposition(c, id, "released")?;

@@ -3,16 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
-use crate::store::{NewMessage, Outcome, QueueEntry, QueueFilter, QueuedMessage, StoreError};
-
-/// Admin actions on a queued message (all of its recipients).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Hold,
-    Release,
-    Retry,
-    Delete,
-}
+use crate::store::{
+    EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueuedMessage, StoreError,
+};
 
 pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreError> {
     let blob = super::mailbox::put_blob(c, &m.body)?;
@@ -36,8 +29,7 @@ pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreErro
     Ok(())
 }
 
-const ENTRY_COLS: &str =
-    "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created";
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until";
 
 fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
     Ok(QueueEntry {
@@ -51,15 +43,42 @@ fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
         next_attempt: r.get(7)?,
         last_error: r.get(8)?,
         created: r.get(9)?,
+        lease_node: r.get(10)?,
+        lease_until: r.get(11)?,
     })
 }
 
-pub fn due_entries(c: &Connection, now: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
+/// Leases up to `limit` due, ready entries that nobody holds (or whose lease
+/// lapsed) to `node` until `now + lease_secs`.
+pub fn claim_due(
+    c: &Connection,
+    node: &str,
+    now: i64,
+    lease_secs: i64,
+    limit: usize,
+) -> Result<Vec<QueueEntry>, StoreError> {
     let mut st = c.prepare_cached(&format!(
-        "SELECT {ENTRY_COLS} FROM queue WHERE state = 'ready' AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
+        "UPDATE queue SET lease_node = ?1, lease_until = ?2 WHERE id IN (
+            SELECT id FROM queue WHERE state = 'ready' AND next_attempt <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
+            ORDER BY next_attempt LIMIT ?4)
+         RETURNING {ENTRY_COLS}"
     ))?;
-    let rows = st.query_map(params![now, limit as i64], entry_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = st.query_map(params![node, now + lease_secs, now, limit as i64], entry_row)?;
+    let mut due: Vec<QueueEntry> = rows.collect::<Result<_, _>>()?;
+    due.sort_by_key(|e| (e.next_attempt, e.id));
+    Ok(due)
+}
+
+pub fn renew_leases(c: &Connection, node: &str, entries: &[Id], until: i64) -> Result<(), StoreError> {
+    let mut st = c.prepare_cached("UPDATE queue SET lease_until = ?3 WHERE id = ?1 AND lease_node = ?2")?;
+    for e in entries {
+        st.execute(params![e.0, node, until])?;
+    }
+    Ok(())
+}
+
+pub fn release_leases(c: &Connection, node: &str) -> Result<usize, StoreError> {
+    Ok(c.execute("UPDATE queue SET lease_node = NULL, lease_until = NULL WHERE lease_node = ?1", [node])?)
 }
 
 pub fn queued_message(c: &Connection, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
@@ -136,8 +155,8 @@ pub fn list(c: &Connection, f: &QueueFilter) -> Result<Vec<QueuedMessage>, Store
         .collect()
 }
 
-pub fn record_outcomes(c: &Connection, outcomes: &[(Id, Outcome)]) -> Result<(), StoreError> {
-    for (entry, outcome) in outcomes {
+pub fn record_outcomes(c: &Connection, outcomes: &[EntryOutcome]) -> Result<(), StoreError> {
+    for EntryOutcome { entry, outcome } in outcomes {
         match outcome {
             Outcome::Delivered | Outcome::Failed { .. } => {
                 let message: Option<i64> = c
@@ -149,7 +168,8 @@ pub fn record_outcomes(c: &Connection, outcomes: &[(Id, Outcome)]) -> Result<(),
             }
             Outcome::Deferred { error, next_attempt } => {
                 c.execute(
-                    "UPDATE queue SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE id = ?1",
+                    "UPDATE queue SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3,
+                       lease_node = NULL, lease_until = NULL WHERE id = ?1",
                     params![entry.0, next_attempt, error],
                 )?;
             }
@@ -173,22 +193,22 @@ pub fn forget_if_done(c: &Connection, message: Id) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn action(c: &Connection, id: Id, action: Action, now: i64) -> Result<usize, StoreError> {
+pub fn action(c: &Connection, id: Id, action: QueueAction, now: i64) -> Result<usize, StoreError> {
     let n = match action {
-        Action::Hold => c.execute("UPDATE queue SET state = 'held' WHERE message = ?1", [id.0])?,
-        Action::Release => {
+        QueueAction::Hold => c.execute("UPDATE queue SET state = 'held' WHERE message = ?1", [id.0])?,
+        QueueAction::Release => {
             c.execute("UPDATE queue SET state = 'ready', next_attempt = ?2 WHERE message = ?1", params![id.0, now])?
         }
-        Action::Retry => {
+        QueueAction::Retry => {
             c.execute("UPDATE queue SET next_attempt = ?2 WHERE message = ?1 AND state = 'ready'", params![id.0, now])?
         }
-        Action::Delete => {
+        QueueAction::Delete => {
             let n = c.execute("DELETE FROM queue WHERE message = ?1", [id.0])?;
             forget_if_done(c, id)?;
             n
         }
     };
-    if n == 0 && action != Action::Retry {
+    if n == 0 && action != QueueAction::Retry {
         return Err(StoreError::NotFound(format!("queued message {id}")));
     }
     Ok(n)

@@ -258,6 +258,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_log_at ON audit_log(at);
     "#,
+    // 13: queue leases (store::Store::claim_due): which node delivers an
+    // entry now, and until when its claim holds.
+    r#"
+    ALTER TABLE queue ADD COLUMN lease_node TEXT;
+    ALTER TABLE queue ADD COLUMN lease_until INTEGER;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

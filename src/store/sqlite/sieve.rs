@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::StoreError;
+use crate::store::{ScriptInfo, SieveScript, StoreError};
 
 fn account_exists(c: &Connection, account: &str) -> Result<(), StoreError> {
     let n: i64 = c.query_row("SELECT COUNT(*) FROM accounts WHERE address = ?1", [account], |r| r.get(0))?;
@@ -21,9 +21,9 @@ pub fn put(c: &Connection, account: &str, name: &str, script: &str) -> Result<()
 }
 
 /// (name, active) of each script, by name.
-pub fn list(c: &Connection, account: &str) -> Result<Vec<(String, bool)>, StoreError> {
+pub fn list(c: &Connection, account: &str) -> Result<Vec<ScriptInfo>, StoreError> {
     let mut st = c.prepare("SELECT name, active FROM sieve_scripts WHERE account = ?1 ORDER BY name")?;
-    Ok(st.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?)
+    Ok(st.query_map([account], |r| Ok(ScriptInfo { name: r.get(0)?, active: r.get(1)? }))?.collect::<Result<_, _>>()?)
 }
 
 pub fn get(c: &Connection, account: &str, name: &str) -> Result<Option<String>, StoreError> {
@@ -31,9 +31,9 @@ pub fn get(c: &Connection, account: &str, name: &str) -> Result<Option<String>, 
         .optional()?)
 }
 
-pub fn active(c: &Connection, account: &str) -> Result<Option<(String, String)>, StoreError> {
+pub fn active(c: &Connection, account: &str) -> Result<Option<SieveScript>, StoreError> {
     Ok(c.query_row("SELECT name, script FROM sieve_scripts WHERE account = ?1 AND active = 1", [account], |r| {
-        Ok((r.get(0)?, r.get(1)?))
+        Ok(SieveScript { name: r.get(0)?, text: r.get(1)? })
     })
     .optional()?)
 }

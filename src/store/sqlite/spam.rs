@@ -5,14 +5,11 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
-use crate::store::StoreError;
-
-/// (spam, ham) counts per token hash, then the spam and ham messages learnt in all.
-pub type Counts = (HashMap<i64, (u32, u32)>, u32, u32);
+use crate::store::{SpamCounts, SpamTotals, StoreError};
 
 /// Counts of the given token hashes (absent ones left out), and how many
 /// spam and ham messages were learnt in all.
-pub fn counts(c: &Connection, hashes: &[i64]) -> Result<Counts, StoreError> {
+pub fn counts(c: &Connection, hashes: &[i64]) -> Result<SpamCounts, StoreError> {
     // A few hundred tokens per query instead of one query per token.
     const CHUNK: usize = 256;
     let mut found = HashMap::new();
@@ -24,13 +21,12 @@ pub fn counts(c: &Connection, hashes: &[i64]) -> Result<Counts, StoreError> {
             found.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
         }
     }
-    let (spam, ham) = totals(c)?;
-    Ok((found, spam, ham))
+    Ok(SpamCounts { tokens: found, totals: totals(c)? })
 }
 
-pub fn totals(c: &Connection) -> Result<(u32, u32), StoreError> {
+pub fn totals(c: &Connection) -> Result<SpamTotals, StoreError> {
     let get = |name: &str| c.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| r.get::<_, u32>(0));
-    Ok((get("spam_trained")?, get("ham_trained")?))
+    Ok(SpamTotals { spam: get("spam_trained")?, ham: get("ham_trained")? })
 }
 
 /// Learns one message: each of its tokens counts once more as spam (or ham).

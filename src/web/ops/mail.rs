@@ -59,7 +59,9 @@ pub async fn list(c: &Ctx<'_>, folder: &str, page: usize, sort: &str, query: &st
         let uids: Vec<i64> = order.iter().map(|o| o.0).collect();
         let mut keys = std::collections::HashMap::new();
         for chunk in uids.chunks(512) {
-            for (uid, s) in c.app.store.summaries(me.clone(), folder.to_string(), chunk.to_vec()).await? {
+            for crate::store::MessageSummary { uid, summary: s } in
+                c.app.store.summaries(me.clone(), folder.to_string(), chunk.to_vec()).await?
+            {
                 let hit = q.is_empty() || s.subject.contains(&q) || s.from.contains(&q);
                 keys.insert(uid, (hit, if sort == "from" { s.from } else { s.subject }));
             }
@@ -81,8 +83,14 @@ pub async fn list(c: &Ctx<'_>, folder: &str, page: usize, sort: &str, query: &st
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page = page.clamp(1, pages);
     let shown: Vec<i64> = order.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).map(|o| o.0).collect();
-    let headers: std::collections::HashMap<i64, Vec<u8>> =
-        c.app.store.headers(me, folder.to_string(), shown.clone()).await?.into_iter().collect();
+    let headers: std::collections::HashMap<i64, Vec<u8>> = c
+        .app
+        .store
+        .headers(me, folder.to_string(), shown.clone())
+        .await?
+        .into_iter()
+        .map(|m| (m.uid, m.data))
+        .collect();
     let meta: std::collections::HashMap<i64, &crate::store::MessageMeta> =
         state.messages.iter().map(|m| (m.uid, m)).collect();
     let items = shown
@@ -133,7 +141,7 @@ pub fn tidy(list: &str) -> String {
 async fn raw(c: &Ctx<'_>, folder: &str, uid: i64) -> Result<Vec<u8>, WebError> {
     let me = c.mailbox_owner()?;
     let msgs = c.app.store.contents(me, folder.to_string(), vec![uid]).await?;
-    msgs.into_iter().next().map(|(_, b)| b).ok_or_else(|| WebError::NotFound(format!("message {uid} in {folder}")))
+    msgs.into_iter().next().map(|m| m.data).ok_or_else(|| WebError::NotFound(format!("message {uid} in {folder}")))
 }
 
 /// A message to read; reading it marks it \Seen.
@@ -181,12 +189,12 @@ pub async fn move_message(c: &Ctx<'_>, folder: &str, uid: i64, to: &str) -> Resu
     if folder == to {
         return Ok(());
     }
-    let (_, pairs) = c.app.store.copy(me.clone(), folder.to_string(), to.to_string(), vec![uid], true).await?;
-    if pairs.is_empty() {
+    let copied = c.app.store.copy(me.clone(), folder.to_string(), to.to_string(), vec![uid], true).await?;
+    if copied.uids.is_empty() {
         return Err(WebError::NotFound(format!("message {uid} in {folder}")));
     }
     c.app.store.expunge(me.clone(), folder.to_string(), vec![uid]).await?;
-    let new: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+    let new: Vec<i64> = copied.uids.iter().map(|p| p.1).collect();
     tokio::spawn(crate::spam::learn_moved(c.app.store.clone(), me, folder.to_string(), to.to_string(), new));
     Ok(())
 }
@@ -302,7 +310,7 @@ pub async fn set_vacation(c: &Ctx<'_>, v: Option<crate::vacation::Vacation>) -> 
 
 /// The account's active Sieve script (the one ManageSieve clients see too).
 pub async fn my_filter(c: &Ctx<'_>) -> Result<String, WebError> {
-    Ok(c.app.store.sieve_active(c.mailbox_owner()?).await?.map(|(_, text)| text).unwrap_or_default())
+    Ok(c.app.store.sieve_active(c.mailbox_owner()?).await?.map(|s| s.text).unwrap_or_default())
 }
 
 /// Checks and saves the account's filter as the script "webmail" and makes it

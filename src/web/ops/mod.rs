@@ -5,6 +5,7 @@
 //!   roles above their own) and sees that domain's audit entries;
 //! - everyone reads and writes only their own mail: mail operations take the
 //!   account from the session, never from the request.
+//!
 //! Every administrative change is written to the audit log.
 
 use std::net::IpAddr;

@@ -242,9 +242,12 @@ pub async fn set_rules(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
     Ok(())
 }
 
-/// The settings in force, as (section, [(name, value)]) for display. They are
-/// changed in hato.toml (read at start); the certificate is changed here.
-pub fn settings(c: &Ctx<'_>) -> Result<Vec<(String, Vec<(String, String)>)>, WebError> {
+/// One section of the settings page: its name and (setting, value) pairs.
+pub type SettingsSection = (String, Vec<(String, String)>);
+
+/// The settings in force, for display. They are changed in hato.toml (read
+/// at start); the certificate is changed here.
+pub fn settings(c: &Ctx<'_>) -> Result<Vec<SettingsSection>, WebError> {
     c.admin()?;
     let cfg = &c.app.cfg;
     let list = |v: &[String]| if v.is_empty() { "–".to_string() } else { v.join(", ") };

@@ -578,21 +578,23 @@ struct SettingsAdminPage {
 }
 
 impl SettingsAdminPage {
-    fn new(c: &Ctx<'_>, f: Frame, error: String) -> Result<SettingsAdminPage, (Frame, WebError)> {
+    /// The page answered with `status`, or the error page when the settings cannot be read.
+    fn respond(c: &Ctx<'_>, f: Frame, error: String, status: StatusCode) -> Response {
         let sections = match ops::settings(c) {
             Ok(s) => s,
-            Err(e) => return Err((f, e)),
+            Err(e) => return error_page(f, e),
         };
         let file = c.app.cfg.source.as_deref().and_then(|p| crate::config::Config::load(Some(p)).ok());
         let editable = file.is_some();
-        Ok(SettingsAdminPage {
+        let page = SettingsAdminPage {
             f,
             sections,
             error,
             v: file.unwrap_or_else(|| (*c.app.cfg).clone()),
             editable,
             supervised: ops::supervised(c),
-        })
+        };
+        (status, render(page)).into_response()
     }
     fn comma(&self, list: &[String]) -> String {
         list.join(", ")
@@ -608,10 +610,7 @@ async fn settings_page(
 ) -> Response {
     let mut f = Frame::new(&headers, Some(&s), "/admin/settings");
     f.notice = q.notice.unwrap_or_default();
-    match SettingsAdminPage::new(&ctx(&app, &s, &peer), f, String::new()) {
-        Ok(p) => render(p),
-        Err((f, e)) => error_page(f, e),
-    }
+    SettingsAdminPage::respond(&ctx(&app, &s, &peer), f, String::new(), StatusCode::OK)
 }
 
 /// The settings form: every field is sent; unticked boxes are absent.
@@ -683,10 +682,7 @@ async fn update_settings(
     };
     match result {
         Ok(_) => back("/admin/settings", f.t("settings_saved")),
-        Err(WebError::BadRequest(error)) => match SettingsAdminPage::new(&c, f, error) {
-            Ok(p) => (StatusCode::BAD_REQUEST, render(p)).into_response(),
-            Err((f, e)) => error_page(f, e),
-        },
+        Err(WebError::BadRequest(error)) => SettingsAdminPage::respond(&c, f, error, StatusCode::BAD_REQUEST),
         Err(e) => error_page(f, e),
     }
 }
@@ -714,10 +710,7 @@ async fn replace_certificate(
     let c = ctx(&app, &s, &peer);
     match ops::replace_certificate(&c, &cf.cert, &cf.key).await {
         Ok(fp) => back("/admin/settings", &format!("{} SHA-256 {fp}", f.t("cert_replaced"))),
-        Err(WebError::BadRequest(error)) => match SettingsAdminPage::new(&c, f, error) {
-            Ok(p) => (StatusCode::BAD_REQUEST, render(p)).into_response(),
-            Err((f, e)) => error_page(f, e),
-        },
+        Err(WebError::BadRequest(error)) => SettingsAdminPage::respond(&c, f, error, StatusCode::BAD_REQUEST),
         Err(e) => error_page(f, e),
     }
 }

@@ -256,7 +256,7 @@ async fn send(
         // The forwarded message goes along whole, as an attachment.
         let m = page!(f, ops::read(&c, &folder, uid, false).await);
         let raw = page!(f, app.store.contents(s.user.clone(), folder, vec![uid]).await.map_err(WebError::from));
-        if let Some((_, bytes)) = raw.into_iter().next() {
+        if let Some(crate::store::MessageData { data: bytes, .. }) = raw.into_iter().next() {
             attachments.push((
                 format!(
                     "{}.eml",

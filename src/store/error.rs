@@ -59,6 +59,27 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<mysql_async::Error> for StoreError {
+    fn from(e: mysql_async::Error) -> Self {
+        use mysql_async::Error as E;
+        match &e {
+            E::Server(s) => match s.code {
+                // Deadlock (Galera reports a failed certification so), lock
+                // wait timeout, error during commit.
+                1213 | 1205 | 1180 => StoreError::Conflict(e.to_string()),
+                // WSREP not ready (1047), shutting down, connection killed,
+                // too many connections, read-only, server gone or lost.
+                1047 | 1053 | 1927 | 1040 | 1290 | 2006 | 2013 => StoreError::Unavailable(e.to_string()),
+                // Duplicate key, foreign key.
+                1062 | 1451 | 1452 | 1216 | 1217 => StoreError::Constraint(e.to_string()),
+                _ => StoreError::Backend(e.to_string()),
+            },
+            E::Io(_) | E::Driver(_) => StoreError::Unavailable(e.to_string()),
+            E::Other(_) | E::Url(_) => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

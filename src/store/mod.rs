@@ -33,6 +33,7 @@
 
 mod contract;
 mod error;
+mod galera;
 mod sqlite;
 mod types;
 
@@ -58,6 +59,7 @@ pub struct Store {
 
 enum Engine {
     Sqlite(sqlite::Sqlite),
+    Galera(galera::Galera),
 }
 
 /// Calls one operation on whichever backend is in use.
@@ -65,6 +67,7 @@ macro_rules! on_backend {
     ($store:expr, $op:ident($($arg:expr),*)) => {
         match &$store.engine {
             Engine::Sqlite(b) => Backend::$op(b, $($arg),*).await,
+            Engine::Galera(b) => Backend::$op(b, $($arg),*).await,
         }
     };
 }
@@ -76,9 +79,7 @@ impl Store {
     pub async fn open(cfg: &Config) -> Result<Store, StoreError> {
         let engine = match cfg.store.backend {
             StoreBackend::Sqlite => Engine::Sqlite(sqlite::Sqlite::open(&cfg.db_path())?),
-            StoreBackend::Galera => {
-                return Err(StoreError::Unavailable("the Galera backend is not part of this build yet".into()));
-            }
+            StoreBackend::Galera => Engine::Galera(galera::Galera::open(cfg).await?),
         };
         Ok(Store { engine, watchers: Default::default() })
     }

@@ -13,6 +13,7 @@ use super::*;
 pub(crate) struct TestStore {
     pub store: std::sync::Arc<Store>,
     pub kind: &'static str,
+    pub cfg: crate::config::Config,
     dir: std::path::PathBuf,
 }
 
@@ -54,7 +55,7 @@ pub(crate) fn galera_nodes() -> Option<Vec<String>> {
 pub(crate) async fn open_kind(kind: &'static str) -> TestStore {
     let cfg = test_config(kind);
     let store = Store::open(&cfg).await.unwrap_or_else(|e| panic!("open a {kind} store: {e}"));
-    TestStore { store: std::sync::Arc::new(store), kind, dir: cfg.data_dir }
+    TestStore { store: std::sync::Arc::new(store), kind, dir: cfg.data_dir.clone(), cfg }
 }
 
 /// A fresh store on each backend available here.
@@ -336,4 +337,55 @@ async fn snapshot_content_and_expunge() {
         assert!(s.content(A.into(), "INBOX".into(), 2).await.unwrap().is_some());
         assert!(matches!(s.snapshot(A.into(), "Nope".into()).await, Err(StoreError::NotFound(_))));
     }
+}
+
+/// A second store on the same Galera database, through another node (its
+/// "local" node is the next in the list), as a second Hato node would be.
+async fn second_node(t: &TestStore) -> TestStore {
+    let mut cfg = t.cfg.clone();
+    cfg.store.galera.nodes.rotate_left(1);
+    let tag = crate::ids::token(10).to_lowercase();
+    cfg.data_dir = std::env::temp_dir().join(format!("hato-store-test-{tag}"));
+    cfg.store.node_name = Some(format!("test-{tag}"));
+    let store = Store::open(&cfg).await.unwrap();
+    TestStore { store: std::sync::Arc::new(store), kind: "galera", dir: cfg.data_dir.clone(), cfg }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_never_claim_one_entry() {
+    if galera_nodes().is_none() {
+        return;
+    }
+    let a = open_kind("galera").await;
+    let b = second_node(&a).await;
+    with_accounts(&a.store).await;
+    for _ in 0..300 {
+        a.store.enqueue(message(&[("far@remote.test", None)])).await.unwrap();
+    }
+    // Both nodes claim small batches as fast as they can until nothing is left.
+    let claim = |s: std::sync::Arc<Store>, node: &'static str| {
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = s.claim_due(node.into(), crate::clock::now(), 60, 7).await.unwrap();
+                if batch.is_empty() {
+                    break got;
+                }
+                got.extend(batch.into_iter().map(|e| e.id));
+            }
+        })
+    };
+    let (x, y) = (claim(a.store.clone(), "a"), claim(b.store.clone(), "b"));
+    let (x, y) = (x.await.unwrap(), y.await.unwrap());
+    let dups: Vec<&Id> = x.iter().filter(|i| y.contains(i)).collect();
+    for d in &dups {
+        let q = a.store.queue_list(QueueFilter::default()).await.unwrap();
+        let e = q.iter().flat_map(|m| &m.entries).find(|e| e.id == **d).unwrap();
+        eprintln!("DUP {d} lease {:?} until {:?} pos a {:?} pos b {:?}", e.lease_node, e.lease_until, x.iter().position(|i| i == *d), y.iter().position(|i| i == *d));
+    }
+    let mut all: Vec<Id> = x.iter().chain(&y).copied().collect();
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!((n, all.len()), (300, 300), "claimed by a {}, by b {}: an entry went to both", x.len(), y.len());
 }

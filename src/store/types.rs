@@ -121,6 +121,19 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
+    /// Where the message goes, judged from its envelope (the archive's
+    /// "direction"): outbound if any recipient is not local, internal if a
+    /// user or Hato itself sent it, inbound otherwise.
+    pub fn direction(&self) -> &'static str {
+        if self.recipients.iter().any(|r| r.local_account.is_none()) {
+            "outbound"
+        } else if self.auth_user.is_some() || self.sender.is_empty() {
+            "internal"
+        } else {
+            "inbound"
+        }
+    }
+
     /// A message Hato itself sends (bounce, refusal notice, vacation reply):
     /// from the null reverse-path (RFC 5321 §4.5.5), so nothing answers it.
     pub fn notice(hostname: &str, body: Vec<u8>, subject: String, to: NewRecipient) -> NewMessage {
@@ -566,4 +579,34 @@ pub fn assemble(return_path: &str, has_return_path: bool, body: &[u8]) -> Vec<u8
     v.extend_from_slice(line.as_bytes());
     v.extend_from_slice(body);
     v
+}
+
+/// A message's flags after a STORE: `cur` (space-separated) with `flags`
+/// added, removed or put in place; flags compare without regard to case.
+pub fn apply_flags(cur: &str, op: FlagOp, flags: &[String]) -> String {
+    let mut set: Vec<String> = cur.split_whitespace().map(String::from).collect();
+    match op {
+        FlagOp::Replace => set = flags.to_vec(),
+        FlagOp::Add => {
+            for f in flags {
+                if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                    set.push(f.clone());
+                }
+            }
+        }
+        FlagOp::Remove => set.retain(|x| !flags.iter().any(|f| f.eq_ignore_ascii_case(x))),
+    }
+    set.join(" ")
+}
+
+/// Refuses mailbox names no client could use (and INBOX, which always exists).
+pub fn valid_mailbox_name(name: &str) -> Result<(), crate::store::StoreError> {
+    let bad = name.is_empty()
+        || name.len() > 200
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.contains("//")
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%')
+        || name.eq_ignore_ascii_case("INBOX");
+    if bad { Err(crate::store::StoreError::Invalid(format!("'{name}' is not a usable mailbox name"))) } else { Ok(()) }
 }

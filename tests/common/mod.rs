@@ -35,6 +35,103 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// The Galera cluster `scripts/test` started (`HATO_TEST_GALERA`,
+/// host:port,…), if any; with `HATO_REQUIRE_GALERA=1` its absence fails the
+/// test instead of skipping the Galera part.
+pub fn test_galera() -> Option<Vec<String>> {
+    let list = std::env::var("HATO_TEST_GALERA").ok().filter(|v| !v.is_empty());
+    if list.is_none() && std::env::var("HATO_REQUIRE_GALERA").is_ok_and(|v| v == "1") {
+        panic!("HATO_REQUIRE_GALERA=1 but HATO_TEST_GALERA names no cluster (scripts/test starts one)");
+    }
+    Some(list?.split(',').map(str::to_string).collect())
+}
+
+/// The `[store]` table of a test server: SQLite by default; with
+/// `HATO_TEST_BACKEND=galera`, a database of its own (named after the test
+/// directory) on the test cluster, so every protocol test runs unchanged on
+/// the cluster store.
+pub fn store_section(dir: &Path) -> String {
+    if std::env::var("HATO_TEST_BACKEND").as_deref() != Ok("galera") {
+        return String::new();
+    }
+    let nodes = test_galera().expect("HATO_TEST_BACKEND=galera needs HATO_TEST_GALERA=host:port,...");
+    let name = dir.file_name().unwrap().to_string_lossy().replace('-', "_");
+    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(PathBuf::from);
+    galera_section(&name, &name, &nodes, ca.as_deref())
+}
+
+/// `[store]` for Galera database `database` as node `node_name`, with
+/// `nodes` in that order (the first is the server's local node), trusting
+/// the cluster's CA `ca`.
+pub fn galera_section(database: &str, node_name: &str, nodes: &[String], ca: Option<&Path>) -> String {
+    let list: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
+    let ca = ca.map(|c| format!("tls_ca = \"{}\"\n", c.display())).unwrap_or_default();
+    format!(
+        "[store]\nbackend = \"galera\"\nnode_name = \"{node_name}\"\n[store.galera]\nnodes = [{}]\n\
+         database = \"{database}\"\npassword = \"hato\"\n{ca}",
+        list.join(", ")
+    )
+}
+
+/// A Galera cluster of a test's own (`scripts/galera-cluster`, nodes on
+/// PREFIX.11-13), for tests that kill its nodes; stopped by pid when dropped.
+pub struct PrivateCluster {
+    pub dir: PathBuf,
+    pub nodes: Vec<String>,
+}
+
+impl PrivateCluster {
+    /// `suspect`: evs.suspect_timeout (how soon a dead node is noticed).
+    pub fn start(prefix: &str, port: u16, suspect: &str) -> PrivateCluster {
+        let dir = temp_dir("galera");
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/galera-cluster"))
+            .args(["start", dir.to_str().unwrap(), "3", prefix, &port.to_string()])
+            .env("GALERA_SUSPECT", suspect)
+            .output()
+            .expect("run scripts/galera-cluster");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // Made before the check, so a half-started cluster is stopped too.
+        let mut cluster = PrivateCluster { dir, nodes: Vec::new() };
+        assert!(out.status.success(), "galera-cluster start failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+        cluster.nodes =
+            text.lines().find_map(|l| l.strip_prefix("NODES=")).unwrap().split(',').map(String::from).collect();
+        cluster
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    fn script(&self, args: &[&str]) {
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/galera-cluster"))
+            .args(args)
+            .output()
+            .expect("run scripts/galera-cluster");
+        assert!(out.status.success(), "galera-cluster {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// SIGKILLs node `i` (1-based).
+    pub fn kill(&self, i: usize) {
+        self.script(&["kill", self.dir.to_str().unwrap(), &i.to_string()]);
+    }
+
+    /// Starts node `i` again (recovering its position) and waits until it is Synced.
+    pub fn start_node(&self, i: usize) {
+        self.script(&["start-node", self.dir.to_str().unwrap(), &i.to_string()]);
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/galera-cluster"))
+            .args(["stop", self.dir.to_str().unwrap()])
+            .output();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 pub struct Server {
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -70,6 +167,9 @@ impl Server {
         let config = dir.join("hato.toml");
         // Each table gets its ports, merged into `extra` when it opens the same table.
         let mut text = format!("hostname = \"mx.hato.test\"\ndata_dir = \"data\"\n{extra}\n");
+        if !extra.contains("[store]") {
+            text.push_str(&store_section(&dir));
+        }
         // Tests stay off the machine's own DNS unless they bring a server (tests/mailauth.rs).
         if !extra.contains("[mail_auth]") {
             text.push_str("[mail_auth]\nverify = false\n");

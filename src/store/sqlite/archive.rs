@@ -9,24 +9,13 @@ use rusqlite::{Connection, OptionalExtension, params, types::Value};
 use crate::ids::Id;
 use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
-/// Where a message went, judged from its envelope.
-pub fn direction(m: &NewMessage) -> &'static str {
-    if m.recipients.iter().any(|r| r.local_account.is_none()) {
-        "outbound"
-    } else if m.auth_user.is_some() || m.sender.is_empty() {
-        "internal"
-    } else {
-        "inbound"
-    }
-}
-
 pub fn record(c: &Connection, m: &NewMessage, disposition: &str, reason: &str, now: i64) -> Result<(), StoreError> {
     let blob = super::mailbox::put_blob(c, &m.body)?;
     let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
     c.execute(
         "INSERT OR IGNORE INTO archive (id, created, direction, disposition, reason, sender, recipients, subject, message_id, blob_id, size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![m.id.0, now, direction(m), disposition, reason, m.sender, rcpts.join(", "), m.subject, m.message_id, blob, m.body.len() as i64],
+        params![m.id.0, now, m.direction(), disposition, reason, m.sender, rcpts.join(", "), m.subject, m.message_id, blob, m.body.len() as i64],
     )?;
     Ok(())
 }

@@ -459,19 +459,7 @@ pub fn set_flags(
             modified.push(*uid);
             continue;
         }
-        let mut set: Vec<String> = cur.split_whitespace().map(String::from).collect();
-        match op {
-            FlagOp::Replace => set = flags.to_vec(),
-            FlagOp::Add => {
-                for f in flags {
-                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
-                        set.push(f.clone());
-                    }
-                }
-            }
-            FlagOp::Remove => set.retain(|x| !flags.iter().any(|f| f.eq_ignore_ascii_case(x))),
-        }
-        let new = set.join(" ");
+        let new = crate::store::apply_flags(&cur, op, flags);
         if new != cur {
             modseq = c.query_row(
                 "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
@@ -486,17 +474,6 @@ pub fn set_flags(
         out.push(FlagUpdate { uid: *uid, flags: new, modseq });
     }
     Ok(FlagsChanged { updated: out, modified })
-}
-
-fn valid_name(name: &str) -> Result<(), StoreError> {
-    let bad = name.is_empty()
-        || name.len() > 200
-        || name.starts_with('/')
-        || name.ends_with('/')
-        || name.contains("//")
-        || name.chars().any(|c| c.is_control() || c == '*' || c == '%')
-        || name.eq_ignore_ascii_case("INBOX");
-    if bad { Err(StoreError::Invalid(format!("'{name}' is not a usable mailbox name"))) } else { Ok(()) }
 }
 
 fn account_of(c: &Connection, account: &str) -> Result<(i64, i64), StoreError> {
@@ -601,7 +578,7 @@ pub fn claim_recent(c: &Connection, account: &str, mailbox: &str) -> Result<i64,
 }
 
 pub fn create_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), StoreError> {
-    valid_name(name)?;
+    crate::store::valid_mailbox_name(name)?;
     account_of(c, account)?;
     let n = c.execute(
         // Not subscribed: RFC 3501 leaves subscribing to the client, which does it explicitly.
@@ -615,7 +592,7 @@ pub fn create_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), S
 }
 
 pub fn delete_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), StoreError> {
-    valid_name(name)?;
+    crate::store::valid_mailbox_name(name)?;
     let (id, _) = mailbox_id(c, account, name)?;
     let uids: Vec<i64> = c
         .prepare("SELECT uid FROM messages WHERE mailbox_id = ?1")?
@@ -629,8 +606,8 @@ pub fn delete_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), S
 
 /// Renames a mailbox. A new UIDVALIDITY is not needed: the messages keep their UIDs.
 pub fn rename_mailbox(c: &Connection, account: &str, from: &str, to: &str) -> Result<(), StoreError> {
-    valid_name(from)?;
-    valid_name(to)?;
+    crate::store::valid_mailbox_name(from)?;
+    crate::store::valid_mailbox_name(to)?;
     mailbox_id(c, account, from)?;
     if mailbox_id(c, account, to).is_ok() {
         return Err(StoreError::Exists(format!("mailbox {to}")));

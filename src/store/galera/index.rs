@@ -1,0 +1,170 @@
+//! This node's full-text index of the cluster's archive.
+//!
+//! Galera replicates InnoDB tables, and SQLite's FTS5 trigram index (what
+//! finds Japanese text without a word splitter) has no InnoDB equivalent, so
+//! each node keeps its own index in a small SQLite file beside its data: a
+//! derived copy, rebuilt from the replicated archive rows whenever it is
+//! lost or emptied (`hato ctl archive index --rebuild`).
+//!
+//! The indexer follows the archive by `archived_at` (when each row was
+//! written) with a cursor that only moves past rows this index holds; every
+//! so often it also looks a minute behind the cursor for rows whose
+//! transaction committed late. Which archive rows are indexed is recorded
+//! here (`indexed`), so nothing is indexed twice or skipped.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::{ArchiveText, StoreError};
+
+pub struct LocalIndex {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl LocalIndex {
+    pub fn open(path: &Path) -> Result<LocalIndex, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Derived data: losing the last commits to a crash only means indexing them again.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+             CREATE VIRTUAL TABLE IF NOT EXISTS archive_text USING fts5(subject, addresses, body, attachments, tokenize = 'trigram');
+             CREATE TABLE IF NOT EXISTS indexed (id INTEGER PRIMARY KEY, created INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS indexed_created ON indexed(created);
+             CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+        )?;
+        Ok(LocalIndex { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` on the index's connection off the async threads.
+    pub async fn with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || f(&conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(|e| StoreError::Backend(format!("archive index task failed: {e}")))?
+    }
+}
+
+pub fn cursor(c: &Connection) -> Result<(i64, i64), StoreError> {
+    let get = |name: &str| -> Result<i64, StoreError> {
+        Ok(c.query_row("SELECT value FROM state WHERE name = ?1", [name], |r| r.get(0)).optional()?.unwrap_or(0))
+    };
+    Ok((get("cursor_at")?, get("cursor_id")?))
+}
+
+pub fn set_state(c: &Connection, name: &str, value: i64) -> Result<(), StoreError> {
+    c.execute("INSERT OR REPLACE INTO state (name, value) VALUES (?1, ?2)", params![name, value])?;
+    Ok(())
+}
+
+/// Which of `ids` this index does not hold.
+pub fn missing(c: &Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare_cached("SELECT 1 FROM indexed WHERE id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids {
+        if st.query_row([id], |_| Ok(())).optional()?.is_none() {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
+pub fn add(c: &Connection, rows: &[ArchiveText]) -> Result<(), StoreError> {
+    let tx = c.unchecked_transaction()?;
+    for t in rows {
+        tx.execute(
+            "INSERT OR REPLACE INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![t.id.0, t.subject, t.addresses, t.body, t.attachments],
+        )?;
+        tx.execute("INSERT OR REPLACE INTO indexed (id, created) VALUES (?1, ?2)", params![t.id.0, t.created])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn count(c: &Connection) -> Result<u64, StoreError> {
+    Ok(c.query_row("SELECT COUNT(*) FROM indexed", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+pub fn remove(c: &Connection, ids: &[i64]) -> Result<(), StoreError> {
+    let tx = c.unchecked_transaction()?;
+    for id in ids {
+        tx.execute("DELETE FROM archive_text WHERE rowid = ?1", [id])?;
+        tx.execute("DELETE FROM indexed WHERE id = ?1", [id])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Ids of indexed messages dated before `before` that are not in `keep`.
+pub fn older_than(c: &Connection, before: i64, keep: &std::collections::HashSet<i64>) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare("SELECT id FROM indexed WHERE created < ?1")?;
+    let ids: Vec<i64> = st.query_map([before], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(ids.into_iter().filter(|i| !keep.contains(i)).collect())
+}
+
+/// Forgets everything; the indexer reads the whole archive again.
+pub fn clear(c: &Connection) -> Result<(), StoreError> {
+    c.execute_batch("DELETE FROM archive_text; DELETE FROM indexed; DELETE FROM state;")?;
+    Ok(())
+}
+
+/// One page of the ids whose text (and subject) match, newest first.
+pub fn matches(
+    c: &Connection,
+    text: Option<&str>,
+    subject: Option<&str>,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<i64>, StoreError> {
+    let mut sql = String::from("SELECT i.id FROM indexed i JOIN archive_text t ON t.rowid = i.id WHERE 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(text) = text {
+        if text.chars().count() >= 3 {
+            // A phrase query on the trigram index.
+            args.push(format!("\"{}\"", text.replace('"', "\"\"")).into());
+            sql.push_str(&format!(" AND t.rowid IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?{})", args.len()));
+        } else {
+            // Trigrams need three characters; shorter words (会議) are scanned for.
+            args.push(like(text).into());
+            let p = args.len();
+            sql.push_str(&format!(
+                " AND (t.body LIKE ?{p} ESCAPE '\\' OR t.subject LIKE ?{p} ESCAPE '\\' OR t.attachments LIKE ?{p} ESCAPE '\\'
+                   OR t.addresses LIKE ?{p} ESCAPE '\\')"
+            ));
+        }
+    }
+    if let Some(s) = subject {
+        args.push(like(s).into());
+        sql.push_str(&format!(" AND t.subject LIKE ?{} ESCAPE '\\'", args.len()));
+    }
+    sql.push_str(&format!(" ORDER BY i.created DESC, i.id DESC LIMIT {limit} OFFSET {offset}"));
+    let mut st = c.prepare(&sql)?;
+    let ids = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// The decoded subjects of these messages, where the index holds them.
+pub fn subjects(c: &Connection, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut st = c.prepare_cached("SELECT subject FROM archive_text WHERE rowid = ?1")?;
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        if let Some(s) = st.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+            out.insert(*id, s);
+        }
+    }
+    Ok(out)
+}
+
+fn like(s: &str) -> String {
+    format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}

@@ -1,0 +1,530 @@
+//! The MariaDB Galera backend: every node of a cluster reads and writes the
+//! same replicated database.
+//!
+//! `cluster` holds the nodes, their health, routing and the retry loop;
+//! the other files hold the SQL of one area each, as async functions over a
+//! transaction. This file says which of them make up each store operation:
+//! each `self.cluster.write` closure is one transaction, run again from the
+//! start when it must be retried, so everything it inserts is named by ids
+//! made before the first attempt.
+//!
+//! One rule every write keeps: a read whose value decides a write is a
+//! locking read (`FOR UPDATE`), or the writing statement checks the
+//! condition itself (`DELETE … RETURNING`, `UPDATE … WHERE free`). Galera
+//! certifies the rows a transaction writes, not the ones it read, so a
+//! decision taken on a value another node has changed meanwhile is not
+//! caught otherwise: lost updates across nodes are possible (MariaDB's
+//! MDEV-29044; seen here as a queue entry claimed by two nodes before the
+//! claim re-checked its rows).
+//!
+//! What is replicated and what is per node: every table of `schema.rs` is
+//! replicated (directory, mailboxes, bodies, queue with its leases,
+//! quarantine, archive rows, Sieve, DKIM keys, spam counts, vacation
+//! memory, audit log). Per node: the archive's full-text index (`index.rs`,
+//! rebuilt from the archive rows), and what `Store` itself keeps in memory
+//! (IDLE wake-ups for changes made through this node).
+
+mod archive;
+mod blob;
+mod cluster;
+mod directory;
+mod index;
+mod mailbox;
+mod misc;
+mod quarantine;
+mod queue;
+mod schema;
+mod sql;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::config::Config;
+use cluster::{Cluster, Route};
+use index::LocalIndex;
+
+pub struct Galera {
+    cluster: Cluster,
+    index: LocalIndex,
+    /// When the indexer last looked behind its cursor for late rows.
+    last_sweep: std::sync::Mutex<Option<Instant>>,
+}
+
+/// How far behind its cursor the indexer looks for rows whose transaction
+/// committed late (an attempt lasts at most 10 s; retries make new rows).
+const SWEEP_SLACK_SECS: i64 = 60;
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+impl Galera {
+    pub async fn open(cfg: &Config) -> Result<Galera, StoreError> {
+        let g = &cfg.store.galera;
+        let cluster = Cluster::connect(g).await?;
+        schema::migrate(&cluster).await?;
+        let path = g.index_path.clone().unwrap_or_else(|| cfg.data_dir.join("archive-index.db"));
+        Ok(Galera { cluster, index: LocalIndex::open(&path)?, last_sweep: Default::default() })
+    }
+
+    fn due_for_sweep(&self) -> bool {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+        let due = last.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+}
+
+fn now() -> i64 {
+    crate::clock::now()
+}
+
+/// Ids for the rows one operation may insert, made before its first attempt.
+fn ids(n: usize) -> Vec<Id> {
+    (0..n).map(|_| Id::new()).collect()
+}
+
+impl Backend for Galera {
+    async fn add_domain(&self, name: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::add_domain(tx, &name).await).await
+    }
+    async fn remove_domain(&self, name: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::remove_domain(tx, &name).await).await
+    }
+    async fn set_catch_all(&self, domain: String, target: Option<String>) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| directory::set_catch_all(tx, &domain, target.as_deref()).await)
+            .await
+    }
+    async fn domains(&self) -> Result<Vec<Domain>, StoreError> {
+        self.cluster.read(async |tx| directory::domains(tx).await).await
+    }
+    async fn is_local_domain(&self, name: String) -> Result<bool, StoreError> {
+        self.cluster.read(async move |tx| directory::is_local_domain(tx, &name).await).await
+    }
+    async fn add_account(&self, account: Account) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::add_account(tx, &account).await).await
+    }
+    async fn update_account(&self, account: Account) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::update_account(tx, &account).await).await
+    }
+    async fn remove_account(&self, address: String) -> Result<(), StoreError> {
+        let home = address.clone();
+        self.cluster.write(Route::Home(&home), async move |tx| directory::remove_account(tx, &address).await).await
+    }
+    async fn account(&self, address: String) -> Result<Option<Account>, StoreError> {
+        self.cluster.read(async move |tx| directory::account(tx, &address).await).await
+    }
+    async fn accounts(&self, domain: Option<String>) -> Result<Vec<Account>, StoreError> {
+        self.cluster.read(async move |tx| directory::accounts(tx, domain.as_deref()).await).await
+    }
+    async fn add_alias(&self, address: String, target: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::add_alias(tx, &address, &target).await).await
+    }
+    async fn remove_alias(&self, address: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::remove_alias(tx, &address).await).await
+    }
+    async fn aliases(&self, domain: Option<String>) -> Result<Vec<Alias>, StoreError> {
+        self.cluster.read(async move |tx| directory::aliases(tx, domain.as_deref()).await).await
+    }
+    async fn add_group(&self, address: String, name: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::add_group(tx, &address, &name).await).await
+    }
+    async fn remove_group(&self, address: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| directory::remove_group(tx, &address).await).await
+    }
+    async fn set_group_member(&self, group: String, member: String, present: bool) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| directory::set_group_member(tx, &group, &member, present).await)
+            .await
+    }
+    async fn groups(&self, domain: Option<String>) -> Result<Vec<Group>, StoreError> {
+        self.cluster.read(async move |tx| directory::groups(tx, domain.as_deref()).await).await
+    }
+    async fn resolve(&self, address: String) -> Result<Resolution, StoreError> {
+        self.cluster.read(async move |tx| directory::resolve(tx, &address).await).await
+    }
+    async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
+        self.cluster.read(async move |tx| directory::owner_of(tx, &address).await).await
+    }
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        let id = Id::new();
+        self.cluster.write(Route::Local, async move |tx| directory::audit_add(tx, &entry, id).await).await
+    }
+    async fn audit_list(&self, limit: usize, target_domain: Option<String>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.cluster.read(async move |tx| directory::audit_list(tx, limit, target_domain.as_deref()).await).await
+    }
+
+    async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| {
+                let now = now();
+                archive::record(tx, &msg, "accepted", "", now).await?;
+                queue::enqueue(tx, &msg, now).await
+            })
+            .await
+    }
+    async fn claim_due(&self, node: String, now: i64, lease_secs: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| queue::claim_due(tx, &node, now, lease_secs, limit).await).await
+    }
+    async fn renew_leases(&self, node: String, entries: Vec<Id>, until: i64) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| queue::renew_leases(tx, &node, &entries, until).await).await
+    }
+    async fn release_leases(&self, node: String) -> Result<usize, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| queue::release_leases(tx, &node).await).await
+    }
+    async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
+        self.cluster.read(async move |tx| queue::queued_message(tx, id).await).await
+    }
+    async fn queued_header(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.cluster.read(async move |tx| queue::queued_header(tx, id).await).await
+    }
+    async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.cluster.read(async move |tx| queue::queued_body(tx, id).await).await
+    }
+    async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
+        self.cluster.read(async |tx| queue::summary(tx).await).await
+    }
+    async fn queue_list(&self, filter: QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.cluster.read(async move |tx| queue::list(tx, &filter).await).await
+    }
+    async fn record_outcomes(&self, outcomes: Vec<EntryOutcome>, bounce: Option<NewMessage>) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| {
+                let now = now();
+                if let Some(b) = &bounce {
+                    archive::record(tx, b, "accepted", "delivery status notification", now).await?;
+                    queue::enqueue(tx, b, now).await?;
+                }
+                queue::record_outcomes(tx, &outcomes).await
+            })
+            .await
+    }
+    async fn queue_action(&self, id: Id, action: QueueAction) -> Result<usize, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| queue::action(tx, id, action, now()).await).await
+    }
+    async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<Option<String>, StoreError> {
+        // The account is known from the entry; reading it first lets the
+        // delivery go to the account's home node.
+        let account = self
+            .cluster
+            .read(async move |tx| {
+                sql::one::<Option<String>>(tx, "SELECT local_account FROM queue WHERE id = ?", (entry.0,)).await
+            })
+            .await?
+            .flatten()
+            .unwrap_or_default();
+        let ids = ids(filings.len());
+        self.cluster
+            .write(Route::Home(&account), async move |tx| mailbox::deliver(tx, entry, &filings, &ids, now()).await)
+            .await
+    }
+
+    async fn archive_import(&self, msgs: Vec<ImportedArchive>) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| {
+                for m in &msgs {
+                    archive::record(tx, &m.message, "imported", "", m.created).await?;
+                }
+                Ok(())
+            })
+            .await
+    }
+    async fn archive_unqueued(&self, msg: NewMessage, disposition: &'static str, reason: String) -> Result<(), StoreError> {
+        // Owned: an async closure that captures a reference (even a 'static
+        // one) fails the compiler's Send check for trait methods today.
+        let disposition = disposition.to_string();
+        self.cluster.write(Route::Local, async move |tx| archive::record(tx, &msg, &disposition, &reason, now()).await).await
+    }
+    async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
+        let limit = q.limit.clamp(1, 100_000);
+        let mut found = if q.text.is_none() && q.subject.is_none() {
+            let q2 = q.clone();
+            self.cluster.read(async move |tx| archive::search(tx, &q2, None, limit).await).await?
+        } else {
+            // Candidates from this node's index, newest first, a page at a
+            // time; the other conditions are checked on the archive rows.
+            const PAGE: usize = 1000;
+            let mut found = Vec::new();
+            let mut offset = 0;
+            while found.len() < limit {
+                let (text, subject) = (q.text.clone(), q.subject.clone());
+                let page = self
+                    .index
+                    .with(move |c| index::matches(c, text.as_deref(), subject.as_deref(), PAGE, offset))
+                    .await?;
+                if page.is_empty() {
+                    break;
+                }
+                offset += page.len();
+                let (q2, want) = (q.clone(), limit - found.len());
+                found.extend(self.cluster.read(async move |tx| archive::search(tx, &q2, Some(&page), want).await).await?);
+            }
+            found.sort_by(|a, b| (b.created, b.id).cmp(&(a.created, a.id)));
+            found
+        };
+        // Show subjects decoded, as the index holds them.
+        let ids: Vec<i64> = found.iter().map(|e| e.id.0).collect();
+        let decoded = self.index.with(move |c| index::subjects(c, &ids)).await?;
+        for e in &mut found {
+            if let Some(s) = decoded.get(&e.id.0) {
+                e.subject = s.clone();
+            }
+        }
+        Ok(found)
+    }
+    async fn archive_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.cluster.read(async move |tx| archive::body(tx, id).await).await
+    }
+    async fn archive_hold(&self, id: Id, hold: bool) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| archive::set_hold(tx, id, hold).await).await
+    }
+    async fn archive_expire(&self, before: i64) -> Result<usize, StoreError> {
+        // In batches: one transaction deleting a year of mail would be a
+        // write set too large to replicate in one piece.
+        let mut total = 0;
+        loop {
+            let gone = self.cluster.write(Route::Local, async move |tx| archive::expire(tx, before, 500).await).await?;
+            total += gone.len();
+            let done = gone.len() < 500;
+            self.index.with(move |c| index::remove(c, &gone)).await?;
+            if done {
+                break;
+            }
+        }
+        // Another node may have expired them first: drop what this index
+        // still holds of that age, except what is on legal hold.
+        let held: HashSet<i64> =
+            self.cluster.read(async move |tx| archive::held_before(tx, before).await).await?.into_iter().collect();
+        self.index
+            .with(move |c| {
+                let stale = index::older_than(c, before, &held)?;
+                index::remove(c, &stale)
+            })
+            .await?;
+        Ok(total)
+    }
+    async fn archive_unindexed(&self, limit: usize) -> Result<Vec<UnindexedArchive>, StoreError> {
+        let cursor = self.index.with(|c| index::cursor(c)).await?;
+        let sweep = self.due_for_sweep();
+        let (tail, behind) = self
+            .cluster
+            .read(async move |tx| {
+                let tail = archive::after(tx, cursor, 2000).await?;
+                let behind = if sweep { archive::behind(tx, cursor, SWEEP_SLACK_SECS).await? } else { Vec::new() };
+                Ok((tail, behind))
+            })
+            .await?;
+        let (want, cursor) = self
+            .index
+            .with(move |c| {
+                let tail_ids: Vec<i64> = tail.iter().map(|r| r.0).collect();
+                let missing_tail = index::missing(c, &tail_ids)?;
+                // The cursor moves over the rows this index already holds.
+                let mut cursor = cursor;
+                for (id, at) in &tail {
+                    if missing_tail.contains(id) {
+                        break;
+                    }
+                    cursor = (*at, *id);
+                }
+                index::set_state(c, "cursor_at", cursor.0)?;
+                index::set_state(c, "cursor_id", cursor.1)?;
+                let mut want = index::missing(c, &behind)?;
+                want.extend(missing_tail);
+                Ok((want, cursor))
+            })
+            .await?;
+        tracing::trace!(target: "hato::archive", cursor = ?cursor, pending = want.len(), "index follows the archive");
+        let want: Vec<i64> = want.into_iter().take(limit).collect();
+        self.cluster.read(async move |tx| archive::for_indexing(tx, &want).await).await
+    }
+    async fn archive_index(&self, rows: Vec<ArchiveText>) -> Result<(), StoreError> {
+        self.index.with(move |c| index::add(c, &rows)).await
+    }
+    async fn archive_index_status(&self) -> Result<IndexStatus, StoreError> {
+        let (indexed, cursor) = self.index.with(|c| Ok((index::count(c)?, index::cursor(c)?))).await?;
+        let (pending, oldest_pending) = self.cluster.read(async move |tx| archive::pending(tx, cursor).await).await?;
+        Ok(IndexStatus { indexed, pending, oldest_pending })
+    }
+    async fn archive_reindex(&self) -> Result<(), StoreError> {
+        self.index.with(|c| index::clear(c)).await
+    }
+
+    async fn quarantine(&self, msg: NewMessage, filter: String, reason: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| quarantine::add(tx, &msg, &filter, &reason, now()).await).await
+    }
+    async fn quarantine_list(&self, limit: usize, account: Option<String>) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.cluster.read(async move |tx| quarantine::list(tx, limit, account.as_deref()).await).await
+    }
+    async fn quarantine_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
+        self.cluster.read(async move |tx| quarantine::body(tx, id).await).await
+    }
+    async fn quarantine_release(&self, id: Id) -> Result<Id, StoreError> {
+        let queued = Id::new();
+        self.cluster.write(Route::Local, async move |tx| quarantine::release(tx, id, queued, now()).await).await
+    }
+    async fn quarantine_delete(&self, id: Id) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| quarantine::delete(tx, id).await).await
+    }
+    async fn quarantine_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| quarantine::expire(tx, before).await).await
+    }
+
+    async fn sieve_put(&self, account: String, name: String, script: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::sieve_put(tx, &account, &name, &script).await).await
+    }
+    async fn sieve_list(&self, account: String) -> Result<Vec<ScriptInfo>, StoreError> {
+        self.cluster.read(async move |tx| misc::sieve_list(tx, &account).await).await
+    }
+    async fn sieve_get(&self, account: String, name: String) -> Result<Option<String>, StoreError> {
+        self.cluster.read(async move |tx| misc::sieve_get(tx, &account, &name).await).await
+    }
+    async fn sieve_active(&self, account: String) -> Result<Option<SieveScript>, StoreError> {
+        self.cluster.read(async move |tx| misc::sieve_active(tx, &account).await).await
+    }
+    async fn sieve_set_active(&self, account: String, name: Option<String>) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| misc::sieve_set_active(tx, &account, name.as_deref()).await)
+            .await
+    }
+    async fn sieve_delete(&self, account: String, name: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::sieve_delete(tx, &account, &name).await).await
+    }
+    async fn sieve_rename(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::sieve_rename(tx, &account, &from, &to).await).await
+    }
+    async fn dkim_put(&self, key: DkimKey) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::dkim_put(tx, &key, now()).await).await
+    }
+    async fn dkim_key(&self, domain: String) -> Result<Option<DkimKey>, StoreError> {
+        self.cluster.read(async move |tx| misc::dkim_get(tx, &domain).await).await
+    }
+    async fn dkim_keys(&self) -> Result<Vec<DkimKey>, StoreError> {
+        self.cluster.read(async |tx| misc::dkim_list(tx).await).await
+    }
+    async fn dkim_remove(&self, domain: String) -> Result<bool, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::dkim_remove(tx, &domain).await).await
+    }
+    async fn spam_counts(&self, hashes: Vec<i64>) -> Result<SpamCounts, StoreError> {
+        self.cluster.read(async move |tx| misc::spam_counts(tx, &hashes).await).await
+    }
+    async fn spam_learn(&self, messages: Vec<LearnedMessage>) -> Result<(), StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| {
+                for m in &messages {
+                    misc::learn(tx, &m.hashes, m.spam).await?;
+                }
+                Ok(())
+            })
+            .await
+    }
+    async fn spam_totals(&self) -> Result<SpamTotals, StoreError> {
+        self.cluster.read(async |tx| misc::spam_totals(tx).await).await
+    }
+    async fn set_vacation(&self, account: String, v: Option<Vacation>) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::vacation_set(tx, &account, v.as_ref()).await).await
+    }
+    async fn vacation(&self, account: String) -> Result<Option<Vacation>, StoreError> {
+        self.cluster.read(async move |tx| misc::vacation_get(tx, &account).await).await
+    }
+    async fn send_vacation(&self, account: String, sender: String, days: u32, reply: NewMessage) -> Result<bool, StoreError> {
+        self.cluster
+            .write(Route::Local, async move |tx| misc::vacation_send(tx, &account, &sender, days, &reply, now()).await)
+            .await
+    }
+
+    async fn mailboxes(&self, account: String) -> Result<Vec<MailboxInfo>, StoreError> {
+        self.cluster.read(async move |tx| mailbox::mailboxes(tx, &account).await).await
+    }
+    async fn snapshot(&self, account: String, mailbox: String) -> Result<Snapshot, StoreError> {
+        self.cluster.read(async move |tx| mailbox::snapshot(tx, &account, &mailbox).await).await
+    }
+    async fn changes(&self, account: String, mailbox: String, since: i64) -> Result<Changes, StoreError> {
+        self.cluster.read(async move |tx| mailbox::changes(tx, &account, &mailbox, since).await).await
+    }
+    async fn import(&self, account: String, mailbox: String, msgs: Vec<Vec<u8>>) -> Result<usize, StoreError> {
+        let (home, ids) = (account.clone(), ids(msgs.len()));
+        self.cluster
+            .write(Route::Home(&home), async move |tx| mailbox::import(tx, &account, &mailbox, &msgs, &ids, now()).await)
+            .await
+    }
+    async fn claim_recent(&self, account: String, mailbox: String) -> Result<i64, StoreError> {
+        let home = account.clone();
+        self.cluster.write(Route::Home(&home), async move |tx| mailbox::claim_recent(tx, &account, &mailbox).await).await
+    }
+    async fn contents(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<MessageData>, StoreError> {
+        self.cluster.read(async move |tx| mailbox::contents(tx, &account, &mailbox, &uids).await).await
+    }
+    async fn summaries(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<MessageSummary>, StoreError> {
+        self.cluster.read(async move |tx| mailbox::summaries(tx, &account, &mailbox, &uids).await).await
+    }
+    async fn headers(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<Vec<MessageData>, StoreError> {
+        self.cluster.read(async move |tx| mailbox::headers(tx, &account, &mailbox, &uids).await).await
+    }
+    async fn mailbox_state(&self, account: String, mailbox: String) -> Result<MailboxState, StoreError> {
+        self.cluster.read(async move |tx| mailbox::state(tx, &account, &mailbox).await).await
+    }
+    async fn set_flags(
+        &self,
+        account: String,
+        mailbox: String,
+        uids: Vec<i64>,
+        op: FlagOp,
+        flags: Vec<String>,
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagsChanged, StoreError> {
+        let home = account.clone();
+        self.cluster
+            .write(Route::Home(&home), async move |tx| {
+                mailbox::set_flags(tx, &account, &mailbox, &uids, op, &flags, unchanged_since).await
+            })
+            .await
+    }
+    async fn append(&self, account: String, mailbox: String, body: Vec<u8>, flags: String, date: i64) -> Result<Appended, StoreError> {
+        let (home, mid) = (account.clone(), Id::new());
+        self.cluster
+            .write(Route::Home(&home), async move |tx| {
+                mailbox::append_message(tx, &account, &mailbox, &body, &flags, date, mid).await
+            })
+            .await
+    }
+    async fn copy(&self, account: String, from: String, to: String, uids: Vec<i64>, check_quota: bool) -> Result<Copied, StoreError> {
+        let (home, ids) = (account.clone(), ids(uids.len()));
+        self.cluster
+            .write(Route::Home(&home), async move |tx| {
+                mailbox::copy_messages(tx, &account, &from, &to, &uids, check_quota, &ids).await
+            })
+            .await
+    }
+    async fn create_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
+        let (home, mid) = (account.clone(), Id::new());
+        self.cluster.write(Route::Home(&home), async move |tx| mailbox::create_mailbox(tx, &account, &name, mid).await).await
+    }
+    async fn delete_mailbox(&self, account: String, name: String) -> Result<(), StoreError> {
+        let home = account.clone();
+        self.cluster.write(Route::Home(&home), async move |tx| mailbox::delete_mailbox(tx, &account, &name).await).await
+    }
+    async fn rename_mailbox(&self, account: String, from: String, to: String) -> Result<(), StoreError> {
+        let home = account.clone();
+        self.cluster
+            .write(Route::Home(&home), async move |tx| mailbox::rename_mailbox(tx, &account, &from, &to).await)
+            .await
+    }
+    async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
+        let home = account.clone();
+        self.cluster.write(Route::Home(&home), async move |tx| mailbox::set_subscribed(tx, &account, &name, on).await).await
+    }
+    async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
+        let home = account.clone();
+        self.cluster.write(Route::Home(&home), async move |tx| mailbox::expunge(tx, &account, &mailbox, &uids).await).await
+    }
+    async fn messages(&self, account: String, mailbox: String, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
+        self.cluster.read(async move |tx| mailbox::messages(tx, &account, &mailbox, with_content).await).await
+    }
+
+    async fn status(&self) -> Result<StoreStatus, StoreError> {
+        let (serving, detail) = self.cluster.local_serving();
+        Ok(StoreStatus { backend: "galera".into(), serving, detail, nodes: self.cluster.status() })
+    }
+}

@@ -1,0 +1,268 @@
+//! The durable queue in MariaDB: one row per (message, recipient) still to
+//! deliver, leased to one node at a time (see `Store::claim_due`).
+//!
+//! A claim is an UPDATE of the entries a node read as free: two nodes that
+//! read the same free entry both update it, and Galera lets only the first
+//! commit through (the other fails certification, is retried, and then
+//! sees the entry taken).
+
+use mysql_async::Value;
+
+use super::blob::{self, opt};
+use super::sql::{Tx, all, contains, marks, one, run, values};
+use crate::ids::Id;
+use crate::store::{
+    EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueueSummary, QueuedMessage, StoreError,
+};
+
+/// Idempotent on the message id: a retried commit finds its own row.
+pub async fn enqueue(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), StoreError> {
+    if one::<i64>(tx, "SELECT id FROM queued_messages WHERE id = ?", (m.id.0,)).await?.is_some() {
+        return Ok(());
+    }
+    let blob = blob::put(tx, &m.body).await?;
+    run(
+        tx,
+        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (m.id.0, &blob, &m.sender, now, m.body.len() as i64, &m.client_ip, &m.helo, opt(&m.auth_user), &m.message_id, &m.subject),
+    )
+    .await?;
+    for r in &m.recipients {
+        let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        run(
+            tx,
+            "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created)
+             VALUES (?, ?, ?, ?, ?, ?, '', ?)",
+            (r.id.0, m.id.0, &r.address, opt(&r.local_account), domain, now, now),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+const ENTRY_COLS: &str =
+    "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until";
+
+type EntryRow = (i64, i64, String, Option<String>, String, String, i64, i64, String, i64, Option<String>, Option<i64>);
+
+fn entry(r: EntryRow) -> QueueEntry {
+    let (id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until) =
+        r;
+    QueueEntry {
+        id: Id(id),
+        message: Id(message),
+        recipient,
+        local_account,
+        domain,
+        state,
+        attempts,
+        next_attempt,
+        last_error,
+        created,
+        lease_node,
+        lease_until,
+    }
+}
+
+pub async fn claim_due(tx: &mut Tx<'_>, node: &str, now: i64, lease_secs: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
+    // SKIP LOCKED: entries another transaction of this node is claiming
+    // right now are left to it instead of waited for.
+    let ids: Vec<i64> = all(
+        tx,
+        "SELECT id FROM queue WHERE state = 'ready' AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?)
+         ORDER BY next_attempt LIMIT ? FOR UPDATE SKIP LOCKED",
+        (now, now, limit as u64),
+    )
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The UPDATE checks again that each entry is free: Galera does not stop
+    // a write based on a read that another node's commit made stale (lost
+    // updates are possible across nodes), but a statement that both checks
+    // and writes a row holds its lock, and a conflicting commit from another
+    // node then aborts this transaction.
+    let until = now + lease_secs;
+    let mut params: Vec<Value> = vec![node.into(), until.into()];
+    params.extend(ids.iter().map(|i| Value::from(*i)));
+    params.push(now.into());
+    run(
+        tx,
+        &format!(
+            "UPDATE queue SET lease_node = ?, lease_until = ? WHERE id IN ({}) AND state = 'ready'
+               AND (lease_until IS NULL OR lease_until < ?)",
+            marks(ids.len())
+        ),
+        values(params),
+    )
+    .await?;
+    let mut params: Vec<Value> = ids.iter().map(|i| Value::from(*i)).collect();
+    params.extend([node.into(), until.into()]);
+    let rows: Vec<EntryRow> = all(
+        tx,
+        &format!(
+            "SELECT {ENTRY_COLS} FROM queue WHERE id IN ({}) AND lease_node = ? AND lease_until = ?
+             ORDER BY next_attempt, id",
+            marks(ids.len())
+        ),
+        values(params),
+    )
+    .await?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
+pub async fn renew_leases(tx: &mut Tx<'_>, node: &str, entries: &[Id], until: i64) -> Result<(), StoreError> {
+    for e in entries {
+        run(tx, "UPDATE queue SET lease_until = ? WHERE id = ? AND lease_node = ?", (until, e.0, node)).await?;
+    }
+    Ok(())
+}
+
+pub async fn release_leases(tx: &mut Tx<'_>, node: &str) -> Result<usize, StoreError> {
+    Ok(run(tx, "UPDATE queue SET lease_node = NULL, lease_until = NULL WHERE lease_node = ?", (node,)).await? as usize)
+}
+
+const MESSAGE_COLS: &str = "id, sender, received, size, client_ip, helo, auth_user, message_id, subject";
+type MessageRow = (i64, String, i64, i64, String, String, Option<String>, String, String);
+
+fn message(r: MessageRow) -> QueuedMessage {
+    let (id, sender, received, size, client_ip, helo, auth_user, message_id, subject) = r;
+    QueuedMessage { id: Id(id), sender, received, size, client_ip, helo, auth_user, message_id, subject, entries: Vec::new() }
+}
+
+async fn entries_of(tx: &mut Tx<'_>, message: Id) -> Result<Vec<QueueEntry>, StoreError> {
+    let rows: Vec<EntryRow> =
+        all(tx, &format!("SELECT {ENTRY_COLS} FROM queue WHERE message = ? ORDER BY recipient"), (message.0,)).await?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
+pub async fn queued_message(tx: &mut Tx<'_>, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
+    let head: Option<MessageRow> =
+        one(tx, &format!("SELECT {MESSAGE_COLS} FROM queued_messages WHERE id = ?"), (id.0,)).await?;
+    let Some(head) = head else { return Ok(None) };
+    let mut m = message(head);
+    m.entries = entries_of(tx, id).await?;
+    Ok(Some(m))
+}
+
+pub async fn queued_header(tx: &mut Tx<'_>, id: Id) -> Result<Vec<u8>, StoreError> {
+    one(tx, "SELECT h.header FROM queued_messages m JOIN headers h ON h.blob_id = m.blob_id WHERE m.id = ?", (id.0,))
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+}
+
+pub async fn queued_body(tx: &mut Tx<'_>, id: Id) -> Result<Vec<u8>, StoreError> {
+    let blob: String = one(tx, "SELECT blob_id FROM queued_messages WHERE id = ?", (id.0,))
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+    blob::get(tx, &blob).await
+}
+
+pub async fn list(tx: &mut Tx<'_>, f: &QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
+    let like = |s: &Option<String>| s.as_deref().map(contains);
+    let heads: Vec<MessageRow> = all(
+        tx,
+        &format!(
+            "SELECT {MESSAGE_COLS} FROM queued_messages m
+             WHERE (? IS NULL OR LOWER(m.sender) LIKE ?)
+               AND EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id
+                           AND (? IS NULL OR LOWER(q.recipient) LIKE ?) AND (? IS NULL OR q.state = ?))
+             ORDER BY m.received"
+        ),
+        values(vec![
+            like(&f.sender).into(),
+            like(&f.sender).into(),
+            like(&f.recipient).into(),
+            like(&f.recipient).into(),
+            f.state.as_deref().into(),
+            f.state.as_deref().into(),
+        ]),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(heads.len());
+    for h in heads {
+        let mut m = message(h);
+        m.entries = entries_of(tx, m.id).await?;
+        out.push(m);
+    }
+    Ok(out)
+}
+
+pub async fn record_outcomes(tx: &mut Tx<'_>, outcomes: &[EntryOutcome]) -> Result<(), StoreError> {
+    for EntryOutcome { entry, outcome } in outcomes {
+        match outcome {
+            Outcome::Delivered | Outcome::Failed { .. } => {
+                let message: Option<i64> = one(tx, "DELETE FROM queue WHERE id = ? RETURNING message", (entry.0,)).await?;
+                if let Some(m) = message {
+                    forget_if_done(tx, Id(m)).await?;
+                }
+            }
+            Outcome::Deferred { error, next_attempt } => {
+                run(
+                    tx,
+                    "UPDATE queue SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
+                       lease_node = NULL, lease_until = NULL WHERE id = ?",
+                    (next_attempt, error, entry.0),
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops a queued message (and its body, if unshared) once no recipient is left.
+pub async fn forget_if_done(tx: &mut Tx<'_>, message: Id) -> Result<(), StoreError> {
+    let left: i64 = one(tx, "SELECT COUNT(*) FROM queue WHERE message = ?", (message.0,)).await?.unwrap_or(0);
+    if left > 0 {
+        return Ok(());
+    }
+    let blob: Option<String> =
+        one(tx, "DELETE FROM queued_messages WHERE id = ? RETURNING blob_id", (message.0,)).await?;
+    if let Some(b) = blob {
+        blob::release(tx, &b).await?;
+    }
+    Ok(())
+}
+
+pub async fn action(tx: &mut Tx<'_>, id: Id, action: QueueAction, now: i64) -> Result<usize, StoreError> {
+    let n = match action {
+        QueueAction::Hold => run(tx, "UPDATE queue SET state = 'held' WHERE message = ?", (id.0,)).await?,
+        QueueAction::Release => {
+            run(tx, "UPDATE queue SET state = 'ready', next_attempt = ? WHERE message = ?", (now, id.0)).await?
+        }
+        QueueAction::Retry => {
+            run(tx, "UPDATE queue SET next_attempt = ? WHERE message = ? AND state = 'ready'", (now, id.0)).await?
+        }
+        QueueAction::Delete => {
+            let n = run(tx, "DELETE FROM queue WHERE message = ?", (id.0,)).await?;
+            forget_if_done(tx, id).await?;
+            n
+        }
+    };
+    if n == 0 && action != QueueAction::Retry {
+        return Err(StoreError::NotFound(format!("queued message {id}")));
+    }
+    Ok(n as usize)
+}
+
+pub async fn summary(tx: &mut Tx<'_>) -> Result<QueueSummary, StoreError> {
+    let (messages, bytes, oldest): (i64, i64, Option<i64>) = one(
+        tx,
+        "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(received) FROM queued_messages
+         WHERE id IN (SELECT message FROM queue)",
+        (),
+    )
+    .await?
+    .unwrap_or((0, 0, None));
+    let (recipients, held): (i64, i64) =
+        one(tx, "SELECT COUNT(*), COALESCE(SUM(state = 'held'), 0) FROM queue", ()).await?.unwrap_or((0, 0));
+    Ok(QueueSummary {
+        messages: messages as u64,
+        recipients: recipients as u64,
+        bytes: bytes as u64,
+        held: held as u64,
+        oldest,
+    })
+}

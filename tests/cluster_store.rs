@@ -1,0 +1,168 @@
+//! The cluster store seen from outside: `hato serve` processes on different
+//! nodes of a real MariaDB Galera cluster, fed by SMTP clients at once and
+//! read back with Python's imaplib.
+//!
+//! - Two servers, each on its own node, deliver to the same mailboxes: each
+//!   server's IMAP shows every acknowledged message exactly once, with UIDs
+//!   unique, ascending and gap-free, and every message was delivered once
+//!   (the two queue runners share one queue through leases). Run with each
+//!   account's writes on its home node, and without (so that concurrent
+//!   deliveries meet Galera's certification conflicts and are retried).
+//! - A Galera node is killed while clients send, then brought back: nothing
+//!   acknowledged is lost or stored twice; the longest wait a client saw is
+//!   printed (docs/benchmarks.md records it).
+//!
+//! Needs a cluster (`scripts/test` starts one and sets HATO_TEST_GALERA);
+//! without one these tests only say so, unless HATO_REQUIRE_GALERA=1.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+
+fn addresses() -> Vec<String> {
+    USERS.iter().map(|u| format!("{u}@hato.test")).collect()
+}
+
+/// Runs tests/py/cluster_load.py; returns (acknowledged Message-IDs, its summary).
+fn load(ports: &[u16], threads: usize, seconds: f64, dir: &std::path::Path) -> (Vec<String>, serde_json::Value) {
+    let ackfile = dir.join("acked.txt");
+    let ports: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+    let out = Command::new(PYTHON)
+        .args([
+            &py_script("cluster_load.py"),
+            ackfile.to_str().unwrap(),
+            &threads.to_string(),
+            &seconds.to_string(),
+            &ports.join(","),
+            &addresses().join(","),
+        ])
+        .output()
+        .expect("run cluster_load.py");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "cluster_load.py failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let acked = std::fs::read_to_string(&ackfile)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect();
+    (acked, summary)
+}
+
+/// (uid, Message-ID) of an account's INBOX over one server's IMAPS.
+fn inbox(s: &Server, user: &str) -> Vec<(i64, String)> {
+    let (ok, out) = run(PYTHON, &[&py_script("imap_list.py"), &s.imaps.to_string(), &format!("{user}@hato.test"), &format!("pw-{user}")]);
+    assert!(ok, "imap_list.py: {out}");
+    let list: Vec<(i64, String)> = serde_json::from_str(out.trim()).unwrap();
+    list
+}
+
+/// Every acknowledged message is in its mailbox once, as each server shows
+/// it, with UIDs 1..=n in order. Returns how many messages there are.
+fn check_mailboxes(servers: &[&Server], acked: &[String]) -> usize {
+    let mut total = 0;
+    let mut seen_anywhere: HashMap<String, usize> = HashMap::new();
+    for user in USERS {
+        let views: Vec<Vec<(i64, String)>> = servers.iter().map(|s| inbox(s, user)).collect();
+        for (i, v) in views.iter().enumerate() {
+            assert_eq!(v, &views[0], "server {i} sees {user}'s INBOX differently from server 0");
+            let uids: Vec<i64> = v.iter().map(|m| m.0).collect();
+            let expect: Vec<i64> = (1..=uids.len() as i64).collect();
+            assert_eq!(uids, expect, "{user}: UIDs must be 1..=n, ascending, without gaps or twins");
+        }
+        for (_, mid) in &views[0] {
+            *seen_anywhere.entry(mid.clone()).or_default() += 1;
+        }
+        total += views[0].len();
+    }
+    let twice: Vec<_> = seen_anywhere.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "stored twice: {twice:?}");
+    let lost: Vec<&String> = acked.iter().filter(|m| !seen_anywhere.contains_key(*m)).collect();
+    assert!(lost.is_empty(), "{} acknowledged messages missing: {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    total
+}
+
+fn wait_drained(s: &Server) {
+    assert!(s.wait_queue_empty(Duration::from_secs(120)), "the queue did not drain:\n{}", s.log());
+}
+
+fn deliveries(s: &Server) -> usize {
+    s.log().matches("delivered to INBOX").count()
+}
+
+#[test]
+fn two_nodes_deliver_to_one_mailbox_exactly_once() {
+    let Some(nodes) = test_galera() else {
+        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
+        return;
+    };
+    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
+    for home_routing in [true, false] {
+        let tag = temp_dir("cluster-db");
+        let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
+        std::fs::remove_dir_all(&tag).ok();
+        // Server a's local node is the first, server b's the second.
+        let mut b_nodes = nodes.clone();
+        b_nodes.swap(0, 1);
+        let routing = format!("home_routing = {home_routing}\n");
+        let a = Server::start("cluster-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + &routing));
+        let b = Server::start("cluster-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + &routing));
+        a.populate("hato.test", &USERS);
+        let (acked, summary) = load(&[a.mx, b.mx], 8, 6.0, &a.dir);
+        eprintln!("home_routing={home_routing}: {summary}");
+        assert!(acked.len() > 100, "too few messages to mean anything: {summary}");
+        assert_eq!(summary["failures"], 0, "{summary}");
+        wait_drained(&a);
+        wait_drained(&b);
+        let stored = check_mailboxes(&[&a, &b], &acked);
+        assert_eq!(stored, acked.len(), "every message sent was acknowledged once and stored once");
+        let (by_a, by_b) = (deliveries(&a), deliveries(&b));
+        assert_eq!(by_a + by_b, stored, "each message delivered by exactly one runner (a {by_a}, b {by_b})");
+        eprintln!("home_routing={home_routing}: {stored} messages, delivered by a {by_a} and b {by_b}");
+    }
+}
+
+#[test]
+fn a_galera_node_killed_mid_load_loses_nothing() {
+    if test_galera().is_none() {
+        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
+        return;
+    }
+    // A cluster of its own: killing a node of the shared one would stall
+    // every other test. Suspected after 1 s, as on a quiet LAN.
+    let cluster = PrivateCluster::start("127.0.1", 25306, "PT1S");
+    let section = galera_section("hato", "node-1", &cluster.nodes, Some(&cluster.ca()));
+    let s = Server::start("cluster-kill", &section);
+    s.populate("hato.test", &USERS);
+    let (acked, summary, rejoin) = std::thread::scope(|scope| {
+        let timeline = scope.spawn(|| {
+            std::thread::sleep(Duration::from_secs(4));
+            cluster.kill(2);
+            std::thread::sleep(Duration::from_secs(5));
+            let restart = std::time::Instant::now();
+            cluster.start_node(2);
+            restart.elapsed()
+        });
+        let (acked, summary) = load(&[s.mx], 6, 16.0, &s.dir);
+        (acked, summary, timeline.join().unwrap())
+    });
+    eprintln!("node killed mid-load: {summary}; node 2 back and Synced after {:.1} s", rejoin.as_secs_f64());
+    assert!(acked.len() > 100, "too few messages to mean anything: {summary}");
+    assert_eq!(summary["failures"], 0, "{summary}");
+    wait_drained(&s);
+    let stored = check_mailboxes(&[&s], &acked);
+    assert_eq!(stored, acked.len());
+    // The restarted node has every message too.
+    let mut via_node2 = cluster.nodes.clone();
+    via_node2.swap(0, 1);
+    let section2 = galera_section("hato", "node-2", &via_node2, Some(&cluster.ca()));
+    let s2 = Server::start("cluster-kill-2", &section2);
+    let counts: BTreeMap<&str, usize> = USERS.iter().map(|u| (*u, inbox(&s2, u).len())).collect();
+    assert_eq!(counts.values().sum::<usize>(), stored, "node 2 after its restart: {counts:?}");
+}

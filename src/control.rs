@@ -67,6 +67,10 @@ pub struct Status {
     pub stats: crate::stats::Snapshot,
     /// None when the store could not be read just now.
     pub queue: Option<crate::store::QueueSummary>,
+    /// The store backend and whether it serves (for Galera, every node).
+    pub store: Option<crate::store::StoreStatus>,
+    /// How far this node's full-text index of the archive is behind.
+    pub archive_index: Option<crate::store::IndexStatus>,
 }
 
 impl Server {
@@ -92,6 +96,8 @@ impl Server {
                     connections: self.guard.open_connections(),
                     stats: crate::stats::STATS.snapshot(),
                     queue: self.store.queue_summary().await.ok(),
+                    store: self.store.status().await.ok(),
+                    archive_index: self.store.archive_index_status().await.ok(),
                 };
                 ok(serde_json::to_value(status).unwrap_or_default())
             }

@@ -60,8 +60,13 @@ pub enum ArchiveCmd {
         mbox: PathBuf,
     },
     /// Build the full-text index of everything archived but not yet indexed
-    /// (a running server does this in the background).
-    Index,
+    /// (a running server does this in the background). On a cluster the
+    /// index is this node's own.
+    Index {
+        /// Empty the index first and read the whole archive again.
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Keep a message past the retention period until released.
     Hold {
         id: String,
@@ -173,7 +178,10 @@ pub async fn run(ctx: &Ctx, cmd: ArchiveCmd) -> Result<(), CtlError> {
                 format!("imported {total} messages; run `hato ctl archive index` or let the server index them\n")
             });
         }
-        ArchiveCmd::Index => {
+        ArchiveCmd::Index { rebuild } => {
+            if rebuild {
+                s.archive_reindex().await?;
+            }
             let mut total = 0;
             loop {
                 let n = crate::archive::index_pending(s, 1000).await?;

@@ -219,10 +219,22 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
                 let s: crate::control::Status = serde_json::from_value(data.clone()).unwrap_or_default();
                 let q = s.queue.map(|q| format!("{} messages, {} recipients ({} held)", q.messages, q.recipients, q.held)).unwrap_or_else(|| "unreadable".into());
                 let c = &s.stats;
-                format!(
+                let mut text = format!(
                     "version {}\nopen connections {}\nqueue {q}\nreceived {} messages ({} rejected), relayed {}, delivered locally {}\nsessions now: smtp {} imap {} pop3 {}",
                     s.version, s.connections, c.received_messages, c.rejected_messages, c.relayed_messages, c.local_deliveries, c.smtp_sessions, c.imap_sessions, c.pop3_sessions
-                )
+                );
+                if let Some(st) = &s.store {
+                    let serving = if st.serving { "serving" } else { "NOT SERVING" };
+                    text.push_str(&format!("\nstore {} {serving}: {}", st.backend, st.detail));
+                    for n in &st.nodes {
+                        let local = if n.local { " (this machine)" } else { "" };
+                        text.push_str(&format!("\n  node {}{local}: {} {} size {}", n.address, n.state, n.cluster, n.cluster_size));
+                    }
+                }
+                if let Some(ix) = &s.archive_index {
+                    text.push_str(&format!("\narchive index: {} messages, {} pending", ix.indexed, ix.pending));
+                }
+                text
             });
             return Ok(());
         }

@@ -370,6 +370,7 @@ mod tests {
                 ..Snapshot::default()
             },
             queue: Some(QueueSummary { messages: 2, recipients: 3, bytes: 2048, held: 1, oldest: Some(1000) }),
+            ..Status::default()
         };
         let i = Inputs {
             services: &services,

@@ -53,7 +53,10 @@ pub(crate) fn galera_nodes() -> Option<Vec<String>> {
 }
 
 pub(crate) async fn open_kind(kind: &'static str) -> TestStore {
-    let cfg = test_config(kind);
+    open_cfg(kind, test_config(kind)).await
+}
+
+async fn open_cfg(kind: &'static str, cfg: crate::config::Config) -> TestStore {
     let store = Store::open(&cfg).await.unwrap_or_else(|e| panic!("open a {kind} store: {e}"));
     TestStore { store: std::sync::Arc::new(store), kind, dir: cfg.data_dir.clone(), cfg }
 }
@@ -199,7 +202,7 @@ async fn enqueue_deliver_and_forget() {
         let s = &t.store;
         with_accounts(s).await;
         let m = message(&[(A, Some(A)), ("far@remote.test", None)]);
-        let id = m.id;
+        let (id, again) = (m.id, m.clone());
         s.enqueue(m.clone()).await.unwrap();
         // Idempotent: the same message committed twice is stored once.
         s.enqueue(m).await.unwrap();
@@ -241,6 +244,10 @@ async fn enqueue_deliver_and_forget() {
         s.record_outcomes(vec![EntryOutcome { entry: remote.id, outcome: Outcome::Delivered }], None).await.unwrap();
         assert!(s.queued_message(id).await.unwrap().is_none());
         assert_eq!(s.queue_summary().await.unwrap(), QueueSummary::default());
+        // A commit retried after the message was delivered and forgotten
+        // (Galera: the first answer was lost) must not queue it again.
+        s.enqueue(again).await.unwrap();
+        assert_eq!(s.queue_summary().await.unwrap(), QueueSummary::default(), "delivered mail came back");
         // The body survives: the INBOX copy still refers to it.
         assert_eq!(s.messages(A.into(), "INBOX".into(), true).await.unwrap().len(), 1);
     }
@@ -347,8 +354,7 @@ async fn second_node(t: &TestStore) -> TestStore {
     let tag = crate::ids::token(10).to_lowercase();
     cfg.data_dir = std::env::temp_dir().join(format!("hato-store-test-{tag}"));
     cfg.store.node_name = Some(format!("test-{tag}"));
-    let store = Store::open(&cfg).await.unwrap();
-    TestStore { store: std::sync::Arc::new(store), kind: "galera", dir: cfg.data_dir.clone(), cfg }
+    open_cfg("galera", cfg).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -377,15 +383,68 @@ async fn two_nodes_never_claim_one_entry() {
     };
     let (x, y) = (claim(a.store.clone(), "a"), claim(b.store.clone(), "b"));
     let (x, y) = (x.await.unwrap(), y.await.unwrap());
-    let dups: Vec<&Id> = x.iter().filter(|i| y.contains(i)).collect();
-    for d in &dups {
-        let q = a.store.queue_list(QueueFilter::default()).await.unwrap();
-        let e = q.iter().flat_map(|m| &m.entries).find(|e| e.id == **d).unwrap();
-        eprintln!("DUP {d} lease {:?} until {:?} pos a {:?} pos b {:?}", e.lease_node, e.lease_until, x.iter().position(|i| i == *d), y.iter().position(|i| i == *d));
-    }
     let mut all: Vec<Id> = x.iter().chain(&y).copied().collect();
     all.sort();
     let n = all.len();
     all.dedup();
     assert_eq!((n, all.len()), (300, 300), "claimed by a {}, by b {}: an entry went to both", x.len(), y.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_deliver_each_entry_once() {
+    if galera_nodes().is_none() {
+        return;
+    }
+    // With each account's writes on its home node, and without (so that
+    // deliveries to one mailbox meet Galera's certification conflicts).
+    for home in [true, false] {
+        let mut cfg = test_config("galera");
+        cfg.store.galera.home_routing = home;
+        let a = open_cfg("galera", cfg).await;
+        let b = second_node(&a).await;
+        with_accounts(&a.store).await;
+        a.store.add_account(account("carol@example.test")).await.unwrap();
+        let users = [A, "bob@example.test", "carol@example.test"];
+        let mut enqueued = Vec::new();
+        for i in 0..240 {
+            let u = users[i % 3];
+            let m = message(&[(u, Some(u))]);
+            enqueued.push(m.id);
+            a.store.enqueue(m).await.unwrap();
+        }
+        let run = |s: std::sync::Arc<Store>, node: &'static str| {
+            tokio::spawn(async move {
+                let mut delivered = Vec::new();
+                let mut idle = 0;
+                while idle < 3 {
+                    let batch = s.claim_due(node.into(), crate::clock::now(), 60, 5).await.unwrap();
+                    if batch.is_empty() {
+                        idle += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    idle = 0;
+                    for e in batch {
+                        s.renew_leases(node.into(), vec![e.id], crate::clock::now() + 60).await.unwrap();
+                        if s.deliver_local(e.id, vec![Filing::to(Folder::Inbox)]).await.unwrap() {
+                            delivered.push(e.id);
+                        }
+                    }
+                }
+                delivered
+            })
+        };
+        let (x, y) = (run(a.store.clone(), "a"), run(b.store.clone(), "b"));
+        let (x, y) = (x.await.unwrap(), y.await.unwrap());
+        let mut all: Vec<Id> = x.iter().chain(&y).copied().collect();
+        all.sort();
+        let n = all.len();
+        all.dedup();
+        assert_eq!((n, all.len()), (240, 240), "deliveries reported by a {}, b {}", x.len(), y.len());
+        let mut stored = 0;
+        for u in users {
+            stored += a.store.mailbox_state(u.into(), "INBOX".into()).await.unwrap().messages.len();
+        }
+        assert_eq!(stored, 240);
+    }
 }

@@ -114,6 +114,25 @@ pub async fn prometheus(
     let oldest = q.oldest.map_or(0, |o| (crate::clock::now() - o).max(0));
     let mut text = render(&s, &q, oldest, app.guard.open_connections());
     text.push_str(&format!("# HELP hato_store_up Whether the mail store answered just now.\n# TYPE hato_store_up gauge\nhato_store_up {}\n", store_up as u8));
+    if let Ok(st) = app.store.status().await {
+        text.push_str(&format!(
+            "# HELP hato_store_serving Whether the store accepts writes (Galera: the local node is Primary and Synced).\n\
+             # TYPE hato_store_serving gauge\nhato_store_serving{{backend=\"{}\"}} {}\n",
+            st.backend, st.serving as u8
+        ));
+        if let Some(size) = st.nodes.iter().find(|n| n.local).map(|n| n.cluster_size) {
+            text.push_str(&format!(
+                "# HELP hato_cluster_size Galera nodes in this node's component.\n# TYPE hato_cluster_size gauge\nhato_cluster_size {size}\n"
+            ));
+        }
+    }
+    if let Ok(ix) = app.store.archive_index_status().await {
+        text.push_str(&format!(
+            "# HELP hato_archive_index_pending Archived messages this node's full-text index lacks.\n\
+             # TYPE hato_archive_index_pending gauge\nhato_archive_index_pending {}\n",
+            ix.pending
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -10,11 +10,18 @@ use super::sql::{Tx, all, contains, marks, one, run, values};
 use crate::ids::Id;
 use crate::store::{ArchiveEntry, ArchiveQuery, NewMessage, StoreError, UnindexedArchive};
 
-/// Archives a message (once: the id is made before the first attempt).
+/// Archives a message; false when it was archived before (the id is made
+/// before the first attempt, so a retried commit finds its own row).
 /// `created` is the message's date: now, or an imported message's own.
-pub async fn record(tx: &mut Tx<'_>, m: &NewMessage, disposition: &str, reason: &str, created: i64) -> Result<(), StoreError> {
-    if one::<i64>(tx, "SELECT id FROM archive WHERE id = ?", (m.id.0,)).await?.is_some() {
-        return Ok(());
+pub async fn record(
+    tx: &mut Tx<'_>,
+    m: &NewMessage,
+    disposition: &str,
+    reason: &str,
+    created: i64,
+) -> Result<bool, StoreError> {
+    if one::<i64>(tx, "SELECT id FROM archive WHERE id = ? FOR UPDATE", (m.id.0,)).await?.is_some() {
+        return Ok(false);
     }
     let blob = blob::put(tx, &m.body).await?;
     let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
@@ -39,7 +46,7 @@ pub async fn record(tx: &mut Tx<'_>, m: &NewMessage, disposition: &str, reason: 
         ),
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 pub async fn body(tx: &mut Tx<'_>, id: Id) -> Result<Vec<u8>, StoreError> {
@@ -181,20 +188,34 @@ pub async fn search(
     let rows: Vec<Row> = all(tx, &sql, values(args)).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, created, direction, disposition, reason, sender, recipients, message_id, size, legal_hold, subject)| {
-            ArchiveEntry {
-                id: Id(id),
+        .map(
+            |(
+                id,
                 created,
                 direction,
                 disposition,
                 reason,
                 sender,
                 recipients,
-                subject,
                 message_id,
                 size,
                 legal_hold,
-            }
-        })
+                subject,
+            )| {
+                ArchiveEntry {
+                    id: Id(id),
+                    created,
+                    direction,
+                    disposition,
+                    reason,
+                    sender,
+                    recipients,
+                    subject,
+                    message_id,
+                    size,
+                    legal_hold,
+                }
+            },
+        )
         .collect())
 }

@@ -103,7 +103,12 @@ fn opts_for(cfg: &GaleraConfig, address: &str, database: Option<&str>) -> Result
     };
     let pool = PoolOpts::new()
         .with_constraints(PoolConstraints::new(0, cfg.pool_size.max(1)).unwrap_or_default())
-        .with_inactive_connection_ttl(Duration::from_secs(60));
+        .with_inactive_connection_ttl(Duration::from_secs(60))
+        // A reset (mysql_async's default on every return to the pool) would
+        // drop wsrep_sync_wait: after the first transaction a connection
+        // read stale rows, and a delivery made through another node went
+        // unseen. Nothing else of the session changes between transactions.
+        .with_reset_connection(false);
     let mut b = OptsBuilder::default()
         .ip_or_hostname(host)
         .tcp_port(port)
@@ -117,7 +122,7 @@ fn opts_for(cfg: &GaleraConfig, address: &str, database: Option<&str>) -> Result
         .client_found_rows(true)
         .stmt_cache_size(256)
         .pool_opts(pool)
-        .init(vec!["SET SESSION wsrep_sync_wait = 1"]);
+        .setup(vec!["SET SESSION wsrep_sync_wait = 1"]);
     if let Some(ca) = &cfg.tls_ca {
         b = b.ssl_opts(SslOpts::default().with_root_certs(vec![ca.clone().into()]).with_disable_built_in_roots(true));
     }
@@ -202,7 +207,11 @@ impl Cluster {
                 let n = self.by_address.len();
                 let start = (fnv1a(account.as_bytes()) % n as u64) as usize;
                 // The local node serves, so one is always found.
-                Ok((0..n).map(|i| &self.by_address[(start + i) % n]).find(|n| n.health().serving).unwrap_or(local).clone())
+                Ok((0..n)
+                    .map(|i| &self.by_address[(start + i) % n])
+                    .find(|n| n.health().serving)
+                    .unwrap_or(local)
+                    .clone())
             }
             _ => Ok(local.clone()),
         }
@@ -335,8 +344,7 @@ impl Node {
     fn record(&self, reading: Result<Result<Reading, StoreError>, tokio::time::error::Elapsed>) {
         match reading {
             Ok(Ok(r)) => {
-                let serving =
-                    r.ready && r.cluster == "Primary" && (r.state == "Synced" || r.state == "Donor/Desynced");
+                let serving = r.ready && r.cluster == "Primary" && (r.state == "Synced" || r.state == "Donor/Desynced");
                 self.set(serving, r.state, r.cluster, r.size);
             }
             Ok(Err(_)) | Err(_) => self.set(false, "down".into(), String::new(), 0),

@@ -11,7 +11,8 @@ const MAX_DEPTH: usize = 8;
 
 async fn exists_anywhere(tx: &mut Tx<'_>, address: &str) -> Result<Option<&'static str>, StoreError> {
     for (table, what) in [("accounts", "an account"), ("aliases", "an alias"), ("`groups`", "a group")] {
-        let n: i64 = one(tx, &format!("SELECT COUNT(*) FROM {table} WHERE address = ?"), (address,)).await?.unwrap_or(0);
+        let n: i64 =
+            one(tx, &format!("SELECT COUNT(*) FROM {table} WHERE address = ?"), (address,)).await?.unwrap_or(0);
         if n > 0 {
             return Ok(Some(what));
         }
@@ -51,7 +52,9 @@ pub async fn remove_domain(tx: &mut Tx<'_>, name: &str) -> Result<(), StoreError
     .await?
     .unwrap_or(0);
     if users > 0 {
-        return Err(StoreError::Invalid(format!("domain {name} still has {users} accounts, aliases or groups; remove them first")));
+        return Err(StoreError::Invalid(format!(
+            "domain {name} still has {users} accounts, aliases or groups; remove them first"
+        )));
     }
     if run(tx, "DELETE FROM domains WHERE name = ?", (name,)).await? == 0 {
         return Err(StoreError::NotFound(format!("domain {name}")));
@@ -87,7 +90,16 @@ pub async fn add_account(tx: &mut Tx<'_>, a: &Account) -> Result<(), StoreError>
         tx,
         "INSERT INTO accounts (address, domain, password_hash, display_name, quota_bytes, enabled, created, role)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (&a.address, domain, &a.password_hash, &a.display_name, a.quota_bytes, a.enabled, crate::clock::now(), a.role.as_str()),
+        (
+            &a.address,
+            domain,
+            &a.password_hash,
+            &a.display_name,
+            a.quota_bytes,
+            a.enabled,
+            crate::clock::now(),
+            a.role.as_str(),
+        ),
     )
     .await?;
     super::mailbox::create_defaults(tx, &a.address).await
@@ -128,7 +140,8 @@ fn account_of(r: AccountRow) -> Account {
 }
 
 pub async fn account(tx: &mut Tx<'_>, address: &str) -> Result<Option<Account>, StoreError> {
-    let row: Option<AccountRow> = one(tx, &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE address = ?"), (address,)).await?;
+    let row: Option<AccountRow> =
+        one(tx, &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE address = ?"), (address,)).await?;
     Ok(row.map(account_of))
 }
 
@@ -185,7 +198,9 @@ pub async fn set_group_member(tx: &mut Tx<'_>, group: &str, member: &str, presen
     }
     if present {
         Address::parse(member).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        if run(tx, "INSERT IGNORE INTO group_members (group_address, member) VALUES (?, ?)", (group, member)).await? == 0 {
+        if run(tx, "INSERT IGNORE INTO group_members (group_address, member) VALUES (?, ?)", (group, member)).await?
+            == 0
+        {
             return Err(StoreError::Exists(format!("{member} in group {group}")));
         }
     } else if run(tx, "DELETE FROM group_members WHERE group_address = ? AND member = ?", (group, member)).await? == 0 {
@@ -236,7 +251,8 @@ pub async fn resolve(tx: &mut Tx<'_>, address: &str) -> Result<Resolution, Store
             continue;
         }
         if one::<i64>(tx, "SELECT 1 FROM `groups` WHERE address = ?", (&key,)).await?.is_some() {
-            let members: Vec<String> = all(tx, "SELECT member FROM group_members WHERE group_address = ?", (&key,)).await?;
+            let members: Vec<String> =
+                all(tx, "SELECT member FROM group_members WHERE group_address = ?", (&key,)).await?;
             pending.extend(members.iter().filter_map(|m| Address::parse(m).ok()).map(|m| (m, depth + 1)));
             continue;
         }
@@ -274,7 +290,11 @@ pub async fn audit_add(tx: &mut Tx<'_>, e: &AuditEntry, id: Id) -> Result<(), St
     Ok(())
 }
 
-pub async fn audit_list(tx: &mut Tx<'_>, limit: usize, target_domain: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
+pub async fn audit_list(
+    tx: &mut Tx<'_>,
+    limit: usize,
+    target_domain: Option<&str>,
+) -> Result<Vec<AuditEntry>, StoreError> {
     let rows: Vec<(i64, String, String, String, String, String)> = all(
         tx,
         "SELECT at, actor, ip, action, target, detail FROM audit_log

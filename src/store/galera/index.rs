@@ -132,7 +132,10 @@ pub fn matches(
         if text.chars().count() >= 3 {
             // A phrase query on the trigram index.
             args.push(format!("\"{}\"", text.replace('"', "\"\"")).into());
-            sql.push_str(&format!(" AND t.rowid IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?{})", args.len()));
+            sql.push_str(&format!(
+                " AND t.rowid IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?{})",
+                args.len()
+            ));
         } else {
             // Trigrams need three characters; shorter words (会議) are scanned for.
             args.push(like(text).into());

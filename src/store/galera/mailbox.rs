@@ -54,9 +54,10 @@ struct NewRow<'a> {
 async fn append(tx: &mut Tx<'_>, mailbox: i64, m: NewRow<'_>) -> Result<i64, StoreError> {
     run(tx, "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ?", (mailbox,))
         .await?;
-    let (uid, modseq): (i64, i64) = one(tx, "SELECT uidnext - 1, highestmodseq FROM mailboxes WHERE id = ?", (mailbox,))
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
+    let (uid, modseq): (i64, i64) =
+        one(tx, "SELECT uidnext - 1, highestmodseq FROM mailboxes WHERE id = ?", (mailbox,))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
     run(
         tx,
         "INSERT INTO messages (id, mailbox_id, uid, blob_id, return_path, has_return_path, size, flags, internal_date, modseq)
@@ -71,8 +72,12 @@ async fn append(tx: &mut Tx<'_>, mailbox: i64, m: NewRow<'_>) -> Result<i64, Sto
 async fn target_mailbox(tx: &mut Tx<'_>, account: &str, folder: &Folder) -> Result<i64, StoreError> {
     let wanted: Option<i64> = match folder {
         Folder::Inbox => None,
-        Folder::Junk => one(tx, "SELECT id FROM mailboxes WHERE account = ? AND special_use = ?", (account, "\\Junk")).await?,
-        Folder::Named(name) => one(tx, "SELECT id FROM mailboxes WHERE account = ? AND name = ?", (account, name)).await?,
+        Folder::Junk => {
+            one(tx, "SELECT id FROM mailboxes WHERE account = ? AND special_use = ?", (account, "\\Junk")).await?
+        }
+        Folder::Named(name) => {
+            one(tx, "SELECT id FROM mailboxes WHERE account = ? AND name = ?", (account, name)).await?
+        }
     };
     match wanted {
         Some(id) => Ok(id),
@@ -90,7 +95,13 @@ async fn target_mailbox(tx: &mut Tx<'_>, account: &str, folder: &Folder) -> Resu
 /// at once: whichever delivery of one entry gets there second (on this node
 /// it waits for the row's lock, on another node Galera aborts it) finds
 /// nothing to remove and files nothing.
-pub async fn deliver(tx: &mut Tx<'_>, entry: Id, filings: &[Filing], ids: &[Id], now: i64) -> Result<Option<String>, StoreError> {
+pub async fn deliver(
+    tx: &mut Tx<'_>,
+    entry: Id,
+    filings: &[Filing],
+    ids: &[Id],
+    now: i64,
+) -> Result<Option<String>, StoreError> {
     let row: Option<(Option<String>, i64)> =
         one(tx, "DELETE FROM queue WHERE id = ? RETURNING local_account, message", (entry.0,)).await?;
     let Some((account, message)) = row else {
@@ -114,7 +125,15 @@ pub async fn deliver(tx: &mut Tx<'_>, entry: Id, filings: &[Filing], ids: &[Id],
         let flags: Vec<&str> =
             filing.flags.iter().map(String::as_str).filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
         let flags = flags.join(" ");
-        let row = NewRow { id: *id, blob: &blob, return_path: &sender, has_return_path: true, size, flags: &flags, date: now };
+        let row = NewRow {
+            id: *id,
+            blob: &blob,
+            return_path: &sender,
+            has_return_path: true,
+            size,
+            flags: &flags,
+            date: now,
+        };
         append(tx, mailbox, row).await?;
         add_usage(tx, &account, size).await?;
     }
@@ -147,7 +166,12 @@ pub async fn mailboxes(tx: &mut Tx<'_>, account: &str) -> Result<Vec<MailboxInfo
         .collect())
 }
 
-pub async fn messages(tx: &mut Tx<'_>, account: &str, mailbox: &str, with_content: bool) -> Result<Vec<StoredMessage>, StoreError> {
+pub async fn messages(
+    tx: &mut Tx<'_>,
+    account: &str,
+    mailbox: &str,
+    with_content: bool,
+) -> Result<Vec<StoredMessage>, StoreError> {
     let (id, _) = mailbox_id(tx, account, mailbox).await?;
     let rows: Vec<(i64, i64, String, i64, String, bool, String)> = all(
         tx,
@@ -166,7 +190,8 @@ pub async fn messages(tx: &mut Tx<'_>, account: &str, mailbox: &str, with_conten
 
 pub async fn snapshot(tx: &mut Tx<'_>, account: &str, mailbox: &str) -> Result<Snapshot, StoreError> {
     let (id, uidvalidity) = mailbox_id(tx, account, mailbox).await?;
-    let rows: Vec<(i64, i64)> = all(tx, "SELECT uid, size FROM messages WHERE mailbox_id = ? ORDER BY uid", (id,)).await?;
+    let rows: Vec<(i64, i64)> =
+        all(tx, "SELECT uid, size FROM messages WHERE mailbox_id = ? ORDER BY uid", (id,)).await?;
     Ok(Snapshot { uidvalidity, messages: rows.into_iter().map(|(uid, size)| UidSize { uid, size }).collect() })
 }
 
@@ -183,8 +208,12 @@ async fn read_rows(
     let (Some(first), Some(last)) = (uids.first(), uids.last()) else { return Ok(Vec::new()) };
     let ascending = uids.windows(2).all(|w| w[0] < w[1]);
     let rows: Vec<(i64, String, bool, Vec<u8>)> = if ascending && (last - first) < 2 * uids.len() as i64 {
-        all(tx, &format!("{select} WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY {order}"), (mailbox_id, first, last))
-            .await?
+        all(
+            tx,
+            &format!("{select} WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY {order}"),
+            (mailbox_id, first, last),
+        )
+        .await?
     } else {
         let mut v = Vec::new();
         for chunk in uids.chunks(500) {
@@ -207,7 +236,12 @@ async fn read_rows(
 }
 
 /// Several messages' content in one read, in the order asked; expunged ones are left out.
-pub async fn contents(tx: &mut Tx<'_>, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<MessageData>, StoreError> {
+pub async fn contents(
+    tx: &mut Tx<'_>,
+    account: &str,
+    mailbox: &str,
+    uids: &[i64],
+) -> Result<Vec<MessageData>, StoreError> {
     let (id, _) = mailbox_id(tx, account, mailbox).await?;
     let select = "SELECT m.uid, m.return_path, m.has_return_path, c.data FROM messages m
                   JOIN blob_chunks c ON c.blob_id = m.blob_id";
@@ -215,7 +249,12 @@ pub async fn contents(tx: &mut Tx<'_>, account: &str, mailbox: &str, uids: &[i64
 }
 
 /// Just the header blocks of several messages (the `headers` rows).
-pub async fn headers(tx: &mut Tx<'_>, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<MessageData>, StoreError> {
+pub async fn headers(
+    tx: &mut Tx<'_>,
+    account: &str,
+    mailbox: &str,
+    uids: &[i64],
+) -> Result<Vec<MessageData>, StoreError> {
     let (id, _) = mailbox_id(tx, account, mailbox).await?;
     let select = "SELECT m.uid, m.return_path, m.has_return_path, h.header FROM messages m
                   JOIN headers h ON h.blob_id = m.blob_id";
@@ -223,13 +262,19 @@ pub async fn headers(tx: &mut Tx<'_>, account: &str, mailbox: &str, uids: &[i64]
 }
 
 /// Summaries of several messages, in the order asked; expunged ones are left out.
-pub async fn summaries(tx: &mut Tx<'_>, account: &str, mailbox: &str, uids: &[i64]) -> Result<Vec<MessageSummary>, StoreError> {
+pub async fn summaries(
+    tx: &mut Tx<'_>,
+    account: &str,
+    mailbox: &str,
+    uids: &[i64],
+) -> Result<Vec<MessageSummary>, StoreError> {
     let (id, _) = mailbox_id(tx, account, mailbox).await?;
     let mut found = std::collections::HashMap::new();
     for chunk in uids.chunks(500) {
         let mut params: Vec<Value> = vec![id.into()];
         params.extend(chunk.iter().map(|u| Value::from(*u)));
-        let rows: Vec<(i64, String, String, String, String, String, Option<i64>)> = all(
+        type Row = (i64, String, String, String, String, String, Option<i64>);
+        let rows: Vec<Row> = all(
             tx,
             &format!(
                 "SELECT m.uid, s.subject, s.from_addr, s.to_addr, s.cc, s.bcc, s.sent_ymd
@@ -277,7 +322,8 @@ pub async fn expunge(tx: &mut Tx<'_>, account: &str, mailbox: &str, uids: &[i64]
         .await?;
         if let Some(cutoff) = cutoff {
             run(tx, "DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?", (id, cutoff)).await?;
-            run(tx, "UPDATE mailboxes SET expunge_floor = GREATEST(expunge_floor, ?) WHERE id = ?", (cutoff, id)).await?;
+            run(tx, "UPDATE mailboxes SET expunge_floor = GREATEST(expunge_floor, ?) WHERE id = ?", (cutoff, id))
+                .await?;
         }
     }
     Ok(removed)
@@ -312,7 +358,8 @@ pub async fn changes(tx: &mut Tx<'_>, account: &str, mailbox: &str, since: i64) 
     )
     .await?
     .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
-    let changed = metas(all(tx, &format!("{META} WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"), (id, since)).await?);
+    let changed =
+        metas(all(tx, &format!("{META} WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"), (id, since)).await?);
     let vanished = if since < floor {
         let present: Vec<i64> = all(tx, "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (id,)).await?;
         let mut gone = Vec::new();
@@ -341,7 +388,8 @@ pub async fn set_flags(
     let mut out = FlagsChanged::default();
     for uid in uids {
         let cur: Option<(String, i64)> =
-            one(tx, "SELECT flags, modseq FROM messages WHERE mailbox_id = ? AND uid = ? FOR UPDATE", (id, uid)).await?;
+            one(tx, "SELECT flags, modseq FROM messages WHERE mailbox_id = ? AND uid = ? FOR UPDATE", (id, uid))
+                .await?;
         let Some((cur, mut modseq)) = cur else { continue };
         if unchanged_since.is_some_and(|u| modseq > u) {
             out.modified.push(*uid);
@@ -351,8 +399,12 @@ pub async fn set_flags(
         if new != cur {
             run(tx, "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?", (id,)).await?;
             modseq = one(tx, "SELECT highestmodseq FROM mailboxes WHERE id = ?", (id,)).await?.unwrap_or(modseq);
-            run(tx, "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?", (&new, modseq, id, uid))
-                .await?;
+            run(
+                tx,
+                "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+                (&new, modseq, id, uid),
+            )
+            .await?;
         }
         out.updated.push(FlagUpdate { uid: *uid, flags: new, modseq });
     }
@@ -387,7 +439,14 @@ pub async fn append_message(
 }
 
 /// Adds messages an administrator imports (no quota check; usage still counted).
-pub async fn import(tx: &mut Tx<'_>, account: &str, mailbox: &str, msgs: &[Vec<u8>], ids: &[Id], now: i64) -> Result<usize, StoreError> {
+pub async fn import(
+    tx: &mut Tx<'_>,
+    account: &str,
+    mailbox: &str,
+    msgs: &[Vec<u8>],
+    ids: &[Id],
+    now: i64,
+) -> Result<usize, StoreError> {
     let (id, _) = mailbox_id(tx, account, mailbox).await?;
     if let Some(first) = ids.first()
         && one::<i64>(tx, "SELECT uid FROM messages WHERE id = ?", (first.0,)).await?.is_some()
@@ -442,7 +501,8 @@ pub async fn copy_messages(
         if check_quota && quota > 0 && used + added > quota {
             return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
         }
-        let row = NewRow { id: *mid, blob: &blob, return_path: &rp, has_return_path: has_rp, size, flags: &flags, date };
+        let row =
+            NewRow { id: *mid, blob: &blob, return_path: &rp, has_return_path: has_rp, size, flags: &flags, date };
         pairs.push((*uid, append(tx, dst, row).await?));
     }
     add_usage(tx, account, added).await?;
@@ -460,7 +520,8 @@ pub async fn next_uidvalidity(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
 
 pub async fn claim_recent(tx: &mut Tx<'_>, account: &str, mailbox: &str) -> Result<i64, StoreError> {
     let (id, _) = mailbox_id(tx, account, mailbox).await?;
-    let first: i64 = one(tx, "SELECT first_recent_uid FROM mailboxes WHERE id = ? FOR UPDATE", (id,)).await?.unwrap_or(1);
+    let first: i64 =
+        one(tx, "SELECT first_recent_uid FROM mailboxes WHERE id = ? FOR UPDATE", (id,)).await?.unwrap_or(1);
     run(tx, "UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?", (id,)).await?;
     Ok(first)
 }
@@ -470,7 +531,9 @@ pub async fn claim_recent(tx: &mut Tx<'_>, account: &str, mailbox: &str) -> Resu
 pub async fn create_mailbox(tx: &mut Tx<'_>, account: &str, name: &str, mid: Id) -> Result<(), StoreError> {
     crate::store::valid_mailbox_name(name)?;
     account_of(tx, account).await?;
-    if let Some(existing) = one::<i64>(tx, "SELECT id FROM mailboxes WHERE account = ? AND name = ?", (account, name)).await? {
+    if let Some(existing) =
+        one::<i64>(tx, "SELECT id FROM mailboxes WHERE account = ? AND name = ?", (account, name)).await?
+    {
         return if existing == mid.0 { Ok(()) } else { Err(StoreError::Exists(format!("mailbox {name}"))) };
     }
     let validity = next_uidvalidity(tx).await?;

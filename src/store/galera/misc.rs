@@ -202,9 +202,12 @@ pub async fn vacation_send(
         return Ok(true);
     }
     let sender = sender.to_ascii_lowercase();
-    let last: Option<i64> =
-        one(tx, "SELECT last_sent FROM vacation_replies WHERE account = ? AND sender = ? FOR UPDATE", (account, &sender))
-            .await?;
+    let last: Option<i64> = one(
+        tx,
+        "SELECT last_sent FROM vacation_replies WHERE account = ? AND sender = ? FOR UPDATE",
+        (account, &sender),
+    )
+    .await?;
     if last.is_some_and(|t| now < t + i64::from(days) * 86_400) {
         return Ok(false);
     }
@@ -215,7 +218,8 @@ pub async fn vacation_send(
         (account, &sender, now),
     )
     .await?;
-    super::archive::record(tx, reply, "accepted", "vacation reply", now).await?;
-    super::queue::enqueue(tx, reply, now).await?;
+    if super::archive::record(tx, reply, "accepted", "vacation reply", now).await? {
+        super::queue::enqueue(tx, reply, now).await?;
+    }
     Ok(true)
 }

@@ -6,9 +6,8 @@ use crate::ids::Id;
 use crate::store::{NewMessage, NewRecipient, QuarantineEntry, StoreError};
 
 pub async fn add(tx: &mut Tx<'_>, m: &NewMessage, filter: &str, reason: &str, now: i64) -> Result<(), StoreError> {
-    super::archive::record(tx, m, "quarantined", &format!("{filter}: {reason}"), now).await?;
-    if one::<i64>(tx, "SELECT id FROM quarantine WHERE id = ?", (m.id.0,)).await?.is_some() {
-        return Ok(());
+    if !super::archive::record(tx, m, "quarantined", &format!("{filter}: {reason}"), now).await? {
+        return Ok(()); // held before (and perhaps released since)
     }
     let blob = blob::put(tx, &m.body).await?;
     run(
@@ -47,7 +46,8 @@ async fn recipients(tx: &mut Tx<'_>, id: i64) -> Result<Vec<(String, Option<Stri
 }
 
 pub async fn list(tx: &mut Tx<'_>, limit: usize, account: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError> {
-    let rows: Vec<(i64, i64, i64, String, String, String, String, String)> = all(
+    type Row = (i64, i64, i64, String, String, String, String, String);
+    let rows: Vec<Row> = all(
         tx,
         "SELECT id, created, size, sender, message_id, subject, filter, reason FROM quarantine
          WHERE ? IS NULL OR id IN (SELECT quarantine_id FROM quarantine_rcpts WHERE local_account = ?)
@@ -58,7 +58,17 @@ pub async fn list(tx: &mut Tx<'_>, limit: usize, account: Option<&str>) -> Resul
     let mut out = Vec::with_capacity(rows.len());
     for (id, created, size, sender, message_id, subject, filter, reason) in rows {
         let recipients = recipients(tx, id).await?.into_iter().map(|r| r.0).collect();
-        out.push(QuarantineEntry { id: Id(id), created, size, sender, recipients, message_id, subject, filter, reason });
+        out.push(QuarantineEntry {
+            id: Id(id),
+            created,
+            size,
+            sender,
+            recipients,
+            message_id,
+            subject,
+            filter,
+            reason,
+        });
     }
     Ok(out)
 }

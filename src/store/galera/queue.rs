@@ -41,14 +41,25 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), St
     Ok(())
 }
 
-const ENTRY_COLS: &str =
-    "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until";
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until";
 
 type EntryRow = (i64, i64, String, Option<String>, String, String, i64, i64, String, i64, Option<String>, Option<i64>);
 
 fn entry(r: EntryRow) -> QueueEntry {
-    let (id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until) =
-        r;
+    let (
+        id,
+        message,
+        recipient,
+        local_account,
+        domain,
+        state,
+        attempts,
+        next_attempt,
+        last_error,
+        created,
+        lease_node,
+        lease_until,
+    ) = r;
     QueueEntry {
         id: Id(id),
         message: Id(message),
@@ -65,7 +76,13 @@ fn entry(r: EntryRow) -> QueueEntry {
     }
 }
 
-pub async fn claim_due(tx: &mut Tx<'_>, node: &str, now: i64, lease_secs: i64, limit: usize) -> Result<Vec<QueueEntry>, StoreError> {
+pub async fn claim_due(
+    tx: &mut Tx<'_>,
+    node: &str,
+    now: i64,
+    lease_secs: i64,
+    limit: usize,
+) -> Result<Vec<QueueEntry>, StoreError> {
     // SKIP LOCKED: entries another transaction of this node is claiming
     // right now are left to it instead of waited for.
     let ids: Vec<i64> = all(
@@ -128,7 +145,18 @@ type MessageRow = (i64, String, i64, i64, String, String, Option<String>, String
 
 fn message(r: MessageRow) -> QueuedMessage {
     let (id, sender, received, size, client_ip, helo, auth_user, message_id, subject) = r;
-    QueuedMessage { id: Id(id), sender, received, size, client_ip, helo, auth_user, message_id, subject, entries: Vec::new() }
+    QueuedMessage {
+        id: Id(id),
+        sender,
+        received,
+        size,
+        client_ip,
+        helo,
+        auth_user,
+        message_id,
+        subject,
+        entries: Vec::new(),
+    }
 }
 
 async fn entries_of(tx: &mut Tx<'_>, message: Id) -> Result<Vec<QueueEntry>, StoreError> {
@@ -193,7 +221,8 @@ pub async fn record_outcomes(tx: &mut Tx<'_>, outcomes: &[EntryOutcome]) -> Resu
     for EntryOutcome { entry, outcome } in outcomes {
         match outcome {
             Outcome::Delivered | Outcome::Failed { .. } => {
-                let message: Option<i64> = one(tx, "DELETE FROM queue WHERE id = ? RETURNING message", (entry.0,)).await?;
+                let message: Option<i64> =
+                    one(tx, "DELETE FROM queue WHERE id = ? RETURNING message", (entry.0,)).await?;
                 if let Some(m) = message {
                     forget_if_done(tx, Id(m)).await?;
                 }

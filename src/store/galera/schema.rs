@@ -220,7 +220,11 @@ pub async fn migrate(cluster: &Cluster) -> Result<(), StoreError> {
     let version: u64 = cluster
         .write(super::cluster::Route::Local, async |tx| {
             tx.query_drop("CREATE TABLE IF NOT EXISTS schema_version (version INT PRIMARY KEY)").await?;
-            Ok(tx.query_first::<Option<u64>, _>("SELECT MAX(version) FROM schema_version").await?.flatten().unwrap_or(0))
+            Ok(tx
+                .query_first::<Option<u64>, _>("SELECT MAX(version) FROM schema_version")
+                .await?
+                .flatten()
+                .unwrap_or(0))
         })
         .await?;
     if version as usize > MIGRATIONS.len() {

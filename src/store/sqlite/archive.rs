@@ -9,15 +9,17 @@ use rusqlite::{Connection, OptionalExtension, params, types::Value};
 use crate::ids::Id;
 use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
-pub fn record(c: &Connection, m: &NewMessage, disposition: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+/// Archives a message; false when it was archived before (its id is the
+/// message's, so a repeated commit of the same message is recognised by it).
+pub fn record(c: &Connection, m: &NewMessage, disposition: &str, reason: &str, now: i64) -> Result<bool, StoreError> {
     let blob = super::mailbox::put_blob(c, &m.body)?;
     let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
-    c.execute(
+    let added = c.execute(
         "INSERT OR IGNORE INTO archive (id, created, direction, disposition, reason, sender, recipients, subject, message_id, blob_id, size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![m.id.0, now, m.direction(), disposition, reason, m.sender, rcpts.join(", "), m.subject, m.message_id, blob, m.body.len() as i64],
     )?;
-    Ok(())
+    Ok(added > 0)
 }
 
 pub fn set_disposition(c: &Connection, id: Id, disposition: &str) -> Result<(), StoreError> {

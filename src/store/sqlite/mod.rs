@@ -114,9 +114,10 @@ impl Backend for Sqlite {
     async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
         self.db
             .write(move |c| {
+                // The archive row outlives the queue rows: a message archived
+                // before was queued before, and may be delivered already.
                 let now = now();
-                archive::record(c, &msg, "accepted", "", now)?;
-                queue::enqueue(c, &msg, now)
+                if archive::record(c, &msg, "accepted", "", now)? { queue::enqueue(c, &msg, now) } else { Ok(()) }
             })
             .await
     }
@@ -154,8 +155,9 @@ impl Backend for Sqlite {
         self.db
             .write(move |c| {
                 let now = now();
-                if let Some(b) = &bounce {
-                    archive::record(c, b, "accepted", "delivery status notification", now)?;
+                if let Some(b) = &bounce
+                    && archive::record(c, b, "accepted", "delivery status notification", now)?
+                {
                     queue::enqueue(c, b, now)?;
                 }
                 queue::record_outcomes(c, &outcomes)
@@ -171,7 +173,9 @@ impl Backend for Sqlite {
 
     async fn archive_import(&self, msgs: Vec<ImportedArchive>) -> Result<(), StoreError> {
         self.db
-            .write(move |c| msgs.iter().try_for_each(|m| archive::record(c, &m.message, "imported", "", m.created)))
+            .write(move |c| {
+                msgs.iter().try_for_each(|m| archive::record(c, &m.message, "imported", "", m.created).map(drop))
+            })
             .await
     }
     async fn archive_unqueued(
@@ -180,7 +184,7 @@ impl Backend for Sqlite {
         disposition: &'static str,
         reason: String,
     ) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::record(c, &msg, disposition, &reason, now())).await
+        self.db.write(move |c| archive::record(c, &msg, disposition, &reason, now()).map(drop)).await
     }
     async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
         self.db.read(move |c| archive::search(c, &q)).await

@@ -8,7 +8,9 @@ use crate::ids::Id;
 use crate::store::{NewMessage, NewRecipient, QuarantineEntry, StoreError};
 
 pub fn add(c: &Connection, m: &NewMessage, filter: &str, reason: &str, now: i64) -> Result<(), StoreError> {
-    super::archive::record(c, m, "quarantined", &format!("{filter}: {reason}"), now)?;
+    if !super::archive::record(c, m, "quarantined", &format!("{filter}: {reason}"), now)? {
+        return Ok(()); // held before (and perhaps released since)
+    }
     let blob = super::mailbox::put_blob(c, &m.body)?;
     let inserted = c.execute(
         "INSERT OR IGNORE INTO quarantine (id, created, blob_id, size, sender, client_ip, helo, auth_user, message_id, subject, filter, reason)

@@ -59,7 +59,8 @@ pub fn send(
         "INSERT OR REPLACE INTO vacation_replies (account, sender, last_sent) VALUES (?1, ?2, ?3)",
         params![account, sender, now],
     )?;
-    super::archive::record(c, reply, "accepted", "vacation reply", now)?;
-    super::queue::enqueue(c, reply, now)?;
+    if super::archive::record(c, reply, "accepted", "vacation reply", now)? {
+        super::queue::enqueue(c, reply, now)?;
+    }
     Ok(true)
 }

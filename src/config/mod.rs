@@ -254,6 +254,10 @@ pub struct QueueConfig {
     /// Simultaneous remote deliveries overall and per destination domain.
     pub workers: usize,
     pub per_destination_concurrency: usize,
+    /// Simultaneous local deliveries. Deliveries into one mailbox take turns
+    /// on its UID counter, and each holds a store connection while it waits:
+    /// more of them than this starve SMTP intake of connections.
+    pub local_workers: usize,
     /// How often the scheduler looks for due entries without being woken.
     pub scan_interval_ms: u64,
     /// How long a node's claim on an entry it delivers holds (renewed while
@@ -269,6 +273,7 @@ impl Default for QueueConfig {
             max_age_secs: 5 * 86_400,
             workers: 32,
             per_destination_concurrency: 4,
+            local_workers: 4,
             scan_interval_ms: 1000,
             lease_secs: 60,
         }
@@ -405,7 +410,7 @@ impl Config {
         if self.queue.lease_secs < 3 {
             return Err(ConfigError::Invalid { key: "queue.lease_secs", message: "must be at least 3".into() });
         }
-        if self.queue.workers == 0 || self.queue.per_destination_concurrency == 0 {
+        if self.queue.workers == 0 || self.queue.per_destination_concurrency == 0 || self.queue.local_workers == 0 {
             return Err(ConfigError::Invalid { key: "queue.workers", message: "must be at least 1".into() });
         }
         if let Some(u) = &self.snmp.v3_user {

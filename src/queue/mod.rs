@@ -33,9 +33,18 @@ use crate::config::Config;
 use crate::ids::Id;
 use crate::smtp::client::{self, RcptResult, SendError};
 use crate::store::{
-    EntryOutcome, NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store, StoreError, Target,
+    EntryOutcome, LocalDelivery, NewMessage, NewRecipient, Outcome, QueueEntry, QueuedMessage, Resolution, Store,
+    StoreError, Target,
 };
 use route::{RouteError, Router};
+
+/// At most this many local entries of one account are filed in one
+/// transaction: enough to take a burst in a few turns at the mailbox's UID
+/// counter, few enough that one transaction stays small.
+const LOCAL_BATCH: usize = 50;
+
+/// How long a woken runner lets new mail gather before it claims.
+const CLAIM_GATHER: Duration = Duration::from_millis(20);
 
 pub struct Runner {
     cfg: Arc<Config>,
@@ -47,6 +56,7 @@ pub struct Runner {
     /// Entries this process is delivering now: their leases are renewed.
     leased: Mutex<HashSet<Id>>,
     workers: Arc<Semaphore>,
+    local_workers: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -72,6 +82,7 @@ impl Runner {
         Arc::new(Runner {
             router: Router::new(cfg.delivery.clone()),
             workers: Arc::new(Semaphore::new(cfg.queue.workers)),
+            local_workers: Arc::new(Semaphore::new(cfg.queue.local_workers)),
             node: Store::node_name(&cfg),
             cfg,
             store,
@@ -98,7 +109,10 @@ impl Runner {
                 warn!(target: "hato::queue", "queue scan failed: {e}");
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                // Woken by new mail: wait a moment for more to arrive, so that
+                // one claim takes a batch (a claim is a write transaction, on
+                // a cluster a replicated one).
+                _ = self.wake.notified() => tokio::time::sleep(CLAIM_GATHER).await,
                 _ = tokio::time::sleep(interval) => {}
             }
         }
@@ -125,16 +139,24 @@ impl Runner {
         let fresh = self.store.claim_due(self.node.clone(), crate::clock::now(), lease, 1000).await?;
         self.leased.lock().unwrap_or_else(|p| p.into_inner()).extend(fresh.iter().map(|e| e.id));
         let mut remote: HashMap<(Id, String), Vec<QueueEntry>> = HashMap::new();
+        let mut local: HashMap<String, Vec<QueueEntry>> = HashMap::new();
         for e in fresh {
-            if e.local_account.is_some() {
-                let guard = Leased { runner: self.clone(), ids: vec![e.id] };
+            match &e.local_account {
+                Some(account) => local.entry(account.clone()).or_default().push(e),
+                None => remote.entry((e.message, e.domain.clone())).or_default().push(e),
+            }
+        }
+        for (account, mut entries) in local {
+            while !entries.is_empty() {
+                let batch: Vec<QueueEntry> = entries.drain(..entries.len().min(LOCAL_BATCH)).collect();
+                let guard = Leased { runner: self.clone(), ids: batch.iter().map(|e| e.id).collect() };
                 let me = self.clone();
+                let account = account.clone();
                 tokio::spawn(async move {
-                    me.deliver_local(e).await;
+                    let Ok(_worker) = me.local_workers.acquire().await else { return };
+                    me.deliver_local(&account, batch).await;
                     drop(guard);
                 });
-            } else {
-                remote.entry((e.message, e.domain.clone())).or_default().push(e);
             }
         }
         for ((_, domain), entries) in remote {
@@ -148,44 +170,58 @@ impl Runner {
         Ok(())
     }
 
-    async fn deliver_local(&self, e: QueueEntry) {
-        let qid = e.message;
-        // The header decides the folder and whether a vacation reply is due.
-        // Unreadable, it means INBOX and no reply: the message still arrives.
-        let fields = match self.store.queued_header(qid).await {
-            Ok(h) => crate::smtp::message::fields(&h),
-            Err(err) => {
-                warn!(target: "hato::queue", queue_id = %qid, "header unreadable; delivering to INBOX: {err}");
-                Vec::new()
+    /// Delivers entries of one account: each planned (its script, its
+    /// folder), then all filed in one store transaction, then each one's
+    /// follow-ups (redirects, vacation replies).
+    async fn deliver_local(&self, account: &str, entries: Vec<QueueEntry>) {
+        let mut plans = Vec::with_capacity(entries.len());
+        for e in &entries {
+            // The header decides the folder and whether a vacation reply is
+            // due. Unreadable, it means INBOX and no reply: the message
+            // still arrives.
+            let fields = match self.store.queued_header(e.message).await {
+                Ok(h) => crate::smtp::message::fields(&h),
+                Err(err) => {
+                    warn!(target: "hato::queue", queue_id = %e.message, "header unreadable; delivering to INBOX: {err}");
+                    Vec::new()
+                }
+            };
+            plans.push(local::plan(&self.store, e, &fields).await);
+        }
+        let batch = entries.iter().zip(&plans).map(|(e, p)| LocalDelivery { entry: e.id, filings: p.filings.clone() });
+        let results = self.store.deliver_local(account, batch.collect()).await;
+        let mut delivered = false;
+        for ((e, plan), result) in entries.into_iter().zip(plans).zip(results) {
+            let qid = e.message;
+            match result {
+                Ok(true) => {
+                    delivered = true;
+                    crate::stats::add(&crate::stats::STATS.local_deliveries, 1);
+                    crate::stats::DELIVERY_LATENCY
+                        .observe(Duration::from_secs((crate::clock::now() - e.created).max(0) as u64));
+                    let to = if plan.filings.is_empty() {
+                        "no folder (the script discarded or redirected it)".to_string()
+                    } else {
+                        plan.filings.iter().map(|f| f.folder.to_string()).collect::<Vec<_>>().join(", ")
+                    };
+                    let script = plan.script.clone().unwrap_or_default();
+                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
+                    local::follow_up(&self.store, &self.cfg.hostname, &e, plan).await;
+                }
+                Ok(false) => {}
+                Err(StoreError::NotFound(what)) => {
+                    let error = format!("550 5.1.1 {what} no longer exists");
+                    self.finish(qid, vec![(e, Fate::Failed(error))]).await;
+                }
+                Err(err) => {
+                    warn!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "local delivery failed: {err}");
+                    let error = format!("451 4.3.0 local delivery failed: {err}");
+                    self.finish(qid, vec![(e, Fate::Temporary(error))]).await;
+                }
             }
-        };
-        let plan = local::plan(&self.store, &e, &fields).await;
-        let filed: Vec<String> = plan.filings.iter().map(|f| f.folder.to_string()).collect();
-        match self.store.deliver_local(e.id, plan.filings.clone()).await {
-            Ok(true) => {
-                crate::stats::add(&crate::stats::STATS.local_deliveries, 1);
-                crate::stats::DELIVERY_LATENCY
-                    .observe(Duration::from_secs((crate::clock::now() - e.created).max(0) as u64));
-                let to = if filed.is_empty() {
-                    "no folder (the script discarded or redirected it)".to_string()
-                } else {
-                    filed.join(", ")
-                };
-                let script = plan.script.clone().unwrap_or_default();
-                info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
-                local::follow_up(&self.store, &self.cfg.hostname, &e, plan).await;
-                self.wake.notify_one();
-            }
-            Ok(false) => {}
-            Err(StoreError::NotFound(what)) => {
-                let error = format!("550 5.1.1 {what} no longer exists");
-                self.finish(qid, vec![(e, Fate::Failed(error))]).await;
-            }
-            Err(err) => {
-                warn!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "local delivery failed: {err}");
-                let error = format!("451 4.3.0 local delivery failed: {err}");
-                self.finish(qid, vec![(e, Fate::Temporary(error))]).await;
-            }
+        }
+        if delivered {
+            self.wake.notify_one();
         }
     }
 

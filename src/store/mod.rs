@@ -104,15 +104,33 @@ impl Store {
         }
     }
 
-    /// Files a local queue entry into each of `filings` of its account (none:
-    /// it is discarded) and removes the entry, in one transaction; false when
-    /// the entry was already delivered (or deleted by an administrator).
-    pub async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<bool, StoreError> {
-        let account = on_backend!(self, deliver_local(entry, filings))?;
-        if let Some(a) = &account {
-            self.changed(a);
+    /// Files local queue entries of `account`, each into its filings, and
+    /// removes the entries, all in one transaction (one turn at the
+    /// mailbox's UID counter and one commit for the lot). For each entry:
+    /// true when filed, false when it was already delivered (or deleted by
+    /// an administrator), or the error that stopped it.
+    pub async fn deliver_local(&self, account: &str, batch: Vec<LocalDelivery>) -> Vec<Result<bool, StoreError>> {
+        let n = batch.len();
+        let results: Vec<Result<bool, StoreError>> =
+            match on_backend!(self, deliver_local(account.to_string(), batch.clone())) {
+                Ok(done) => done.into_iter().map(Ok).collect(),
+                // One entry's refusal (a quota, a mailbox gone) fails the
+                // whole transaction: then each entry goes alone and answers
+                // for itself.
+                Err(e) if n > 1 && !matches!(e, StoreError::Conflict(_) | StoreError::Unavailable(_)) => {
+                    let mut alone = Vec::with_capacity(n);
+                    for d in batch {
+                        let r = on_backend!(self, deliver_local(account.to_string(), vec![d]));
+                        alone.push(r.map(|done| done.first().copied().unwrap_or(false)));
+                    }
+                    alone
+                }
+                Err(e) => vec![Err(e); n],
+            };
+        if results.iter().any(|r| matches!(r, Ok(true))) {
+            self.changed(account);
         }
-        Ok(account.is_some())
+        results
     }
 
     /// One message as a client sees it (Return-Path line + stored body).
@@ -280,9 +298,9 @@ contract::contract! {
         fn status() -> StoreStatus;
     }
     own {
-        /// Files a local queue entry (see `Store::deliver_local`); returns its
-        /// account, or None when the entry was already gone.
-        fn deliver_local(entry: Id, filings: Vec<Filing>) -> Option<String>;
+        /// Files local queue entries of `account` in one transaction (see
+        /// `Store::deliver_local`); for each, false when it was already gone.
+        fn deliver_local(account: String, batch: Vec<LocalDelivery>) -> Vec<bool>;
     }
 }
 

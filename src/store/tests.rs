@@ -108,6 +108,13 @@ async fn with_accounts(s: &Store) {
     s.add_account(account("bob@example.test")).await.unwrap();
 }
 
+/// Files one claimed local entry alone; whether it was filed.
+async fn file(s: &Store, e: &QueueEntry, filings: Vec<Filing>) -> bool {
+    let account = e.local_account.clone().unwrap_or_default();
+    let mut r = s.deliver_local(&account, vec![LocalDelivery { entry: e.id, filings }]).await;
+    r.pop().expect("one result per entry").unwrap()
+}
+
 /// Queues a message for alice and delivers it to `folder`; returns its UID there.
 async fn deliver(s: &Store, node: &str, folder: Folder) -> i64 {
     let m = message(&[(A, Some(A))]);
@@ -115,7 +122,7 @@ async fn deliver(s: &Store, node: &str, folder: Folder) -> i64 {
     let claimed = s.claim_due(node.into(), crate::clock::now(), 60, 100).await.unwrap();
     let name = folder.to_string();
     for e in claimed {
-        assert!(s.deliver_local(e.id, vec![Filing::to(folder.clone())]).await.unwrap());
+        assert!(file(s, &e, vec![Filing::to(folder.clone())]).await);
     }
     let mailbox = if name == "Junk" { "Junk".to_string() } else { name };
     s.mailbox_state(A.into(), mailbox).await.unwrap().messages.last().unwrap().uid
@@ -212,11 +219,8 @@ async fn enqueue_deliver_and_forget() {
         assert_eq!(due.len(), 2);
         assert!(due.iter().all(|e| e.lease_node.as_deref() == Some("n1")));
         let local = due.iter().find(|e| e.local_account.is_some()).unwrap();
-        assert!(s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap());
-        assert!(
-            !s.deliver_local(local.id, vec![Filing::to(Folder::Inbox)]).await.unwrap(),
-            "second delivery must find nothing"
-        );
+        assert!(file(s, local, vec![Filing::to(Folder::Inbox)]).await);
+        assert!(!file(s, local, vec![Filing::to(Folder::Inbox)]).await, "second delivery must find nothing");
         let inbox = s.messages(A.into(), "INBOX".into(), true).await.unwrap();
         assert_eq!(inbox.len(), 1);
         assert_eq!(inbox[0].uid, 1);
@@ -253,6 +257,37 @@ async fn enqueue_deliver_and_forget() {
     }
 }
 
+#[tokio::test]
+async fn a_batch_files_each_entry_and_one_refusal_spares_the_others() {
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        with_accounts(s).await;
+        for _ in 0..3 {
+            s.enqueue(message(&[(A, Some(A))])).await.unwrap();
+        }
+        s.enqueue(message(&[("far@remote.test", None)])).await.unwrap();
+        let due = s.claim_due("n1".into(), crate::clock::now() + 1, 60, 10).await.unwrap();
+        let (local, remote): (Vec<_>, Vec<_>) = due.iter().partition(|e| e.local_account.is_some());
+        let inbox = || vec![Filing::to(Folder::Inbox)];
+        let batch: Vec<LocalDelivery> = local.iter().map(|e| LocalDelivery { entry: e.id, filings: inbox() }).collect();
+        let results = s.deliver_local(A, batch).await;
+        assert_eq!(results, vec![Ok(true); 3]);
+        let uids: Vec<i64> = s.messages(A.into(), "INBOX".into(), false).await.unwrap().iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [1, 2, 3]);
+
+        // A remote entry is no local delivery: refused alone, while the
+        // entry beside it (already filed) is reported as gone, not failed.
+        let mixed = vec![
+            LocalDelivery { entry: local[0].id, filings: inbox() },
+            LocalDelivery { entry: remote[0].id, filings: inbox() },
+        ];
+        let results = s.deliver_local(A, mixed).await;
+        assert_eq!(results[0], Ok(false));
+        assert!(matches!(results[1], Err(StoreError::Invalid(_))), "{:?}", results[1]);
+        assert_eq!(s.messages(A.into(), "INBOX".into(), false).await.unwrap().len(), 3);
+    }
+}
 #[tokio::test]
 async fn leases_keep_two_nodes_off_one_entry() {
     for t in each_backend().await {
@@ -426,7 +461,7 @@ async fn two_nodes_deliver_each_entry_once() {
                     idle = 0;
                     for e in batch {
                         s.renew_leases(node.into(), vec![e.id], crate::clock::now() + 60).await.unwrap();
-                        if s.deliver_local(e.id, vec![Filing::to(Folder::Inbox)]).await.unwrap() {
+                        if file(&s, &e, vec![Filing::to(Folder::Inbox)]).await {
                             delivered.push(e.id);
                         }
                     }

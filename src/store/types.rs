@@ -412,6 +412,13 @@ impl Filing {
     }
 }
 
+/// A local queue entry and where its message goes (no filings: discarded).
+#[derive(Clone, Debug)]
+pub struct LocalDelivery {
+    pub entry: Id,
+    pub filings: Vec<Filing>,
+}
+
 /// Admin actions on a queued message (all of its recipients).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueAction {

@@ -6,7 +6,7 @@
 use mysql_async::Value;
 
 use super::blob;
-use super::sql::{Tx, all, contains, marks, one, run, values};
+use super::sql::{Stmt, Tx, all, contains, marks, one, run, values};
 use crate::ids::Id;
 use crate::store::{ArchiveEntry, ArchiveQuery, NewMessage, StoreError, UnindexedArchive};
 
@@ -47,6 +47,36 @@ pub async fn record(
     )
     .await?;
     Ok(true)
+}
+
+/// Whether a message is archived (a commit whose answer was lost may have
+/// gone through); locks the row it finds.
+pub async fn exists(tx: &mut Tx<'_>, id: Id) -> Result<bool, StoreError> {
+    Ok(one::<i64>(tx, "SELECT id FROM archive WHERE id = ? FOR UPDATE", (id.0,)).await?.is_some())
+}
+
+/// The statement that archives a new message whose body is stored as `blob`.
+pub fn insert_statement(m: &NewMessage, disposition: &str, reason: &str, created: i64, blob: &str) -> Stmt {
+    let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
+    Stmt::new(
+        "INSERT INTO archive (id, created, archived_at, direction, disposition, reason, sender, recipients, subject,
+                              message_id, blob_id, size)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            m.id.0.into(),
+            created.into(),
+            crate::clock::now().into(),
+            m.direction().into(),
+            disposition.into(),
+            reason.into(),
+            m.sender.as_str().into(),
+            rcpts.join(", ").into(),
+            m.subject.as_str().into(),
+            m.message_id.as_str().into(),
+            blob.into(),
+            (m.body.len() as i64).into(),
+        ],
+    )
 }
 
 pub async fn body(tx: &mut Tx<'_>, id: Id) -> Result<Vec<u8>, StoreError> {

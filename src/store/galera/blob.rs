@@ -6,7 +6,7 @@
 
 use mysql_async::Value;
 
-use super::sql::{Tx, all, one, run, values};
+use super::sql::{Stmt, Tx, all, one, run, values};
 use crate::store::StoreError;
 use crate::summary::Summary;
 
@@ -50,6 +50,24 @@ pub async fn put(tx: &mut Tx<'_>, data: &[u8]) -> Result<String, StoreError> {
     )
     .await?;
     Ok(id)
+}
+
+/// The statements that store a body of at most one chunk (for `sql::batch`);
+/// INSERT IGNORE throughout, so a body stored before is left as it is.
+pub fn put_statements(id: &str, data: &[u8]) -> Vec<Stmt> {
+    let s = Summary::of(data);
+    vec![
+        Stmt::new("INSERT IGNORE INTO blobs (id, size) VALUES (?, ?)", vec![id.into(), (data.len() as i64).into()]),
+        Stmt::new("INSERT IGNORE INTO blob_chunks (blob_id, seq, data) VALUES (?, 0, ?)", vec![id.into(), data.into()]),
+        Stmt::new(
+            "INSERT IGNORE INTO summaries (blob_id, subject, from_addr, to_addr, cc, bcc, sent_ymd) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![id.into(), s.subject.into(), s.from.into(), s.to.into(), s.cc.into(), s.bcc.into(), s.sent_ymd.into()],
+        ),
+        Stmt::new(
+            "INSERT IGNORE INTO headers (blob_id, header) VALUES (?, ?)",
+            vec![id.into(), crate::summary::header_of(data).into()],
+        ),
+    ]
 }
 
 /// A body's bytes, or NotFound.

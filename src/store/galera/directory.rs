@@ -237,7 +237,8 @@ pub async fn resolve(tx: &mut Tx<'_>, address: &str) -> Result<Resolution, Store
         if depth > MAX_DEPTH || !seen.insert(key.clone()) {
             continue;
         }
-        if !is_local_domain(tx, &addr.domain).await? {
+        // (The address asked for is in a local domain: checked above.)
+        if depth > 0 && !is_local_domain(tx, &addr.domain).await? {
             targets.push(Target::Remote(key));
             continue;
         }

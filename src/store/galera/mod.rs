@@ -100,7 +100,7 @@ impl Backend for Galera {
         self.cluster.read(async |tx| directory::domains(tx).await).await
     }
     async fn is_local_domain(&self, name: String) -> Result<bool, StoreError> {
-        self.cluster.read(async move |tx| directory::is_local_domain(tx, &name).await).await
+        self.cluster.lookup(async move |tx| directory::is_local_domain(tx, &name).await).await
     }
     async fn add_account(&self, account: Account) -> Result<(), StoreError> {
         self.cluster.write(Route::Local, async move |tx| directory::add_account(tx, &account).await).await
@@ -113,7 +113,7 @@ impl Backend for Galera {
         self.cluster.write(Route::Home(&home), async move |tx| directory::remove_account(tx, &address).await).await
     }
     async fn account(&self, address: String) -> Result<Option<Account>, StoreError> {
-        self.cluster.read(async move |tx| directory::account(tx, &address).await).await
+        self.cluster.lookup(async move |tx| directory::account(tx, &address).await).await
     }
     async fn accounts(&self, domain: Option<String>) -> Result<Vec<Account>, StoreError> {
         self.cluster.read(async move |tx| directory::accounts(tx, domain.as_deref()).await).await
@@ -142,10 +142,10 @@ impl Backend for Galera {
         self.cluster.read(async move |tx| directory::groups(tx, domain.as_deref()).await).await
     }
     async fn resolve(&self, address: String) -> Result<Resolution, StoreError> {
-        self.cluster.read(async move |tx| directory::resolve(tx, &address).await).await
+        self.cluster.lookup(async move |tx| directory::resolve(tx, &address).await).await
     }
     async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
-        self.cluster.read(async move |tx| directory::owner_of(tx, &address).await).await
+        self.cluster.lookup(async move |tx| directory::owner_of(tx, &address).await).await
     }
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         let id = Id::new();
@@ -156,18 +156,50 @@ impl Backend for Galera {
     }
 
     async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
-        self.cluster
+        let id = msg.id;
+        let mut first = true;
+        let result = self
+            .cluster
             .write(Route::Local, async move |tx| {
-                // The archive row outlives the queue rows: a message archived
-                // before (a retry after a lost commit) was queued before, and
-                // may have been delivered and forgotten since.
-                let now = now();
-                if archive::record(tx, &msg, "accepted", "", now).await? {
-                    queue::enqueue(tx, &msg, now).await?;
+                // The first attempt writes everything in one batch. A later
+                // one first looks for the archive row, which outlives the
+                // queue rows: a lost commit may have gone through, and the
+                // message may even have been delivered and forgotten since.
+                // A duplicate key on the first attempt (the same message
+                // committed twice) is such a case too: look again.
+                let retry = !std::mem::replace(&mut first, false);
+                if retry && archive::exists(tx, msg.id).await? {
+                    return Ok(());
                 }
-                Ok(())
+                match queue::accept(tx, &msg, now()).await {
+                    Err(StoreError::Constraint(e)) if !retry => {
+                        Err(StoreError::Conflict(format!("{e}; looking for an earlier commit")))
+                    }
+                    r => r,
+                }
             })
-            .await
+            .await;
+        match result {
+            // The local node went away, perhaps after the commit reached the
+            // cluster: then the message is safe on the other nodes, and a
+            // 4xx would make the client send it again (a second copy).
+            Err(StoreError::Unavailable(why)) => {
+                match self
+                    .cluster
+                    .lookup_elsewhere(async move |tx| {
+                        sql::one::<i64>(tx, "SELECT id FROM archive WHERE id = ?", (id.0,)).await
+                    })
+                    .await
+                {
+                    Ok(Some(_)) => {
+                        tracing::info!(target: "hato::store", queue_id = %id, "committed before the local node failed ({why})");
+                        Ok(())
+                    }
+                    _ => Err(StoreError::Unavailable(why)),
+                }
+            }
+            r => r,
+        }
     }
     async fn claim_due(
         &self,
@@ -187,13 +219,13 @@ impl Backend for Galera {
         self.cluster.write(Route::Local, async move |tx| queue::release_leases(tx, &node).await).await
     }
     async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
-        self.cluster.read(async move |tx| queue::queued_message(tx, id).await).await
+        self.cluster.lookup(async move |tx| queue::queued_message(tx, id).await).await
     }
     async fn queued_header(&self, id: Id) -> Result<Vec<u8>, StoreError> {
-        self.cluster.read(async move |tx| queue::queued_header(tx, id).await).await
+        self.cluster.lookup(async move |tx| queue::queued_header(tx, id).await).await
     }
     async fn queued_body(&self, id: Id) -> Result<Vec<u8>, StoreError> {
-        self.cluster.read(async move |tx| queue::queued_body(tx, id).await).await
+        self.cluster.lookup(async move |tx| queue::queued_body(tx, id).await).await
     }
     async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
         self.cluster.read(async |tx| queue::summary(tx).await).await
@@ -217,42 +249,46 @@ impl Backend for Galera {
     async fn queue_action(&self, id: Id, action: QueueAction) -> Result<usize, StoreError> {
         self.cluster.write(Route::Local, async move |tx| queue::action(tx, id, action, now()).await).await
     }
-    async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<Option<String>, StoreError> {
-        // The account is known from the entry; reading it first lets the
-        // delivery go to the account's home node.
-        let account = self
+    async fn deliver_local(&self, account: String, batch: Vec<LocalDelivery>) -> Result<Vec<bool>, StoreError> {
+        let ids: Vec<Vec<Id>> = batch.iter().map(|d| ids(d.filings.len())).collect();
+        let made = ids.clone();
+        let done = self
             .cluster
-            .read(async move |tx| {
-                sql::one::<Option<String>>(tx, "SELECT local_account FROM queue WHERE id = ?", (entry.0,)).await
+            .write(Route::Home(&account), async move |tx| {
+                let now = now();
+                let mut done = Vec::with_capacity(batch.len());
+                for (d, ids) in batch.iter().zip(&made) {
+                    done.push(mailbox::deliver(tx, d.entry, &d.filings, ids, now).await?.is_some());
+                }
+                Ok(done)
             })
-            .await?
-            .flatten()
-            .unwrap_or_default();
-        let ids = ids(filings.len());
-        let first = ids.first().copied();
-        let filed = self
-            .cluster
-            .write(Route::Home(&account), async move |tx| mailbox::deliver(tx, entry, &filings, &ids, now()).await)
             .await?;
         // Trust, then verify: a delivery reported done triggers follow-ups
         // (vacation replies, redirects), so it must really be there. In about
         // one test run in twenty, two Hato nodes delivering at once saw a
         // delivery reported committed that left nothing behind (the cause is
         // not known; Galera was replaying BF-aborted transactions at the
-        // time). Reported as a conflict, the entry is tried again.
-        if let (Some(_), Some(first)) = (&filed, first) {
+        // time). Reported as a conflict, the entries are tried again.
+        let firsts: Vec<Id> =
+            ids.iter().zip(&done).filter(|(_, d)| **d).filter_map(|(i, _)| i.first().copied()).collect();
+        if !firsts.is_empty() {
+            let want = firsts.len();
             let present = self
                 .cluster
-                .read(async move |tx| sql::one::<i64>(tx, "SELECT 1 FROM messages WHERE id = ?", (first.0,)).await)
-                .await?
-                .is_some();
-            if !present {
+                .lookup(async move |tx| {
+                    let params = sql::values(firsts.iter().map(|i| mysql_async::Value::from(i.0)).collect());
+                    let sql = format!("SELECT COUNT(*) FROM messages WHERE id IN ({})", sql::marks(want));
+                    Ok(sql::one::<i64>(tx, &sql, params).await?.unwrap_or(0))
+                })
+                .await?;
+            if present as usize != want {
                 return Err(StoreError::Conflict(format!(
-                    "the delivery of queue entry {entry} was reported committed but is not in the database"
+                    "a delivery into {account} was reported committed but {} of its {want} messages are not in the database",
+                    want - present as usize
                 )));
             }
         }
-        Ok(filed)
+        Ok(done)
     }
 
     async fn archive_import(&self, msgs: Vec<ImportedArchive>) -> Result<(), StoreError> {
@@ -427,7 +463,7 @@ impl Backend for Galera {
         self.cluster.read(async move |tx| misc::sieve_get(tx, &account, &name).await).await
     }
     async fn sieve_active(&self, account: String) -> Result<Option<SieveScript>, StoreError> {
-        self.cluster.read(async move |tx| misc::sieve_active(tx, &account).await).await
+        self.cluster.lookup(async move |tx| misc::sieve_active(tx, &account).await).await
     }
     async fn sieve_set_active(&self, account: String, name: Option<String>) -> Result<(), StoreError> {
         self.cluster
@@ -444,7 +480,7 @@ impl Backend for Galera {
         self.cluster.write(Route::Local, async move |tx| misc::dkim_put(tx, &key, now()).await).await
     }
     async fn dkim_key(&self, domain: String) -> Result<Option<DkimKey>, StoreError> {
-        self.cluster.read(async move |tx| misc::dkim_get(tx, &domain).await).await
+        self.cluster.lookup(async move |tx| misc::dkim_get(tx, &domain).await).await
     }
     async fn dkim_keys(&self) -> Result<Vec<DkimKey>, StoreError> {
         self.cluster.read(async |tx| misc::dkim_list(tx).await).await
@@ -453,7 +489,7 @@ impl Backend for Galera {
         self.cluster.write(Route::Local, async move |tx| misc::dkim_remove(tx, &domain).await).await
     }
     async fn spam_counts(&self, hashes: Vec<i64>) -> Result<SpamCounts, StoreError> {
-        self.cluster.read(async move |tx| misc::spam_counts(tx, &hashes).await).await
+        self.cluster.lookup(async move |tx| misc::spam_counts(tx, &hashes).await).await
     }
     async fn spam_learn(&self, messages: Vec<LearnedMessage>) -> Result<(), StoreError> {
         self.cluster
@@ -466,13 +502,13 @@ impl Backend for Galera {
             .await
     }
     async fn spam_totals(&self) -> Result<SpamTotals, StoreError> {
-        self.cluster.read(async |tx| misc::spam_totals(tx).await).await
+        self.cluster.lookup(async |tx| misc::spam_totals(tx).await).await
     }
     async fn set_vacation(&self, account: String, v: Option<Vacation>) -> Result<(), StoreError> {
         self.cluster.write(Route::Local, async move |tx| misc::vacation_set(tx, &account, v.as_ref()).await).await
     }
     async fn vacation(&self, account: String) -> Result<Option<Vacation>, StoreError> {
-        self.cluster.read(async move |tx| misc::vacation_get(tx, &account).await).await
+        self.cluster.lookup(async move |tx| misc::vacation_get(tx, &account).await).await
     }
     async fn send_vacation(
         &self,
@@ -619,8 +655,8 @@ impl Backend for Galera {
 mod tests {
     use super::*;
 
-    /// Every transaction reads causally, also on a connection the pool hands
-    /// out again (a pool that reset sessions lost this setting once).
+    /// Every read-only transaction reads causally, also on a connection the
+    /// pool hands out again (a pool that reset sessions lost this once).
     #[tokio::test]
     async fn pooled_connections_keep_causal_reads() {
         if crate::store::tests::galera_nodes().is_none() {

@@ -9,11 +9,58 @@
 use mysql_async::Value;
 
 use super::blob::{self, opt};
-use super::sql::{Tx, all, contains, marks, one, run, values};
+use super::sql::{Stmt, Tx, all, batch, contains, marks, one, rows, run, values};
 use crate::ids::Id;
 use crate::store::{
     EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueueSummary, QueuedMessage, StoreError,
 };
+
+/// Archives and queues a message new to the store, in as few round trips as
+/// its size allows: a body of up to one chunk goes in the same batch as the
+/// archive, queued-message and queue rows (SMTP's 250 waits on this).
+pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), StoreError> {
+    let blob = blob::blob_id(&m.body);
+    let mut statements = if m.body.len() <= blob::CHUNK {
+        blob::put_statements(&blob, &m.body)
+    } else {
+        blob::put(tx, &m.body).await?;
+        Vec::new()
+    };
+    statements.push(super::archive::insert_statement(m, "accepted", "", now, &blob));
+    statements.push(Stmt::new(
+        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            m.id.0.into(),
+            blob.as_str().into(),
+            m.sender.as_str().into(),
+            now.into(),
+            (m.body.len() as i64).into(),
+            m.client_ip.as_str().into(),
+            m.helo.as_str().into(),
+            opt(&m.auth_user),
+            m.message_id.as_str().into(),
+            m.subject.as_str().into(),
+        ],
+    ));
+    if !m.recipients.is_empty() {
+        let mut v: Vec<Value> = Vec::with_capacity(m.recipients.len() * 8);
+        for r in &m.recipients {
+            let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            v.extend([r.id.0.into(), m.id.0.into(), r.address.as_str().into(), opt(&r.local_account), domain.into()]);
+            v.extend([now.into(), "".into(), now.into()]);
+        }
+        statements.push(Stmt::new(
+            format!(
+                "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created)
+                 VALUES {}",
+                rows(m.recipients.len(), 8)
+            ),
+            v,
+        ));
+    }
+    batch(tx, &statements).await
+}
 
 /// Idempotent on the message id: a retried commit finds its own row.
 pub async fn enqueue(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), StoreError> {

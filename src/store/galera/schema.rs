@@ -11,7 +11,7 @@
 //! full-text index is not here but on each node (`galera/index.rs`).
 //! Every table has a primary key, as Galera requires.
 
-use mysql_async::prelude::Queryable;
+use super::sql::{self, Stmt};
 
 use super::cluster::Cluster;
 use crate::store::StoreError;
@@ -219,12 +219,9 @@ const MIGRATIONS: &[&[&str]] = &[&[
 pub async fn migrate(cluster: &Cluster) -> Result<(), StoreError> {
     let version: u64 = cluster
         .write(super::cluster::Route::Local, async |tx| {
-            tx.query_drop("CREATE TABLE IF NOT EXISTS schema_version (version INT PRIMARY KEY)").await?;
-            Ok(tx
-                .query_first::<Option<u64>, _>("SELECT MAX(version) FROM schema_version")
-                .await?
-                .flatten()
-                .unwrap_or(0))
+            sql::batch(tx, &[Stmt::new("CREATE TABLE IF NOT EXISTS schema_version (version INT PRIMARY KEY)", vec![])])
+                .await?;
+            Ok(sql::one::<Option<u64>>(tx, "SELECT MAX(version) FROM schema_version", ()).await?.flatten().unwrap_or(0))
         })
         .await?;
     if version as usize > MIGRATIONS.len() {
@@ -237,10 +234,9 @@ pub async fn migrate(cluster: &Cluster) -> Result<(), StoreError> {
         let n = i as u64 + 1;
         cluster
             .write(super::cluster::Route::Local, async move |tx| {
-                for sql in statements.iter() {
-                    tx.query_drop(*sql).await?;
-                }
-                tx.exec_drop("INSERT IGNORE INTO schema_version (version) VALUES (?)", (n,)).await?;
+                let ddl: Vec<Stmt> = statements.iter().map(|s| Stmt::new(*s, vec![])).collect();
+                sql::batch(tx, &ddl).await?;
+                sql::run(tx, "INSERT IGNORE INTO schema_version (version) VALUES (?)", (n,)).await?;
                 Ok(())
             })
             .await?;

@@ -167,8 +167,13 @@ impl Backend for Sqlite {
     async fn queue_action(&self, id: Id, action: QueueAction) -> Result<usize, StoreError> {
         self.db.write(move |c| queue::action(c, id, action, now())).await
     }
-    async fn deliver_local(&self, entry: Id, filings: Vec<Filing>) -> Result<Option<String>, StoreError> {
-        self.db.write(move |c| mailbox::deliver_queue_entry(c, entry, &filings, now())).await
+    async fn deliver_local(&self, _account: String, batch: Vec<LocalDelivery>) -> Result<Vec<bool>, StoreError> {
+        self.db
+            .write(move |c| {
+                let now = now();
+                batch.iter().map(|d| Ok(mailbox::deliver_queue_entry(c, d.entry, &d.filings, now)?.is_some())).collect()
+            })
+            .await
     }
 
     async fn archive_import(&self, msgs: Vec<ImportedArchive>) -> Result<(), StoreError> {

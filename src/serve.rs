@@ -121,7 +121,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         cfg: cfg.clone(),
         store: store.clone(),
         guard: guard.clone(),
-        sessions: crate::web::session::Sessions::new(crate::web::idle(&cfg)),
+        sessions: crate::web::session::Sessions::new(store.clone(), crate::web::idle(&cfg)),
         queue_wake: queue_wake.clone(),
         history: Default::default(),
         server_sieve: server_sieve.clone(),

@@ -182,3 +182,67 @@ fn a_galera_node_killed_mid_load_loses_nothing() {
     let counts: BTreeMap<&str, usize> = USERS.iter().map(|u| (*u, inbox(&s2, u).len())).collect();
     assert_eq!(counts.values().sum::<usize>(), stored, "node 2 after its restart: {counts:?}");
 }
+
+/// (status, body) of one curl request to a server's web API, with a cookie
+/// jar shared between servers (as a browser's is when a service address
+/// moves from one node to another).
+fn api(s: &Server, jar: &std::path::Path, method: &str, path: &str, csrf: &str, body: Option<&str>) -> (u16, String) {
+    let mut c = Command::new("curl");
+    c.args(["-sk", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-b"]).arg(jar).arg("-c").arg(jar);
+    if !csrf.is_empty() {
+        c.args(["-H", &format!("x-csrf-token: {csrf}")]);
+    }
+    if let Some(b) = body {
+        c.args(["-H", "content-type: application/json", "--data-binary", b]);
+    }
+    let out = c.arg(format!("https://127.0.0.1:{}{path}", s.web)).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn a_web_login_made_on_one_node_holds_on_the_other() {
+    let Some(nodes) = test_galera() else {
+        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
+        return;
+    };
+    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
+    let tag = temp_dir("cluster-web");
+    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
+    std::fs::remove_dir_all(&tag).ok();
+    let mut b_nodes = nodes.clone();
+    b_nodes.swap(0, 1);
+    let a = Server::start("web-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + NO_RATE_LIMIT));
+    let b = Server::start("web-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + NO_RATE_LIMIT));
+    a.populate("hato.test", &["alice"]);
+    let jar = a.dir.join("browser-cookies");
+
+    let login = r#"{"user": "alice@hato.test", "password": "pw-alice"}"#;
+    let (code, text) = api(&a, &jar, "POST", "/api/v1/login", "", Some(login));
+    assert_eq!(code, 200, "login on a: {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let csrf = v["csrf"].as_str().unwrap().to_string();
+    // The same cookie, the other node: still alice, and her CSRF token works there.
+    let (code, me) = api(&b, &jar, "GET", "/api/v1/me", "", None);
+    assert_eq!(code, 200, "the session made on a is unknown to b: {me}");
+    assert!(me.contains("alice@hato.test"), "{me}");
+    let (code, text) = api(&b, &jar, "PUT", "/api/v1/vacation", &csrf, Some("null"));
+    assert!(code < 300, "a change through b with a's CSRF token: {code} {text}");
+    // Logging out on b ends the session on a too.
+    let (code, _) = api(&b, &jar, "POST", "/api/v1/logout", &csrf, None);
+    assert_eq!(code, 204);
+    let saved = std::fs::read_to_string(&jar).unwrap_or_default();
+    let (code, _) = api(&a, &jar, "POST", "/api/v1/login", "", Some(login));
+    assert_eq!(code, 200);
+    let token_after_logout = std::fs::read_to_string(&jar).unwrap_or_default();
+    std::fs::write(&jar, saved).unwrap();
+    let (code, _) = api(&a, &jar, "GET", "/api/v1/me", "", None);
+    assert_eq!(code, 401, "a still honours a session b logged out");
+    // A password reset on a ends alice's sessions on b.
+    std::fs::write(&jar, token_after_logout).unwrap();
+    assert_eq!(api(&b, &jar, "GET", "/api/v1/me", "", None).0, 200);
+    a.ok(&["account", "passwd", "alice@hato.test", "--password", "pw-alice-2"]);
+    let (code, _) = api(&b, &jar, "GET", "/api/v1/me", "", None);
+    assert_eq!(code, 401, "b still honours a session whose password was reset");
+}

@@ -243,6 +243,7 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
         AccountCmd::Remove { address } => {
             let address = address_arg(&address)?;
             s.remove_account(address.clone()).await?;
+            s.session_remove_user(address.clone()).await?;
             ctx.out.done(&format!("account {address} and its mail removed"));
         }
         AccountCmd::Passwd { address, password } => {
@@ -250,6 +251,8 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
             let (pw, generated) = password.resolve()?;
             a.password_hash = hash_password(&pw)?;
             s.update_account(a.clone()).await?;
+            // Whoever was logged in with the old password is logged out.
+            s.session_remove_user(a.address.clone()).await?;
             let v = serde_json::json!({ "ok": true, "address": a.address, "password": generated.then_some(&pw) });
             ctx.out.show(&v, || {
                 if generated {
@@ -272,6 +275,7 @@ pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<(), CtlError> {
                 other => return Err(CtlError::Usage(format!("unknown role {other}; use user, domain_admin or admin"))),
             };
             s.update_account(a.clone()).await?;
+            s.session_remove_user(a.address.clone()).await?;
             ctx.out.done(&format!("{} is now {}", a.address, a.role.as_str()));
         }
         AccountCmd::Vacation { address, subject, body, days, off } => {
@@ -306,6 +310,9 @@ async fn set_enabled(ctx: &Ctx, address: &str, enabled: bool) -> Result<(), CtlE
     let mut a = existing(ctx, address).await?;
     a.enabled = enabled;
     ctx.store.update_account(a.clone()).await?;
+    if !enabled {
+        ctx.store.session_remove_user(a.address.clone()).await?;
+    }
     ctx.out.done(&format!("account {} {}", a.address, if enabled { "enabled" } else { "disabled" }));
     Ok(())
 }

@@ -174,6 +174,20 @@ contract::contract! {
         /// Newest first; `target_domain` limits it to actions on that domain's objects.
         fn audit_list(limit: usize, target_domain: Option<String>) -> Vec<AuditEntry>;
 
+        // --- web console sessions ----------------------------------------
+        /// Stores a login under `key`, a hash of its cookie's token (the
+        /// database never holds a token a browser could present).
+        fn session_put(key: String, session: WebSession) -> ();
+        /// The session under `key` if it was used at or after `live_after`.
+        fn session_get(key: String, live_after: i64) -> Option<WebSession>;
+        /// Marks a session used at `now`.
+        fn session_touch(key: String, now: i64) -> ();
+        fn session_remove(key: String) -> ();
+        /// Ends every session of a user (password reset, account disabled or removed).
+        fn session_remove_user(user: String) -> ();
+        /// Forgets sessions unused since `before`; returns how many.
+        fn session_expire(before: i64) -> usize;
+
         // --- queue -------------------------------------------------------
         /// Commits a message, its queue entries and its archive row in one
         /// transaction; SMTP says 250 only after this returns Ok. Idempotent
@@ -305,4 +319,4 @@ contract::contract! {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -412,6 +412,16 @@ impl Filing {
     }
 }
 
+/// A web console login: who, with which role, the CSRF token its forms
+/// carry, and when it was last used (Unix seconds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebSession {
+    pub user: String,
+    pub role: Role,
+    pub csrf: String,
+    pub last_seen: i64,
+}
+
 /// A local queue entry and where its message goes (no filings: discarded).
 #[derive(Clone, Debug)]
 pub struct LocalDelivery {

@@ -91,7 +91,7 @@ async fn login(
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Some(t) = session::cookie(&headers, session::COOKIE) {
-        app.sessions.remove(&t);
+        app.sessions.remove(&t).await;
     }
     ([(header::SET_COOKIE, session::set_cookie(session::COOKIE, "", Some(0)))], StatusCode::NO_CONTENT).into_response()
 }

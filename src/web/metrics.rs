@@ -100,9 +100,10 @@ pub async fn prometheus(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let local = crate::cidr::canonical(peer.ip()).is_loopback();
-    let admin = super::session::cookie(&headers, super::session::COOKIE)
-        .and_then(|t| app.sessions.get(&t))
-        .is_some_and(|s| s.is_admin());
+    let admin = match super::session::cookie(&headers, super::session::COOKIE) {
+        Some(t) => app.sessions.get(&t).await.is_some_and(|s| s.is_admin()),
+        None => false,
+    };
     if !local && !admin {
         return (StatusCode::FORBIDDEN, "metrics are served to loopback and to administrators\n").into_response();
     }

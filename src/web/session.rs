@@ -1,36 +1,42 @@
 //! Who is asking: login, sessions, roles and the CSRF token.
 //!
 //! A session is a random token in a `Secure; HttpOnly; SameSite=Strict`
-//! cookie, kept in memory (a restart logs everyone out). Every request that
-//! changes something must carry the session's CSRF token, in the
-//! `X-CSRF-Token` header (the API) or as `_csrf` in the query string (HTML
-//! forms put it in their action URL, so multipart uploads carry it too);
-//! `csrf_guard` checks it before any handler runs.
+//! cookie. Sessions live in the store (`Store::session_*`), keyed by a
+//! SHA-256 of the token: on a cluster a login made through one node holds on
+//! every node (a service address that moves keeps its users logged in), a
+//! restart logs nobody out, and the database never holds a token a browser
+//! could present. Every request that changes something must carry the
+//! session's CSRF token, in the `X-CSRF-Token` header (the API) or as
+//! `_csrf` in the query string (HTML forms put it in their action URL, so
+//! multipart uploads carry it too); `csrf_guard` checks it before any
+//! handler runs.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use tracing::warn;
 
 use super::App;
-use crate::store::Role;
+use crate::store::{Role, Store, StoreError, WebSession};
 
 pub const COOKIE: &str = "hato_session";
 /// Before login: a double-submit token, so a login form cannot be posted from elsewhere.
 pub const PRE_COOKIE: &str = "hato_pre";
+/// A session's last use is written at most this often (each write is a
+/// replicated transaction on a cluster); idle expiry is that much coarse.
+const TOUCH_EVERY: i64 = 60;
 
 #[derive(Clone, Debug)]
 pub struct Session {
     pub user: String,
     pub role: Role,
     pub csrf: String,
-    last_seen: Instant,
 }
 
 impl Session {
@@ -52,49 +58,78 @@ impl Session {
 }
 
 pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
-    idle: Duration,
+    store: Arc<Store>,
+    idle_secs: i64,
+}
+
+/// The store's key for a token.
+fn key(token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Sessions {
-    pub fn new(idle: Duration) -> Sessions {
-        Sessions { map: Mutex::new(HashMap::new()), idle }
+    pub fn new(store: Arc<Store>, idle: Duration) -> Sessions {
+        Sessions { store, idle_secs: idle.as_secs().max(1) as i64 }
     }
 
-    pub fn create(&self, user: String, role: Role) -> (String, Session) {
+    /// Starts a session; returns its token (for the cookie) and the session.
+    pub async fn create(&self, user: String, role: Role) -> Result<(String, Session), StoreError> {
         let token = crate::ids::token(32);
-        let s = Session { user, role, csrf: crate::ids::token(24), last_seen: Instant::now() };
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let idle = self.idle;
-        map.retain(|_, s| s.last_seen.elapsed() < idle);
-        map.insert(token.clone(), s.clone());
-        (token, s)
+        let now = crate::clock::now();
+        let row = WebSession { user, role, csrf: crate::ids::token(24), last_seen: now };
+        // Logins are rare next to requests: a good moment to forget the idle.
+        if let Err(e) = self.store.session_expire(now - self.idle_secs).await {
+            warn!(target: "hato::web", "could not expire idle sessions: {e}");
+        }
+        self.store.session_put(key(&token), row.clone()).await?;
+        Ok((token, Session { user: row.user, role: row.role, csrf: row.csrf }))
     }
 
-    /// The live session for a token, its idle timer restarted.
-    pub fn get(&self, token: &str) -> Option<Session> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get_mut(token) {
-            Some(s) if s.last_seen.elapsed() < self.idle => {
-                s.last_seen = Instant::now();
-                Some(s.clone())
+    /// The live session for a token, its idle timer restarted. A store that
+    /// cannot answer means no session (the login page says why on login).
+    pub async fn get(&self, token: &str) -> Option<Session> {
+        let now = crate::clock::now();
+        let key = key(token);
+        let row = match self.store.session_get(key.clone(), now - self.idle_secs).await {
+            Ok(row) => row?,
+            Err(e) => {
+                warn!(target: "hato::web", "could not read a session: {e}");
+                return None;
             }
-            Some(_) => {
-                map.remove(token);
-                None
-            }
-            None => None,
+        };
+        if now - row.last_seen >= TOUCH_EVERY
+            && let Err(e) = self.store.session_touch(key, now).await
+        {
+            warn!(target: "hato::web", "could not mark a session used: {e}");
+        }
+        Some(Session { user: row.user, role: row.role, csrf: row.csrf })
+    }
+
+    pub async fn remove(&self, token: &str) {
+        if let Err(e) = self.store.session_remove(key(token)).await {
+            warn!(target: "hato::web", "could not end a session: {e}");
         }
     }
 
-    pub fn remove(&self, token: &str) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
-    }
-
     /// Ends every session of a user (password reset, account disabled or removed).
-    pub fn remove_user(&self, user: &str) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, s| s.user != user);
+    pub async fn remove_user(&self, user: &str) -> Result<(), StoreError> {
+        self.store.session_remove_user(user.to_string()).await
     }
+}
+
+/// The session a request's cookie names, looked up once per request
+/// (`csrf_guard` and `Auth` both need it).
+async fn session_of(app: &App, token: Option<String>, ext: &mut axum::http::Extensions) -> Option<Session> {
+    if let Some(found) = ext.get::<Option<Session>>() {
+        return found.clone();
+    }
+    let found = match token {
+        Some(t) => app.sessions.get(&t).await,
+        None => None,
+    };
+    ext.insert(found.clone());
+    found
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -125,7 +160,7 @@ impl FromRequestParts<Arc<App>> for Auth {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        if let Some(s) = cookie(&parts.headers, COOKIE).and_then(|t| app.sessions.get(&t)) {
+        if let Some(s) = session_of(app, cookie(&parts.headers, COOKIE), &mut parts.extensions).await {
             return Ok(Auth(s));
         }
         if parts.uri.path().starts_with("/api/") {
@@ -148,7 +183,7 @@ pub fn peer(parts_ext: &axum::http::Extensions) -> IpAddr {
 }
 
 /// Refuses a state-changing request without the right CSRF token (403).
-pub async fn csrf_guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+pub async fn csrf_guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -161,7 +196,8 @@ pub async fn csrf_guard(State(app): State<Arc<App>>, req: Request, next: Next) -
     let expected = if req.uri().path() == "/login" {
         cookie(req.headers(), PRE_COOKIE)
     } else {
-        cookie(req.headers(), COOKIE).and_then(|t| app.sessions.get(&t)).map(|s| s.csrf)
+        let token = cookie(req.headers(), COOKIE);
+        session_of(&app, token, req.extensions_mut()).await.map(|s| s.csrf)
     };
     match (given, expected) {
         (Some(g), Some(e)) if constant_eq(g.as_bytes(), e.as_bytes()) => next.run(req).await,
@@ -179,28 +215,37 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sessions_expire_when_idle_and_end_per_user() {
-        let s = Sessions::new(Duration::from_millis(50));
-        let (t, sess) = s.create("a@x.test".into(), Role::User);
-        assert_eq!(s.get(&t).unwrap().csrf, sess.csrf);
-        std::thread::sleep(Duration::from_millis(80));
-        assert!(s.get(&t).is_none());
-        let s = Sessions::new(Duration::from_secs(60));
-        let (t1, _) = s.create("a@x.test".into(), Role::User);
-        let (t2, _) = s.create("b@x.test".into(), Role::User);
-        s.remove_user("a@x.test");
-        assert!(s.get(&t1).is_none() && s.get(&t2).is_some());
+    #[tokio::test]
+    async fn sessions_expire_when_idle_and_end_per_user() {
+        for t in crate::store::tests::each_backend().await {
+            let s = Sessions::new(t.store.clone(), Duration::from_secs(60));
+            let (t1, sess) = s.create("a@x.test".into(), Role::User).await.unwrap();
+            let (t2, _) = s.create("b@x.test".into(), Role::User).await.unwrap();
+            assert_eq!(s.get(&t1).await.unwrap().csrf, sess.csrf);
+            assert!(s.get("not-a-token").await.is_none());
+            // Stored by hash: the token itself is nowhere in the store.
+            assert!(t.store.session_get(t1.clone(), 0).await.unwrap().is_none());
+            s.remove_user("a@x.test").await.unwrap();
+            assert!(s.get(&t1).await.is_none() && s.get(&t2).await.is_some());
+            s.remove(&t2).await;
+            assert!(s.get(&t2).await.is_none());
+            // A session unused for longer than the idle time is gone, and
+            // the next login sweeps it out of the store.
+            let (t3, _) = s.create("c@x.test".into(), Role::User).await.unwrap();
+            let old = WebSession {
+                last_seen: crate::clock::now() - 61,
+                ..t.store.session_get(key(&t3), 0).await.unwrap().unwrap()
+            };
+            t.store.session_put(key(&t3), old).await.unwrap();
+            assert!(s.get(&t3).await.is_none(), "{}", t.kind);
+            s.create("d@x.test".into(), Role::User).await.unwrap();
+            assert!(t.store.session_get(key(&t3), 0).await.unwrap().is_none(), "swept on the next login");
+        }
     }
 
     #[test]
     fn domain_admins_manage_their_domain_only() {
-        let s = Session {
-            user: "boss@a.test".into(),
-            role: Role::DomainAdmin,
-            csrf: String::new(),
-            last_seen: Instant::now(),
-        };
+        let s = Session { user: "boss@a.test".into(), role: Role::DomainAdmin, csrf: String::new() };
         assert!(s.manages("a.test") && s.manages("A.TEST") && !s.manages("b.test"));
         let u = Session { role: Role::User, ..s.clone() };
         assert!(!u.manages("a.test"));

@@ -20,7 +20,7 @@
 //! What is replicated and what is per node: every table of `schema.rs` is
 //! replicated (directory, mailboxes, bodies, queue with its leases,
 //! quarantine, archive rows, Sieve, DKIM keys, spam counts, vacation
-//! memory, audit log). Per node: the archive's full-text index (`index.rs`,
+//! memory, audit log, web console sessions). Per node: the archive's full-text index (`index.rs`,
 //! rebuilt from the archive rows), and what `Store` itself keeps in memory
 //! (IDLE wake-ups for changes made through this node).
 
@@ -34,6 +34,7 @@ mod misc;
 mod quarantine;
 mod queue;
 mod schema;
+mod session;
 mod sql;
 
 use std::collections::HashSet;
@@ -146,6 +147,24 @@ impl Backend for Galera {
     }
     async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
         self.cluster.lookup(async move |tx| directory::owner_of(tx, &address).await).await
+    }
+    async fn session_put(&self, key: String, session: WebSession) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| session::put(tx, &key, &session).await).await
+    }
+    async fn session_get(&self, key: String, live_after: i64) -> Result<Option<WebSession>, StoreError> {
+        self.cluster.lookup(async move |tx| session::get(tx, &key, live_after).await).await
+    }
+    async fn session_touch(&self, key: String, now: i64) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| session::touch(tx, &key, now).await).await
+    }
+    async fn session_remove(&self, key: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| session::remove(tx, &key).await).await
+    }
+    async fn session_remove_user(&self, user: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| session::remove_user(tx, &user).await).await
+    }
+    async fn session_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| session::expire(tx, before).await).await
     }
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         let id = Id::new();

@@ -16,12 +16,13 @@ use super::sql::{self, Stmt};
 use super::cluster::Cluster;
 use crate::store::StoreError;
 
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS domains (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS domains (
         name      VARCHAR(255) PRIMARY KEY,
         catch_all VARCHAR(255) NULL,
         created   BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS accounts (
+        "CREATE TABLE IF NOT EXISTS accounts (
         address       VARCHAR(255) PRIMARY KEY,
         domain        VARCHAR(255) NOT NULL,
         password_hash VARCHAR(255) NOT NULL,
@@ -32,21 +33,21 @@ const MIGRATIONS: &[&[&str]] = &[&[
         created       BIGINT NOT NULL,
         role          VARCHAR(32) NOT NULL DEFAULT 'user',
         KEY accounts_domain (domain))",
-    "CREATE TABLE IF NOT EXISTS aliases (
+        "CREATE TABLE IF NOT EXISTS aliases (
         address VARCHAR(255) PRIMARY KEY,
         domain  VARCHAR(255) NOT NULL,
         target  VARCHAR(255) NOT NULL,
         KEY aliases_domain (domain))",
-    "CREATE TABLE IF NOT EXISTS `groups` (
+        "CREATE TABLE IF NOT EXISTS `groups` (
         address VARCHAR(255) PRIMARY KEY,
         domain  VARCHAR(255) NOT NULL,
         name    VARCHAR(255) NOT NULL DEFAULT '',
         KEY groups_domain (domain))",
-    "CREATE TABLE IF NOT EXISTS group_members (
+        "CREATE TABLE IF NOT EXISTS group_members (
         group_address VARCHAR(255) NOT NULL,
         member        VARCHAR(255) NOT NULL,
         PRIMARY KEY (group_address, member))",
-    "CREATE TABLE IF NOT EXISTS mailboxes (
+        "CREATE TABLE IF NOT EXISTS mailboxes (
         id               BIGINT PRIMARY KEY,
         account          VARCHAR(255) NOT NULL,
         name             VARCHAR(255) NOT NULL,
@@ -58,17 +59,17 @@ const MIGRATIONS: &[&[&str]] = &[&[
         first_recent_uid BIGINT NOT NULL DEFAULT 1,
         expunge_floor    BIGINT NOT NULL DEFAULT 0,
         UNIQUE KEY mailboxes_name (account, name))",
-    // Bodies are content-addressed (sha256) and shared by every copy of a
-    // message; their bytes are in rows of at most 1 MiB (galera/blob.rs).
-    "CREATE TABLE IF NOT EXISTS blobs (
+        // Bodies are content-addressed (sha256) and shared by every copy of a
+        // message; their bytes are in rows of at most 1 MiB (galera/blob.rs).
+        "CREATE TABLE IF NOT EXISTS blobs (
         id   CHAR(64) CHARACTER SET ascii PRIMARY KEY,
         size BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS blob_chunks (
+        "CREATE TABLE IF NOT EXISTS blob_chunks (
         blob_id CHAR(64) CHARACTER SET ascii NOT NULL,
         seq     INT NOT NULL,
         data    MEDIUMBLOB NOT NULL,
         PRIMARY KEY (blob_id, seq))",
-    "CREATE TABLE IF NOT EXISTS summaries (
+        "CREATE TABLE IF NOT EXISTS summaries (
         blob_id   CHAR(64) CHARACTER SET ascii PRIMARY KEY,
         subject   TEXT NOT NULL,
         from_addr TEXT NOT NULL,
@@ -76,10 +77,10 @@ const MIGRATIONS: &[&[&str]] = &[&[
         cc        TEXT NOT NULL,
         bcc       TEXT NOT NULL,
         sent_ymd  BIGINT NULL)",
-    "CREATE TABLE IF NOT EXISTS headers (
+        "CREATE TABLE IF NOT EXISTS headers (
         blob_id CHAR(64) CHARACTER SET ascii PRIMARY KEY,
         header  MEDIUMBLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS messages (
+        "CREATE TABLE IF NOT EXISTS messages (
         id              BIGINT PRIMARY KEY,
         mailbox_id      BIGINT NOT NULL,
         uid             BIGINT NOT NULL,
@@ -93,17 +94,17 @@ const MIGRATIONS: &[&[&str]] = &[&[
         UNIQUE KEY messages_uid (mailbox_id, uid),
         KEY messages_modseq (mailbox_id, modseq),
         KEY messages_blob (blob_id))",
-    "CREATE TABLE IF NOT EXISTS expunged (
+        "CREATE TABLE IF NOT EXISTS expunged (
         mailbox_id BIGINT NOT NULL,
         uid        BIGINT NOT NULL,
         modseq     BIGINT NOT NULL,
         PRIMARY KEY (mailbox_id, uid),
         KEY expunged_modseq (mailbox_id, modseq))",
-    "CREATE TABLE IF NOT EXISTS counters (
+        "CREATE TABLE IF NOT EXISTS counters (
         name  VARCHAR(64) PRIMARY KEY,
         value BIGINT NOT NULL)",
-    "INSERT IGNORE INTO counters (name, value) VALUES ('uidvalidity', 0), ('spam_trained', 0), ('ham_trained', 0)",
-    "CREATE TABLE IF NOT EXISTS queued_messages (
+        "INSERT IGNORE INTO counters (name, value) VALUES ('uidvalidity', 0), ('spam_trained', 0), ('ham_trained', 0)",
+        "CREATE TABLE IF NOT EXISTS queued_messages (
         id         BIGINT PRIMARY KEY,
         blob_id    CHAR(64) CHARACTER SET ascii NOT NULL,
         sender     VARCHAR(1000) NOT NULL,
@@ -115,7 +116,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         message_id VARCHAR(1000) NOT NULL DEFAULT '',
         subject    TEXT NOT NULL,
         KEY queued_messages_blob (blob_id))",
-    "CREATE TABLE IF NOT EXISTS queue (
+        "CREATE TABLE IF NOT EXISTS queue (
         id            BIGINT PRIMARY KEY,
         message       BIGINT NOT NULL,
         recipient     VARCHAR(1000) NOT NULL,
@@ -131,7 +132,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         KEY queue_due (state, next_attempt),
         KEY queue_message (message),
         KEY queue_lease (lease_node))",
-    "CREATE TABLE IF NOT EXISTS quarantine (
+        "CREATE TABLE IF NOT EXISTS quarantine (
         id         BIGINT PRIMARY KEY,
         created    BIGINT NOT NULL,
         blob_id    CHAR(64) CHARACTER SET ascii NOT NULL,
@@ -146,16 +147,16 @@ const MIGRATIONS: &[&[&str]] = &[&[
         reason     TEXT NOT NULL,
         KEY quarantine_created (created),
         KEY quarantine_blob (blob_id))",
-    "CREATE TABLE IF NOT EXISTS quarantine_rcpts (
+        "CREATE TABLE IF NOT EXISTS quarantine_rcpts (
         quarantine_id BIGINT NOT NULL,
         seq           INT NOT NULL,
         address       VARCHAR(1000) NOT NULL,
         local_account VARCHAR(255) NULL,
         PRIMARY KEY (quarantine_id, seq),
         KEY quarantine_rcpts_account (local_account))",
-    // archived_at is when the row was written (created is the message's own
-    // date for imported mail): each node's index follows the archive by it.
-    "CREATE TABLE IF NOT EXISTS archive (
+        // archived_at is when the row was written (created is the message's own
+        // date for imported mail): each node's index follows the archive by it.
+        "CREATE TABLE IF NOT EXISTS archive (
         id          BIGINT PRIMARY KEY,
         created     BIGINT NOT NULL,
         archived_at BIGINT NOT NULL,
@@ -173,36 +174,36 @@ const MIGRATIONS: &[&[&str]] = &[&[
         KEY archive_archived (archived_at, id),
         KEY archive_message_id (message_id(191)),
         KEY archive_blob (blob_id))",
-    "CREATE TABLE IF NOT EXISTS vacations (
+        "CREATE TABLE IF NOT EXISTS vacations (
         account VARCHAR(255) PRIMARY KEY,
         subject TEXT NOT NULL,
         body    TEXT NOT NULL,
         days    INT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS vacation_replies (
+        "CREATE TABLE IF NOT EXISTS vacation_replies (
         account   VARCHAR(255) NOT NULL,
         sender    VARCHAR(255) NOT NULL,
         last_sent BIGINT NOT NULL,
         PRIMARY KEY (account, sender))",
-    "CREATE TABLE IF NOT EXISTS spam_tokens (
+        "CREATE TABLE IF NOT EXISTS spam_tokens (
         hash BIGINT PRIMARY KEY,
         spam BIGINT NOT NULL,
         ham  BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS dkim_keys (
+        "CREATE TABLE IF NOT EXISTS dkim_keys (
         domain      VARCHAR(255) PRIMARY KEY,
         selector    VARCHAR(255) NOT NULL,
         algorithm   VARCHAR(32) NOT NULL,
         private_key BLOB NOT NULL,
         public_key  BLOB NOT NULL,
         created     BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sieve_scripts (
+        "CREATE TABLE IF NOT EXISTS sieve_scripts (
         account VARCHAR(255) NOT NULL,
         name    VARCHAR(255) NOT NULL,
         script  MEDIUMTEXT NOT NULL,
         active  BOOLEAN NOT NULL DEFAULT FALSE,
         PRIMARY KEY (account, name))",
-    // id is made before the first attempt (a retried commit finds it); seq
-    // orders entries of the same second.
-    "CREATE TABLE IF NOT EXISTS audit_log (
+        // id is made before the first attempt (a retried commit finds it); seq
+        // orders entries of the same second.
+        "CREATE TABLE IF NOT EXISTS audit_log (
         id     BIGINT PRIMARY KEY,
         seq    BIGINT NOT NULL AUTO_INCREMENT,
         at     BIGINT NOT NULL,
@@ -213,7 +214,20 @@ const MIGRATIONS: &[&[&str]] = &[&[
         detail TEXT NOT NULL,
         UNIQUE KEY audit_log_seq (seq),
         KEY audit_log_at (at))",
-]];
+    ],
+    &[
+        // 2: web console sessions (crate::web::session): a login made through
+        // one node holds on every node.
+        "CREATE TABLE IF NOT EXISTS web_sessions (
+        `key`     VARCHAR(64) PRIMARY KEY,
+        user      VARCHAR(255) NOT NULL,
+        role      VARCHAR(32) NOT NULL,
+        csrf      VARCHAR(64) NOT NULL,
+        last_seen BIGINT NOT NULL,
+        KEY web_sessions_user (user),
+        KEY web_sessions_last_seen (last_seen))",
+    ],
+];
 
 /// Brings the database to the newest schema this Hato knows.
 pub async fn migrate(cluster: &Cluster) -> Result<(), StoreError> {

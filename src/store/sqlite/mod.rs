@@ -18,6 +18,7 @@ mod mailbox;
 mod quarantine;
 mod queue;
 mod schema;
+mod session;
 mod sieve;
 mod spam;
 mod vacation;
@@ -103,6 +104,24 @@ impl Backend for Sqlite {
     }
     async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
         self.db.read(move |c| directory::owner_of(c, &address)).await
+    }
+    async fn session_put(&self, key: String, session: WebSession) -> Result<(), StoreError> {
+        self.db.write(move |c| session::put(c, &key, &session)).await
+    }
+    async fn session_get(&self, key: String, live_after: i64) -> Result<Option<WebSession>, StoreError> {
+        self.db.read(move |c| session::get(c, &key, live_after)).await
+    }
+    async fn session_touch(&self, key: String, now: i64) -> Result<(), StoreError> {
+        self.db.write(move |c| session::touch(c, &key, now)).await
+    }
+    async fn session_remove(&self, key: String) -> Result<(), StoreError> {
+        self.db.write(move |c| session::remove(c, &key)).await
+    }
+    async fn session_remove_user(&self, user: String) -> Result<(), StoreError> {
+        self.db.write(move |c| session::remove_user(c, &user)).await
+    }
+    async fn session_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.db.write(move |c| session::expire(c, before)).await
     }
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         self.db.write(move |c| directory::audit_add(c, &entry)).await

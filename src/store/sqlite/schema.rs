@@ -264,6 +264,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE queue ADD COLUMN lease_node TEXT;
     ALTER TABLE queue ADD COLUMN lease_until INTEGER;
     "#,
+    // 14: web console sessions (crate::web::session), in the store so that
+    // on a cluster a login holds on every node.
+    r#"
+    CREATE TABLE web_sessions (
+        key TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        role TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user);
+    CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

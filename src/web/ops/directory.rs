@@ -110,7 +110,7 @@ pub async fn update_account(c: &Ctx<'_>, address: &str, p: AccountPatch) -> Resu
     }
     c.app.store.update_account(a.clone()).await?;
     if what.iter().any(|w| w == "disabled" || w == "password reset" || w.starts_with("role")) {
-        c.app.sessions.remove_user(&a.address);
+        c.app.sessions.remove_user(&a.address).await?;
     }
     c.audit("account.update", &a.address, what.join(", ")).await;
     Ok(a)
@@ -122,7 +122,7 @@ pub async fn delete_account(c: &Ctx<'_>, address: &str) -> Result<(), WebError> 
         return Err(WebError::Forbidden);
     }
     c.app.store.remove_account(a.address.clone()).await?;
-    c.app.sessions.remove_user(&a.address);
+    c.app.sessions.remove_user(&a.address).await?;
     c.audit("account.delete", &a.address, "account and its mail removed".into()).await;
     Ok(())
 }

@@ -83,7 +83,7 @@ pub async fn login(app: &Arc<App>, ip: IpAddr, user: &str, password: &str) -> Re
         return Err(WebError::BadLogin);
     };
     app.guard.auth_succeeded(&user);
-    let (token, s) = app.sessions.create(user, role);
+    let (token, s) = app.sessions.create(user, role).await?;
     let ctx = Ctx { app, s: &s, ip };
     ctx.audit("login", &s.user, format!("role {}", role.as_str())).await;
     Ok((token, s))

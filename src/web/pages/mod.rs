@@ -159,7 +159,11 @@ fn local(next: Option<&str>) -> &str {
 }
 
 async fn root(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    match session::cookie(&headers, session::COOKIE).and_then(|t| app.sessions.get(&t)) {
+    let session = match session::cookie(&headers, session::COOKIE) {
+        Some(t) => app.sessions.get(&t).await,
+        None => None,
+    };
+    match session {
         Some(s) if s.has_mailbox() => Redirect::to("/mail").into_response(),
         Some(_) => Redirect::to("/admin").into_response(),
         None => Redirect::to("/login").into_response(),
@@ -223,7 +227,7 @@ async fn login(
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Some(t) = session::cookie(&headers, session::COOKIE) {
-        app.sessions.remove(&t);
+        app.sessions.remove(&t).await;
     }
     ([(header::SET_COOKIE, session::set_cookie(session::COOKIE, "", Some(0)))], Redirect::to("/login")).into_response()
 }

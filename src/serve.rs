@@ -42,6 +42,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
     let store = Arc::new(Store::open(&cfg).await?);
+    // IDLE sessions here hear of changes made through other cluster nodes.
+    tokio::spawn(store.clone().follow_changes());
     if cfg.demo {
         create_demo(&store).await?;
         create_demo_admin(&cfg)?;

@@ -11,6 +11,10 @@
 //! - A Galera node is killed while clients send, then brought back: nothing
 //!   acknowledged is lost or stored twice; the longest wait a client saw is
 //!   printed (docs/benchmarks.md records it).
+//! - A web login made through one server is honoured by the other, and
+//!   ended everywhere by a logout or a password reset through either.
+//! - IMAP IDLE on one server reports a delivery made through the other
+//!   (the time from the 250 to the EXISTS is printed).
 //!
 //! Needs a cluster (`scripts/test` starts one and sets HATO_TEST_GALERA);
 //! without one these tests only say so, unless HATO_REQUIRE_GALERA=1.
@@ -245,4 +249,43 @@ fn a_web_login_made_on_one_node_holds_on_the_other() {
     a.ok(&["account", "passwd", "alice@hato.test", "--password", "pw-alice-2"]);
     let (code, _) = api(&b, &jar, "GET", "/api/v1/me", "", None);
     assert_eq!(code, 401, "b still honours a session whose password was reset");
+}
+
+#[test]
+fn idle_on_one_node_hears_of_a_delivery_through_the_other() {
+    let Some(nodes) = test_galera() else {
+        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
+        return;
+    };
+    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
+    let tag = temp_dir("cluster-idle");
+    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
+    std::fs::remove_dir_all(&tag).ok();
+    let mut b_nodes = nodes.clone();
+    b_nodes.swap(0, 1);
+    let a = Server::start("idle-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + NO_RATE_LIMIT));
+    let b = Server::start("idle-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + NO_RATE_LIMIT));
+    a.populate("hato.test", &["alice"]);
+    // b's own IDLE fallback polls every 30 s: an answer well within that
+    // came from following the other node's changes.
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let (ok, out) = run(
+            PYTHON,
+            &[
+                &py_script("idle_cross.py"),
+                &b.imaps.to_string(),
+                "alice@hato.test",
+                "pw-alice",
+                &a.mx.to_string(),
+                "20",
+            ],
+        );
+        assert!(ok, "idle_cross.py: {out}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let seconds = v["seconds"].as_f64();
+        assert!(seconds.is_some(), "IDLE on b never reported the delivery made through a:\n{}\n{}", a.log(), b.log());
+        times.extend(seconds);
+    }
+    eprintln!("IDLE on node b reported deliveries through node a after {times:.2?} s (from the 250)");
 }

@@ -48,6 +48,10 @@ use crate::config::{Config, StoreBackend};
 use crate::ids::Id;
 use crate::vacation::Vacation;
 
+/// How often `follow_changes` looks for other nodes' changes: an IDLE
+/// session hears of a delivery made through another node within this.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The store `hato serve`, `hato ctl` and `hato init` share.
 pub struct Store {
     engine: Engine,
@@ -89,6 +93,44 @@ impl Store {
         cfg.store.node_name.clone().unwrap_or_else(|| {
             nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| cfg.hostname.clone())
         })
+    }
+
+    /// Wakes this process's watchers for changes other processes made (on a
+    /// cluster, deliveries and flag changes through other nodes): every
+    /// `FOLLOW_EVERY` it reads the change marks of the accounts someone
+    /// watches here and wakes those whose mark moved. Runs for the life of
+    /// `hato serve`; with SQLite every change passes through this process, so
+    /// it returns at once.
+    pub async fn follow_changes(self: std::sync::Arc<Self>) {
+        if matches!(self.engine, Engine::Sqlite(_)) {
+            return;
+        }
+        let mut marks: std::collections::HashMap<String, i64> = Default::default();
+        loop {
+            tokio::time::sleep(FOLLOW_EVERY).await;
+            let watched: Vec<String> = {
+                let w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+                w.iter().filter(|(_, tx)| tx.receiver_count() > 0).map(|(a, _)| a.clone()).collect()
+            };
+            marks.retain(|a, _| watched.contains(a));
+            if watched.is_empty() {
+                continue;
+            }
+            match self.change_marks(watched).await {
+                Ok(now) => {
+                    for ChangeMark { account, mark } in now {
+                        // An account seen for the first time is woken too: a
+                        // change between its session's snapshot and this
+                        // first look would otherwise pass unnoticed (a
+                        // needless wake costs the session one read).
+                        if marks.insert(account.clone(), mark) != Some(mark) {
+                            self.changed(&account);
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(target: "hato::store", "could not read change marks: {e}"),
+            }
+        }
     }
 
     /// A receiver that changes whenever the account's mailboxes do.
@@ -173,6 +215,9 @@ contract::contract! {
         fn audit(entry: AuditEntry) -> ();
         /// Newest first; `target_domain` limits it to actions on that domain's objects.
         fn audit_list(limit: usize, target_domain: Option<String>) -> Vec<AuditEntry>;
+
+        /// Each account's `ChangeMark` (accounts without mailboxes are left out).
+        fn change_marks(accounts: Vec<String>) -> Vec<ChangeMark>;
 
         // --- web console sessions ----------------------------------------
         /// Stores a login under `key`, a hash of its cookie's token (the

@@ -412,6 +412,14 @@ impl Filing {
     }
 }
 
+/// A number that changes whenever an account's mailboxes do (a delivery,
+/// a flag, an expunge, a mailbox made or removed), on whichever node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeMark {
+    pub account: String,
+    pub mark: i64,
+}
+
 /// A web console login: who, with which role, the CSRF token its forms
 /// carry, and when it was last used (Unix seconds).
 #[derive(Clone, Debug, PartialEq)]

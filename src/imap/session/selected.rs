@@ -16,8 +16,8 @@ use crate::imap::search::in_set;
 use crate::imap::view::{View, uid_set};
 use crate::store::{FlagOp, MessageMeta};
 
-/// How often IDLE looks at the store without being woken: covers changes made
-/// where this process's notifier cannot see them (another cluster node).
+/// How often IDLE looks at the store without being woken: a last resort
+/// (other cluster nodes' changes wake it through `Store::follow_changes`).
 const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Messages read from the store per round trip in FETCH.
 const FETCH_BATCH: usize = 128;

@@ -13,7 +13,7 @@ use super::blob;
 use super::sql::{Tx, all, marks, one, run, values};
 use crate::ids::Id;
 use crate::store::{
-    Appended, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
+    Appended, ChangeMark, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
     MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, assemble,
     return_path_header,
 };
@@ -139,6 +139,23 @@ pub async fn deliver(
     }
     super::queue::forget_if_done(tx, Id(message)).await?;
     Ok(Some(account))
+}
+
+/// The sum of UIDNEXT and HIGHESTMODSEQ over an account's mailboxes, plus
+/// their number: every change to its mail moves it.
+pub async fn change_marks(tx: &mut Tx<'_>, accounts: &[String]) -> Result<Vec<ChangeMark>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in accounts.chunks(500) {
+        let sql = format!(
+            "SELECT account, CAST(SUM(uidnext) + SUM(highestmodseq) + COUNT(*) AS SIGNED) FROM mailboxes
+             WHERE account IN ({}) GROUP BY account",
+            marks(chunk.len())
+        );
+        let rows: Vec<(String, i64)> =
+            all(tx, &sql, values(chunk.iter().map(|a| Value::from(a.as_str())).collect())).await?;
+        found.extend(rows.into_iter().map(|(account, mark)| ChangeMark { account, mark }));
+    }
+    Ok(found)
 }
 
 pub async fn mailboxes(tx: &mut Tx<'_>, account: &str) -> Result<Vec<MailboxInfo>, StoreError> {

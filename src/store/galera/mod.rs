@@ -148,6 +148,9 @@ impl Backend for Galera {
     async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
         self.cluster.lookup(async move |tx| directory::owner_of(tx, &address).await).await
     }
+    async fn change_marks(&self, accounts: Vec<String>) -> Result<Vec<ChangeMark>, StoreError> {
+        self.cluster.lookup(async move |tx| mailbox::change_marks(tx, &accounts).await).await
+    }
     async fn session_put(&self, key: String, session: WebSession) -> Result<(), StoreError> {
         self.cluster.write(Route::Local, async move |tx| session::put(tx, &key, &session).await).await
     }

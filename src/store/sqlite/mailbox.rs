@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
 use crate::store::{
-    Appended, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
+    Appended, ChangeMark, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
     MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, assemble,
     return_path_header,
 };
@@ -103,6 +103,21 @@ pub fn release_blob(c: &Connection, blob: &str) -> Result<(), StoreError> {
     c.execute("DELETE FROM summaries WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
     c.execute("DELETE FROM headers WHERE blob_id = ?1 AND NOT EXISTS (SELECT 1 FROM blobs WHERE id = ?1)", [blob])?;
     Ok(())
+}
+
+/// The sum of UIDNEXT and HIGHESTMODSEQ over an account's mailboxes, plus
+/// their number: every change to its mail moves it.
+pub fn change_marks(c: &Connection, accounts: &[String]) -> Result<Vec<ChangeMark>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT SUM(uidnext) + SUM(highestmodseq) + COUNT(*) FROM mailboxes WHERE account = ?1 HAVING COUNT(*) > 0",
+    )?;
+    let mut found = Vec::new();
+    for a in accounts {
+        if let Some(mark) = st.query_row([a], |r| r.get::<_, i64>(0)).optional()? {
+            found.push(ChangeMark { account: a.clone(), mark });
+        }
+    }
+    Ok(found)
 }
 
 /// Files a local queue entry into each of `filings` (none: discarded) of its

@@ -105,6 +105,9 @@ impl Backend for Sqlite {
     async fn owner_of(&self, address: String) -> Result<Option<String>, StoreError> {
         self.db.read(move |c| directory::owner_of(c, &address)).await
     }
+    async fn change_marks(&self, accounts: Vec<String>) -> Result<Vec<ChangeMark>, StoreError> {
+        self.db.read(move |c| mailbox::change_marks(c, &accounts)).await
+    }
     async fn session_put(&self, key: String, session: WebSession) -> Result<(), StoreError> {
         self.db.write(move |c| session::put(c, &key, &session)).await
     }

@@ -1,9 +1,12 @@
-//! Door security shared by every protocol: connection and message rate limits,
-//! concurrency caps and authentication-failure lockout.
+//! Door security shared by every protocol: connection and message rate limits
+//! and concurrency caps. (The lockout after failed logins is
+//! `crate::directory::login`'s, kept in the store.)
 //!
 //! Counters are per-process, in memory, over fixed windows: cheap to check on
-//! every connection and good enough to stop floods and password guessing.
-//! They reset on restart, which is acceptable for limits measured in minutes.
+//! every connection and good enough to stop floods. They reset on restart,
+//! which is acceptable for limits measured in minutes; on a cluster each
+//! node counts its own connections (a client spread over three nodes gets
+//! three times the rate, which stops floods all the same).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,8 +59,6 @@ struct State {
     open_per_ip: HashMap<IpAddr, u32>,
     connects: HashMap<IpAddr, Window>,
     messages: HashMap<IpAddr, Window>,
-    auth_fail_ip: HashMap<IpAddr, Window>,
-    auth_fail_user: HashMap<String, Window>,
 }
 
 pub struct Guard {
@@ -140,29 +141,10 @@ impl Guard {
         st.messages.entry(ip).or_default().hit(now, MINUTE) <= self.cfg.messages_per_ip_per_minute
     }
 
-    /// True while the address or the account is locked out after failed logins.
-    pub fn auth_locked(&self, ip: IpAddr, user: &str) -> bool {
-        let ip = canonical(ip);
-        let now = Instant::now();
-        let len = Duration::from_secs(self.cfg.auth_lockout_secs);
-        let st = self.lock();
-        st.auth_fail_ip.get(&ip).is_some_and(|w| w.current(now, len) >= self.cfg.auth_failures_per_ip)
-            || st.auth_fail_user.get(user).is_some_and(|w| w.current(now, len) >= self.cfg.auth_failures_per_account)
-    }
-
-    pub fn auth_failed(&self, ip: IpAddr, user: &str) {
-        let ip = canonical(ip);
-        let now = Instant::now();
-        let len = Duration::from_secs(self.cfg.auth_lockout_secs);
-        let mut st = self.lock();
-        st.auth_fail_ip.entry(ip).or_default().hit(now, len);
-        if !user.is_empty() && (st.auth_fail_user.len() < 100_000 || st.auth_fail_user.contains_key(user)) {
-            st.auth_fail_user.entry(user.to_string()).or_default().hit(now, len);
-        }
-    }
-
-    pub fn auth_succeeded(&self, user: &str) {
-        self.lock().auth_fail_user.remove(user);
+    /// The limits, for the login lockout (`crate::directory::login`), which
+    /// counts in the store so that it holds on every cluster node.
+    pub fn limits(&self) -> &LimitsConfig {
+        &self.cfg
     }
 
     pub fn open_connections(&self) -> u32 {
@@ -216,22 +198,5 @@ mod tests {
         for _ in 0..10 {
             assert!(g.allow_message(ex));
         }
-    }
-
-    #[test]
-    fn auth_lockout_per_account_and_reset() {
-        let g = Guard::new(limits());
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(!g.auth_locked(a, "u@x"));
-        g.auth_failed(a, "u@x");
-        g.auth_failed(a, "u@x");
-        assert!(g.auth_locked(a, "u@x"));
-        assert!(!g.auth_locked("192.0.2.9".parse().unwrap(), "v@x"));
-        g.auth_succeeded("u@x");
-        assert!(!g.auth_locked(a, "u@x"));
-        for _ in 0..3 {
-            g.auth_failed(a, "");
-        }
-        assert!(g.auth_locked(a, "other@x"), "per-IP lockout covers every account");
     }
 }

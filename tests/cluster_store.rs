@@ -15,6 +15,7 @@
 //!   ended everywhere by a logout or a password reset through either.
 //! - IMAP IDLE on one server reports a delivery made through the other
 //!   (the time from the 250 to the EXISTS is printed).
+//! - Wrong passwords through one server lock the account out on the other.
 //!
 //! Needs a cluster (`scripts/test` starts one and sets HATO_TEST_GALERA);
 //! without one these tests only say so, unless HATO_REQUIRE_GALERA=1.
@@ -288,4 +289,43 @@ fn idle_on_one_node_hears_of_a_delivery_through_the_other() {
         times.extend(seconds);
     }
     eprintln!("IDLE on node b reported deliveries through node a after {times:.2?} s (from the 250)");
+}
+
+/// Whether an IMAP LOGIN over IMAPS succeeds, and the server's answer.
+fn imap_login(s: &Server, user: &str, password: &str) -> (bool, String) {
+    let script = "import imaplib, ssl, sys\n\
+        ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+        c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx, timeout=30)\n\
+        try:\n    c.login(sys.argv[2], sys.argv[3]); print('OK')\n\
+        except imaplib.IMAP4.error as e:\n    print('NO', e)\n";
+    let (ok, out) = run(PYTHON, &["-c", script, &s.imaps.to_string(), user, password]);
+    assert!(ok, "imaplib: {out}");
+    (out.starts_with("OK"), out)
+}
+
+#[test]
+fn a_lockout_earned_on_one_node_holds_on_the_other() {
+    let Some(nodes) = test_galera() else {
+        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
+        return;
+    };
+    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
+    let tag = temp_dir("cluster-lock");
+    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
+    std::fs::remove_dir_all(&tag).ok();
+    let mut b_nodes = nodes.clone();
+    b_nodes.swap(0, 1);
+    // Exempting loopback lifts rate limits, not the lockout.
+    let limits = format!("{NO_RATE_LIMIT}auth_failures_per_account = 3\n");
+    let a = Server::start("lock-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + &limits));
+    let b = Server::start("lock-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + &limits));
+    a.populate("hato.test", &["alice"]);
+    assert!(imap_login(&b, "alice@hato.test", "pw-alice").0);
+    for _ in 0..3 {
+        let (ok, out) = imap_login(&a, "alice@hato.test", "guess");
+        assert!(!ok && out.contains("AUTHENTICATIONFAILED"), "{out}");
+    }
+    // Three wrong guesses through a: b refuses even the right password.
+    let (ok, out) = imap_login(&b, "alice@hato.test", "pw-alice");
+    assert!(!ok && out.contains("too many failed logins"), "b let alice in after a locked her out: {out}");
 }

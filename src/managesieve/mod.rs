@@ -6,6 +6,7 @@
 
 mod parse;
 
+use crate::directory::Login;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -240,19 +241,18 @@ impl Session {
             return Flow::Continue;
         };
         let user = user.to_lowercase();
-        if self.sh.guard.auth_locked(self.peer, &user) {
-            self.no_code("AUTH-TOO-WEAK", "too many failed logins; try again later");
-            return Flow::Continue;
-        }
-        match crate::directory::authenticate(&self.sh.store, &user, &pass).await {
-            Ok(Some(account)) => {
-                self.sh.guard.auth_succeeded(&account);
+        let check = crate::directory::authenticate(&self.sh.store, &user, &pass);
+        match crate::directory::login(&self.sh.store, self.sh.guard.limits(), self.peer, &user, check).await {
+            Ok(Login::Locked) => {
+                warn!(target: "hato::managesieve", user = %user, "login refused: locked out after repeated failures");
+                self.no_code("AUTH-TOO-WEAK", "too many failed logins; try again later");
+            }
+            Ok(Login::Ok(account)) => {
                 info!(target: "hato::managesieve", user = %account, "logged in");
                 self.user = Some(account);
                 self.ok("logged in");
             }
-            Ok(None) => {
-                self.sh.guard.auth_failed(self.peer, &user);
+            Ok(Login::Failed) => {
                 warn!(target: "hato::managesieve", user = %user, "authentication failed");
                 self.no("authentication failed");
             }

@@ -1,5 +1,6 @@
 //! One POP3 conversation: AUTHORIZATION, TRANSACTION, UPDATE (RFC 1939 §3).
 
+use crate::directory::Login;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,26 +227,26 @@ impl Session {
 
     async fn login(&mut self, user: &str, pass: &str) -> Flow {
         let user = user.to_lowercase();
-        if self.sh.guard.auth_locked(self.peer, &user) {
-            warn!(target: "hato::pop3", user = %user, "login refused: locked out after repeated failures");
-            self.err("[LOGIN-DELAY] too many failed logins; try again later");
-            return self.client_error().await;
-        }
-        let account = match crate::directory::authenticate(&self.sh.store, &user, pass).await {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                self.sh.guard.auth_failed(self.peer, &user);
-                warn!(target: "hato::pop3", user = %user, "authentication failed");
-                self.err("[AUTH] authentication failed");
-                return self.client_error().await;
-            }
-            Err(e) => {
-                warn!(target: "hato::pop3", "authentication lookup failed: {e}");
-                self.err("[SYS/TEMP] temporary failure; try again");
-                return Flow::Continue;
-            }
-        };
-        self.sh.guard.auth_succeeded(&account);
+        let check = crate::directory::authenticate(&self.sh.store, &user, pass);
+        let account =
+            match crate::directory::login(&self.sh.store, self.sh.guard.limits(), self.peer, &user, check).await {
+                Ok(Login::Ok(a)) => a,
+                Ok(Login::Locked) => {
+                    warn!(target: "hato::pop3", user = %user, "login refused: locked out after repeated failures");
+                    self.err("[LOGIN-DELAY] too many failed logins; try again later");
+                    return self.client_error().await;
+                }
+                Ok(Login::Failed) => {
+                    warn!(target: "hato::pop3", user = %user, "authentication failed");
+                    self.err("[AUTH] authentication failed");
+                    return self.client_error().await;
+                }
+                Err(e) => {
+                    warn!(target: "hato::pop3", "authentication lookup failed: {e}");
+                    self.err("[SYS/TEMP] temporary failure; try again");
+                    return Flow::Continue;
+                }
+            };
         if !self.sh.locks.lock().unwrap_or_else(|p| p.into_inner()).insert(account.clone()) {
             self.err("[IN-USE] another POP3 session has this mailbox open");
             return Flow::Continue;

@@ -1,6 +1,7 @@
 //! One SMTP conversation: greeting, EHLO, STARTTLS, AUTH, and the command loop.
 //! The mail transaction itself (MAIL, RCPT, DATA) lives in `transaction.rs`.
 
+use crate::directory::Login;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -302,27 +303,25 @@ impl Session {
             Some(Ok(c)) => c,
         };
         let user = user.to_lowercase();
-        if self.sh.guard.auth_locked(self.peer, &user) {
-            warn!(target: "hato::smtp", user = %user, "AUTH refused: locked out after repeated failures");
-            self.reply(454, "4.7.0", "Too many failed logins; try again later");
-            return Ok(self.client_error().await);
-        }
-        let web = self.service != Service::Mx && crate::directory::tokens::redeem(&user, &pass);
-        let checked = if web {
-            Ok(Some(user.clone()))
-        } else {
+        let check = async {
+            if self.service != Service::Mx && crate::directory::tokens::redeem(&user, &pass) {
+                return Ok(Some(user.clone()));
+            }
             crate::directory::authenticate(&self.sh.store, &user, &pass).await
         };
-        match checked {
-            Ok(Some(account)) => {
-                self.sh.guard.auth_succeeded(&account);
+        match crate::directory::login(&self.sh.store, self.sh.guard.limits(), self.peer, &user, check).await {
+            Ok(Login::Locked) => {
+                warn!(target: "hato::smtp", user = %user, "AUTH refused: locked out after repeated failures");
+                self.reply(454, "4.7.0", "Too many failed logins; try again later");
+                Ok(self.client_error().await)
+            }
+            Ok(Login::Ok(account)) => {
                 info!(target: "hato::smtp", user = %account, "authenticated");
                 self.auth_user = Some(account);
                 self.reply(235, "2.7.0", "Authentication successful");
                 Ok(Flow::Continue)
             }
-            Ok(None) => {
-                self.sh.guard.auth_failed(self.peer, &user);
+            Ok(Login::Failed) => {
                 warn!(target: "hato::smtp", user = %user, "authentication failed");
                 self.reply(535, "5.7.8", "Authentication credentials invalid");
                 Ok(self.client_error().await)

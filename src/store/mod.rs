@@ -219,6 +219,17 @@ contract::contract! {
         /// Each account's `ChangeMark` (accounts without mailboxes are left out).
         fn change_marks(accounts: Vec<String>) -> Vec<ChangeMark>;
 
+        // --- failed logins (crate::directory::login) ---------------------
+        /// Records one failed login (`id` made before the first attempt).
+        fn auth_failure_add(id: Id, ip: String, user: String, at: i64) -> ();
+        /// Failed logins at or after `since` from `ip`, and for `user`.
+        fn auth_failures(ip: String, user: String, since: i64) -> AuthFailures;
+        /// Forgets a user's failures (after a successful login); they still
+        /// count for the addresses they came from.
+        fn auth_failures_clear(user: String) -> ();
+        /// Forgets failures before `before`; returns how many.
+        fn auth_failures_expire(before: i64) -> usize;
+
         // --- web console sessions ----------------------------------------
         /// Stores a login under `key`, a hash of its cookie's token (the
         /// database never holds a token a browser could present).

@@ -420,6 +420,13 @@ pub struct ChangeMark {
     pub mark: i64,
 }
 
+/// Failed logins counted since a time: from one address, and for one user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthFailures {
+    pub ip: u32,
+    pub user: u32,
+}
+
 /// A web console login: who, with which role, the CSRF token its forms
 /// carry, and when it was last used (Unix seconds).
 #[derive(Clone, Debug, PartialEq)]

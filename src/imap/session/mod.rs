@@ -8,6 +8,7 @@ mod mailboxes;
 mod query;
 mod selected;
 
+use crate::directory::Login;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -588,22 +589,20 @@ impl Session {
 
     async fn login(&mut self, tag: &str, user: &str, pass: &str) {
         let user = user.trim().to_lowercase();
-        if self.sh.guard.auth_locked(self.peer, &user) {
-            warn!(target: "hato::imap", user = %user, "login refused: locked out after repeated failures");
-            self.send(&format!("{tag} NO [UNAVAILABLE] too many failed logins; try again later\r\n"));
-            return;
-        }
-        match crate::directory::authenticate(&self.sh.store, &user, pass).await {
-            Ok(Some(account)) => {
-                self.sh.guard.auth_succeeded(&account);
+        let check = crate::directory::authenticate(&self.sh.store, &user, pass);
+        match crate::directory::login(&self.sh.store, self.sh.guard.limits(), self.peer, &user, check).await {
+            Ok(Login::Locked) => {
+                warn!(target: "hato::imap", user = %user, "login refused: locked out after repeated failures");
+                self.send(&format!("{tag} NO [UNAVAILABLE] too many failed logins; try again later\r\n"));
+            }
+            Ok(Login::Ok(account)) => {
                 info!(target: "hato::imap", user = %account, "logged in");
                 self.watch = Some(self.sh.store.watch(&account));
                 self.user = Some(account);
                 let caps = self.capabilities();
                 self.send(&format!("{tag} OK [CAPABILITY {caps}] logged in\r\n"));
             }
-            Ok(None) => {
-                self.sh.guard.auth_failed(self.peer, &user);
+            Ok(Login::Failed) => {
                 warn!(target: "hato::imap", user = %user, "authentication failed");
                 self.send(&format!("{tag} NO [AUTHENTICATIONFAILED] authentication failed\r\n"));
             }

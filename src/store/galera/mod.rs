@@ -20,11 +20,12 @@
 //! What is replicated and what is per node: every table of `schema.rs` is
 //! replicated (directory, mailboxes, bodies, queue with its leases,
 //! quarantine, archive rows, Sieve, DKIM keys, spam counts, vacation
-//! memory, audit log, web console sessions). Per node: the archive's full-text index (`index.rs`,
+//! memory, audit log, web console sessions, failed logins). Per node: the archive's full-text index (`index.rs`,
 //! rebuilt from the archive rows), and what `Store` itself keeps in memory
 //! (IDLE wake-ups for changes made through this node).
 
 mod archive;
+mod auth;
 mod blob;
 mod cluster;
 mod directory;
@@ -150,6 +151,18 @@ impl Backend for Galera {
     }
     async fn change_marks(&self, accounts: Vec<String>) -> Result<Vec<ChangeMark>, StoreError> {
         self.cluster.lookup(async move |tx| mailbox::change_marks(tx, &accounts).await).await
+    }
+    async fn auth_failure_add(&self, id: Id, ip: String, user: String, at: i64) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| auth::add(tx, id, &ip, &user, at).await).await
+    }
+    async fn auth_failures(&self, ip: String, user: String, since: i64) -> Result<AuthFailures, StoreError> {
+        self.cluster.lookup(async move |tx| auth::count(tx, &ip, &user, since).await).await
+    }
+    async fn auth_failures_clear(&self, user: String) -> Result<(), StoreError> {
+        self.cluster.write(Route::Local, async move |tx| auth::clear(tx, &user).await).await
+    }
+    async fn auth_failures_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| auth::expire(tx, before).await).await
     }
     async fn session_put(&self, key: String, session: WebSession) -> Result<(), StoreError> {
         self.cluster.write(Route::Local, async move |tx| session::put(tx, &key, &session).await).await

@@ -227,6 +227,19 @@ const MIGRATIONS: &[&[&str]] = &[
         KEY web_sessions_user (user),
         KEY web_sessions_last_seen (last_seen))",
     ],
+    &[
+        // 3: failed logins (crate::directory::login): a lockout holds on
+        // every node. One row per failure, so nodes counting at once never
+        // meet on a row.
+        "CREATE TABLE IF NOT EXISTS auth_failures (
+            id   BIGINT PRIMARY KEY,
+            at   BIGINT NOT NULL,
+            ip   VARCHAR(64) NOT NULL,
+            user VARCHAR(255) NOT NULL,
+            KEY auth_failures_ip (ip, at),
+            KEY auth_failures_user (user, at),
+            KEY auth_failures_at (at))",
+    ],
 ];
 
 /// Brings the database to the newest schema this Hato knows.

@@ -11,6 +11,7 @@
 //! crashed run's claims at once.
 
 mod archive;
+mod auth;
 mod db;
 mod directory;
 mod dkim;
@@ -107,6 +108,18 @@ impl Backend for Sqlite {
     }
     async fn change_marks(&self, accounts: Vec<String>) -> Result<Vec<ChangeMark>, StoreError> {
         self.db.read(move |c| mailbox::change_marks(c, &accounts)).await
+    }
+    async fn auth_failure_add(&self, id: Id, ip: String, user: String, at: i64) -> Result<(), StoreError> {
+        self.db.write(move |c| auth::add(c, id, &ip, &user, at)).await
+    }
+    async fn auth_failures(&self, ip: String, user: String, since: i64) -> Result<AuthFailures, StoreError> {
+        self.db.read(move |c| auth::count(c, &ip, &user, since)).await
+    }
+    async fn auth_failures_clear(&self, user: String) -> Result<(), StoreError> {
+        self.db.write(move |c| auth::clear(c, &user)).await
+    }
+    async fn auth_failures_expire(&self, before: i64) -> Result<usize, StoreError> {
+        self.db.write(move |c| auth::expire(c, before)).await
     }
     async fn session_put(&self, key: String, session: WebSession) -> Result<(), StoreError> {
         self.db.write(move |c| session::put(c, &key, &session)).await

@@ -277,6 +277,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX web_sessions_user ON web_sessions(user);
     CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen);
     "#,
+    // 15: failed logins (crate::directory::login), in the store so that on a
+    // cluster a lockout holds on every node.
+    r#"
+    CREATE TABLE auth_failures (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        ip TEXT NOT NULL,
+        user TEXT NOT NULL
+    );
+    CREATE INDEX auth_failures_ip ON auth_failures(ip, at);
+    CREATE INDEX auth_failures_user ON auth_failures(user, at);
+    CREATE INDEX auth_failures_at ON auth_failures(at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

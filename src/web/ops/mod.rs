@@ -8,6 +8,7 @@
 //!
 //! Every administrative change is written to the audit log.
 
+use crate::directory::Login;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,25 +65,23 @@ impl Ctx<'_> {
 /// (its hash in `[web] admin_hash_file`); anyone else is an account.
 pub async fn login(app: &Arc<App>, ip: IpAddr, user: &str, password: &str) -> Result<(String, Session), WebError> {
     let user = user.trim().to_lowercase();
-    if app.guard.auth_locked(ip, &user) {
-        return Err(WebError::Locked);
-    }
-    let role = if user == "admin" {
-        let hash = std::fs::read_to_string(app.cfg.admin_hash_file()).unwrap_or_default();
-        (!hash.trim().is_empty() && crate::directory::verify_hash(&user, password, hash.trim()).await)
-            .then_some(Role::Admin)
-    } else {
-        match crate::directory::authenticate(&app.store, &user, password).await? {
-            Some(address) => app.store.account(address).await?.map(|a| a.role),
-            None => None,
+    let check = async {
+        if user == "admin" {
+            let hash = std::fs::read_to_string(app.cfg.admin_hash_file()).unwrap_or_default();
+            let ok = !hash.trim().is_empty() && crate::directory::verify_hash(&user, password, hash.trim()).await;
+            return Ok(ok.then(|| user.clone()));
+        }
+        crate::directory::authenticate(&app.store, &user, password).await
+    };
+    let role = match crate::directory::login(&app.store, app.guard.limits(), ip, &user, check).await? {
+        Login::Locked => return Err(WebError::Locked),
+        Login::Ok(_) if user == "admin" => Role::Admin,
+        Login::Ok(address) => app.store.account(address).await?.map(|a| a.role).unwrap_or_default(),
+        Login::Failed => {
+            tracing::warn!(target: "hato::web", user = %user, %ip, "login failed");
+            return Err(WebError::BadLogin);
         }
     };
-    let Some(role) = role else {
-        app.guard.auth_failed(ip, &user);
-        tracing::warn!(target: "hato::web", user = %user, %ip, "login failed");
-        return Err(WebError::BadLogin);
-    };
-    app.guard.auth_succeeded(&user);
     let (token, s) = app.sessions.create(user, role).await?;
     let ctx = Ctx { app, s: &s, ip };
     ctx.audit("login", &s.user, format!("role {}", role.as_str())).await;

@@ -188,6 +188,27 @@ fn a_galera_node_killed_mid_load_loses_nothing() {
     assert_eq!(counts.values().sum::<usize>(), stored, "node 2 after its restart: {counts:?}");
 }
 
+/// Two servers on a fresh database of the shared cluster, a on the first
+/// node and b on the second, with alice@hato.test (password "pw-alice");
+/// None (said on stderr) without a cluster.
+fn two_servers(name: &str, extra: &str) -> Option<(Server, Server)> {
+    let Some(nodes) = test_galera() else {
+        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
+        return None;
+    };
+    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
+    let tag = temp_dir(&format!("cluster-{name}"));
+    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
+    std::fs::remove_dir_all(&tag).ok();
+    let mut b_nodes = nodes.clone();
+    b_nodes.swap(0, 1);
+    let a = Server::start(&format!("{name}-a"), &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + extra));
+    let b =
+        Server::start(&format!("{name}-b"), &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + extra));
+    a.populate("hato.test", &["alice"]);
+    Some((a, b))
+}
+
 /// (status, body) of one curl request to a server's web API, with a cookie
 /// jar shared between servers (as a browser's is when a service address
 /// moves from one node to another).
@@ -208,19 +229,7 @@ fn api(s: &Server, jar: &std::path::Path, method: &str, path: &str, csrf: &str, 
 
 #[test]
 fn a_web_login_made_on_one_node_holds_on_the_other() {
-    let Some(nodes) = test_galera() else {
-        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
-        return;
-    };
-    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
-    let tag = temp_dir("cluster-web");
-    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
-    std::fs::remove_dir_all(&tag).ok();
-    let mut b_nodes = nodes.clone();
-    b_nodes.swap(0, 1);
-    let a = Server::start("web-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + NO_RATE_LIMIT));
-    let b = Server::start("web-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + NO_RATE_LIMIT));
-    a.populate("hato.test", &["alice"]);
+    let Some((a, b)) = two_servers("web", NO_RATE_LIMIT) else { return };
     let jar = a.dir.join("browser-cookies");
 
     let login = r#"{"user": "alice@hato.test", "password": "pw-alice"}"#;
@@ -254,19 +263,7 @@ fn a_web_login_made_on_one_node_holds_on_the_other() {
 
 #[test]
 fn idle_on_one_node_hears_of_a_delivery_through_the_other() {
-    let Some(nodes) = test_galera() else {
-        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
-        return;
-    };
-    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
-    let tag = temp_dir("cluster-idle");
-    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
-    std::fs::remove_dir_all(&tag).ok();
-    let mut b_nodes = nodes.clone();
-    b_nodes.swap(0, 1);
-    let a = Server::start("idle-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + NO_RATE_LIMIT));
-    let b = Server::start("idle-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + NO_RATE_LIMIT));
-    a.populate("hato.test", &["alice"]);
+    let Some((a, b)) = two_servers("idle", NO_RATE_LIMIT) else { return };
     // b's own IDLE fallback polls every 30 s: an answer well within that
     // came from following the other node's changes.
     let mut times = Vec::new();
@@ -305,21 +302,9 @@ fn imap_login(s: &Server, user: &str, password: &str) -> (bool, String) {
 
 #[test]
 fn a_lockout_earned_on_one_node_holds_on_the_other() {
-    let Some(nodes) = test_galera() else {
-        eprintln!("skipped: no Galera cluster (HATO_TEST_GALERA unset; scripts/test starts one)");
-        return;
-    };
-    let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
-    let tag = temp_dir("cluster-lock");
-    let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
-    std::fs::remove_dir_all(&tag).ok();
-    let mut b_nodes = nodes.clone();
-    b_nodes.swap(0, 1);
     // Exempting loopback lifts rate limits, not the lockout.
     let limits = format!("{NO_RATE_LIMIT}auth_failures_per_account = 3\n");
-    let a = Server::start("lock-a", &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + &limits));
-    let b = Server::start("lock-b", &(galera_section(&database, "node-b", &b_nodes, ca.as_deref()) + &limits));
-    a.populate("hato.test", &["alice"]);
+    let Some((a, b)) = two_servers("lock", &limits) else { return };
     assert!(imap_login(&b, "alice@hato.test", "pw-alice").0);
     for _ in 0..3 {
         let (ok, out) = imap_login(&a, "alice@hato.test", "guess");

@@ -314,3 +314,19 @@ fn a_lockout_earned_on_one_node_holds_on_the_other() {
     let (ok, out) = imap_login(&b, "alice@hato.test", "pw-alice");
     assert!(!ok && out.contains("too many failed logins"), "b let alice in after a locked her out: {out}");
 }
+
+#[test]
+fn cluster_status_shows_every_node_and_which_is_this_machine() {
+    let Some((a, _b)) = two_servers("status", NO_RATE_LIMIT) else { return };
+    let v = a.ctl_json(&["cluster", "status"]);
+    assert_eq!((v["store"]["backend"].as_str(), v["store"]["serving"].as_bool()), (Some("galera"), Some(true)), "{v}");
+    let nodes = v["store"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), test_galera().unwrap().len(), "{v}");
+    assert!(nodes.iter().all(|n| n["state"] == "Synced" && n["cluster"] == "Primary"), "{v}");
+    let local: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["local"] == true).collect();
+    assert_eq!(local.len(), 1, "{v}");
+    assert_eq!(local[0]["address"], nodes[0]["address"], "the first configured node is this machine's");
+    let out = a.ctl(&["cluster", "status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("galera store, this node serving") && text.contains("(this machine)"), "{text}");
+}

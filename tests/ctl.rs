@@ -103,3 +103,17 @@ fn errors_name_the_problem() {
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn cluster_status_says_a_single_node_is_no_cluster() {
+    let (_dir, cfg) = config_only("ctl-cluster");
+    let (code, out, err) = ctl(&cfg, &["cluster", "status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("not a cluster: the sqlite store has one node; this node is serving"), "{out}");
+    assert!(out.contains("delivering now: nothing"), "{out}");
+    let (code, out, err) = ctl(&cfg, &["--json", "cluster", "status"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((v["store"]["backend"].as_str(), v["store"]["serving"].as_bool()), (Some("sqlite"), Some(true)));
+    assert_eq!(v["delivering"], serde_json::json!([]));
+}

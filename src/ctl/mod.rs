@@ -5,6 +5,7 @@
 //! 4 already exists, 5 the running server could not be reached.
 
 mod archive;
+mod cluster;
 mod directory;
 mod dkim;
 mod mailbox;
@@ -104,6 +105,9 @@ pub enum CtlCommand {
     Log(LogCmd),
     /// Live status of the running server.
     Status,
+    /// The cluster as this node sees it.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
     /// Set the web console's built-in administrator (`admin`) password.
     AdminPassword(directory::PasswordArgs),
     /// Disk, RAID and filesystem health of this machine.
@@ -254,6 +258,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Dkim(c) => dkim::run(&ctx, c).await,
         CtlCommand::Sieve(c) => sieve::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
+        CtlCommand::Cluster(c) => cluster::run(&ctx, c).await,
         CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health | CtlCommand::AdminPassword(_) => Ok(()),
     }
 }

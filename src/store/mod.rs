@@ -257,6 +257,8 @@ contract::contract! {
         fn renew_leases(node: String, entries: Vec<Id>, until: i64) -> ();
         /// Gives up every lease `node` holds (at start: a previous run's claims).
         fn release_leases(node: String) -> usize;
+        /// Entries whose lease runs past `now`, per node holding them.
+        fn leases_by_node(now: i64) -> Vec<NodeLeases>;
         fn queued_message(id: Id) -> Option<QueuedMessage>;
         /// Just the header block of a queued message (local delivery decides by it).
         fn queued_header(id: Id) -> Vec<u8>;

@@ -300,6 +300,8 @@ async fn leases_keep_two_nodes_off_one_entry() {
         let first = s.claim_due("n1".into(), now, 60, 10).await.unwrap();
         assert_eq!(first.len(), 1);
         assert!(s.claim_due("n2".into(), now, 60, 10).await.unwrap().is_empty(), "held by n1");
+        assert_eq!(s.leases_by_node(now).await.unwrap(), [NodeLeases { node: "n1".into(), entries: 1 }]);
+        assert!(s.leases_by_node(now + 61).await.unwrap().is_empty(), "a lapsed lease is no delivery");
         // n1 renews; its lease would otherwise lapse at now + 60.
         s.renew_leases("n1".into(), vec![first[0].id], now + 120).await.unwrap();
         assert!(s.claim_due("n2".into(), now + 90, 60, 10).await.unwrap().is_empty(), "renewed");

@@ -420,6 +420,13 @@ pub struct ChangeMark {
     pub mark: i64,
 }
 
+/// Queue entries one node is delivering now (leased to it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NodeLeases {
+    pub node: String,
+    pub entries: u64,
+}
+
 /// Failed logins counted since a time: from one address, and for one user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AuthFailures {

@@ -253,6 +253,9 @@ impl Backend for Galera {
     async fn release_leases(&self, node: String) -> Result<usize, StoreError> {
         self.cluster.write(Route::Local, async move |tx| queue::release_leases(tx, &node).await).await
     }
+    async fn leases_by_node(&self, now: i64) -> Result<Vec<NodeLeases>, StoreError> {
+        self.cluster.read(async move |tx| queue::leases_by_node(tx, now).await).await
+    }
     async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
         self.cluster.lookup(async move |tx| queue::queued_message(tx, id).await).await
     }

@@ -11,6 +11,7 @@ use mysql_async::Value;
 use super::blob::{self, opt};
 use super::sql::{Stmt, Tx, all, batch, contains, marks, one, rows, run, values};
 use crate::ids::Id;
+use crate::store::NodeLeases;
 use crate::store::{
     EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueueSummary, QueuedMessage, StoreError,
 };
@@ -185,6 +186,17 @@ pub async fn renew_leases(tx: &mut Tx<'_>, node: &str, entries: &[Id], until: i6
 
 pub async fn release_leases(tx: &mut Tx<'_>, node: &str) -> Result<usize, StoreError> {
     Ok(run(tx, "UPDATE queue SET lease_node = NULL, lease_until = NULL WHERE lease_node = ?", (node,)).await? as usize)
+}
+
+pub async fn leases_by_node(tx: &mut Tx<'_>, now: i64) -> Result<Vec<NodeLeases>, StoreError> {
+    let rows: Vec<(String, i64)> = all(
+        tx,
+        "SELECT lease_node, COUNT(*) FROM queue WHERE lease_node IS NOT NULL AND lease_until > ?
+         GROUP BY lease_node ORDER BY lease_node",
+        (now,),
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(node, n)| NodeLeases { node, entries: n as u64 }).collect())
 }
 
 const MESSAGE_COLS: &str = "id, sender, received, size, client_ip, helo, auth_user, message_id, subject";

@@ -171,6 +171,9 @@ impl Backend for Sqlite {
     async fn release_leases(&self, node: String) -> Result<usize, StoreError> {
         self.db.write(move |c| queue::release_leases(c, &node)).await
     }
+    async fn leases_by_node(&self, now: i64) -> Result<Vec<NodeLeases>, StoreError> {
+        self.db.read(move |c| queue::leases_by_node(c, now)).await
+    }
     async fn queued_message(&self, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
         self.db.read(move |c| queue::queued_message(c, id)).await
     }

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ids::Id;
+use crate::store::NodeLeases;
 use crate::store::{
     EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueuedMessage, StoreError,
 };
@@ -79,6 +80,15 @@ pub fn renew_leases(c: &Connection, node: &str, entries: &[Id], until: i64) -> R
 
 pub fn release_leases(c: &Connection, node: &str) -> Result<usize, StoreError> {
     Ok(c.execute("UPDATE queue SET lease_node = NULL, lease_until = NULL WHERE lease_node = ?1", [node])?)
+}
+
+pub fn leases_by_node(c: &Connection, now: i64) -> Result<Vec<NodeLeases>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT lease_node, COUNT(*) FROM queue WHERE lease_node IS NOT NULL AND lease_until > ?1
+         GROUP BY lease_node ORDER BY lease_node",
+    )?;
+    let rows = st.query_map([now], |r| Ok(NodeLeases { node: r.get(0)?, entries: r.get::<_, i64>(1)? as u64 }))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn queued_message(c: &Connection, id: Id) -> Result<Option<QueuedMessage>, StoreError> {

@@ -44,6 +44,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let store = Arc::new(Store::open(&cfg).await?);
     // IDLE sessions here hear of changes made through other cluster nodes.
     tokio::spawn(store.clone().follow_changes());
+    tokio::spawn(crate::store::membership::watch(store.clone()));
     if cfg.demo {
         create_demo(&store).await?;
         create_demo_admin(&cfg)?;

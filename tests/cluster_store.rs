@@ -10,7 +10,8 @@
 //!   deliveries meet Galera's certification conflicts and are retried).
 //! - A Galera node is killed while clients send, then brought back: nothing
 //!   acknowledged is lost or stored twice; the longest wait a client saw is
-//!   printed (docs/benchmarks.md records it).
+//!   printed (docs/benchmarks.md records it); an alert says the node left
+//!   and is cleared when it is back.
 //! - A web login made through one server is honoured by the other, and
 //!   ended everywhere by a logout or a password reset through either.
 //! - IMAP IDLE on one server reports a delivery made through the other
@@ -179,6 +180,12 @@ fn a_galera_node_killed_mid_load_loses_nothing() {
     wait_drained(&s);
     let stored = check_mailboxes(&[&s], &acked);
     assert_eq!(stored, acked.len());
+    // The administrator heard of it: an alert when the node left, cleared
+    // when it was back.
+    let log = s.log();
+    let alerts: Vec<&str> = log.lines().filter(|l| l.contains("cluster.node.") || l.contains("cluster.size")).collect();
+    assert!(alerts.iter().any(|l| l.contains("ALERT Galera node") && l.contains("is not serving")), "{alerts:#?}");
+    assert!(alerts.iter().any(|l| l.contains("cleared")), "{alerts:#?}");
     // The restarted node has every message too.
     let mut via_node2 = cluster.nodes.clone();
     via_node2.swap(0, 1);

@@ -34,6 +34,7 @@
 mod contract;
 mod error;
 mod galera;
+pub mod membership;
 mod sqlite;
 mod types;
 

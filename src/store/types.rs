@@ -603,6 +603,9 @@ pub struct NodeStatus {
     pub cluster_size: u32,
     /// Whether this node is the one on this machine (the one whose health gates serving).
     pub local: bool,
+    /// Whether the node serves (Primary, and Synced or donating state).
+    #[serde(default)]
+    pub serving: bool,
 }
 
 /// The header line local delivery adds (RFC 5321 §4.4); kept apart from the shared body.

@@ -203,6 +203,7 @@ impl Cluster {
                     cluster: h.cluster,
                     cluster_size: h.size,
                     local: i == 0,
+                    serving: h.serving,
                 }
             })
             .collect()

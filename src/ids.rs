@@ -41,6 +41,13 @@ impl fmt::Display for Id {
 }
 
 /// Random printable token (passwords, MIME boundaries, Message-ID left parts).
+/// The SHA-256 of `data` in lowercase hex: content ids of bodies, the
+/// store's keys for web session tokens.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut raw = vec![0u8; len];

@@ -64,8 +64,7 @@ pub struct Sessions {
 
 /// The store's key for a token.
 fn key(token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::ids::sha256_hex(token.as_bytes())
 }
 
 impl Sessions {

@@ -14,8 +14,7 @@ use crate::summary::Summary;
 pub const CHUNK: usize = 1 << 20;
 
 pub fn blob_id(data: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::ids::sha256_hex(data)
 }
 
 /// Stores a body once under its SHA-256 and returns the id.

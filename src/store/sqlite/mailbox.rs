@@ -12,8 +12,7 @@ use crate::summary::Summary;
 
 /// Stores a body once under its SHA-256 and returns the id.
 pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
-    let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    let id: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let id = crate::ids::sha256_hex(data);
     let added = c.execute(
         "INSERT OR IGNORE INTO blobs (id, size, data) VALUES (?1, ?2, ?3)",
         params![id, data.len() as i64, data],

@@ -7,6 +7,7 @@ pub mod alert;
 pub mod archive;
 pub mod cidr;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod control;

@@ -23,6 +23,14 @@ enum Command {
     Ctl(Box<hato::ctl::CtlArgs>),
     /// PID 1 of the appliance: bring the box up, supervise its services, power off cleanly.
     Init,
+    /// This node's MariaDB Galera server, as the supervisor runs it: waits for
+    /// `hato ctl cluster init` or `join`, then starts (recovering after a crash)
+    /// and becomes mariadbd.
+    GaleraNode {
+        /// The cluster directory (`<data_dir>/cluster`).
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Run services under the supervisor (what `hato init` does on the appliance).
     Supervise {
         #[arg(long)]
@@ -60,6 +68,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Init => hato::supervisor::init::main(),
+        Command::GaleraNode { dir } => {
+            if let Err(e) = hato::logs::init("info") {
+                eprintln!("hato: {e}");
+            }
+            // my.cnf names its files by this path, for mariadbd started elsewhere.
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            let e = hato::cluster::mariadb::run(&hato::cluster::node::Dir(dir));
+            eprintln!("hato galera-node: {e}");
+            ExitCode::from(1)
+        }
         Command::Supervise { config } => {
             let cfg = match hato::supervisor::load(&config) {
                 Ok(c) => c,

@@ -41,6 +41,15 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let server_sieve = Arc::new(crate::sieve::server::ServerScript::load(path, required).map_err(ServeError::Startup)?);
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    // The node API first: a member lets nodes in whatever its store is doing.
+    let cluster = cfg.cluster_dir();
+    if cluster.exists() {
+        let node = cluster.load().map_err(|e| ServeError::Startup(e.to_string()))?;
+        let addr = crate::cluster::join::api_addr(&node).to_string();
+        if let Some(l) = open(&addr, "cluster-api").await? {
+            tokio::spawn(crate::cluster::join::serve(cluster, l));
+        }
+    }
     let store = Arc::new(Store::open(&cfg).await?);
     // IDLE sessions here hear of changes made through other cluster nodes.
     tokio::spawn(store.clone().follow_changes());

@@ -2,6 +2,8 @@
 //! removed in place (comments and layout stay, via toml_edit), and the
 //! result must load as a valid configuration before anything is written.
 
+use std::path::Path;
+
 use toml_edit::{DocumentMut, Item, Value};
 
 use super::{Config, ConfigError};
@@ -51,6 +53,35 @@ pub fn apply(text: &str, changes: &[Change]) -> Result<String, ConfigError> {
     let cfg: Config = toml::from_str(&out).map_err(|e| invalid(e.to_string()))?;
     cfg.validate()?;
     Ok(out)
+}
+
+/// Changes the configuration file at `path` in place (see `apply`), keeping
+/// the old text as a backup.
+pub fn change_file(path: &Path, data_dir: &Path, changes: &[Change]) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let new = apply(&text, changes)?;
+    write(path, data_dir, &text, &new).map_err(|source| ConfigError::Write { path: path.into(), source })
+}
+
+/// Saves the new text with a backup of the old. Beside the file when its
+/// directory is ours (written whole, then renamed); on the appliance only the
+/// file itself is the mail service's, so the backup goes to the data
+/// directory and the file is rewritten in place and synced.
+fn write(path: &Path, data_dir: &Path, old: &str, new: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("toml.tmp");
+    match std::fs::write(&tmp, new) {
+        Ok(()) => {
+            std::fs::write(path.with_extension("toml.bak"), old)?;
+            std::fs::rename(&tmp, path)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            std::fs::write(data_dir.join("hato.toml.bak"), old)?;
+            let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path)?;
+            std::io::Write::write_all(&mut f, new.as_bytes())?;
+            f.sync_all()
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("cannot write config file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
     #[error("config value {key} is invalid: {message}")]
     Invalid { key: &'static str, message: String },
 }
@@ -449,6 +451,12 @@ impl Config {
 
     pub fn control_socket(&self) -> PathBuf {
         self.data_dir.join("control.sock")
+    }
+
+    /// This node's cluster directory (see `cluster::node`); there is a
+    /// cluster only when it holds a cluster.toml.
+    pub fn cluster_dir(&self) -> crate::cluster::node::Dir {
+        crate::cluster::node::Dir(self.data_dir.join("cluster"))
     }
 }
 

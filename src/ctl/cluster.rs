@@ -1,9 +1,15 @@
-//! `hato ctl cluster`: the cluster as this node sees it.
+//! `hato ctl cluster`: forming a cluster, and the cluster as this node sees it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::{CtlError, Ctx};
+use super::{CtlError, Ctx, Out};
+use crate::cluster::Layout;
+use crate::cluster::node::{NodeFile, Ports};
+use crate::config::Config;
 use crate::store::{NodeLeases, QueueSummary, StoreStatus};
 
 #[derive(Debug, Subcommand)]
@@ -12,6 +18,111 @@ pub enum ClusterCmd {
     /// whether this node serves, the queue, and what each Hato node is
     /// delivering now.
     Status,
+    /// Make this node the first of a new cluster: its CA, this node's
+    /// certificate, the database secrets, and `[store]` switched to Galera.
+    /// The supervisor's galera service then starts the database.
+    Init {
+        /// This node's address on the cluster network.
+        #[arg(long)]
+        address: IpAddr,
+        /// The cluster's name.
+        #[arg(long, default_value = "hato")]
+        name: String,
+        /// This node's name (default: `store.node_name`, else the host name).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// Ports: SQL, Galera replication, IST, state transfer, node API.
+        #[arg(long, value_delimiter = ',', num_args = 5, default_values_t = [3306u16, 4567, 4568, 4444, 7443])]
+        ports: Vec<u16>,
+    },
+    /// Print a one-time token (valid one hour) that lets one new node join through this member.
+    Token,
+    /// Join the cluster of the member named in TOKEN (from `hato ctl cluster token` there).
+    Join {
+        token: String,
+        /// This node's address on the cluster network.
+        #[arg(long)]
+        address: IpAddr,
+        #[arg(long)]
+        node_name: Option<String>,
+    },
+}
+
+impl ClusterCmd {
+    /// Whether the command forms the cluster (and so runs without the store).
+    pub fn forms(&self) -> bool {
+        !matches!(self, ClusterCmd::Status)
+    }
+}
+
+fn layout(cfg: &Config) -> Layout {
+    Layout { mysql_dir: cfg.data_dir.join("mysql"), run_dir: cfg.data_dir.join("mysql-run") }
+}
+
+/// The configuration file `init` and `join` point at the cluster.
+fn config_file(path: Option<&Path>) -> Result<PathBuf, CtlError> {
+    path.map(Path::to_path_buf).ok_or_else(|| {
+        CtlError::Usage(
+            "give the configuration file with --config: its [store] section is switched to the cluster".into(),
+        )
+    })
+}
+
+/// `init`, `token` and `join`: they run before there is a cluster store to open.
+pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCmd) -> Result<(), CtlError> {
+    let dir = cfg.cluster_dir();
+    let node_name = |n: Option<String>| n.unwrap_or_else(|| crate::store::Store::node_name(cfg));
+    let node = match cmd {
+        ClusterCmd::Status => return Err(CtlError::Usage("status needs the store".into())),
+        ClusterCmd::Token => {
+            let token = crate::cluster::join::new_token(&dir)?;
+            let v = serde_json::json!({ "token": token.to_string(), "valid_secs": crate::cluster::join::TOKEN_LIFETIME_SECS });
+            out.show(&v, || {
+                format!("{token}\n\nOn the new node: hato ctl cluster join {token} --address ITS-ADDRESS\n(valid one hour, once)")
+            });
+            return Ok(());
+        }
+        ClusterCmd::Init { address, name, node_name: n, ports } => {
+            let file = config_file(config)?;
+            let [sql, gcomm, ist, sst, api] = ports[..] else {
+                return Err(CtlError::Usage("--ports takes five numbers: sql,gcomm,ist,sst,api".into()));
+            };
+            let node = crate::cluster::init(
+                &dir,
+                &name,
+                &node_name(n),
+                address,
+                Ports { sql, gcomm, ist, sst, api },
+                layout(cfg),
+            )?;
+            crate::config::edit::change_file(&file, &cfg.data_dir, &crate::cluster::store_settings(&node, &dir))?;
+            node
+        }
+        ClusterCmd::Join { token, address, node_name: n } => {
+            let file = config_file(config)?;
+            let token: crate::cluster::join::Token = token.parse()?;
+            let name = node_name(n);
+            let welcome = crate::cluster::join::request(&token, &name, address).await?;
+            let node = crate::cluster::accept(&dir, welcome, &name, address, layout(cfg))?;
+            crate::config::edit::change_file(&file, &cfg.data_dir, &crate::cluster::store_settings(&node, &dir))?;
+            node
+        }
+    };
+    out.show(&node, || formed(&node));
+    Ok(())
+}
+
+fn formed(node: &NodeFile) -> String {
+    let members: Vec<String> = node.members.iter().map(|m| m.to_string()).collect();
+    format!(
+        "node {} ({}) is a member of cluster {} with {}\n\
+         The database starts with the galera service (`hato galera-node`); then restart hato serve,\n\
+         which now uses it. `hato ctl cluster status` shows when this node serves.",
+        node.node_name,
+        node.address,
+        node.name,
+        members.join(", ")
+    )
 }
 
 #[derive(Serialize)]
@@ -23,6 +134,9 @@ struct ClusterStatus {
 
 pub async fn run(ctx: &Ctx, cmd: ClusterCmd) -> Result<(), CtlError> {
     match cmd {
+        ClusterCmd::Init { .. } | ClusterCmd::Token | ClusterCmd::Join { .. } => {
+            return Err(CtlError::Usage("init, token and join run before the store is opened".into()));
+        }
         ClusterCmd::Status => {
             let s = &ctx.store;
             let v = ClusterStatus {

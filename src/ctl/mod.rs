@@ -38,6 +38,8 @@ pub enum CtlError {
     Stdin(std::io::Error),
     #[error(transparent)]
     Directory(#[from] crate::directory::DirectoryError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 impl CtlError {
@@ -48,6 +50,9 @@ impl CtlError {
             CtlError::Store(StoreError::Exists(_)) => 4,
             CtlError::Store(StoreError::Invalid(_)) => 2,
             CtlError::Control(ControlError::Connect { .. }) => 5,
+            CtlError::Cluster(
+                crate::cluster::ClusterError::Token(_) | crate::cluster::ClusterError::AlreadyMember(_),
+            ) => 2,
             _ => 1,
         }
     }
@@ -217,6 +222,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
             });
             return Ok(());
         }
+        CtlCommand::Cluster(c) if c.forms() => return cluster::form(&cfg, args.config.as_deref(), &out, c).await,
         CtlCommand::Status => {
             let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::Status).await?;
             out.show(&data, || {

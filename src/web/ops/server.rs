@@ -462,11 +462,8 @@ pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'st
             Change::Set(k, _) | Change::Remove(k) => *k,
         })
         .collect();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| WebError::BadRequest(format!("cannot read {}: {e}", path.display())))?;
-    let new = crate::config::edit::apply(&text, &changes).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    write_config(&path, &c.app.cfg.data_dir, &text, &new)
-        .map_err(|e| WebError::BadRequest(format!("cannot write {}: {e}", path.display())))?;
+    crate::config::edit::change_file(&path, &c.app.cfg.data_dir, &changes)
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
     c.audit(
         "settings.update",
         &path.display().to_string(),
@@ -474,27 +471,6 @@ pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'st
     )
     .await;
     Ok(changed)
-}
-
-/// Saves the new text with a backup of the old. Beside the file when its
-/// directory is ours (written whole, then renamed); on the appliance only the
-/// file itself is the mail service's, so the backup goes to the data
-/// directory and the file is rewritten in place and synced.
-fn write_config(path: &std::path::Path, data_dir: &std::path::Path, old: &str, new: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("toml.tmp");
-    match std::fs::write(&tmp, new) {
-        Ok(()) => {
-            std::fs::write(path.with_extension("toml.bak"), old)?;
-            std::fs::rename(&tmp, path)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            std::fs::write(data_dir.join("hato.toml.bak"), old)?;
-            let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path)?;
-            std::io::Write::write_all(&mut f, new.as_bytes())?;
-            f.sync_all()
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Whether a supervisor restarts this process when it ends (the appliance).

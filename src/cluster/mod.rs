@@ -1,0 +1,192 @@
+//! Forming a cluster and running this node's part of it.
+//!
+//! - `node`: the cluster directory (`cluster.toml`, certificates, secrets).
+//! - `pki`: the cluster's CA and the nodes' certificates.
+//! - `join`: join tokens and the node API that lets a new node in.
+//! - `mariadb`: `hato galera-node`, this node's MariaDB Galera server.
+//!
+//! `init` makes a one-node cluster here; `accept` makes this node a member
+//! from a member's `Welcome`. Both leave the database itself to
+//! `galera-node` (which the supervisor runs) and return the `[store]`
+//! settings that point `hato serve` at it.
+//!
+//! Invariants: only `init` on an empty data directory, or the last node of an
+//! orderly shutdown of every node, starts a new primary component (see
+//! `mariadb`); a join token is used at most once; a node trusts a member only
+//! through the CA fingerprint its token names.
+
+pub mod join;
+pub mod mariadb;
+pub mod node;
+pub mod pki;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use toml_edit::Value;
+
+use crate::config::edit::Change;
+use node::{Dir, NodeFile, Ports};
+
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path} is invalid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("this node is already part of a cluster ({0} exists); `hato ctl cluster leave` first")]
+    AlreadyMember(PathBuf),
+    #[error("certificate: {0}")]
+    Pki(String),
+    #[error("join token not usable: {0}")]
+    Token(String),
+    #[error("the member refused the join: {0}")]
+    Refused(String),
+    #[error("node API connection failed: {0} (is the member's hato serve running, port reachable?)")]
+    Api(std::io::Error),
+    #[error("node API: {0}")]
+    Protocol(String),
+    #[error("cannot start MariaDB: {0}")]
+    Start(String),
+}
+
+/// Where this node keeps its database and runtime files, chosen by whoever forms it.
+pub struct Layout {
+    pub mysql_dir: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+/// Makes a new one-node cluster in `dir`: CA, this node's certificate,
+/// database secrets; `galera-node` starts it as a new cluster.
+pub fn init(
+    dir: &Dir,
+    name: &str,
+    node_name: &str,
+    address: IpAddr,
+    ports: Ports,
+    layout: Layout,
+) -> Result<NodeFile, ClusterError> {
+    refuse_if_member(dir)?;
+    let ca = pki::new_ca(name)?;
+    let pair = pki::node_certificate(name, &ca.key_pem, node_name, address)?;
+    let node = NodeFile {
+        name: name.into(),
+        node_name: node_name.into(),
+        address,
+        members: vec![address],
+        bootstrap: true,
+        mysql_dir: layout.mysql_dir,
+        run_dir: layout.run_dir,
+        ports,
+        suspect_timeout: "PT2S".into(),
+    };
+    dir.write(&dir.ca_cert(), &ca.cert_pem)?;
+    dir.write(&dir.ca_key(), &ca.key_pem)?;
+    dir.write(&dir.cert(), &format!("{}{}", pair.cert_pem, ca.cert_pem))?;
+    dir.write(&dir.key(), &pair.key_pem)?;
+    dir.write(&dir.db_password(), &crate::ids::token(32))?;
+    dir.write(&dir.sst_password(), &crate::ids::token(32))?;
+    // cluster.toml last: its presence is what starts galera-node.
+    dir.save(&node)?;
+    dir.share_with_mariadb();
+    Ok(node)
+}
+
+/// Makes this node a member with what the member sent.
+pub fn accept(
+    dir: &Dir,
+    w: join::Welcome,
+    node_name: &str,
+    address: IpAddr,
+    layout: Layout,
+) -> Result<NodeFile, ClusterError> {
+    refuse_if_member(dir)?;
+    let node = NodeFile {
+        name: w.name,
+        node_name: node_name.into(),
+        address,
+        members: w.members,
+        bootstrap: false,
+        mysql_dir: layout.mysql_dir,
+        run_dir: layout.run_dir,
+        ports: w.ports,
+        suspect_timeout: w.suspect_timeout,
+    };
+    dir.write(&dir.ca_cert(), &w.ca_pem)?;
+    dir.write(&dir.ca_key(), &w.ca_key_pem)?;
+    dir.write(&dir.cert(), &w.cert_pem)?;
+    dir.write(&dir.key(), &w.key_pem)?;
+    dir.write(&dir.db_password(), &w.db_password)?;
+    dir.write(&dir.sst_password(), &w.sst_password)?;
+    dir.save(&node)?;
+    dir.share_with_mariadb();
+    Ok(node)
+}
+
+fn refuse_if_member(dir: &Dir) -> Result<(), ClusterError> {
+    if dir.exists() { Err(ClusterError::AlreadyMember(dir.file())) } else { Ok(()) }
+}
+
+/// The `[store]` settings that make `hato serve` use this node's cluster:
+/// its own database node first, then the other members.
+pub fn store_settings(node: &NodeFile, dir: &Dir) -> Vec<Change> {
+    let mut nodes = toml_edit::Array::new();
+    nodes.push(NodeFile::at(node.address, node.ports.sql));
+    for p in node.peers() {
+        nodes.push(NodeFile::at(p, node.ports.sql));
+    }
+    let path = |p: &Path| Value::from(p.display().to_string());
+    vec![
+        Change::Set("store.backend", "galera".into()),
+        Change::Set("store.node_name", node.node_name.as_str().into()),
+        Change::Set("store.galera.nodes", Value::Array(nodes)),
+        Change::Set("store.galera.password_file", path(&dir.db_password())),
+        Change::Set("store.galera.tls_ca", path(&dir.ca_cert())),
+        Change::Remove("store.galera.password"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_makes_a_bootstrapping_member_once_and_settings_that_load() {
+        let base = std::env::temp_dir().join(format!("hato-cluster-form-{}", std::process::id()));
+        let layout = |n: &str| Layout { mysql_dir: base.join(n).join("mysql"), run_dir: base.join(n).join("run") };
+        let d1 = Dir(base.join("n1/cluster"));
+        let a1: IpAddr = "10.9.0.1".parse().unwrap();
+        let n1 = init(&d1, "c", "n1", a1, Ports::default(), layout("n1")).unwrap();
+        assert!(n1.bootstrap);
+        assert!(matches!(
+            init(&d1, "c", "n1", a1, Ports::default(), layout("n1")),
+            Err(ClusterError::AlreadyMember(_))
+        ));
+        let token = join::new_token(&d1).unwrap();
+        let parsed: join::Token = token.to_string().parse().unwrap();
+        assert_eq!(parsed, token);
+        let settings = store_settings(&n1, &d1);
+        let text = crate::config::edit::apply("", &settings).unwrap();
+        assert!(text.contains("nodes = [\"10.9.0.1:3306\"]"), "{text}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_malformed_token_is_refused_with_the_reason() {
+        for (bad, why) in [
+            ("HATO2/10.0.0.1:7443/aa/secretsecretsecret", "HATO1"),
+            ("HATO1/10.0.0.1/".to_string().leak(), "four parts"),
+            (
+                "HATO1/nothere/0000000000000000000000000000000000000000000000000000000000000000/secretsecretsecret",
+                "IP:port",
+            ),
+            ("HATO1/10.0.0.1:7443/xyz/secretsecretsecret", "64 hex"),
+        ] {
+            let e = bad.parse::<join::Token>().unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

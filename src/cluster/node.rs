@@ -1,0 +1,191 @@
+//! This node's cluster directory: `cluster.toml` (who we are, who the members
+//! are, which ports), the CA and this node's certificate, and the database
+//! secrets, each in its own file so that MariaDB's user can be given read
+//! access to what it needs and nothing else.
+//!
+//! ```text
+//! <data_dir>/cluster/
+//!   cluster.toml     name, node name, address, members, ports, data directories
+//!   ca.pem ca.key    the cluster's CA (every member holds the key: any member lets nodes in)
+//!   node.pem node.key
+//!   db.password      Hato's database user
+//!   sst.password     the state-transfer user (mariabackup on the donor)
+//!   tokens.json      join tokens not yet used (hashes and expiry)
+//! ```
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ClusterError;
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// The cluster's name (Galera refuses members of another cluster).
+    pub name: String,
+    /// This node's name: Galera's node name and Hato's `store.node_name`.
+    pub node_name: String,
+    /// This node's address on the cluster network.
+    pub address: IpAddr,
+    /// Every member's address known here, this node's included. A node
+    /// needs one live member in the list to find the cluster.
+    pub members: Vec<IpAddr>,
+    /// Set by `init`: `galera-node` starts a new cluster, but only on an
+    /// empty data directory, so a later start never makes a second primary.
+    #[serde(default)]
+    pub bootstrap: bool,
+    /// MariaDB's data directory.
+    pub mysql_dir: PathBuf,
+    /// Where MariaDB's socket, pid file and generated my.cnf go.
+    pub run_dir: PathBuf,
+    #[serde(default)]
+    pub ports: Ports,
+    /// Galera's evs.suspect_timeout: how long a silent member is waited for.
+    /// Survivors stall about this long plus a second when a node dies.
+    #[serde(default = "default_suspect")]
+    pub suspect_timeout: String,
+}
+
+fn default_suspect() -> String {
+    "PT2S".into()
+}
+
+/// The same on every member (a joiner takes its peer's).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ports {
+    pub sql: u16,
+    pub gcomm: u16,
+    pub ist: u16,
+    pub sst: u16,
+    /// The node API (joins; later log search across nodes).
+    pub api: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports { sql: 3306, gcomm: 4567, ist: 4568, sst: 4444, api: 7443 }
+    }
+}
+
+/// The files of a cluster directory.
+#[derive(Clone, Debug)]
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn file(&self) -> PathBuf {
+        self.0.join("cluster.toml")
+    }
+    pub fn ca_cert(&self) -> PathBuf {
+        self.0.join("ca.pem")
+    }
+    pub fn ca_key(&self) -> PathBuf {
+        self.0.join("ca.key")
+    }
+    pub fn cert(&self) -> PathBuf {
+        self.0.join("node.pem")
+    }
+    pub fn key(&self) -> PathBuf {
+        self.0.join("node.key")
+    }
+    pub fn db_password(&self) -> PathBuf {
+        self.0.join("db.password")
+    }
+    pub fn sst_password(&self) -> PathBuf {
+        self.0.join("sst.password")
+    }
+    pub fn tokens(&self) -> PathBuf {
+        self.0.join("tokens.json")
+    }
+
+    pub fn exists(&self) -> bool {
+        self.file().exists()
+    }
+
+    pub fn load(&self) -> Result<NodeFile, ClusterError> {
+        let path = self.file();
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ClusterError::Read { path: path.clone(), source })?;
+        toml::from_str(&text).map_err(|e| ClusterError::Invalid { path, message: e.to_string() })
+    }
+
+    pub fn save(&self, node: &NodeFile) -> Result<(), ClusterError> {
+        let text =
+            toml::to_string(node).map_err(|e| ClusterError::Invalid { path: self.file(), message: e.to_string() })?;
+        self.write(&self.file(), &text)
+    }
+
+    pub fn read(&self, path: &Path) -> Result<String, ClusterError> {
+        std::fs::read_to_string(path).map_err(|source| ClusterError::Read { path: path.into(), source })
+    }
+
+    /// A secret's first line.
+    pub fn secret(&self, path: &Path) -> Result<String, ClusterError> {
+        Ok(self.read(path)?.lines().next().unwrap_or_default().trim().to_string())
+    }
+
+    /// Writes a file of the directory: owner-only at first, opened to
+    /// MariaDB's group by `share_with_mariadb`.
+    pub fn write(&self, path: &Path, text: &str) -> Result<(), ClusterError> {
+        crate::files::write_private(path, text.as_bytes())
+            .map_err(|source| ClusterError::Write { path: path.into(), source })
+    }
+
+    /// MariaDB (its own user) reads the certificates, the secrets and
+    /// cluster.toml; the CA key and the tokens stay with their owner.
+    pub fn share_with_mariadb(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let group = nix::unistd::Group::from_name("mysql").ok().flatten();
+        let mut paths =
+            vec![self.file(), self.ca_cert(), self.cert(), self.key(), self.db_password(), self.sst_password()];
+        paths.push(self.0.clone());
+        for p in paths {
+            if let Some(g) = &group {
+                let _ = nix::unistd::chown(&p, None, Some(g.gid));
+            }
+            let mode = if p == self.0 { 0o750 } else { 0o640 };
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+impl NodeFile {
+    /// `host:port` of a member's service.
+    pub fn at(addr: IpAddr, port: u16) -> String {
+        std::net::SocketAddr::new(addr, port).to_string()
+    }
+
+    /// The members other than this node.
+    pub fn peers(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.members.iter().copied().filter(move |m| *m != self.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_file_round_trips_and_lists_its_peers() {
+        let dir = std::env::temp_dir().join(format!("hato-node-file-{}", std::process::id()));
+        let d = Dir(dir.clone());
+        let node = NodeFile {
+            name: "c".into(),
+            node_name: "n2".into(),
+            address: "10.0.0.2".parse().unwrap(),
+            members: vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()],
+            bootstrap: false,
+            mysql_dir: "/data/mysql".into(),
+            run_dir: "/run/mysqld".into(),
+            ports: Ports::default(),
+            suspect_timeout: default_suspect(),
+        };
+        d.save(&node).unwrap();
+        assert_eq!(d.load().unwrap(), node);
+        assert_eq!(node.peers().collect::<Vec<_>>(), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(NodeFile::at(node.address, 3306), "10.0.0.2:3306");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -47,10 +47,13 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         let node = cluster.load().map_err(|e| ServeError::Startup(e.to_string()))?;
         let addr = crate::cluster::join::api_addr(&node).to_string();
         if let Some(l) = open(&addr, "cluster-api").await? {
-            tokio::spawn(crate::cluster::join::serve(cluster, l));
+            tokio::spawn(crate::cluster::join::serve(cluster.clone(), l));
         }
     }
     let store = Arc::new(Store::open(&cfg).await?);
+    if cluster.exists() {
+        tokio::spawn(crate::cluster::remember_members(store.clone(), cluster.clone()));
+    }
     // IDLE sessions here hear of changes made through other cluster nodes.
     tokio::spawn(store.clone().follow_changes());
     tokio::spawn(crate::store::membership::watch(store.clone()));

@@ -91,7 +91,6 @@ pub fn init(
     dir.write(&dir.sst_password(), &crate::ids::token(32))?;
     // cluster.toml last: its presence is what starts galera-node.
     dir.save(&node)?;
-    dir.share_with_mariadb();
     Ok(node)
 }
 
@@ -122,8 +121,28 @@ pub fn accept(
     dir.write(&dir.db_password(), &w.db_password)?;
     dir.write(&dir.sst_password(), &w.sst_password)?;
     dir.save(&node)?;
-    dir.share_with_mariadb();
     Ok(node)
+}
+
+/// Keeps cluster.toml's member list up to date with the members this
+/// node's Galera server reports, for the life of `hato serve`.
+pub async fn remember_members(store: std::sync::Arc<crate::store::Store>, dir: Dir) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        let Ok(status) = store.status().await else { continue };
+        let seen: Vec<IpAddr> = status
+            .nodes
+            .iter()
+            .filter(|n| n.local)
+            .flat_map(|n| n.members.iter())
+            .filter_map(|a| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+            .collect();
+        match dir.remember(&seen) {
+            Ok(true) => tracing::info!(target: "hato::cluster", "member list updated from Galera"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(target: "hato::cluster", "cannot update the member list: {e}"),
+        }
+    }
 }
 
 fn refuse_if_member(dir: &Dir) -> Result<(), ClusterError> {

@@ -111,10 +111,28 @@ impl Dir {
         toml::from_str(&text).map_err(|e| ClusterError::Invalid { path, message: e.to_string() })
     }
 
+    /// Writes cluster.toml (replacing it whole, so it is opened to MariaDB's group again after).
     pub fn save(&self, node: &NodeFile) -> Result<(), ClusterError> {
         let text =
             toml::to_string(node).map_err(|e| ClusterError::Invalid { path: self.file(), message: e.to_string() })?;
-        self.write(&self.file(), &text)
+        self.write(&self.file(), &text)?;
+        self.share_with_mariadb();
+        Ok(())
+    }
+
+    /// Adds members Galera reports that the list lacks (a node let in
+    /// through another member), so a restart can find the cluster through
+    /// any of them. Members are never dropped here: a node that is down is
+    /// still a member. True if the list changed.
+    pub fn remember(&self, seen: &[IpAddr]) -> Result<bool, ClusterError> {
+        let mut node = self.load()?;
+        let new: Vec<IpAddr> = seen.iter().copied().filter(|a| !node.members.contains(a)).collect();
+        if new.is_empty() {
+            return Ok(false);
+        }
+        node.members.extend(new);
+        self.save(&node)?;
+        Ok(true)
     }
 
     pub fn read(&self, path: &Path) -> Result<String, ClusterError> {
@@ -186,6 +204,10 @@ mod tests {
         assert_eq!(d.load().unwrap(), node);
         assert_eq!(node.peers().collect::<Vec<_>>(), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
         assert_eq!(NodeFile::at(node.address, 3306), "10.0.0.2:3306");
+        let seen: Vec<IpAddr> = vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()];
+        assert!(d.remember(&seen).unwrap());
+        assert!(!d.remember(&seen).unwrap(), "nothing new the second time");
+        assert_eq!(d.load().unwrap().members.len(), 3);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -32,7 +32,7 @@ pub enum ClusterCmd {
         #[arg(long)]
         node_name: Option<String>,
         /// Ports: SQL, Galera replication, IST, state transfer, node API.
-        #[arg(long, value_delimiter = ',', num_args = 5, default_values_t = [3306u16, 4567, 4568, 4444, 7443])]
+        #[arg(long, value_delimiter = ',', default_values_t = [3306u16, 4567, 4568, 4444, 7443])]
         ports: Vec<u16>,
     },
     /// Print a one-time token (valid one hour) that lets one new node join through this member.

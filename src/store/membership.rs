@@ -82,6 +82,7 @@ mod tests {
             cluster_size: size,
             local,
             serving,
+            members: Vec::new(),
         }
     }
 

@@ -606,6 +606,9 @@ pub struct NodeStatus {
     /// Whether the node serves (Primary, and Synced or donating state).
     #[serde(default)]
     pub serving: bool,
+    /// The cluster's members' client addresses as this node sees them.
+    #[serde(default)]
+    pub members: Vec<String>,
 }
 
 /// The header line local delivery adds (RFC 5321 §4.4); kept apart from the shared body.

@@ -75,6 +75,8 @@ struct Health {
     state: String,
     cluster: String,
     size: u32,
+    /// The members' client addresses as this node last saw them (wsrep_incoming_addresses).
+    members: Vec<String>,
     /// When `serving` last changed.
     since: Instant,
 }
@@ -176,6 +178,7 @@ impl Cluster {
                     state: "unknown".into(),
                     cluster: String::new(),
                     size: 0,
+                    members: Vec::new(),
                     since: Instant::now(),
                 }),
             });
@@ -204,6 +207,7 @@ impl Cluster {
                     cluster_size: h.size,
                     local: i == 0,
                     serving: h.serving,
+                    members: h.members,
                 }
             })
             .collect()
@@ -412,6 +416,7 @@ impl Node {
             Ok(Ok(r)) => {
                 let serving = r.ready && r.cluster == "Primary" && (r.state == "Synced" || r.state == "Donor/Desynced");
                 self.set(serving, r.state, r.cluster, r.size);
+                self.health.lock().unwrap_or_else(|p| p.into_inner()).members = r.members;
             }
             Ok(Err(_)) | Err(_) => self.set(false, DOWN.into(), String::new(), 0),
         }
@@ -423,6 +428,7 @@ struct Reading {
     cluster: String,
     state: String,
     size: u32,
+    members: Vec<String>,
 }
 
 /// One reading of a node's wsrep status, on the monitor's own connection.
@@ -434,7 +440,8 @@ async fn read_health(conn: &mut Option<Conn>, opts: &Opts) -> Result<Reading, St
     let rows: Result<Vec<(String, String)>, _> = c
         .query(
             "SHOW GLOBAL STATUS WHERE Variable_name IN
-             ('wsrep_ready', 'wsrep_cluster_status', 'wsrep_local_state_comment', 'wsrep_cluster_size')",
+             ('wsrep_ready', 'wsrep_cluster_status', 'wsrep_local_state_comment', 'wsrep_cluster_size',
+              'wsrep_incoming_addresses')",
         )
         .await;
     let rows = match rows {
@@ -450,6 +457,9 @@ async fn read_health(conn: &mut Option<Conn>, opts: &Opts) -> Result<Reading, St
         cluster: get("wsrep_cluster_status").unwrap_or_default(),
         state: get("wsrep_local_state_comment").unwrap_or_else(|| "not a Galera node".into()),
         size: get("wsrep_cluster_size").and_then(|v| v.parse().ok()).unwrap_or(0),
+        members: get("wsrep_incoming_addresses")
+            .map(|v| v.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect())
+            .unwrap_or_default(),
     })
 }
 

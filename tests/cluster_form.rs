@@ -1,0 +1,284 @@
+//! Forming a cluster as an administrator does, with real MariaDB Galera
+//! servers that Hato itself starts (`hato galera-node`), on three loopback
+//! addresses:
+//!
+//! - `cluster init` on the first node, `cluster token` there, `cluster join`
+//!   on the second; the third joins through the second (any member lets
+//!   nodes in); a used token is refused. Each joiner gets a full copy by
+//!   mariabackup over TLS. Mail sent to one node is read over IMAP on another.
+//! - A node's database is killed (-9) while mail keeps coming through the
+//!   others; started again, it recovers its position and catches up by IST,
+//!   and its server shows the mail.
+//! - The first node learns of the third (let in by the second) from Galera.
+//! - An orderly stop of every node, then all started at once: the last one
+//!   stopped starts the cluster again, the others join it, nobody is told to.
+//! - A power loss (every database killed at once), then all started: the
+//!   cluster re-forms by itself and every acknowledged message is there.
+//!
+//! Needs root (MariaDB runs as its own user) and mariadb-server, galera-4,
+//! mariadb-backup, socat (scripts/deps installs them); without them the
+//! test only says so, unless HATO_REQUIRE_GALERA=1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// sql, gcomm, ist, sst, api: the same on every node, each node on its own address.
+const PORTS: &str = "33306,34567,34568,34444,37443";
+
+fn address(i: usize) -> String {
+    format!("127.0.10.{i}")
+}
+
+/// One node's `hato galera-node`, which becomes its mariadbd.
+struct Db {
+    cluster_dir: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Db {
+    fn new(server: &Server) -> Db {
+        Db { cluster_dir: server.dir.join("data/cluster"), log: server.dir.join("galera-node.log"), child: None }
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(BIN)
+            .args(["galera-node", "--dir"])
+            .arg(&self.cluster_dir)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start hato galera-node");
+        self.child = Some(child);
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM (an orderly shutdown) and wait for the exit.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// wsrep status variables through the node's own socket (as root).
+    fn status(&self, name: &str) -> String {
+        let cnf = self.cluster_dir.parent().unwrap().join("mysql-run/my.cnf");
+        let out = Command::new("mariadb")
+            .arg(format!("--defaults-file={}", cnf.display()))
+            .args(["-N", "-B", "-e", &format!("SHOW STATUS LIKE '{name}'")])
+            .output();
+        match out {
+            Ok(o) => String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1).unwrap_or("").to_string(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the node is Synced in a cluster of `size`.
+    fn wait_synced(&mut self, size: u32, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.status("wsrep_local_state_comment") == "Synced"
+                && self.status("wsrep_cluster_size") == size.to_string()
+            {
+                return;
+            }
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("galera-node exited ({st}):\n{}", tail(&self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("not Synced in a cluster of {size} after {within:?}:\n{}", tail(&self.log()));
+    }
+
+    /// The last "starting MariaDB Galera start=…" decision in the log.
+    fn last_start(&self) -> String {
+        let log = self.log();
+        log.lines()
+            .rev()
+            .find_map(|l| l.split_once("start=").map(|(_, r)| r.split_whitespace().next().unwrap_or("").to_string()))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn can_run() -> bool {
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
+    let tools = ["/usr/sbin/mariadbd", "/usr/bin/mariabackup", "/usr/bin/socat", "/usr/lib/galera/libgalera_smm.so"]
+        .iter()
+        .all(|p| Path::new(p).exists());
+    if root && tools {
+        return true;
+    }
+    if std::env::var("HATO_REQUIRE_GALERA").is_ok_and(|v| v == "1") {
+        panic!("HATO_REQUIRE_GALERA=1 but this test needs root and MariaDB Galera with mariabackup and socat");
+    }
+    eprintln!("skipped: needs root and mariadb-server, galera-4, mariadb-backup, socat (scripts/deps)");
+    false
+}
+
+fn ctl_out(s: &Server, args: &[&str]) -> (bool, String) {
+    let out = s.ctl(args);
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn token(s: &Server) -> String {
+    s.ctl_json(&["cluster", "token"])["token"].as_str().unwrap().to_string()
+}
+
+fn join(s: &Server, token: &str, i: usize) {
+    let (ok, out) = ctl_out(s, &["cluster", "join", token, "--address", &address(i), "--node-name", &format!("n{i}")]);
+    assert!(ok, "join of n{i}: {out}");
+}
+
+/// Message-IDs in an account's INBOX as one server's IMAPS shows them
+/// (imaplib), or why not (a server whose node is not yet serving says so).
+fn message_ids(s: &Server) -> Result<Vec<String>, String> {
+    let (ok, out) = run(PYTHON, &[&py_script("imap_list.py"), &s.imaps.to_string(), "u@c.test", "pw-u"]);
+    if !ok {
+        return Err(out);
+    }
+    let list: Vec<(i64, String)> = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    Ok(list.into_iter().map(|(_, mid)| mid).collect())
+}
+
+fn send(s: &Server, n: usize) {
+    let reply = smtp_send(
+        s.mx,
+        "a@ext.test",
+        "u@c.test",
+        format!("Subject: m{n}\r\nMessage-ID: <m{n}@ext.test>\r\n\r\nbody {n}\r\n.\r\n").as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "message {n} refused: {reply}");
+}
+
+/// Waits until a server's IMAP shows `n` messages.
+fn wait_messages(s: &Server, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match message_ids(s) {
+            Ok(got) if got.len() >= n => return got,
+            Ok(got) if Instant::now() > deadline => return got,
+            Err(e) if Instant::now() > deadline => panic!("IMAP on {}: {e}", s.imaps),
+            _ => std::thread::sleep(Duration::from_millis(300)),
+        }
+    }
+}
+
+#[test]
+fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power_loss() {
+    if !can_run() {
+        return;
+    }
+    let servers: Vec<Server> = (1..=3).map(|i| Server::prepare(&format!("form{i}"), FAST_QUEUE)).collect();
+    let mut dbs: Vec<Db> = servers.iter().map(Db::new).collect();
+    let mut servers = servers;
+
+    // The first node: a new cluster.
+    let (ok, out) = ctl_out(
+        &servers[0],
+        &["cluster", "init", "--address", &address(1), "--node-name", "n1", "--ports", PORTS, "--name", "formtest"],
+    );
+    assert!(ok, "init: {out}");
+    assert!(out.contains("member of cluster formtest"), "{out}");
+    dbs[0].start();
+    dbs[0].wait_synced(1, Duration::from_secs(120));
+    assert_eq!(dbs[0].last_start(), "NewCluster");
+    servers[0].spawn();
+    servers[0].populate("c.test", &["u"]);
+
+    // The second joins through the first, the third through the second.
+    let t = token(&servers[0]);
+    join(&servers[1], &t, 2);
+    let (ok, out) = ctl_out(&servers[2], &["cluster", "join", &t, "--address", &address(3), "--node-name", "n3"]);
+    assert!(!ok && out.contains("unknown, used or expired"), "a used token must be refused: {out}");
+    dbs[1].start();
+    dbs[1].wait_synced(2, Duration::from_secs(180));
+    assert!(dbs[1].log().contains("mariabackup"), "the copy is made by mariabackup");
+    assert!(dbs[1].log().contains("openssl"), "the copy is encrypted:\n{}", tail(&dbs[1].log()));
+    servers[1].spawn();
+    join(&servers[2], &token(&servers[1]), 3);
+    dbs[2].start();
+    dbs[2].wait_synced(3, Duration::from_secs(180));
+    servers[2].spawn();
+
+    send(&servers[1], 1);
+    assert_eq!(wait_messages(&servers[2], 1), ["<m1@ext.test>"], "mail sent to n2 is read on n3");
+
+    // A crash of n2's database while mail comes in through n1.
+    dbs[1].kill9();
+    send(&servers[0], 2);
+    dbs[1].start();
+    dbs[1].wait_synced(3, Duration::from_secs(180));
+    assert_eq!(dbs[1].last_start(), "RecoverThenJoin");
+    assert!(dbs[1].log().contains("Running IST"), "caught up by IST:\n{}", tail(&dbs[1].log()));
+    assert_eq!(wait_messages(&servers[1], 2).len(), 2, "n2's server shows what arrived while its database was down");
+
+    // n1 let n2 in, n2 let n3 in: n1 hears of n3 from Galera.
+    let n1_file = servers[0].dir.join("data/cluster/cluster.toml");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&n1_file).unwrap().contains(&address(3)) {
+        assert!(Instant::now() < deadline, "n1 never learned of n3:\n{}", std::fs::read_to_string(&n1_file).unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Every node stopped in order, then all started at once: the last one stopped restarts the cluster.
+    for db in dbs.iter_mut() {
+        db.stop();
+    }
+    for db in dbs.iter_mut() {
+        db.start();
+    }
+    for db in dbs.iter_mut() {
+        db.wait_synced(3, Duration::from_secs(180));
+    }
+    let starts: Vec<String> = dbs.iter().map(Db::last_start).collect();
+    assert_eq!(starts, ["Join", "Join", "Restart"]);
+    send(&servers[2], 3);
+
+    // A power loss: every database killed at once, then all started.
+    for db in dbs.iter_mut() {
+        db.kill9();
+    }
+    for db in dbs.iter_mut() {
+        db.start();
+    }
+    for db in dbs.iter_mut() {
+        db.wait_synced(3, Duration::from_secs(180));
+    }
+    let starts: Vec<String> = dbs.iter().map(Db::last_start).collect();
+    assert_eq!(starts, ["RecoverThenJoin", "RecoverThenJoin", "RecoverThenJoin"]);
+    for s in &servers {
+        let got = wait_messages(s, 3);
+        assert_eq!(got, ["<m1@ext.test>", "<m2@ext.test>", "<m3@ext.test>"], "every acknowledged message, once");
+    }
+    for s in servers.iter_mut() {
+        s.kill9();
+    }
+}

@@ -2,6 +2,7 @@
 //! listeners together, then runs until told to stop.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::Notify;
@@ -50,7 +51,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
             tokio::spawn(crate::cluster::join::serve(cluster.clone(), l));
         }
     }
-    let store = Arc::new(Store::open(&cfg).await?);
+    let store = Arc::new(open_store(&cfg).await?);
     if cluster.exists() {
         tokio::spawn(crate::cluster::remember_members(store.clone(), cluster.clone()));
     }
@@ -187,6 +188,26 @@ where
             Ok(0) => {}
             Ok(n) => info!(target: "hato::serve", what, removed = n, days, "retention: old messages deleted"),
             Err(e) => warn!(target: "hato::serve", what, "retention sweep failed: {e}"),
+        }
+    }
+}
+
+/// Opens the store; a cluster store whose local node is not up yet (it
+/// starts beside this server, or is still copying its data from another
+/// node) is waited for rather than failed on, so the supervisor does not
+/// count a joining node's long state transfer as crashes.
+async fn open_store(cfg: &Config) -> Result<Store, ServeError> {
+    let mut waited = 0u32;
+    loop {
+        match Store::open(cfg).await {
+            Err(StoreError::Unavailable(why)) if cfg.store.backend == crate::config::StoreBackend::Galera => {
+                if waited.is_multiple_of(30) {
+                    warn!(target: "hato::serve", "waiting for the cluster store: {why}");
+                }
+                waited += 1;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            other => return Ok(other?),
         }
     }
 }

@@ -51,6 +51,8 @@ pub enum ClusterError {
     Protocol(String),
     #[error("cannot start MariaDB: {0}")]
     Start(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// Where this node keeps its database and runtime files, chosen by whoever forms it.
@@ -143,6 +145,44 @@ pub async fn remember_members(store: std::sync::Arc<crate::store::Store>, dir: D
             Err(e) => tracing::warn!(target: "hato::cluster", "cannot update the member list: {e}"),
         }
     }
+}
+
+/// Where a node run from `cfg` keeps its database and MariaDB's runtime files.
+pub fn layout(cfg: &crate::config::Config) -> Layout {
+    Layout { mysql_dir: cfg.data_dir.join("mysql"), run_dir: cfg.data_dir.join("mysql-run") }
+}
+
+/// `init` for the server configured by `cfg` (read from `file`), whose
+/// `[store]` then points at the new cluster.
+pub fn init_node(
+    cfg: &crate::config::Config,
+    file: &Path,
+    name: &str,
+    node_name: &str,
+    address: IpAddr,
+    ports: Ports,
+) -> Result<NodeFile, ClusterError> {
+    let dir = cfg.cluster_dir();
+    let node = init(&dir, name, node_name, address, ports, layout(cfg))?;
+    crate::config::edit::change_file(file, &cfg.data_dir, &store_settings(&node, &dir))?;
+    Ok(node)
+}
+
+/// Joins through the member named in `token` for the server configured by
+/// `cfg` (read from `file`), whose `[store]` then points at the cluster.
+pub async fn join_node(
+    cfg: &crate::config::Config,
+    file: &Path,
+    token: &join::Token,
+    node_name: &str,
+    address: IpAddr,
+) -> Result<NodeFile, ClusterError> {
+    let dir = cfg.cluster_dir();
+    refuse_if_member(&dir)?;
+    let welcome = join::request(token, node_name, address).await?;
+    let node = accept(&dir, welcome, node_name, address, layout(cfg))?;
+    crate::config::edit::change_file(file, &cfg.data_dir, &store_settings(&node, &dir))?;
+    Ok(node)
 }
 
 fn refuse_if_member(dir: &Dir) -> Result<(), ClusterError> {

@@ -7,7 +7,6 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{CtlError, Ctx, Out};
-use crate::cluster::Layout;
 use crate::cluster::node::{NodeFile, Ports};
 use crate::config::Config;
 use crate::store::{NodeLeases, QueueSummary, StoreStatus};
@@ -55,10 +54,6 @@ impl ClusterCmd {
     }
 }
 
-fn layout(cfg: &Config) -> Layout {
-    Layout { mysql_dir: cfg.data_dir.join("mysql"), run_dir: cfg.data_dir.join("mysql-run") }
-}
-
 /// The configuration file `init` and `join` point at the cluster.
 fn config_file(path: Option<&Path>) -> Result<PathBuf, CtlError> {
     path.map(Path::to_path_buf).ok_or_else(|| {
@@ -87,25 +82,13 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
             let [sql, gcomm, ist, sst, api] = ports[..] else {
                 return Err(CtlError::Usage("--ports takes five numbers: sql,gcomm,ist,sst,api".into()));
             };
-            let node = crate::cluster::init(
-                &dir,
-                &name,
-                &node_name(n),
-                address,
-                Ports { sql, gcomm, ist, sst, api },
-                layout(cfg),
-            )?;
-            crate::config::edit::change_file(&file, &cfg.data_dir, &crate::cluster::store_settings(&node, &dir))?;
-            node
+            let ports = Ports { sql, gcomm, ist, sst, api };
+            crate::cluster::init_node(cfg, &file, &name, &node_name(n), address, ports)?
         }
         ClusterCmd::Join { token, address, node_name: n } => {
             let file = config_file(config)?;
             let token: crate::cluster::join::Token = token.parse()?;
-            let name = node_name(n);
-            let welcome = crate::cluster::join::request(&token, &name, address).await?;
-            let node = crate::cluster::accept(&dir, welcome, &name, address, layout(cfg))?;
-            crate::config::edit::change_file(&file, &cfg.data_dir, &crate::cluster::store_settings(&node, &dir))?;
-            node
+            crate::cluster::join_node(cfg, &file, &token, &node_name(n), address).await?
         }
     };
     out.show(&node, || formed(&node));

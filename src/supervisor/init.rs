@@ -276,6 +276,13 @@ fn prepare_data_dirs() {
     if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
         let _ = nix::unistd::chown("/data/hato", Some(u.uid), Some(u.gid));
     }
+    // MariaDB's data and runtime files, for when this node is part of a cluster (`hato galera-node`).
+    if let Ok(Some(u)) = nix::unistd::User::from_name("mysql") {
+        for dir in ["/data/hato/mysql", "/data/hato/mysql-run"] {
+            let _ = fs::create_dir_all(dir);
+            let _ = nix::unistd::chown(dir, Some(u.uid), Some(u.gid));
+        }
+    }
     // clamd's signatures (kept across updates of the image) and its socket's directory.
     let _ = fs::create_dir_all("/data/clamav");
     let _ = fs::create_dir_all("/run/clamav");

@@ -50,6 +50,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/rules", get(rules).put(set_rules))
         .route("/api/v1/settings", get(settings).patch(update_settings))
         .route("/api/v1/restart", post(restart))
+        .route("/api/v1/cluster", get(cluster))
+        .route("/api/v1/cluster/init", post(cluster_init))
+        .route("/api/v1/cluster/token", post(cluster_token))
+        .route("/api/v1/cluster/join", post(cluster_join))
         .route("/api/v1/tls", axum::routing::put(replace_certificate))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
         .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
@@ -667,6 +671,33 @@ async fn update_settings(
 async fn restart(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Result<StatusCode, WebError> {
     ops::restart(&c!(app, s, p)).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+async fn cluster(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<ops::ClusterView> {
+    Ok(Json(ops::cluster(&c!(app, s, p)).await?))
+}
+
+async fn cluster_init(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(f): Json<ops::ClusterForm>,
+) -> Api<crate::cluster::node::NodeFile> {
+    Ok(Json(ops::cluster_init(&c!(app, s, p), f).await?))
+}
+
+async fn cluster_token(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
+    let token = ops::cluster_token(&c!(app, s, p)).await?;
+    Ok(Json(json!({ "token": token, "valid_secs": crate::cluster::join::TOKEN_LIFETIME_SECS })))
+}
+
+async fn cluster_join(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(f): Json<ops::ClusterForm>,
+) -> Api<crate::cluster::node::NodeFile> {
+    Ok(Json(ops::cluster_join(&c!(app, s, p), f).await?))
 }
 
 #[derive(Deserialize)]

@@ -88,9 +88,11 @@ pub async fn login(app: &Arc<App>, ip: IpAddr, user: &str, password: &str) -> Re
     Ok((token, s))
 }
 
+mod cluster;
 mod directory;
 mod mail;
 mod server;
+pub use cluster::*;
 pub use directory::*;
 pub use mail::*;
 pub use server::*;

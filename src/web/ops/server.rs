@@ -487,10 +487,15 @@ pub async fn restart(c: &Ctx<'_>) -> Result<(), WebError> {
         return Err(WebError::BadRequest("no supervisor restarts this server; restart `hato serve` yourself".into()));
     }
     c.audit("service.restart", "hato", "to apply saved settings".into()).await;
-    tokio::spawn(async {
+    restart_later("at an administrator's request");
+    Ok(())
+}
+
+/// Ends the process in half a second (time for the answer to go out), for the supervisor to start it again.
+pub fn restart_later(why: &'static str) {
+    tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        tracing::warn!(target: "hato::web", "restarting at an administrator's request");
+        tracing::warn!(target: "hato::web", "restarting {why}");
         std::process::exit(0);
     });
-    Ok(())
 }

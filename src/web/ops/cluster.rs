@@ -1,0 +1,90 @@
+//! The cluster from the console: its state, and forming it (init, a join
+//! token, join) on an appliance that has no shell. Forming switches this
+//! server's store to the cluster, so the mail service restarts itself
+//! afterwards (under the supervisor) to use it.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, restart_later, supervised};
+use crate::cluster::join::Token;
+use crate::cluster::node::{NodeFile, Ports};
+use crate::store::StoreStatus;
+use crate::web::WebError;
+
+#[derive(Serialize)]
+pub struct ClusterView {
+    /// This node's cluster file, when it is a member.
+    pub node: Option<NodeFile>,
+    pub store: StoreStatus,
+}
+
+pub async fn cluster(c: &Ctx<'_>) -> Result<ClusterView, WebError> {
+    c.admin()?;
+    let dir = c.app.cfg.cluster_dir();
+    let node = if dir.exists() { Some(dir.load().map_err(bad)?) } else { None };
+    Ok(ClusterView { node, store: c.app.store.status().await? })
+}
+
+#[derive(Deserialize)]
+pub struct ClusterForm {
+    /// This node's address on the cluster network.
+    pub address: IpAddr,
+    /// The cluster's name (init only; default "hato").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A member's join token (join only).
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+fn bad(e: crate::cluster::ClusterError) -> WebError {
+    WebError::BadRequest(e.to_string())
+}
+
+fn config_file(c: &Ctx<'_>) -> Result<std::path::PathBuf, WebError> {
+    c.app.cfg.source.clone().ok_or_else(|| {
+        WebError::BadRequest("this server runs without a configuration file; a cluster needs one (--config)".into())
+    })
+}
+
+/// Makes this node the first of a new cluster.
+pub async fn cluster_init(c: &Ctx<'_>, f: ClusterForm) -> Result<NodeFile, WebError> {
+    c.admin()?;
+    let file = config_file(c)?;
+    let name = f.name.unwrap_or_else(|| "hato".into());
+    let node_name = crate::store::Store::node_name(&c.app.cfg);
+    let node =
+        crate::cluster::init_node(&c.app.cfg, &file, &name, &node_name, f.address, Ports::default()).map_err(bad)?;
+    c.audit("cluster.init", &name, format!("node {node_name} at {}", f.address)).await;
+    switch_over(c);
+    Ok(node)
+}
+
+/// A one-time token that lets one node join through this member.
+pub async fn cluster_token(c: &Ctx<'_>) -> Result<String, WebError> {
+    c.admin()?;
+    let token = crate::cluster::join::new_token(&c.app.cfg.cluster_dir()).map_err(bad)?;
+    c.audit("cluster.token", &token.api.to_string(), "join token made".into()).await;
+    Ok(token.to_string())
+}
+
+/// Joins the cluster of the member named in the token.
+pub async fn cluster_join(c: &Ctx<'_>, f: ClusterForm) -> Result<NodeFile, WebError> {
+    c.admin()?;
+    let file = config_file(c)?;
+    let token: Token = f.token.as_deref().unwrap_or("").parse().map_err(bad)?;
+    let node_name = crate::store::Store::node_name(&c.app.cfg);
+    let node = crate::cluster::join_node(&c.app.cfg, &file, &token, &node_name, f.address).await.map_err(bad)?;
+    c.audit("cluster.join", &node.name, format!("node {node_name} at {} through {}", f.address, token.api)).await;
+    switch_over(c);
+    Ok(node)
+}
+
+/// Under a supervisor, restart to use the cluster store; otherwise the admin restarts.
+fn switch_over(c: &Ctx<'_>) {
+    if supervised(c) {
+        restart_later("to use the cluster store");
+    }
+}

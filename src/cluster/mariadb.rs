@@ -164,7 +164,10 @@ GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'hato_sst'@'localho
 fn run_step(cmd: &mut Command, what: &str) -> Result<(), ClusterError> {
     let out = cmd.output().map_err(|e| ClusterError::Start(format!("{what}: {e}")))?;
     if !out.status.success() {
-        let tail: String = String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+        // Some tools (mariadb-install-db) say why on stdout.
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let last: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = last[last.len().saturating_sub(5)..].join(" | ");
         return Err(ClusterError::Start(format!("{what} failed ({}): {tail}", out.status)));
     }
     Ok(())
@@ -268,7 +271,9 @@ fn prepare(dir: &Dir) -> Result<Command, ClusterError> {
         install
             .arg(format!("--defaults-file={}", cnf.display()))
             .arg("--auth-root-authentication-method=socket")
-            .arg("--skip-test-db");
+            .arg("--skip-test-db")
+            // It would insist on looking the host name up first; the server never resolves names.
+            .arg("--force");
         if as_root {
             install.arg("--user=mysql");
         }

@@ -163,7 +163,8 @@ impl Dir {
             if let Some(g) = &group {
                 let _ = nix::unistd::chown(&p, None, Some(g.gid));
             }
-            let mode = if p == self.0 { 0o750 } else { 0o640 };
+            // The directory keeps set-group-ID (the appliance makes it so): new files join its group.
+            let mode = if p == self.0 { 0o2750 } else { 0o640 };
             let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
         }
     }

@@ -276,11 +276,18 @@ fn prepare_data_dirs() {
     if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
         let _ = nix::unistd::chown("/data/hato", Some(u.uid), Some(u.gid));
     }
-    // MariaDB's data and runtime files, for when this node is part of a cluster (`hato galera-node`).
+    // MariaDB's data and runtime files, for when this node is part of a cluster (`hato galera-node`),
+    // and the cluster directory: hato serve's, readable by MariaDB's group. Set-group-ID, so what
+    // hato serve writes there is in that group without hato being a member.
     if let Ok(Some(u)) = nix::unistd::User::from_name("mysql") {
         for dir in ["/data/hato/mysql", "/data/hato/mysql-run"] {
             let _ = fs::create_dir_all(dir);
             let _ = nix::unistd::chown(dir, Some(u.uid), Some(u.gid));
+        }
+        if let Ok(Some(h)) = nix::unistd::User::from_name("hato") {
+            let _ = fs::create_dir_all("/data/hato/cluster");
+            let _ = nix::unistd::chown("/data/hato/cluster", Some(h.uid), Some(u.gid));
+            let _ = fs::set_permissions("/data/hato/cluster", std::os::unix::fs::PermissionsExt::from_mode(0o2750));
         }
     }
     // clamd's signatures (kept across updates of the image) and its socket's directory.

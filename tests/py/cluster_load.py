@@ -13,6 +13,7 @@ first try to 250 ("longest_wait") and the longest gap between any two
 consecutive acknowledgements ("longest_gap") after STALL_FROM seconds.
 
 usage: cluster_load.py ACKFILE THREADS SECONDS PORT[,PORT...] RCPT[,RCPT...] [SIZE]
+(a PORT may be HOST:PORT; a bare port is on 127.0.0.1)
 """
 import json
 import smtplib
@@ -21,7 +22,8 @@ import threading
 import time
 
 ackfile, threads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-ports = [int(p) for p in sys.argv[4].split(",")]
+ports = [(t.rsplit(":", 1)[0], int(t.rsplit(":", 1)[1])) if ":" in t else ("127.0.0.1", int(t))
+         for t in sys.argv[4].split(",")]
 rcpts = sys.argv[5].split(",")
 size = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
 lock = threading.Lock()
@@ -50,10 +52,10 @@ def worker(index):
         rcpt, mid, body = next_message()
         first = time.time()
         while True:
-            port = ports[turn % len(ports)]
+            host, port = ports[turn % len(ports)]
             try:
                 if conn is None:
-                    conn = smtplib.SMTP("127.0.0.1", port, timeout=60)
+                    conn = smtplib.SMTP(host, port, timeout=60)
                     conn.ehlo("cluster.test")
                 conn.sendmail("load@cluster.test", [rcpt], body)
                 now = time.time()
@@ -61,7 +63,7 @@ def worker(index):
                     stats["acked"] += 1
                     stats["longest_wait"] = max(stats["longest_wait"], now - first)
                     ack_times.append(now)
-                    ack.write("%s %.3f %d\n" % (mid, now - started, port))
+                    ack.write("%s %.3f %s:%d\n" % (mid, now - started, host, port))
                     ack.flush()
                 break
             except smtplib.SMTPResponseException as e:

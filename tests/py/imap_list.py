@@ -2,7 +2,7 @@
 """Lists a mailbox over IMAPS with imaplib: prints a JSON list of
 [uid, message-id] in the order the server gives them (sequence order).
 
-usage: imap_list.py IMAPS_PORT USER PASSWORD [MAILBOX]
+usage: imap_list.py [HOST:]IMAPS_PORT USER PASSWORD [MAILBOX]
 """
 import imaplib
 import json
@@ -10,12 +10,14 @@ import re
 import ssl
 import sys
 
-port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+host, _, port = sys.argv[1].rpartition(":")
+host, port = host or "127.0.0.1", int(port)
+user, password = sys.argv[2], sys.argv[3]
 mailbox = sys.argv[4] if len(sys.argv) > 4 else "INBOX"
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
-c = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx, timeout=60)
+c = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=60)
 c.login(user, password)
 typ, data = c.select(mailbox, readonly=True)
 assert typ == "OK", data

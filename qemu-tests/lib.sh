@@ -12,6 +12,8 @@ cleanup() {
   if [ "${KEEP:-}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+# Killed or interrupted: exit, so the EXIT trap still cleans up.
+trap 'exit 130' INT TERM
 ok()   { echo "  ok   $*"; passed=$((passed+1)); }
 fail() { echo "  FAIL $*"; failed=$((failed+1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }

@@ -16,6 +16,7 @@ usage: cluster_load.py ACKFILE THREADS SECONDS PORT[,PORT...] RCPT[,RCPT...] [SI
 (a PORT may be HOST:PORT; a bare port is on 127.0.0.1)
 """
 import json
+import os
 import smtplib
 import sys
 import threading
@@ -26,6 +27,8 @@ ports = [(t.rsplit(":", 1)[0], int(t.rsplit(":", 1)[1])) if ":" in t else ("127.
          for t in sys.argv[4].split(",")]
 rcpts = sys.argv[5].split(",")
 size = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
+# How long a client waits for a silent server (a dead node) before it retries elsewhere.
+timeout = float(os.environ.get("SMTP_TIMEOUT", "60"))
 lock = threading.Lock()
 ack = open(ackfile, "a")
 started = time.time()
@@ -55,7 +58,7 @@ def worker(index):
             host, port = ports[turn % len(ports)]
             try:
                 if conn is None:
-                    conn = smtplib.SMTP(host, port, timeout=60)
+                    conn = smtplib.SMTP(host, port, timeout=timeout)
                     conn.ehlo("cluster.test")
                 conn.sendmail("load@cluster.test", [rcpt], body)
                 now = time.time()

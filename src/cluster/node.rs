@@ -152,20 +152,26 @@ impl Dir {
     }
 
     /// MariaDB (its own user) reads the certificates, the secrets and
-    /// cluster.toml; the CA key and the tokens stay with their owner.
+    /// cluster.toml; the CA key and the tokens stay with their owner. On the
+    /// appliance the directory is set-group-ID to MariaDB's group (`hato
+    /// init` makes it so), so files made here are in that group already.
+    /// Only root sets the directory's mode: the kernel clears set-group-ID
+    /// when someone outside the group changes it.
     pub fn share_with_mariadb(&self) {
         use std::os::unix::fs::PermissionsExt;
         let group = nix::unistd::Group::from_name("mysql").ok().flatten();
-        let mut paths =
-            vec![self.file(), self.ca_cert(), self.cert(), self.key(), self.db_password(), self.sst_password()];
-        paths.push(self.0.clone());
-        for p in paths {
+        let files = [self.file(), self.ca_cert(), self.cert(), self.key(), self.db_password(), self.sst_password()];
+        for p in files {
             if let Some(g) = &group {
                 let _ = nix::unistd::chown(&p, None, Some(g.gid));
             }
-            // The directory keeps set-group-ID (the appliance makes it so): new files join its group.
-            let mode = if p == self.0 { 0o2750 } else { 0o640 };
-            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640));
+        }
+        if nix::unistd::geteuid().is_root() {
+            if let Some(g) = &group {
+                let _ = nix::unistd::chown(&self.0, None, Some(g.gid));
+            }
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o2750));
         }
     }
 }

@@ -288,6 +288,10 @@ fn prepare_data_dirs() {
             let _ = fs::create_dir_all("/data/hato/cluster");
             let _ = nix::unistd::chown("/data/hato/cluster", Some(h.uid), Some(u.gid));
             let _ = fs::set_permissions("/data/hato/cluster", std::os::unix::fs::PermissionsExt::from_mode(0o2750));
+            // Anything that left the group (written while the directory was not set-group-ID) goes back.
+            for f in fs::read_dir("/data/hato/cluster").into_iter().flatten().flatten() {
+                let _ = nix::unistd::chown(&f.path(), None, Some(u.gid));
+            }
         }
     }
     // clamd's signatures (kept across updates of the image) and its socket's directory.

@@ -24,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tracing::{info, warn};
 
 use super::ClusterError;
-use super::node::{Dir, NodeFile, Ports};
+use super::node::{Credentials, Dir, NodeFile, Ports};
 
 /// How long a join token may wait to be used.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
@@ -82,7 +82,7 @@ pub fn new_token(dir: &Dir) -> Result<Token, ClusterError> {
     pending.push(Pending { hash: crate::ids::sha256_hex(secret.as_bytes()), expires: now + TOKEN_LIFETIME_SECS });
     save_pending(dir, &pending)?;
     let ca_fingerprint = super::pki::fingerprint(&dir.read(&dir.ca_cert())?)?;
-    Ok(Token { api: SocketAddr::new(node.address, node.ports.api), ca_fingerprint, secret })
+    Ok(Token { api: api_addr(&node), ca_fingerprint, secret })
 }
 
 fn pending(dir: &Dir) -> Result<Vec<Pending>, ClusterError> {
@@ -126,12 +126,8 @@ pub struct Welcome {
     pub members: Vec<IpAddr>,
     pub ports: Ports,
     pub suspect_timeout: String,
-    pub ca_pem: String,
-    pub ca_key_pem: String,
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub db_password: String,
-    pub sst_password: String,
+    #[serde(flatten)]
+    pub credentials: Credentials,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -152,9 +148,9 @@ fn admit(dir: &Dir, req: &JoinRequest) -> Result<Welcome, ClusterError> {
         ));
     }
     let mut node = dir.load()?;
-    let ca_key_pem = dir.read(&dir.ca_key())?;
-    let ca_pem = dir.read(&dir.ca_cert())?;
-    let pair = super::pki::node_certificate(&node.name, &ca_key_pem, &req.node_name, req.address)?;
+    let ca = super::pki::Pair { cert_pem: dir.read(&dir.ca_cert())?, key_pem: dir.read(&dir.ca_key())? };
+    let (db, sst) = (dir.secret(&dir.db_password())?, dir.secret(&dir.sst_password())?);
+    let credentials = Credentials::issue(&node.name, ca, &req.node_name, req.address, db, sst)?;
     if !node.members.contains(&req.address) {
         node.members.push(req.address);
         dir.save(&node)?;
@@ -165,12 +161,7 @@ fn admit(dir: &Dir, req: &JoinRequest) -> Result<Welcome, ClusterError> {
         members: node.members.clone(),
         ports: node.ports,
         suspect_timeout: node.suspect_timeout.clone(),
-        cert_pem: format!("{}{}", pair.cert_pem, ca_pem),
-        ca_pem,
-        ca_key_pem,
-        key_pem: pair.key_pem,
-        db_password: dir.secret(&dir.db_password())?,
-        sst_password: dir.secret(&dir.sst_password())?,
+        credentials,
     })
 }
 
@@ -303,7 +294,7 @@ impl ServerCertVerifier for PinnedCa {
     crate::verify_signatures_with!(provider);
 }
 
-/// This node's address book entry for `NodeFile::at` users.
+/// Where the node API of `node` listens.
 pub fn api_addr(node: &NodeFile) -> SocketAddr {
     SocketAddr::new(node.address, node.ports.api)
 }

@@ -72,8 +72,8 @@ pub fn init(
     layout: Layout,
 ) -> Result<NodeFile, ClusterError> {
     refuse_if_member(dir)?;
-    let ca = pki::new_ca(name)?;
-    let pair = pki::node_certificate(name, &ca.key_pem, node_name, address)?;
+    let secret = || crate::ids::token(32);
+    let credentials = node::Credentials::issue(name, pki::new_ca(name)?, node_name, address, secret(), secret())?;
     let node = NodeFile {
         name: name.into(),
         node_name: node_name.into(),
@@ -85,14 +85,7 @@ pub fn init(
         ports,
         suspect_timeout: "PT2S".into(),
     };
-    dir.write(&dir.ca_cert(), &ca.cert_pem)?;
-    dir.write(&dir.ca_key(), &ca.key_pem)?;
-    dir.write(&dir.cert(), &format!("{}{}", pair.cert_pem, ca.cert_pem))?;
-    dir.write(&dir.key(), &pair.key_pem)?;
-    dir.write(&dir.db_password(), &crate::ids::token(32))?;
-    dir.write(&dir.sst_password(), &crate::ids::token(32))?;
-    // cluster.toml last: its presence is what starts galera-node.
-    dir.save(&node)?;
+    dir.write_member(&credentials, &node)?;
     Ok(node)
 }
 
@@ -116,13 +109,7 @@ pub fn accept(
         ports: w.ports,
         suspect_timeout: w.suspect_timeout,
     };
-    dir.write(&dir.ca_cert(), &w.ca_pem)?;
-    dir.write(&dir.ca_key(), &w.ca_key_pem)?;
-    dir.write(&dir.cert(), &w.cert_pem)?;
-    dir.write(&dir.key(), &w.key_pem)?;
-    dir.write(&dir.db_password(), &w.db_password)?;
-    dir.write(&dir.sst_password(), &w.sst_password)?;
-    dir.save(&node)?;
+    dir.write_member(&w.credentials, &node)?;
     Ok(node)
 }
 

@@ -70,6 +70,40 @@ impl Default for Ports {
     }
 }
 
+/// What makes a node a member, beside cluster.toml: the CA (key included),
+/// this node's certificate (chained to the CA) and key, the database secrets.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct Credentials {
+    pub ca_pem: String,
+    pub ca_key_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub db_password: String,
+    pub sst_password: String,
+}
+
+impl Credentials {
+    /// Credentials for the node `node_name` at `address`, its certificate signed by `ca`.
+    pub fn issue(
+        cluster: &str,
+        ca: super::pki::Pair,
+        node_name: &str,
+        address: IpAddr,
+        db_password: String,
+        sst_password: String,
+    ) -> Result<Credentials, ClusterError> {
+        let pair = super::pki::node_certificate(cluster, &ca.key_pem, node_name, address)?;
+        Ok(Credentials {
+            cert_pem: format!("{}{}", pair.cert_pem, ca.cert_pem),
+            key_pem: pair.key_pem,
+            ca_pem: ca.cert_pem,
+            ca_key_pem: ca.key_pem,
+            db_password,
+            sst_password,
+        })
+    }
+}
+
 /// The files of a cluster directory.
 #[derive(Clone, Debug)]
 pub struct Dir(pub PathBuf);
@@ -118,6 +152,18 @@ impl Dir {
         self.write(&self.file(), &text)?;
         self.share_with_mariadb();
         Ok(())
+    }
+
+    /// Makes this directory a member's: the credentials first, cluster.toml
+    /// last, since its presence is what starts galera-node.
+    pub fn write_member(&self, c: &Credentials, node: &NodeFile) -> Result<(), ClusterError> {
+        self.write(&self.ca_cert(), &c.ca_pem)?;
+        self.write(&self.ca_key(), &c.ca_key_pem)?;
+        self.write(&self.cert(), &c.cert_pem)?;
+        self.write(&self.key(), &c.key_pem)?;
+        self.write(&self.db_password(), &c.db_password)?;
+        self.write(&self.sst_password(), &c.sst_password)?;
+        self.save(node)
     }
 
     /// Adds members Galera reports that the list lacks (a node let in

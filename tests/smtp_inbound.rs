@@ -203,3 +203,45 @@ fn smtputf8_addresses() {
     assert_eq!(inbox.len(), 1);
     assert!(s.cat("山田@hato.test", inbox[0]["uid"].as_i64().unwrap()).contains("こんにちは"));
 }
+
+/// A client that lost the answer to its DATA (its connection broke, or the
+/// node died after committing) sends the message again. The same
+/// Message-ID, sender, recipients and content within days is that resend:
+/// it gets a 250 naming the first copy and is not delivered twice. A
+/// different envelope or content, or a message without a Message-ID, is a
+/// new message.
+#[test]
+fn a_resend_after_a_lost_answer_is_not_delivered_twice() {
+    let s = Server::start("mx-resend", "");
+    s.populate("hato.test", &["alice", "bob"]);
+    let port = s.mx.to_string();
+    let send = |to: &str, message_id: Option<&str>, body: &str| {
+        let mut args = vec!["--server", "127.0.0.1", "--port", &port, "--from", "sender@example.org", "--to", to];
+        args.extend(["--header", "Subject: once", "--header", "Date: Wed, 02 Dec 2026 10:00:00 +0900"]);
+        // swaks makes up a Message-Id unless told one; an empty one is none.
+        args.extend(["--header", message_id.unwrap_or("Message-Id:"), "--body", body]);
+        let (ok, out) = swaks(&args);
+        assert!(ok, "{out}");
+        out.lines().rev().find(|l| l.contains(" 250 ") && l.contains("queued as")).unwrap_or_default().to_string()
+    };
+    let id = Some("Message-Id: <resend-1@example.org>");
+    let first = send("alice@hato.test", id, "the text");
+    let qid = first.split("queued as ").nth(1).expect("a queue id").trim().to_string();
+    let again = send("alice@hato.test", id, "the text");
+    assert!(again.contains(&format!("250 2.0.0 OK already queued as {qid}")), "{again}");
+    assert!(s.wait_log("resend of an accepted message; not queued twice", T), "{}", s.log());
+    // The same message to a different recipient list is another transaction's copy,
+    // and other content under the same Message-ID is not the same message.
+    assert!(!send("alice@hato.test,bob@hato.test", id, "the text").contains("already"));
+    assert!(!send("alice@hato.test", id, "altered text").contains("already"));
+    // Without a Message-ID nothing says two messages are one.
+    send("alice@hato.test", None, "the text");
+    assert!(!send("alice@hato.test", None, "the text").contains("already"));
+    let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 5, T);
+    assert_eq!(s.wait_mailbox("bob@hato.test", "INBOX", 1, T).len(), 1);
+    let deadline = std::time::Instant::now() + T;
+    while !s.queue().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(s.mailbox("alice@hato.test", "INBOX").len(), 5, "{inbox:?}");
+}

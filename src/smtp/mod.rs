@@ -5,6 +5,7 @@
 //! - `auth`: SASL PLAIN/LOGIN decoding.
 //! - `message`: the few header facts SMTP reads and the trace headers it adds.
 //! - `policy`: reject lists.
+//! - `resend`: a client's resend after a lost 250 is answered, not queued twice.
 //! - `session` + `transaction`: the conversation and the commit before 250.
 //! - `server`: listeners, admission control, TLS-on-connect.
 //! - `client`: talking to other servers for remote delivery.
@@ -15,6 +16,7 @@ pub mod command;
 pub mod data;
 pub mod message;
 pub mod policy;
+mod resend;
 pub mod server;
 mod session;
 mod transaction;

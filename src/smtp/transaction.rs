@@ -292,7 +292,8 @@ impl Session {
         if let Some(a) = &auth {
             head.push_str(&a.header);
         }
-        let mut message_id = message::get(&fields, "Message-ID").unwrap_or_default();
+        let client_message_id = message::get(&fields, "Message-ID").unwrap_or_default();
+        let mut message_id = client_message_id.clone();
         // Submission is where a message is born: give it what RFC 5322 requires.
         if self.service != Service::Mx {
             if message_id.is_empty() {
@@ -319,6 +320,10 @@ impl Session {
             subject: message::get(&fields, "Subject").unwrap_or_default().chars().take(200).collect(),
             recipients: tx.recipients,
         };
+        if let Some(first) = self.resent(&msg, &client_message_id, head_len, now).await {
+            self.reply(250, "2.0.0", &format!("OK already queued as {first}"));
+            return Flow::Continue;
+        }
         if let Some(crate::mailauth::Dmarc::Reject(domain)) = auth.as_ref().map(|a| &a.dmarc)
             && self.sh.mailauth.config().dmarc_enforce
         {
@@ -410,6 +415,24 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// The queue id of an earlier accepted copy when `msg` is a client's
+    /// resend after a lost answer (`resend`). A failed lookup is logged and
+    /// treated as "not a resend": the commit that follows will fail the same way if the store is down.
+    async fn resent(&self, msg: &NewMessage, client_message_id: &str, head_len: usize, now: i64) -> Option<Id> {
+        let data = msg.body.get(head_len..).unwrap_or_default();
+        match super::resend::earlier_copy(&self.sh.store, msg, client_message_id, data, now).await {
+            Ok(Some(first)) => {
+                info!(target: "hato::smtp", queue_id = %first, from = %msg.sender, message_id = %client_message_id, "resend of an accepted message; not queued twice");
+                Some(first)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                warn!(target: "hato::smtp", message_id = %client_message_id, "could not look for an earlier copy: {e}");
+                None
+            }
+        }
     }
 
     /// Accepts a message into quarantine (250: it is safely kept, just not delivered).

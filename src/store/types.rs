@@ -121,6 +121,11 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
+    /// The recipients as the archive records them: "a@x, b@y".
+    pub fn recipient_list(&self) -> String {
+        self.recipients.iter().map(|r| r.address.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// Where the message goes, judged from its envelope (the archive's
     /// "direction"): outbound if any recipient is not local, internal if a
     /// user or Hato itself sent it, inbound otherwise.

@@ -24,7 +24,6 @@ pub async fn record(
         return Ok(false);
     }
     let blob = blob::put(tx, &m.body).await?;
-    let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
     run(
         tx,
         "INSERT INTO archive (id, created, archived_at, direction, disposition, reason, sender, recipients, subject,
@@ -38,7 +37,7 @@ pub async fn record(
             disposition,
             reason,
             &m.sender,
-            rcpts.join(", "),
+            m.recipient_list(),
             &m.subject,
             &m.message_id,
             &blob,
@@ -57,7 +56,6 @@ pub async fn exists(tx: &mut Tx<'_>, id: Id) -> Result<bool, StoreError> {
 
 /// The statement that archives a new message whose body is stored as `blob`.
 pub fn insert_statement(m: &NewMessage, disposition: &str, reason: &str, created: i64, blob: &str) -> Stmt {
-    let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
     Stmt::new(
         "INSERT INTO archive (id, created, archived_at, direction, disposition, reason, sender, recipients, subject,
                               message_id, blob_id, size)
@@ -70,7 +68,7 @@ pub fn insert_statement(m: &NewMessage, disposition: &str, reason: &str, created
             disposition.into(),
             reason.into(),
             m.sender.as_str().into(),
-            rcpts.join(", ").into(),
+            m.recipient_list().into(),
             m.subject.as_str().into(),
             m.message_id.as_str().into(),
             blob.into(),

@@ -13,11 +13,10 @@ use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMess
 /// message's, so a repeated commit of the same message is recognised by it).
 pub fn record(c: &Connection, m: &NewMessage, disposition: &str, reason: &str, now: i64) -> Result<bool, StoreError> {
     let blob = super::mailbox::put_blob(c, &m.body)?;
-    let rcpts: Vec<&str> = m.recipients.iter().map(|r| r.address.as_str()).collect();
     let added = c.execute(
         "INSERT OR IGNORE INTO archive (id, created, direction, disposition, reason, sender, recipients, subject, message_id, blob_id, size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![m.id.0, now, m.direction(), disposition, reason, m.sender, rcpts.join(", "), m.subject, m.message_id, blob, m.body.len() as i64],
+        params![m.id.0, now, m.direction(), disposition, reason, m.sender, m.recipient_list(), m.subject, m.message_id, blob, m.body.len() as i64],
     )?;
     Ok(added > 0)
 }

@@ -38,6 +38,8 @@ pub enum Request {
     },
     WakeQueue,
     Status,
+    /// Whether this node is fit to hold the cluster's service addresses.
+    Gate,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,6 +57,8 @@ pub struct Server {
     pub store: Arc<crate::store::Store>,
     /// When this server started (unix seconds).
     pub started: i64,
+    /// Where the gate checks that writes still succeed.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What `Request::Status` answers: the server's live state.
@@ -101,7 +105,27 @@ impl Server {
                 };
                 ok(serde_json::to_value(status).unwrap_or_default())
             }
+            Request::Gate => match self.gate().await {
+                Ok(()) => ok(serde_json::json!({ "fit": true })),
+                Err(why) => Response { ok: false, error: Some(why), data: serde_json::json!({ "fit": false }) },
+            },
         }
+    }
+
+    /// The health gate keepalived asks every second (`cluster::vrrp`): this
+    /// server answers (it does, if this runs), its store serves on this
+    /// node (a Galera node that is not Primary and Synced does not), and the
+    /// data directory takes a write (a disk gone read-only does not). Cheap:
+    /// the store's state is what its monitor last saw.
+    async fn gate(&self) -> Result<(), String> {
+        let store = self.store.status().await.map_err(|e| format!("the store cannot be asked: {e}"))?;
+        if !store.serving {
+            return Err(format!("the store does not serve here: {}", store.detail));
+        }
+        let probe = self.data_dir.join(".gate");
+        tokio::fs::write(&probe, crate::clock::now().to_string())
+            .await
+            .map_err(|e| format!("the data directory takes no writes ({}: {e})", probe.display()))
     }
 
     pub async fn listen(self: Arc<Self>, path: &Path) -> std::io::Result<()> {

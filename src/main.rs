@@ -31,6 +31,20 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// The cluster's service addresses, as the supervisor runs it: waits
+    /// until cluster.toml names some, then runs keepalived for them and
+    /// reloads it when the members change.
+    VrrpNode {
+        /// The cluster directory (`<data_dir>/cluster`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// hato serve's configuration (the health gate asks that server).
+        #[arg(long)]
+        config: PathBuf,
+        /// Who runs the health gate (it needs the control socket).
+        #[arg(long, default_value = "hato")]
+        script_user: String,
+    },
     /// Run services under the supervisor (what `hato init` does on the appliance).
     Supervise {
         #[arg(long)]
@@ -68,6 +82,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Init => hato::supervisor::init::main(),
+        Command::VrrpNode { dir, config, script_user } => {
+            if let Err(e) = hato::logs::init("info") {
+                eprintln!("hato: {e}");
+            }
+            let dir = hato::cluster::node::Dir(std::path::absolute(&dir).unwrap_or(dir));
+            let config = std::path::absolute(&config).unwrap_or(config);
+            let e = runtime().block_on(hato::cluster::vrrp::run(&dir, &config, &script_user));
+            eprintln!("hato vrrp-node: {e}");
+            ExitCode::from(1)
+        }
         Command::GaleraNode { dir } => {
             if let Err(e) = hato::logs::init("info") {
                 eprintln!("hato: {e}");

@@ -73,6 +73,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         guard: guard.clone(),
         store: store.clone(),
         started: crate::clock::now(),
+        data_dir: cfg.data_dir.clone(),
     });
     let sock = cfg.control_socket();
     control.listen(&sock).await.map_err(|source| ServeError::Control { path: sock.display().to_string(), source })?;

@@ -126,6 +126,8 @@ pub struct Welcome {
     pub members: Vec<IpAddr>,
     pub ports: Ports,
     pub suspect_timeout: String,
+    #[serde(default)]
+    pub vrrp: super::vrrp::Vrrp,
     #[serde(flatten)]
     pub credentials: Credentials,
 }
@@ -161,6 +163,7 @@ fn admit(dir: &Dir, req: &JoinRequest) -> Result<Welcome, ClusterError> {
         members: node.members.clone(),
         ports: node.ports,
         suspect_timeout: node.suspect_timeout.clone(),
+        vrrp: node.vrrp.clone(),
         credentials,
     })
 }
@@ -310,7 +313,7 @@ mod tests {
         let layout = |n: &str| Layout { mysql_dir: base.join(n).join("mysql"), run_dir: base.join(n).join("run") };
         let (d1, d2) = (Dir(base.join("n1/cluster")), Dir(base.join("n2/cluster")));
         let a1: IpAddr = "127.0.0.1".parse().unwrap();
-        init(&d1, "c", "n1", a1, Ports::default(), layout("n1")).unwrap();
+        init(&d1, "c", "n1", a1, Ports::default(), vec![], layout("n1")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(serve(d1.clone(), listener));

@@ -4,6 +4,7 @@
 //! - `pki`: the cluster's CA and the nodes' certificates.
 //! - `join`: join tokens and the node API that lets a new node in.
 //! - `mariadb`: `hato galera-node`, this node's MariaDB Galera server.
+//! - `vrrp`: `hato vrrp-node`, keepalived holding the service addresses.
 //!
 //! `init` makes a one-node cluster here; `accept` makes this node a member
 //! from a member's `Welcome`. Both leave the database itself to
@@ -19,6 +20,7 @@ pub mod join;
 pub mod mariadb;
 pub mod node;
 pub mod pki;
+pub mod vrrp;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,7 @@ pub fn init(
     node_name: &str,
     address: IpAddr,
     ports: Ports,
+    vips: Vec<vrrp::Vip>,
     layout: Layout,
 ) -> Result<NodeFile, ClusterError> {
     refuse_if_member(dir)?;
@@ -84,6 +87,7 @@ pub fn init(
         run_dir: layout.run_dir,
         ports,
         suspect_timeout: "PT2S".into(),
+        vrrp: vrrp::Vrrp::new(name, vips),
     };
     dir.write_member(&credentials, &node)?;
     Ok(node)
@@ -108,6 +112,7 @@ pub fn accept(
         run_dir: layout.run_dir,
         ports: w.ports,
         suspect_timeout: w.suspect_timeout,
+        vrrp: w.vrrp,
     };
     dir.write_member(&w.credentials, &node)?;
     Ok(node)
@@ -148,9 +153,10 @@ pub fn init_node(
     node_name: &str,
     address: IpAddr,
     ports: Ports,
+    vips: Vec<vrrp::Vip>,
 ) -> Result<NodeFile, ClusterError> {
     let dir = cfg.cluster_dir();
-    let node = init(&dir, name, node_name, address, ports, layout(cfg))?;
+    let node = init(&dir, name, node_name, address, ports, vips, layout(cfg))?;
     crate::config::edit::change_file(file, &cfg.data_dir, &store_settings(&node, &dir))?;
     Ok(node)
 }
@@ -205,10 +211,10 @@ mod tests {
         let layout = |n: &str| Layout { mysql_dir: base.join(n).join("mysql"), run_dir: base.join(n).join("run") };
         let d1 = Dir(base.join("n1/cluster"));
         let a1: IpAddr = "10.9.0.1".parse().unwrap();
-        let n1 = init(&d1, "c", "n1", a1, Ports::default(), layout("n1")).unwrap();
+        let n1 = init(&d1, "c", "n1", a1, Ports::default(), vec![], layout("n1")).unwrap();
         assert!(n1.bootstrap);
         assert!(matches!(
-            init(&d1, "c", "n1", a1, Ports::default(), layout("n1")),
+            init(&d1, "c", "n1", a1, Ports::default(), vec![], layout("n1")),
             Err(ClusterError::AlreadyMember(_))
         ));
         let token = join::new_token(&d1).unwrap();

@@ -46,6 +46,9 @@ pub struct NodeFile {
     /// Survivors stall about this long plus a second when a node dies.
     #[serde(default = "default_suspect")]
     pub suspect_timeout: String,
+    /// The service addresses keepalived holds (`hato vrrp-node`).
+    #[serde(default)]
+    pub vrrp: super::vrrp::Vrrp,
 }
 
 fn default_suspect() -> String {
@@ -252,6 +255,7 @@ mod tests {
             run_dir: "/run/mysqld".into(),
             ports: Ports::default(),
             suspect_timeout: default_suspect(),
+            vrrp: Default::default(),
         };
         d.save(&node).unwrap();
         assert_eq!(d.load().unwrap(), node);

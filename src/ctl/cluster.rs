@@ -33,6 +33,9 @@ pub enum ClusterCmd {
         /// Ports: SQL, Galera replication, IST, state transfer, node API.
         #[arg(long, value_delimiter = ',', default_values_t = [3306u16, 4567, 4568, 4444, 7443])]
         ports: Vec<u16>,
+        /// Service addresses (VRRP, held by a healthy member), e.g. 192.0.2.10/24; comma-separated.
+        #[arg(long = "vip", value_delimiter = ',')]
+        vips: Vec<crate::cluster::vrrp::Vip>,
     },
     /// Print a one-time token (valid one hour) that lets one new node join through this member.
     Token,
@@ -77,13 +80,13 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
             });
             return Ok(());
         }
-        ClusterCmd::Init { address, name, node_name: n, ports } => {
+        ClusterCmd::Init { address, name, node_name: n, ports, vips } => {
             let file = config_file(config)?;
             let [sql, gcomm, ist, sst, api] = ports[..] else {
                 return Err(CtlError::Usage("--ports takes five numbers: sql,gcomm,ist,sst,api".into()));
             };
             let ports = Ports { sql, gcomm, ist, sst, api };
-            crate::cluster::init_node(cfg, &file, &name, &node_name(n), address, ports)?
+            crate::cluster::init_node(cfg, &file, &name, &node_name(n), address, ports, vips)?
         }
         ClusterCmd::Join { token, address, node_name: n } => {
             let file = config_file(config)?;

@@ -117,6 +117,11 @@ pub enum CtlCommand {
     AdminPassword(directory::PasswordArgs),
     /// Disk, RAID and filesystem health of this machine.
     Health,
+    /// Whether this node is fit to serve: hato serve answers, its store
+    /// serves here, the data directory takes writes. Exit 0 if so, else 1
+    /// with the reason. keepalived asks this every second to decide who
+    /// holds the service addresses.
+    Gate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +178,11 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Log(LogCmd::Level { spec }) => {
             let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::LogLevel { spec }).await?;
             out.show(&data, || format!("log level: {}", data["level"].as_str().unwrap_or("?")));
+            return Ok(());
+        }
+        CtlCommand::Gate => {
+            let data = crate::control::call(&cfg.control_socket(), &crate::control::Request::Gate).await?;
+            out.show(&data, || "fit to serve".into());
             return Ok(());
         }
         CtlCommand::Health => {
@@ -265,7 +275,11 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Sieve(c) => sieve::run(&ctx, c).await,
         CtlCommand::Mailbox(c) => mailbox::run(&ctx, c).await,
         CtlCommand::Cluster(c) => cluster::run(&ctx, c).await,
-        CtlCommand::Log(_) | CtlCommand::Status | CtlCommand::Health | CtlCommand::AdminPassword(_) => Ok(()),
+        CtlCommand::Log(_)
+        | CtlCommand::Status
+        | CtlCommand::Health
+        | CtlCommand::Gate
+        | CtlCommand::AdminPassword(_) => Ok(()),
     }
 }
 

@@ -37,6 +37,9 @@ pub struct ClusterForm {
     /// A member's join token (join only).
     #[serde(default)]
     pub token: Option<String>,
+    /// Service addresses keepalived moves to a healthy member, e.g. "192.0.2.10/24" (init only).
+    #[serde(default)]
+    pub vips: Vec<crate::cluster::vrrp::Vip>,
 }
 
 fn bad(e: crate::cluster::ClusterError) -> WebError {
@@ -55,8 +58,8 @@ pub async fn cluster_init(c: &Ctx<'_>, f: ClusterForm) -> Result<NodeFile, WebEr
     let file = config_file(c)?;
     let name = f.name.unwrap_or_else(|| "hato".into());
     let node_name = crate::store::Store::node_name(&c.app.cfg);
-    let node =
-        crate::cluster::init_node(&c.app.cfg, &file, &name, &node_name, f.address, Ports::default()).map_err(bad)?;
+    let node = crate::cluster::init_node(&c.app.cfg, &file, &name, &node_name, f.address, Ports::default(), f.vips)
+        .map_err(bad)?;
     c.audit("cluster.init", &name, format!("node {node_name} at {}", f.address)).await;
     switch_over(c);
     Ok(node)

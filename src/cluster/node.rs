@@ -231,6 +231,19 @@ impl NodeFile {
         std::net::SocketAddr::new(addr, port).to_string()
     }
 
+    /// What an administrator should know about this membership now.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.members.len() == 2 {
+            w.push(
+                "the cluster has two members: neither can tell the other's failure from a network split, so \
+                 losing either stops both. Join a third node."
+                    .to_string(),
+            );
+        }
+        w
+    }
+
     /// The members other than this node.
     pub fn peers(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.members.iter().copied().filter(move |m| *m != self.address)
@@ -260,11 +273,13 @@ mod tests {
         d.save(&node).unwrap();
         assert_eq!(d.load().unwrap(), node);
         assert_eq!(node.peers().collect::<Vec<_>>(), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert!(node.warnings()[0].contains("two members"), "two members are warned of");
         assert_eq!(NodeFile::at(node.address, 3306), "10.0.0.2:3306");
         let seen: Vec<IpAddr> = vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()];
         assert!(d.remember(&seen).unwrap());
         assert!(!d.remember(&seen).unwrap(), "nothing new the second time");
         assert_eq!(d.load().unwrap().members.len(), 3);
+        assert!(d.load().unwrap().warnings().is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -184,14 +184,25 @@ fn current(dir: &Dir, gate: &str, script_user: &str) -> Result<Option<String>, C
     if node.vrrp.addresses.is_empty() {
         return Ok(None);
     }
+    let (iface, prefix) = interface_of(&addresses_here()?, node.address).ok_or_else(|| {
+        ClusterError::Start(format!("no interface has this node's address {}; check cluster.toml", node.address))
+    })?;
+    Ok(Some(render(&node, &iface, prefix, gate, script_user)))
+}
+
+/// `ip -o addr show`: every address on this machine's interfaces.
+fn addresses_here() -> Result<String, ClusterError> {
     let out = std::process::Command::new("ip")
         .args(["-o", "addr", "show"])
         .output()
         .map_err(|e| ClusterError::Start(format!("cannot run `ip addr`: {e}")))?;
-    let (iface, prefix) = interface_of(&String::from_utf8_lossy(&out.stdout), node.address).ok_or_else(|| {
-        ClusterError::Start(format!("no interface has this node's address {}; check cluster.toml", node.address))
-    })?;
-    Ok(Some(render(&node, &iface, prefix, gate, script_user)))
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The service addresses this node holds now (on one of its interfaces).
+pub fn held_here(node: &NodeFile) -> Vec<Vip> {
+    let Ok(here) = addresses_here() else { return Vec::new() };
+    node.vrrp.addresses.iter().filter(|v| interface_of(&here, v.addr).is_some()).copied().collect()
 }
 
 /// Runs keepalived for the cluster in `dir` until told to stop; returns why it stopped.

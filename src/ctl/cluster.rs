@@ -100,7 +100,7 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
 
 fn formed(node: &NodeFile) -> String {
     let members: Vec<String> = node.members.iter().map(|m| m.to_string()).collect();
-    format!(
+    let mut text = format!(
         "node {} ({}) is a member of cluster {} with {}\n\
          The database starts with the galera service (`hato galera-node`); then restart hato serve,\n\
          which now uses it. `hato ctl cluster status` shows when this node serves.",
@@ -108,7 +108,11 @@ fn formed(node: &NodeFile) -> String {
         node.address,
         node.name,
         members.join(", ")
-    )
+    );
+    for w in node.warnings() {
+        text.push_str(&format!("\nwarning: {w}"));
+    }
+    text
 }
 
 #[derive(Serialize)]

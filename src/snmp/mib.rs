@@ -138,8 +138,8 @@ fn description(service: &str) -> &'static str {
         "snmpd" => "net-snmp master agent",
         "clamd" => "ClamAV virus scanner",
         "freshclam" => "ClamAV signature updates",
-        "mariadb" => "MariaDB Galera cluster store",
-        "keepalived" => "keepalived virtual addresses",
+        "galera" => "MariaDB Galera cluster store",
+        "vrrp" => "keepalived: the cluster's service addresses",
         _ => "",
     }
 }

@@ -17,6 +17,10 @@ use crate::web::WebError;
 pub struct ClusterView {
     /// This node's cluster file, when it is a member.
     pub node: Option<NodeFile>,
+    /// The service addresses this node holds now.
+    pub vips_here: Vec<crate::cluster::vrrp::Vip>,
+    /// What an administrator should act on (e.g. a two-member cluster).
+    pub warnings: Vec<String>,
     pub store: StoreStatus,
 }
 
@@ -24,7 +28,9 @@ pub async fn cluster(c: &Ctx<'_>) -> Result<ClusterView, WebError> {
     c.admin()?;
     let dir = c.app.cfg.cluster_dir();
     let node = if dir.exists() { Some(dir.load().map_err(bad)?) } else { None };
-    Ok(ClusterView { node, store: c.app.store.status().await? })
+    let vips_here = node.as_ref().map(crate::cluster::vrrp::held_here).unwrap_or_default();
+    let warnings = node.as_ref().map(NodeFile::warnings).unwrap_or_default();
+    Ok(ClusterView { node, vips_here, warnings, store: c.app.store.status().await? })
 }
 
 #[derive(Deserialize)]

@@ -660,3 +660,32 @@ fn settings_are_written_to_the_file_and_apply_after_a_restart() {
     let third = smtp.cmd("RCPT TO:<olga@other.test>");
     assert!(third.starts_with("452") || third.starts_with("5"), "{third}");
 }
+
+/// The Cluster page of a node on its own: it says so and offers to start or
+/// join a cluster; a bad address or service address is refused with the
+/// reason, and nothing changes; users other than admins are refused.
+#[test]
+fn the_cluster_page_offers_to_form_a_cluster_and_refuses_bad_input() {
+    let s = start();
+    let admin = Client::login(&s, "admin", "admin-secret-1");
+    let (code, page) = admin.req("GET", "/admin/cluster", None, &["-H", "Accept-Language: en"]);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("not part of a cluster") && page.contains("name=\"vips\""), "{page}");
+    assert!(page.contains("value=\"join\"") && page.contains("name=\"token\""), "{page}");
+    let (code, v) = admin.json("GET", "/api/v1/cluster", None);
+    assert_eq!(code, 200);
+    assert!(v["node"].is_null() && v["vips_here"] == json!([]) && v["warnings"] == json!([]), "{v}");
+    let post = |form: &str| admin.req("POST", &format!("/admin/cluster?_csrf={}", admin.csrf), None, &["--data", form]);
+    let (code, page) = post("action=init&address=mail.example.com");
+    assert_eq!(code, 400, "{page}");
+    assert!(page.contains("is not an IP address of this node"), "{page}");
+    let (code, page) = post("action=init&address=10.0.0.1&vips=10.0.0.100%2F40");
+    assert_eq!(code, 400, "{page}");
+    assert!(page.contains("prefix length must be 0-32"), "{page}");
+    let (code, page) = post("action=join&address=10.0.0.2&token=HATO9%2Fx");
+    assert_eq!(code, 400, "{page}");
+    assert!(page.contains("join token not usable"), "{page}");
+    assert!(!s.dir.join("data/cluster").exists(), "a refused form changes nothing");
+    let bob = Client::login(&s, "bob@web.test", "pw-bob");
+    assert_eq!(bob.req("GET", "/admin/cluster", None, &[]).0, 403);
+}

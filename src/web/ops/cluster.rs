@@ -22,6 +22,8 @@ pub struct ClusterView {
     /// What an administrator should act on (e.g. a two-member cluster).
     pub warnings: Vec<String>,
     pub store: StoreStatus,
+    /// How many queue entries each Hato node is delivering now.
+    pub delivering: Vec<crate::store::NodeLeases>,
 }
 
 pub async fn cluster(c: &Ctx<'_>) -> Result<ClusterView, WebError> {
@@ -30,7 +32,8 @@ pub async fn cluster(c: &Ctx<'_>) -> Result<ClusterView, WebError> {
     let node = if dir.exists() { Some(dir.load().map_err(bad)?) } else { None };
     let vips_here = node.as_ref().map(crate::cluster::vrrp::held_here).unwrap_or_default();
     let warnings = node.as_ref().map(NodeFile::warnings).unwrap_or_default();
-    Ok(ClusterView { node, vips_here, warnings, store: c.app.store.status().await? })
+    let delivering = c.app.store.leases_by_node(crate::clock::now()).await?;
+    Ok(ClusterView { node, vips_here, warnings, store: c.app.store.status().await?, delivering })
 }
 
 #[derive(Deserialize)]

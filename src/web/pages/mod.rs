@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
             get(|| async { static_file("text/css", include_str!("../../../static/style.css")) }),
         )
         .merge(admin::routes())
+        .merge(cluster::routes())
         .merge(mail::routes())
 }
 
@@ -142,6 +143,7 @@ macro_rules! page {
 }
 
 mod admin;
+mod cluster;
 mod mail;
 
 fn back(to: &str, notice: &str) -> Response {

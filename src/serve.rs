@@ -46,9 +46,14 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let cluster = cfg.cluster_dir();
     if cluster.exists() {
         let node = cluster.load().map_err(|e| ServeError::Startup(e.to_string()))?;
-        let addr = crate::cluster::join::api_addr(&node).to_string();
+        let addr = crate::cluster::api::addr_of(&node, node.address).to_string();
         if let Some(l) = open(&addr, "cluster-api").await? {
-            tokio::spawn(crate::cluster::join::serve(cluster.clone(), l));
+            let member = crate::cluster::api::Member {
+                dir: cluster.clone(),
+                config: cfg.source.clone(),
+                data_dir: cfg.data_dir.clone(),
+            };
+            tokio::spawn(crate::cluster::api::serve(member, l));
         }
     }
     let store = Arc::new(open_store(&cfg).await?);

@@ -15,6 +15,9 @@
 //!   stopped starts the cluster again, the others join it, nobody is told to.
 //! - A power loss (every database killed at once), then all started: the
 //!   cluster re-forms by itself and every acknowledged message is there.
+//! - The third node leaves (web console): the others forget it and go on
+//!   as two (with a warning), its copy of the database is deleted, and it
+//!   starts again on its own, empty store.
 //!
 //! Needs root (MariaDB runs as its own user) and mariadb-server, galera-4,
 //! mariadb-backup, socat (scripts/deps installs them); without them the
@@ -189,6 +192,8 @@ impl Console {
     fn login(s: &Server) -> Console {
         let out = ctl_in(&s.config, &["admin-password", "--password-stdin"], Some("admin-secret-1\n"));
         assert!(out.status.success(), "{out:?}");
+        // A new session each time: a cookie of a live session would need its CSRF token.
+        let _ = std::fs::remove_file(s.dir.join("cookies"));
         let mut c =
             Console { base: format!("https://127.0.0.1:{}", s.web), jar: s.dir.join("cookies"), csrf: String::new() };
         let (code, v) = c.call("POST", "/api/v1/login", Some(r#"{"user":"admin","password":"admin-secret-1"}"#));
@@ -363,6 +368,38 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
         let got = wait_messages(s, 3);
         assert_eq!(got, ["<m1@ext.test>", "<m2@ext.test>", "<m3@ext.test>"], "every acknowledged message, once");
     }
+
+    // n3 leaves, through its console: its database leaves Galera, the others forget it, its
+    // copy of the database is deleted, and its server starts again on a new, empty store.
+    let (code, v) = Console::login(&servers[2]).call("POST", "/api/v1/cluster/leave", None);
+    assert_eq!(code, 200, "{v}");
+    let mut told: Vec<String> = v["told"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    told.sort();
+    assert_eq!(told, [address(1), address(2)], "{v}");
+    wait_all_synced(&mut dbs[..2], 2, Duration::from_secs(60));
+    let exited = dbs[2].child.as_mut().map(|c| c.try_wait());
+    assert!(matches!(exited, Some(Ok(Some(_)))), "n3's database stopped:\n{}", tail(&dbs[2].log()));
+    dbs[2].start();
+    let mysql = servers[2].dir.join("data/mysql");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&mysql).map(|d| d.count()).unwrap_or(0) > 0 {
+        assert!(Instant::now() < deadline, "n3's copy of the database was not deleted:\n{}", tail(&dbs[2].log()));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for s in &servers[..2] {
+        let file = std::fs::read_to_string(s.dir.join("data/cluster/cluster.toml")).unwrap();
+        let config = std::fs::read_to_string(&s.config).unwrap();
+        assert!(!file.contains(&address(3)) && !config.contains(&address(3)), "n3 forgotten:\n{file}\n{config}");
+    }
+    let (_, v) = Console::login(&servers[0]).call("GET", "/api/v1/cluster", None);
+    assert!(v["warnings"][0].as_str().unwrap_or("").contains("two members"), "{v}");
+    servers[2].kill9();
+    servers[2].spawn();
+    let (_, v) = Console::login(&servers[2]).call("GET", "/api/v1/cluster", None);
+    assert!(v["node"].is_null() && v["store"]["backend"] == "sqlite", "n3 is on its own: {v}");
+    let (ok, out) = ctl_out(&servers[2], &["cluster", "leave"]);
+    assert!(!ok && out.contains("not part of a cluster"), "{out}");
+    assert_eq!(wait_messages(&servers[0], 3).len(), 3, "the mail stays with the cluster");
     for s in servers.iter_mut() {
         s.kill9();
     }

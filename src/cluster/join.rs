@@ -8,28 +8,20 @@
 //! nobody in the path learns the cluster's secrets), and sends the secret and
 //! its address. The member answers with what a node needs: the CA (with its
 //! key), a certificate for the new node's address, the database secrets, the
-//! members and ports, and adds the node to its own member list.
-//!
-//! Wire format: one JSON line each way (`frame`), so the API stays readable
-//! with `openssl s_client`.
+//! members and ports, and adds the node to its own member list. The
+//! transport is the node API (`api`).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
 
-use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tracing::{info, warn};
+use tracing::info;
 
 use super::ClusterError;
-use super::node::{Credentials, Dir, NodeFile, Ports};
+use super::api::Request;
+use super::node::{Credentials, Dir, Ports};
 
 /// How long a join token may wait to be used.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
-/// The longest line either side reads: a certificate chain and keys fit with room.
-const MAX_LINE: usize = 64 * 1024;
 
 /// A join token as shown to the administrator.
 #[derive(Debug, PartialEq)]
@@ -82,7 +74,7 @@ pub fn new_token(dir: &Dir) -> Result<Token, ClusterError> {
     pending.push(Pending { hash: crate::ids::sha256_hex(secret.as_bytes()), expires: now + TOKEN_LIFETIME_SECS });
     save_pending(dir, &pending)?;
     let ca_fingerprint = super::pki::fingerprint(&dir.read(&dir.ca_cert())?)?;
-    Ok(Token { api: api_addr(&node), ca_fingerprint, secret })
+    Ok(Token { api: super::api::addr_of(&node, node.address), ca_fingerprint, secret })
 }
 
 fn pending(dir: &Dir) -> Result<Vec<Pending>, ClusterError> {
@@ -132,15 +124,8 @@ pub struct Welcome {
     pub credentials: Credentials,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
-enum Answer {
-    Ok(Box<Welcome>),
-    Refused { reason: String },
-}
-
 /// The member's side of a join.
-fn admit(dir: &Dir, req: &JoinRequest) -> Result<Welcome, ClusterError> {
+pub(super) fn admit(dir: &Dir, req: &JoinRequest) -> Result<Welcome, ClusterError> {
     // One join at a time: a token is used once, and the member list is read, changed and written.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -168,138 +153,11 @@ fn admit(dir: &Dir, req: &JoinRequest) -> Result<Welcome, ClusterError> {
     })
 }
 
-async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<String, ClusterError> {
-    let mut line = String::new();
-    let n = (&mut *r).take(MAX_LINE as u64).read_line(&mut line).await.map_err(ClusterError::Api)?;
-    if n == 0 || !line.ends_with('\n') {
-        return Err(ClusterError::Protocol("the other side closed or sent an over-long line".into()));
-    }
-    Ok(line)
-}
-
-async fn write_json<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, v: &T) -> Result<(), ClusterError> {
-    let mut text = serde_json::to_string(v).map_err(|e| ClusterError::Protocol(e.to_string()))?;
-    text.push('\n');
-    w.write_all(text.as_bytes()).await.map_err(ClusterError::Api)?;
-    w.flush().await.map_err(ClusterError::Api)
-}
-
-/// Serves the node API on `listener` until the process ends.
-pub async fn serve(dir: Dir, listener: tokio::net::TcpListener) {
-    let acceptor = match crate::tls::Certificates::load(&dir.cert(), &dir.key()).and_then(crate::tls::acceptor) {
-        Ok(a) => a,
-        Err(e) => {
-            crate::alert::raise("cluster.api", crate::alert::Severity::Critical, &format!("node API not started: {e}"));
-            return;
-        }
-    };
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else { continue };
-        let (acceptor, dir) = (acceptor.clone(), dir.clone());
-        tokio::spawn(async move {
-            let work = async {
-                let tls = acceptor.accept(tcp).await.map_err(ClusterError::Api)?;
-                let (r, mut w) = tokio::io::split(tls);
-                let mut r = BufReader::new(r);
-                let line = read_line(&mut r).await?;
-                let answer = match serde_json::from_str::<JoinRequest>(&line) {
-                    Err(e) => Answer::Refused { reason: format!("not a join request: {e}") },
-                    Ok(req) => {
-                        let d = dir.clone();
-                        match tokio::task::spawn_blocking(move || admit(&d, &req)).await {
-                            Ok(Ok(w)) => Answer::Ok(Box::new(w)),
-                            Ok(Err(ClusterError::Refused(reason))) => Answer::Refused { reason },
-                            Ok(Err(e)) => Answer::Refused { reason: e.to_string() },
-                            Err(e) => Answer::Refused { reason: format!("internal error: {e}") },
-                        }
-                    }
-                };
-                if let Answer::Refused { reason } = &answer {
-                    warn!(target: "hato::cluster", peer = %peer, "join refused: {reason}");
-                }
-                write_json(&mut w, &answer).await
-            };
-            if let Err(e) = tokio::time::timeout(Duration::from_secs(30), work)
-                .await
-                .unwrap_or_else(|_| Err(ClusterError::Protocol("timed out".into())))
-            {
-                warn!(target: "hato::cluster", peer = %peer, "node API: {e}");
-            }
-        });
-    }
-}
-
 /// Asks the member named in `token` to let this node in.
 pub async fn request(token: &Token, node_name: &str, address: IpAddr) -> Result<Welcome, ClusterError> {
-    let verifier = Arc::new(PinnedCa::new(token.ca_fingerprint.clone()));
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ClusterError::Pki(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let work = async {
-        let tcp = tokio::net::TcpStream::connect(token.api).await.map_err(ClusterError::Api)?;
-        let name = ServerName::IpAddress(token.api.ip().into());
-        let tls = connector.connect(name, tcp).await.map_err(ClusterError::Api)?;
-        let (r, mut w) = tokio::io::split(tls);
-        let req = JoinRequest { secret: token.secret.clone(), node_name: node_name.into(), address };
-        write_json(&mut w, &req).await?;
-        let line = read_line(&mut BufReader::new(r)).await?;
-        match serde_json::from_str::<Answer>(&line) {
-            Ok(Answer::Ok(w)) => Ok(*w),
-            Ok(Answer::Refused { reason }) => Err(ClusterError::Refused(reason)),
-            Err(e) => Err(ClusterError::Protocol(format!("unreadable answer: {e}"))),
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), work)
-        .await
-        .map_err(|_| ClusterError::Protocol(format!("{} did not answer within 30 s", token.api)))?
-}
-
-/// Trusts a server whose chain holds the CA with the pinned fingerprint and
-/// whose certificate that CA signed for the address connected to.
-#[derive(Debug)]
-struct PinnedCa {
-    fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl PinnedCa {
-    fn new(fingerprint: String) -> PinnedCa {
-        PinnedCa { fingerprint, provider: Arc::new(rustls::crypto::ring::default_provider()) }
-    }
-}
-
-impl ServerCertVerifier for PinnedCa {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(ca) = intermediates.iter().find(|c| crate::ids::sha256_hex(c) == self.fingerprint) else {
-            return Err(rustls::Error::General(
-                "the member's certificate is not from the cluster CA named in the token".into(),
-            ));
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca.clone().into_owned())?;
-        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), self.provider.clone())
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-        inner.verify_server_cert(end_entity, &[], server_name, ocsp, now)
-    }
-
-    crate::verify_signatures_with!(provider);
-}
-
-/// Where the node API of `node` listens.
-pub fn api_addr(node: &NodeFile) -> SocketAddr {
-    SocketAddr::new(node.address, node.ports.api)
+    let req = Request::Join(JoinRequest { secret: token.secret.clone(), node_name: node_name.into(), address });
+    let welcome: Box<Welcome> = super::api::call(token.api, &token.ca_fingerprint, &req).await?;
+    Ok(*welcome)
 }
 
 #[cfg(test)]
@@ -316,7 +174,8 @@ mod tests {
         init(&d1, "c", "n1", a1, Ports::default(), vec![], layout("n1")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        tokio::spawn(serve(d1.clone(), listener));
+        let member = crate::cluster::api::Member { dir: d1.clone(), config: None, data_dir: base.clone() };
+        tokio::spawn(crate::cluster::api::serve(member, listener));
         let mut token = new_token(&d1).unwrap();
         token.api.set_port(port);
 

@@ -146,13 +146,15 @@ socket={run}/mysqld.sock
 }
 
 /// SQL run once, when this node starts a new cluster: Hato's database and
-/// user (TLS only) and the state-transfer user. Galera replicates them.
+/// user (TLS only; it may stop its own node, which `leave` does) and the
+/// state-transfer user. Galera replicates them.
 pub fn bootstrap_sql(db_password: &str, sst_password: &str) -> String {
     let q = |s: &str| s.replace('\\', "\\\\").replace('\'', "\\'");
     format!(
         "CREATE DATABASE IF NOT EXISTS hato CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 CREATE USER IF NOT EXISTS 'hato'@'%' IDENTIFIED BY '{db}' REQUIRE SSL;
 GRANT ALL PRIVILEGES ON hato.* TO 'hato'@'%';
+GRANT SHUTDOWN ON *.* TO 'hato'@'%';
 CREATE USER IF NOT EXISTS 'hato_sst'@'localhost' IDENTIFIED BY '{sst}';
 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'hato_sst'@'localhost';
 ",
@@ -190,15 +192,9 @@ fn any_primary(node: &NodeFile, dir: &Dir) -> bool {
     };
     rt.block_on(async {
         for a in reachable {
-            let opts = mysql_async::OptsBuilder::default()
-                .ip_or_hostname(a.ip().to_string())
-                .tcp_port(a.port())
-                .user(Some("hato"))
-                .pass(Some(password.clone()))
-                .ssl_opts(Some(mysql_async::SslOpts::default().with_root_certs(vec![ca.clone().into()])));
             let status = tokio::time::timeout(Duration::from_secs(5), async {
                 use mysql_async::prelude::Queryable;
-                let mut c = mysql_async::Conn::new(opts).await?;
+                let mut c = connect(a, &password, &ca).await?;
                 let row: Option<(String, String)> = c.query_first("SHOW STATUS LIKE 'wsrep_cluster_status'").await?;
                 let _ = c.disconnect().await;
                 Ok::<_, mysql_async::Error>(row.map(|r| r.1))
@@ -212,6 +208,43 @@ fn any_primary(node: &NodeFile, dir: &Dir) -> bool {
         }
         false
     })
+}
+
+/// A connection as Hato's database user, over TLS checked against the cluster CA.
+async fn connect(a: SocketAddr, password: &str, ca: &Path) -> Result<mysql_async::Conn, mysql_async::Error> {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(a.ip().to_string())
+        .tcp_port(a.port())
+        .user(Some("hato"))
+        .pass(Some(password.to_string()))
+        .ssl_opts(Some(mysql_async::SslOpts::default().with_root_certs(vec![ca.to_path_buf().into()])));
+    mysql_async::Conn::new(opts).await
+}
+
+/// Stops this node's database in order (it leaves the Galera cluster
+/// cleanly) and waits until its port is closed.
+pub async fn shutdown_local(node: &NodeFile, dir: &Dir, password: &str) -> Result<(), ClusterError> {
+    use mysql_async::prelude::Queryable;
+    let a = SocketAddr::new(node.address, node.ports.sql);
+    let stop = async {
+        let mut c = connect(a, password, &dir.ca_cert()).await?;
+        c.query_drop("SHUTDOWN").await
+    };
+    match tokio::time::timeout(Duration::from_secs(30), stop).await {
+        Ok(Ok(())) => {}
+        // The server may close the connection before it answers.
+        Ok(Err(mysql_async::Error::Io(_))) => {}
+        Ok(Err(e)) => return Err(ClusterError::Start(format!("cannot stop this node's database at {a}: {e}"))),
+        Err(_) => return Err(ClusterError::Start(format!("this node's database at {a} did not answer SHUTDOWN"))),
+    }
+    for _ in 0..240 {
+        if tokio::net::TcpStream::connect(a).await.is_err() {
+            info!(target: "hato::cluster", "this node's database stopped and left the Galera cluster");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(ClusterError::Start(format!("this node's database at {a} was still running 2 minutes after SHUTDOWN")))
 }
 
 /// The position InnoDB last committed, from `mariadbd --wsrep-recover`.
@@ -236,6 +269,7 @@ pub fn run(dir: &Dir) -> ClusterError {
     if !dir.exists() {
         info!(target: "hato::cluster", "no cluster here yet: waiting for `hato ctl cluster init` or `join` ({})", dir.file().display());
         while !dir.exists() {
+            super::leave::wipe_if_left(dir);
             std::thread::sleep(Duration::from_secs(2));
         }
     }

@@ -2,7 +2,9 @@
 //!
 //! - `node`: the cluster directory (`cluster.toml`, certificates, secrets).
 //! - `pki`: the cluster's CA and the nodes' certificates.
-//! - `join`: join tokens and the node API that lets a new node in.
+//! - `api`: the node API (TLS, one JSON line each way) members serve.
+//! - `join`: join tokens, and letting a new node in.
+//! - `leave`: a node going, and the members forgetting it.
 //! - `mariadb`: `hato galera-node`, this node's MariaDB Galera server.
 //! - `vrrp`: `hato vrrp-node`, keepalived holding the service addresses.
 //!
@@ -16,7 +18,9 @@
 //! `mariadb`); a join token is used at most once; a node trusts a member only
 //! through the CA fingerprint its token names.
 
+pub mod api;
 pub mod join;
+pub mod leave;
 pub mod mariadb;
 pub mod node;
 pub mod pki;
@@ -41,6 +45,13 @@ pub enum ClusterError {
     Invalid { path: PathBuf, message: String },
     #[error("this node is already part of a cluster ({0} exists); `hato ctl cluster leave` first")]
     AlreadyMember(PathBuf),
+    #[error("this node is not part of a cluster")]
+    NotMember,
+    #[error(
+        "this node is the cluster's only member: leaving would leave its mail nowhere. \
+         Join another node first, then leave"
+    )]
+    LastMember,
     #[error("certificate: {0}")]
     Pki(String),
     #[error("join token not usable: {0}")]

@@ -136,13 +136,24 @@ impl Dir {
     pub fn tokens(&self) -> PathBuf {
         self.0.join("tokens.json")
     }
+    /// cluster.toml of a cluster this node left (`leave`), until galera-node wiped its database.
+    pub fn left(&self) -> PathBuf {
+        self.0.join("left.toml")
+    }
 
     pub fn exists(&self) -> bool {
         self.file().exists()
     }
 
     pub fn load(&self) -> Result<NodeFile, ClusterError> {
-        let path = self.file();
+        self.load_from(self.file())
+    }
+
+    pub fn load_left(&self) -> Result<NodeFile, ClusterError> {
+        self.load_from(self.left())
+    }
+
+    fn load_from(&self, path: PathBuf) -> Result<NodeFile, ClusterError> {
         let text =
             std::fs::read_to_string(&path).map_err(|source| ClusterError::Read { path: path.clone(), source })?;
         toml::from_str(&text).map_err(|e| ClusterError::Invalid { path, message: e.to_string() })
@@ -157,9 +168,42 @@ impl Dir {
         Ok(())
     }
 
+    /// Leaving, first step: cluster.toml becomes left.toml, so galera-node
+    /// neither starts the database again nor keeps its files.
+    pub fn mark_left(&self) -> Result<(), ClusterError> {
+        std::fs::rename(self.file(), self.left()).map_err(|source| ClusterError::Write { path: self.left(), source })
+    }
+
+    /// A leave that could not go on: a member again.
+    pub fn unmark_left(&self) -> Result<(), ClusterError> {
+        std::fs::rename(self.left(), self.file()).map_err(|source| ClusterError::Write { path: self.file(), source })
+    }
+
+    /// Leaving, last step: the certificates, keys, secrets and tokens go.
+    pub fn remove_credentials(&self) -> Result<(), ClusterError> {
+        for p in [
+            self.ca_cert(),
+            self.ca_key(),
+            self.cert(),
+            self.key(),
+            self.db_password(),
+            self.sst_password(),
+            self.tokens(),
+        ] {
+            match std::fs::remove_file(&p) {
+                Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ClusterError::Write { path: p, source });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Makes this directory a member's: the credentials first, cluster.toml
     /// last, since its presence is what starts galera-node.
     pub fn write_member(&self, c: &Credentials, node: &NodeFile) -> Result<(), ClusterError> {
+        let _ = std::fs::remove_file(self.left());
         self.write(&self.ca_cert(), &c.ca_pem)?;
         self.write(&self.ca_key(), &c.ca_key_pem)?;
         self.write(&self.cert(), &c.cert_pem)?;
@@ -209,7 +253,15 @@ impl Dir {
     pub fn share_with_mariadb(&self) {
         use std::os::unix::fs::PermissionsExt;
         let group = nix::unistd::Group::from_name("mysql").ok().flatten();
-        let files = [self.file(), self.ca_cert(), self.cert(), self.key(), self.db_password(), self.sst_password()];
+        let files = [
+            self.file(),
+            self.left(),
+            self.ca_cert(),
+            self.cert(),
+            self.key(),
+            self.db_password(),
+            self.sst_password(),
+        ];
         for p in files {
             if let Some(g) = &group {
                 let _ = nix::unistd::chown(&p, None, Some(g.gid));

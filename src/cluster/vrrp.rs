@@ -17,7 +17,8 @@
 //! the network, and only members take part. When the member list changes,
 //! keepalived.conf is written again and keepalived reloads it (SIGHUP)
 //! without letting go of the addresses. On SIGTERM keepalived is stopped
-//! first, which hands the addresses over at once (priority 0 advert).
+//! first, which hands the addresses over at once (priority 0 advert); so
+//! it is when the node leaves the cluster (cluster.toml is gone).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -270,7 +271,13 @@ pub async fn run(dir: &Dir, config: &Path, script_user: &str) -> ClusterError {
                         info!(target: "hato::cluster", "members or addresses changed; keepalived reloads");
                         signal(&child, nix::sys::signal::Signal::SIGHUP);
                     }
-                    Ok(_) => {}
+                    Ok(Some(_)) => {}
+                    // The node left the cluster, or the addresses were removed: let them go.
+                    Ok(None) => {
+                        signal(&child, nix::sys::signal::Signal::SIGTERM);
+                        let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+                        return ClusterError::Start("no service addresses to hold any more; keepalived stopped".into());
+                    }
                     Err(e) => warn!(target: "hato::cluster", "{e}"),
                 }
             }

@@ -48,6 +48,10 @@ pub enum ClusterCmd {
         #[arg(long)]
         node_name: Option<String>,
     },
+    /// Take this node out of its cluster: its database leaves Galera (and
+    /// its files are deleted), the other members forget it, and `[store]`
+    /// goes back to a new, empty SQLite store. The mail stays with the cluster.
+    Leave,
 }
 
 impl ClusterCmd {
@@ -88,6 +92,12 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
             let ports = Ports { sql, gcomm, ist, sst, api };
             crate::cluster::init_node(cfg, &file, &name, &node_name(n), address, ports, vips)?
         }
+        ClusterCmd::Leave => {
+            let file = config_file(config)?;
+            let d = crate::cluster::leave::leave(cfg, &file).await?;
+            out.show(&d, || departed(&d));
+            return Ok(());
+        }
         ClusterCmd::Join { token, address, node_name: n } => {
             let file = config_file(config)?;
             let token: crate::cluster::join::Token = token.parse()?;
@@ -115,6 +125,21 @@ fn formed(node: &NodeFile) -> String {
     text
 }
 
+fn departed(d: &crate::cluster::leave::Departure) -> String {
+    let told: Vec<String> = d.told.iter().map(|a| a.to_string()).collect();
+    let mut text = format!(
+        "this node left cluster {}; the members that forgot it: {}\n\
+         Restart hato serve: it now keeps mail in a new, empty SQLite store. The galera service\n\
+         deletes this node's copy of the cluster's database.",
+        d.cluster,
+        if told.is_empty() { "none".to_string() } else { told.join(", ") }
+    );
+    for n in &d.not_told {
+        text.push_str(&format!("\nwarning: not told (it still lists this node): {n}"));
+    }
+    text
+}
+
 #[derive(Serialize)]
 struct ClusterStatus {
     store: StoreStatus,
@@ -124,8 +149,8 @@ struct ClusterStatus {
 
 pub async fn run(ctx: &Ctx, cmd: ClusterCmd) -> Result<(), CtlError> {
     match cmd {
-        ClusterCmd::Init { .. } | ClusterCmd::Token | ClusterCmd::Join { .. } => {
-            return Err(CtlError::Usage("init, token and join run before the store is opened".into()));
+        ClusterCmd::Init { .. } | ClusterCmd::Token | ClusterCmd::Join { .. } | ClusterCmd::Leave => {
+            return Err(CtlError::Usage("init, token, join and leave run before the store is opened".into()));
         }
         ClusterCmd::Status => {
             let s = &ctx.store;

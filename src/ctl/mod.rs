@@ -51,7 +51,10 @@ impl CtlError {
             CtlError::Store(StoreError::Invalid(_)) => 2,
             CtlError::Control(ControlError::Connect { .. }) => 5,
             CtlError::Cluster(
-                crate::cluster::ClusterError::Token(_) | crate::cluster::ClusterError::AlreadyMember(_),
+                crate::cluster::ClusterError::Token(_)
+                | crate::cluster::ClusterError::AlreadyMember(_)
+                | crate::cluster::ClusterError::NotMember
+                | crate::cluster::ClusterError::LastMember,
             ) => 2,
             _ => 1,
         }

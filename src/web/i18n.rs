@@ -99,6 +99,13 @@ impl Lang {
 
 /// (key, English, Japanese)
 const TEXTS: &[(&str, &str, &str)] = &[
+    ("leave_cluster", "Leave the cluster", "クラスタから外す"),
+    (
+        "leave_explained",
+        "This node's copy of the cluster's database is deleted and the other members forget it; it starts again with a new, empty mail store. The mail stays with the cluster.",
+        "このノードのクラスタデータベースの複製は削除され、他のメンバーはこのノードを外します。このノードは新しい空のメールストアで再起動します。メールはクラスタに残ります。",
+    ),
+    ("cluster_left", "This node left the cluster", "このノードはクラスタから外れました:"),
     ("cluster_size", "Nodes", "台数"),
     ("yes", "yes", "はい"),
     ("no", "no", "いいえ"),

@@ -94,6 +94,18 @@ pub async fn cluster_join(c: &Ctx<'_>, f: ClusterForm) -> Result<NodeFile, WebEr
     Ok(node)
 }
 
+/// Takes this node out of its cluster; the service restarts onto a new, empty SQLite store.
+pub async fn cluster_leave(c: &Ctx<'_>) -> Result<crate::cluster::leave::Departure, WebError> {
+    c.admin()?;
+    let file = config_file(c)?;
+    let d = crate::cluster::leave::leave(&c.app.cfg, &file).await.map_err(bad)?;
+    c.audit("cluster.leave", &d.cluster, format!("members told: {:?}; not told: {:?}", d.told, d.not_told)).await;
+    if supervised(c) {
+        restart_later("to leave the cluster store");
+    }
+    Ok(d)
+}
+
 /// Under a supervisor, restart to use the cluster store; otherwise the admin restarts.
 fn switch_over(c: &Ctx<'_>) {
     if supervised(c) {

@@ -52,6 +52,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
                 dir: cluster.clone(),
                 config: cfg.source.clone(),
                 data_dir: cfg.data_dir.clone(),
+                supervised: cfg.web.appliance_status.is_some(),
             };
             tokio::spawn(crate::cluster::api::serve(member, l));
         }

@@ -11,6 +11,8 @@
 //!   others; started again, it recovers its position and catches up by IST,
 //!   and its server shows the mail.
 //! - The first node learns of the third (let in by the second) from Galera.
+//! - A rolling restart from the first node: each database stops in order
+//!   and joins again, the first node's last, each once all three are back.
 //! - An orderly stop of every node, then all started at once: the last one
 //!   stopped starts the cluster again, the others join it, nobody is told to.
 //! - A power loss (every database killed at once), then all started: the
@@ -334,6 +336,35 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
         std::thread::sleep(Duration::from_millis(500));
     }
 
+    // A rolling restart from n1: each database in turn, n1's last, each once all three are back
+    // (this loop starts an exited database again, as the appliance's supervisor does).
+    let from: Vec<usize> = dbs.iter().map(|d| d.log().len()).collect();
+    let mut ctl = Command::new(BIN)
+        .args(["ctl", "--config"])
+        .arg(&servers[0].config)
+        .args(["cluster", "restart-rolling"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hato ctl");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while ctl.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the rolling restart did not finish in 10 minutes");
+        for db in dbs.iter_mut() {
+            db.restart_if_exited();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let out = ctl.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("is back, Synced and serving").count(), 3, "{text}");
+    let turn = |i: usize| text.find(&format!("restarting {}", address(i))).unwrap_or(0);
+    assert!(turn(1) > turn(2) && turn(1) > turn(3), "this node last: {text}");
+    let starts: Vec<Vec<String>> = dbs.iter().zip(&from).map(|(d, f)| d.starts_since(*f)).collect();
+    assert_eq!(starts, vec![vec!["Join".to_string()]; 3], "each database stopped in order and joined again");
+    send(&servers[1], 4);
+
     // Every node stopped in order, then all started at once: the last one stopped restarts the
     // cluster, and only it. (One that gave up waiting and was started again recovers its position first.)
     for db in dbs.iter_mut() {
@@ -365,8 +396,12 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
     let starts: Vec<String> = dbs.iter().map(Db::last_start).collect();
     assert_eq!(starts, ["RecoverThenJoin", "RecoverThenJoin", "RecoverThenJoin"]);
     for s in &servers {
-        let got = wait_messages(s, 3);
-        assert_eq!(got, ["<m1@ext.test>", "<m2@ext.test>", "<m3@ext.test>"], "every acknowledged message, once");
+        let got = wait_messages(s, 4);
+        assert_eq!(
+            got,
+            ["<m1@ext.test>", "<m2@ext.test>", "<m4@ext.test>", "<m3@ext.test>"],
+            "every acknowledged message, once"
+        );
     }
 
     // n3 leaves, through its console: its database leaves Galera, the others forget it, its
@@ -399,7 +434,7 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
     assert!(v["node"].is_null() && v["store"]["backend"] == "sqlite", "n3 is on its own: {v}");
     let (ok, out) = ctl_out(&servers[2], &["cluster", "leave"]);
     assert!(!ok && out.contains("not part of a cluster"), "{out}");
-    assert_eq!(wait_messages(&servers[0], 3).len(), 3, "the mail stays with the cluster");
+    assert_eq!(wait_messages(&servers[0], 4).len(), 4, "the mail stays with the cluster");
     for s in servers.iter_mut() {
         s.kill9();
     }

@@ -1,11 +1,12 @@
 //! The node API: how nodes talk to a member's `hato serve` — to be let in
-//! (`join`) and to say they are going (`leave`).
+//! (`join`), to say they are going (`leave`), to ask it to restart in a
+//! rolling restart (`restart`).
 //!
 //! TLS with the member's node certificate; the caller trusts it only if its
 //! chain holds the cluster CA it pins by SHA-256 (from a join token, or its
 //! own ca.pem), so nobody in the path learns the cluster's secrets. One
 //! JSON line each way, so the API stays readable with `openssl s_client`:
-//! a request `{"join": {...}}` or `{"leave": {...}}`, an answer
+//! a request `{"join": {...}}`, `{"leave": {...}}` or `{"restart": {...}}`, an answer
 //! `{"status": "ok", ...}` or `{"status": "refused", "reason": "..."}`.
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use super::ClusterError;
 use super::join::JoinRequest;
 use super::leave::LeaveRequest;
 use super::node::{Dir, NodeFile};
+use super::rolling::RestartRequest;
 
 /// The longest line either side reads: a certificate chain and keys fit with room.
 const MAX_LINE: usize = 64 * 1024;
@@ -35,6 +37,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Request {
     Join(JoinRequest),
     Leave(LeaveRequest),
+    Restart(RestartRequest),
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -52,6 +55,8 @@ pub struct Member {
     pub config: Option<PathBuf>,
     /// Where that file's backup goes when its directory is not ours.
     pub data_dir: PathBuf,
+    /// Whether a supervisor starts hato serve again when it exits.
+    pub supervised: bool,
 }
 
 /// Serves the node API on `listener` until the process ends.
@@ -106,6 +111,7 @@ fn handle(member: &Member, req: Request) -> Result<serde_json::Value, ClusterErr
     match req {
         Request::Join(r) => to_json(&super::join::admit(&member.dir, &r)?),
         Request::Leave(r) => to_json(&super::leave::forget(member, &r)?),
+        Request::Restart(r) => to_json(&super::rolling::restart(member, &r)?),
     }
 }
 
@@ -200,7 +206,51 @@ impl ServerCertVerifier for PinnedCa {
     crate::verify_signatures_with!(provider);
 }
 
+/// Proof that the sender of a request holds the cluster's database secret
+/// (only members do), bound to what it asks (`what`) and for which node.
+pub fn proof(db_password: &str, what: &str, address: std::net::IpAddr) -> String {
+    crate::ids::sha256_hex(format!("hato-{what}\0{address}\0{db_password}").as_bytes())
+}
+
+/// Refuses a request whose proof this member's secret does not give.
+pub fn check_proof(dir: &Dir, what: &str, address: std::net::IpAddr, given: &str) -> Result<(), ClusterError> {
+    let expected = proof(&dir.secret(&dir.db_password())?, what, address);
+    // Compared in constant time: the timing must not tell how much of a guess was right.
+    let same = expected.len() == given.len()
+        && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ClusterError::Refused(format!("the {what} request does not prove membership of this cluster")))
+    }
+}
+
 /// Where the node API of the member at `addr` listens (every member uses `node`'s ports).
 pub fn addr_of(node: &NodeFile, addr: std::net::IpAddr) -> SocketAddr {
     SocketAddr::new(addr, node.ports.api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_cluster_secret_proves_a_request_and_only_for_its_kind_and_node() {
+        let dir = std::env::temp_dir().join(format!("hato-api-proof-{}", std::process::id()));
+        let d = Dir(dir.clone());
+        std::fs::create_dir_all(&dir).unwrap();
+        d.write(&d.db_password(), "secret\n").unwrap();
+        let a: std::net::IpAddr = "10.0.0.3".parse().unwrap();
+        assert!(check_proof(&d, "leave", a, &proof("secret", "leave", a)).is_ok());
+        for wrong in [
+            proof("other", "leave", a),
+            proof("secret", "restart", a),
+            proof("secret", "leave", "10.0.0.2".parse().unwrap()),
+            String::new(),
+        ] {
+            let e = check_proof(&d, "leave", a, &wrong).unwrap_err().to_string();
+            assert!(e.contains("does not prove membership"), "{e}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

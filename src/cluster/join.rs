@@ -174,7 +174,8 @@ mod tests {
         init(&d1, "c", "n1", a1, Ports::default(), vec![], layout("n1")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let member = crate::cluster::api::Member { dir: d1.clone(), config: None, data_dir: base.clone() };
+        let member =
+            crate::cluster::api::Member { dir: d1.clone(), config: None, data_dir: base.clone(), supervised: false };
         tokio::spawn(crate::cluster::api::serve(member, listener));
         let mut token = new_token(&d1).unwrap();
         token.api.set_port(port);

@@ -51,22 +51,10 @@ pub struct Departure {
     pub not_told: Vec<String>,
 }
 
-/// Proof that the sender holds the cluster's database secret, bound to the leaving address.
-fn proof(db_password: &str, address: IpAddr) -> String {
-    crate::ids::sha256_hex(format!("hato-leave\0{address}\0{db_password}").as_bytes())
-}
-
-/// Equal without telling by its timing how much of a guess was right.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A member's side: forget the node that left.
 pub(super) fn forget(member: &Member, req: &LeaveRequest) -> Result<Forgotten, ClusterError> {
     let dir = &member.dir;
-    if !same(&proof(&dir.secret(&dir.db_password())?, req.address), &req.proof) {
-        return Err(ClusterError::Refused("the leave request does not prove membership of this cluster".into()));
-    }
+    super::api::check_proof(dir, "leave", req.address, &req.proof)?;
     let mut node = dir.load()?;
     if req.address == node.address {
         return Err(ClusterError::Refused("this is the node that is said to leave; ask another member".into()));
@@ -106,7 +94,10 @@ pub async fn leave(cfg: &crate::config::Config, file: &Path) -> Result<Departure
         dir.unmark_left()?;
         return Err(e);
     }
-    let req = Request::Leave(LeaveRequest { address: node.address, proof: proof(&password, node.address) });
+    let req = Request::Leave(LeaveRequest {
+        address: node.address,
+        proof: super::api::proof(&password, "leave", node.address),
+    });
     let (mut told, mut not_told) = (Vec::new(), Vec::new());
     for p in peers {
         match super::api::call::<Forgotten>(super::api::addr_of(&node, p), &fingerprint, &req).await {
@@ -156,20 +147,5 @@ pub fn wipe_if_left(dir: &Dir) {
     }
     if wiped > 0 {
         info!(target: "hato::cluster", dir = %node.mysql_dir.display(), "deleted the database files of the cluster this node left");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_cluster_secret_proves_a_leave_and_only_for_its_address() {
-        let a: IpAddr = "10.0.0.3".parse().unwrap();
-        let p = proof("secret", a);
-        assert!(same(&p, &proof("secret", a)));
-        assert!(!same(&p, &proof("other", a)));
-        assert!(!same(&p, &proof("secret", "10.0.0.2".parse().unwrap())));
-        assert!(!same(&p, &p[1..]));
     }
 }

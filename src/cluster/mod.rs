@@ -5,6 +5,7 @@
 //! - `api`: the node API (TLS, one JSON line each way) members serve.
 //! - `join`: join tokens, and letting a new node in.
 //! - `leave`: a node going, and the members forgetting it.
+//! - `rolling`: restarting every member in turn.
 //! - `mariadb`: `hato galera-node`, this node's MariaDB Galera server.
 //! - `vrrp`: `hato vrrp-node`, keepalived holding the service addresses.
 //!
@@ -24,6 +25,7 @@ pub mod leave;
 pub mod mariadb;
 pub mod node;
 pub mod pki;
+pub mod rolling;
 pub mod vrrp;
 
 use std::net::IpAddr;
@@ -66,6 +68,8 @@ pub enum ClusterError {
     Start(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Where this node keeps its database and runtime files, chosen by whoever forms it.

@@ -48,6 +48,9 @@ pub enum ClusterCmd {
         #[arg(long)]
         node_name: Option<String>,
     },
+    /// Restart every member in turn, this node last (database and, on the
+    /// appliance, mail service), each once the cluster is whole again.
+    RestartRolling,
     /// Take this node out of its cluster: its database leaves Galera (and
     /// its files are deleted), the other members forget it, and `[store]`
     /// goes back to a new, empty SQLite store. The mail stays with the cluster.
@@ -57,7 +60,7 @@ pub enum ClusterCmd {
 impl ClusterCmd {
     /// Whether the command forms the cluster (and so runs without the store).
     pub fn forms(&self) -> bool {
-        !matches!(self, ClusterCmd::Status)
+        !matches!(self, ClusterCmd::Status | ClusterCmd::RestartRolling)
     }
 }
 
@@ -75,7 +78,9 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
     let dir = cfg.cluster_dir();
     let node_name = |n: Option<String>| n.unwrap_or_else(|| crate::store::Store::node_name(cfg));
     let node = match cmd {
-        ClusterCmd::Status => return Err(CtlError::Usage("status needs the store".into())),
+        ClusterCmd::Status | ClusterCmd::RestartRolling => {
+            return Err(CtlError::Usage("status and restart-rolling need the store".into()));
+        }
         ClusterCmd::Token => {
             let token = crate::cluster::join::new_token(&dir)?;
             let v = serde_json::json!({ "token": token.to_string(), "valid_secs": crate::cluster::join::TOKEN_LIFETIME_SECS });
@@ -151,6 +156,16 @@ pub async fn run(ctx: &Ctx, cmd: ClusterCmd) -> Result<(), CtlError> {
     match cmd {
         ClusterCmd::Init { .. } | ClusterCmd::Token | ClusterCmd::Join { .. } | ClusterCmd::Leave => {
             return Err(CtlError::Usage("init, token, join and leave run before the store is opened".into()));
+        }
+        ClusterCmd::RestartRolling => {
+            let json = ctx.out.is_json();
+            let turns = crate::cluster::rolling::restart_rolling(&ctx.cfg.cluster_dir(), &ctx.store, |p| {
+                if !json {
+                    println!("{p}");
+                }
+            })
+            .await?;
+            ctx.out.show(&turns, || format!("every member restarted ({})", turns.len()));
         }
         ClusterCmd::Status => {
             let s = &ctx.store;

@@ -55,6 +55,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/cluster/token", post(cluster_token))
         .route("/api/v1/cluster/join", post(cluster_join))
         .route("/api/v1/cluster/leave", post(cluster_leave))
+        .route("/api/v1/cluster/restart-rolling", post(cluster_restart_rolling))
         .route("/api/v1/tls", axum::routing::put(replace_certificate))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
         .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
@@ -689,6 +690,11 @@ async fn cluster_init(
 
 async fn cluster_leave(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<crate::cluster::leave::Departure> {
     Ok(Json(ops::cluster_leave(&c!(app, s, p)).await?))
+}
+
+async fn cluster_restart_rolling(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
+    ops::cluster_restart_rolling(&c!(app, s, p)).await?;
+    Ok(Json(json!({ "started": true })))
 }
 
 async fn cluster_token(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {

@@ -99,6 +99,17 @@ impl Lang {
 
 /// (key, English, Japanese)
 const TEXTS: &[(&str, &str, &str)] = &[
+    ("restart_rolling", "Rolling restart", "ローリング再起動"),
+    (
+        "rolling_explained",
+        "Restarts every member in turn, this node last; each waits until all members are Synced and serving again.",
+        "全メンバーを1台ずつ再起動します（このノードは最後）。各ノードは全メンバーが同期しサービス中に戻るまで待ちます。",
+    ),
+    (
+        "rolling_started",
+        "Rolling restart started; the log shows each step.",
+        "ローリング再起動を開始しました。各手順はログに出ます。",
+    ),
     ("leave_cluster", "Leave the cluster", "クラスタから外す"),
     (
         "leave_explained",

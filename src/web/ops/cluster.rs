@@ -106,6 +106,30 @@ pub async fn cluster_leave(c: &Ctx<'_>) -> Result<crate::cluster::leave::Departu
     Ok(d)
 }
 
+/// Starts a rolling restart of every member (this node last) in the
+/// background; its steps go to the log, and the Cluster page shows the members.
+pub async fn cluster_restart_rolling(c: &Ctx<'_>) -> Result<(), WebError> {
+    c.admin()?;
+    let dir = c.app.cfg.cluster_dir();
+    if !dir.exists() {
+        return Err(bad(crate::cluster::ClusterError::NotMember));
+    }
+    c.audit("cluster.restart-rolling", &dir.load().map_err(bad)?.name, "started".into()).await;
+    let store = c.app.store.clone();
+    tokio::spawn(async move {
+        let step = |p: &str| tracing::info!(target: "hato::cluster", "rolling restart: {p}");
+        if let Err(e) = crate::cluster::rolling::restart_rolling(&dir, &store, step).await {
+            tracing::warn!(target: "hato::cluster", "rolling restart stopped: {e}");
+            crate::alert::raise(
+                "cluster.rolling",
+                crate::alert::Severity::Warning,
+                &format!("rolling restart stopped: {e}"),
+            );
+        }
+    });
+    Ok(())
+}
+
 /// Under a supervisor, restart to use the cluster store; otherwise the admin restarts.
 fn switch_over(c: &Ctx<'_>) {
     if supervised(c) {

@@ -34,7 +34,7 @@ async fn cluster(
 
 #[derive(Deserialize)]
 struct ActionForm {
-    /// init, join, token or leave.
+    /// init, join, token, restart-rolling or leave.
     action: String,
     #[serde(default)]
     address: String,
@@ -60,6 +60,10 @@ async fn cluster_action(
         let token = page!(f, ops::cluster_token(&c).await);
         let v = page!(f, ops::cluster(&c).await);
         return render(ClusterPage { f, v, token });
+    }
+    if a.action == "restart-rolling" {
+        page!(f, ops::cluster_restart_rolling(&c).await);
+        return back("/admin/cluster", f.t("rolling_started"));
     }
     if a.action == "leave" {
         let d = page!(f, ops::cluster_leave(&c).await);

@@ -177,6 +177,10 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 100, min_uptime_secs = 5,
         "HATO-MIB::hatoServiceState.3 = INTEGER: failed(5)",
         "HATO-MIB::hatoServiceState.2 = INTEGER: running(3)",
         "HATO-MIB::hatoQueueMessages.0 = Gauge32: 0",
+        // A node on its own store: standalone, serving, a cluster of one.
+        "HATO-MIB::hatoClusterBackend.0 = INTEGER: standalone(1)",
+        "HATO-MIB::hatoClusterServing.0 = INTEGER: yes(1)",
+        "HATO-MIB::hatoClusterSize.0 = Gauge32: 1",
     ] {
         assert!(hato.contains(want), "missing {want} in:\n{hato}");
     }

@@ -87,6 +87,7 @@ pub fn build(i: &Inputs) -> Tree {
     if let Some(s) = i.server {
         mta(&mut t, s, mail_index(i.services), i.unix_now);
         hato_mail(&mut t, s, i.unix_now);
+        hato_cluster(&mut t, s);
     }
     hato_appliance(&mut t, i);
     t
@@ -267,6 +268,28 @@ fn hato_mail(t: &mut Tree, s: &Status, unix_now: i64) {
     }
 }
 
+/// HATO-MIB's cluster objects: the store backend, whether this node serves,
+/// its component's size, and every store node as this one sees it.
+fn hato_cluster(t: &mut Tree, s: &Status) {
+    let Some(st) = &s.store else { return };
+    let obj = oid(&HATO, &[1, 10]);
+    let galera = st.backend == "galera";
+    let yes_no = |b: bool| Value::Integer(if b { 1 } else { 2 });
+    let size = if galera { st.nodes.iter().find(|n| n.local).map_or(0, |n| n.cluster_size as u64) } else { 1 };
+    t.set(oid(&obj, &[1, 0]), Value::Integer(if galera { 2 } else { 1 }));
+    t.set(oid(&obj, &[2, 0]), yes_no(st.serving));
+    t.set(oid(&obj, &[3, 0]), g32(size));
+    let node = oid(&obj, &[4, 1]);
+    for (n, x) in st.nodes.iter().enumerate() {
+        let idx = [n as u32 + 1];
+        t.cell(&oid(&node, &[2]), &idx, Value::string(&x.address));
+        t.cell(&oid(&node, &[3]), &idx, Value::string(&x.state));
+        t.cell(&oid(&node, &[4]), &idx, Value::string(&x.cluster));
+        t.cell(&oid(&node, &[5]), &idx, yes_no(x.serving));
+        t.cell(&oid(&node, &[6]), &idx, yes_no(x.local));
+    }
+}
+
 /// HATO-MIB's appliance tables: services, RAID arrays, disks, active alerts.
 fn hato_appliance(t: &mut Tree, i: &Inputs) {
     let obj = oid(&HATO, &[1]);
@@ -394,6 +417,39 @@ mod tests {
         assert_eq!(t.get(&oid(&HATO, &[1, 2, 3, 0])), Value::Gauge32(1));
         assert_eq!(t.get(&oid(&HATO, &[1, 4, 1, 0])), Value::Counter64(1));
         assert_eq!(t.get(&oid(&HATO, &[1, 5, 1, 4, 2])), Value::Counter32(4));
+    }
+
+    #[test]
+    fn the_cluster_objects_show_the_store_nodes_as_this_one_sees_them() {
+        let node = |address: &str, state: &str, serving, local| crate::store::NodeStatus {
+            address: address.into(),
+            state: state.into(),
+            cluster: if serving { "Primary".into() } else { String::new() },
+            cluster_size: 2,
+            local,
+            serving,
+            members: Vec::new(),
+        };
+        let status = Status {
+            store: Some(crate::store::StoreStatus {
+                backend: "galera".into(),
+                serving: true,
+                detail: String::new(),
+                nodes: vec![node("10.0.0.1:3306", "Synced", true, true), node("10.0.0.3:3306", "down", false, false)],
+            }),
+            ..Status::default()
+        };
+        let now = Instant::now();
+        let i = Inputs { services: &[], server: Some(&status), health: None, snmpd_started: None, now, unix_now: 0 };
+        let t = build(&i);
+        let c = oid(&HATO, &[1, 10]);
+        assert_eq!(t.get(&oid(&c, &[1, 0])), Value::Integer(2), "galera(2)");
+        assert_eq!(t.get(&oid(&c, &[2, 0])), Value::Integer(1), "serving");
+        assert_eq!(t.get(&oid(&c, &[3, 0])), Value::Gauge32(2), "the local node's component");
+        assert_eq!(t.get(&oid(&c, &[4, 1, 2, 2])), Value::string("10.0.0.3:3306"));
+        assert_eq!(t.get(&oid(&c, &[4, 1, 3, 2])), Value::string("down"));
+        assert_eq!(t.get(&oid(&c, &[4, 1, 5, 2])), Value::Integer(2), "not serving");
+        assert_eq!(t.get(&oid(&c, &[4, 1, 6, 1])), Value::Integer(1), "this machine's node");
     }
 
     #[test]

@@ -36,25 +36,34 @@ fn mask_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
     rest == 0 || (a[full] ^ b[full]) & (0xffu8 << (8 - rest)) == 0
 }
 
+/// "address" or "address/prefix", the prefix checked against the address
+/// family; shared with the cluster's service addresses (`cluster::vrrp::Vip`).
+pub fn parse_parts(s: &str) -> Result<(IpAddr, Option<u8>), String> {
+    let (ip, prefix) = match s.split_once('/') {
+        Some((ip, p)) => (ip, Some(p)),
+        None => (s, None),
+    };
+    let addr: IpAddr = ip.trim().parse().map_err(|_| format!("'{s}' is not an IP address (e.g. 192.0.2.10/24)"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => Some(
+            p.trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{s}': the prefix length must be 0-{max}"))?,
+        ),
+        None => None,
+    };
+    Ok((addr, prefix))
+}
+
 impl FromStr for Cidr {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (ip, prefix) = match s.split_once('/') {
-            Some((ip, p)) => (ip, Some(p)),
-            None => (s, None),
-        };
-        let net: IpAddr = ip.trim().parse().map_err(|_| format!("'{s}' is not an IP address or CIDR network"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("'{s}' has a prefix length outside 0..={max}"))?,
-            None => max,
-        };
+        let (net, prefix) = parse_parts(s)?;
+        let prefix = prefix.unwrap_or(if net.is_ipv4() { 32 } else { 128 });
         Ok(Cidr { net: canonical(net), prefix })
     }
 }

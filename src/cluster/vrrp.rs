@@ -44,19 +44,7 @@ pub struct Vip {
 impl FromStr for Vip {
     type Err = String;
     fn from_str(s: &str) -> Result<Vip, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a.trim().parse().map_err(|_| format!("`{s}` is not an IP address (e.g. 192.0.2.10/24)"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => match p.trim().parse::<u8>() {
-                Ok(n) if n <= max => Some(n),
-                _ => return Err(format!("`{s}`: the prefix length must be 0-{max}")),
-            },
-            None => None,
-        };
+        let (addr, prefix) = crate::cidr::parse_parts(s)?;
         Ok(Vip { addr, prefix })
     }
 }

@@ -10,6 +10,7 @@
 //! - A node's database is killed (-9) while mail keeps coming through the
 //!   others; started again, it recovers its position and catches up by IST,
 //!   and its server shows the mail.
+//! - A message trace in the first node's console covers every member.
 //! - The first node learns of the third (let in by the second) from Galera.
 //! - A rolling restart from the first node: each database stops in order
 //!   and joins again, the first node's last, each once all three are back.
@@ -318,6 +319,15 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
 
     send(&servers[1], 1);
     assert_eq!(wait_messages(&servers[2], 1), ["<m1@ext.test>"], "mail sent to n2 is read on n3");
+    // n1's console traces it over every member: n2 accepted it, each line names its node.
+    let (code, v) = Console::login(&servers[0]).call("GET", "/api/v1/trace?q=%3Cm1@ext.test%3E", None);
+    assert_eq!(code, 200, "{v}");
+    let lines = v.as_array().unwrap();
+    assert!(
+        lines.iter().any(|l| l["node"] == address(2).as_str() && l["message"] == "accepted"),
+        "n2's accept line is in n1's trace: {v}"
+    );
+    assert!(lines.iter().all(|l| l["level"] != "WARN" || l["target"] != "hato::cluster"), "every member answered: {v}");
 
     // A crash of n2's database while mail comes in through n1.
     dbs[1].kill9();

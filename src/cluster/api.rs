@@ -1,6 +1,6 @@
 //! The node API: how nodes talk to a member's `hato serve` — to be let in
 //! (`join`), to say they are going (`leave`), to ask it to restart in a
-//! rolling restart (`restart`).
+//! rolling restart (`restart`), to read its recent log lines (`logs`).
 //!
 //! TLS with the member's node certificate; the caller trusts it only if its
 //! chain holds the cluster CA it pins by SHA-256 (from a join token, or its
@@ -38,6 +38,7 @@ pub enum Request {
     Join(JoinRequest),
     Leave(LeaveRequest),
     Restart(RestartRequest),
+    Logs(super::logs::LogsRequest),
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -112,6 +113,7 @@ fn handle(member: &Member, req: Request) -> Result<serde_json::Value, ClusterErr
         Request::Join(r) => to_json(&super::join::admit(&member.dir, &r)?),
         Request::Leave(r) => to_json(&super::leave::forget(member, &r)?),
         Request::Restart(r) => to_json(&super::rolling::restart(member, &r)?),
+        Request::Logs(r) => to_json(&super::logs::lines(member, &r)?),
     }
 }
 

@@ -221,6 +221,27 @@ async fn connect(a: SocketAddr, password: &str, ca: &Path) -> Result<mysql_async
     mysql_async::Conn::new(opts).await
 }
 
+/// A member's Galera state as its own database reports it: local state
+/// (Synced, Joiner …), component (Primary …) and component size; None
+/// while it does not answer.
+pub async fn galera_state(a: SocketAddr, password: &str, ca: &Path) -> Option<(String, String, u32)> {
+    use mysql_async::prelude::Queryable;
+    let ask = async {
+        let mut c = connect(a, password, ca).await?;
+        let rows: Vec<(String, String)> = c
+            .query(
+                "SHOW STATUS WHERE Variable_name IN
+                 ('wsrep_local_state_comment', 'wsrep_cluster_status', 'wsrep_cluster_size')",
+            )
+            .await?;
+        let _ = c.disconnect().await;
+        Ok::<_, mysql_async::Error>(rows)
+    };
+    let rows = tokio::time::timeout(Duration::from_secs(5), ask).await.ok()?.ok()?;
+    let get = |k: &str| rows.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    Some((get("wsrep_local_state_comment"), get("wsrep_cluster_status"), get("wsrep_cluster_size").parse().ok()?))
+}
+
 /// Stops this node's database in order (it leaves the Galera cluster
 /// cleanly) and waits until its port is closed.
 pub async fn shutdown_local(node: &NodeFile, dir: &Dir, password: &str) -> Result<(), ClusterError> {

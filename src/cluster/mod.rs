@@ -6,6 +6,7 @@
 //! - `join`: join tokens, and letting a new node in.
 //! - `leave`: a node going, and the members forgetting it.
 //! - `rolling`: restarting every member in turn.
+//! - `logs`: log search and message trace over every member.
 //! - `mariadb`: `hato galera-node`, this node's MariaDB Galera server.
 //! - `vrrp`: `hato vrrp-node`, keepalived holding the service addresses.
 //!
@@ -22,6 +23,7 @@
 pub mod api;
 pub mod join;
 pub mod leave;
+pub mod logs;
 pub mod mariadb;
 pub mod node;
 pub mod pki;

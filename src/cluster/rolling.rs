@@ -5,9 +5,12 @@
 //! restart: its database shuts down in order (the others' quorum shrinks
 //! with it) and the supervisor starts it again, when it catches up by IST;
 //! on the appliance its mail service restarts too. The next member is asked
-//! only when the cluster has every member back, Synced and serving, as this
-//! node's store sees them — so at most one member is away at any time, and
-//! a member that does not come back stops the round.
+//! only when every member's own database says it is Synced in a Primary
+//! component of full size — a member still joining (taking IST or a full
+//! copy) counts in the component's size but is not Synced, and stopping a
+//! second member then could leave no node with the complete state. So at
+//! most one member is away at any time, and a member that does not come
+//! back stops the round.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -18,7 +21,6 @@ use tracing::info;
 use super::ClusterError;
 use super::api::{Member, Request};
 use super::node::{Dir, NodeFile};
-use crate::store::{Store, StoreStatus};
 
 /// How long a member may take to stop, and to be back (a full copy can take minutes).
 const GO_DOWN: Duration = Duration::from_secs(60);
@@ -69,14 +71,14 @@ pub(super) fn restart(member: &Member, req: &RestartRequest) -> Result<Restartin
 }
 
 /// Restarts every member in turn, this node last; `progress` hears of each step.
-pub async fn restart_rolling(dir: &Dir, store: &Store, progress: impl Fn(&str)) -> Result<Vec<Turn>, ClusterError> {
+pub async fn restart_rolling(dir: &Dir, progress: impl Fn(&str)) -> Result<Vec<Turn>, ClusterError> {
     let node = dir.load()?;
-    let size = node.members.len();
-    if let Some(why) = not_whole(&store.status().await?, &node, size) {
-        return Err(ClusterError::Refused(format!("the cluster is not whole ({why}); restart only a whole cluster")));
-    }
     let password = dir.secret(&dir.db_password())?;
     let fingerprint = super::pki::fingerprint(&dir.read(&dir.ca_cert())?)?;
+    let states = States { node: &node, password: &password, ca: dir.ca_cert() };
+    if let Some(why) = states.not_whole().await {
+        return Err(ClusterError::Refused(format!("the cluster is not whole ({why}); restart only a whole cluster")));
+    }
     let order: Vec<IpAddr> = node.peers().chain([node.address]).collect();
     let mut turns = Vec::new();
     for m in order {
@@ -84,22 +86,23 @@ pub async fn restart_rolling(dir: &Dir, store: &Store, progress: impl Fn(&str)) 
         let started = Instant::now();
         let req = Request::Restart(RestartRequest { address: m, proof: super::api::proof(&password, "restart", m) });
         super::api::call::<Restarting>(super::api::addr_of(&node, m), &fingerprint, &req).await?;
-        let at = NodeFile::at(m, node.ports.sql);
-        // Gone: the member's database is not serving, or the component is smaller.
-        let gone = |s: &StoreStatus| {
-            s.nodes.iter().any(|n| n.address == at && !n.serving)
-                || s.nodes.iter().any(|n| n.local && (n.cluster_size as usize) < size)
-        };
-        wait(store, GO_DOWN, gone)
-            .await
-            .map_err(|_| ClusterError::Refused(format!("{m} did not stop within {} s", GO_DOWN.as_secs())))?;
-        wait(store, COME_BACK, |s| not_whole(s, &node, size).is_none()).await.map_err(|last| {
-            ClusterError::Refused(format!(
-                "{m} was not back within {} s ({}); the round stops here",
-                COME_BACK.as_secs(),
-                last.unwrap_or_default()
-            ))
-        })?;
+        let deadline = Instant::now() + GO_DOWN;
+        while states.synced(m).await {
+            if Instant::now() > deadline {
+                return Err(ClusterError::Refused(format!("{m} did not stop within {} s", GO_DOWN.as_secs())));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let deadline = Instant::now() + COME_BACK;
+        while let Some(why) = states.not_whole().await {
+            if Instant::now() > deadline {
+                return Err(ClusterError::Refused(format!(
+                    "{m} was not back within {} s ({why}); the round stops here",
+                    COME_BACK.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         let seconds = started.elapsed().as_secs();
         progress(&format!("{m} is back, Synced and serving, after {seconds} s"));
         turns.push(Turn { address: m, seconds });
@@ -107,29 +110,32 @@ pub async fn restart_rolling(dir: &Dir, store: &Store, progress: impl Fn(&str)) 
     Ok(turns)
 }
 
-/// Why the cluster is not whole as `status` shows it, if it is not: a
-/// member not serving, or fewer than `size` in the component.
-fn not_whole(status: &StoreStatus, node: &NodeFile, size: usize) -> Option<String> {
-    let down: Vec<&str> = status.nodes.iter().filter(|n| !n.serving).map(|n| n.address.as_str()).collect();
-    if !down.is_empty() {
-        return Some(format!("not serving: {}", down.join(", ")));
-    }
-    let local = status.nodes.iter().find(|n| n.local)?;
-    (local.cluster_size as usize != size)
-        .then(|| format!("{} of the {size} members of {} are in the cluster", local.cluster_size, node.name))
+/// The members' states, asked of each member's own database.
+struct States<'a> {
+    node: &'a NodeFile,
+    password: &'a str,
+    ca: std::path::PathBuf,
 }
 
-/// Waits until `done` holds for the store's status; on timeout, the last reason seen.
-async fn wait(store: &Store, within: Duration, done: impl Fn(&StoreStatus) -> bool) -> Result<(), Option<String>> {
-    let deadline = Instant::now() + within;
-    let mut last = None;
-    while Instant::now() < deadline {
-        match store.status().await {
-            Ok(s) if done(&s) => return Ok(()),
-            Ok(s) => last = Some(s.detail),
-            Err(e) => last = Some(e.to_string()),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+impl States<'_> {
+    async fn state(&self, m: IpAddr) -> Option<(String, String, u32)> {
+        let a = std::net::SocketAddr::new(m, self.node.ports.sql);
+        super::mariadb::galera_state(a, self.password, &self.ca).await
     }
-    Err(last)
+
+    async fn synced(&self, m: IpAddr) -> bool {
+        let size = self.node.members.len() as u32;
+        matches!(self.state(m).await, Some((s, c, n)) if s == "Synced" && c == "Primary" && n == size)
+    }
+
+    /// Why not every member is Synced in a Primary component of full size, if not.
+    async fn not_whole(&self) -> Option<String> {
+        for m in &self.node.members {
+            if !self.synced(*m).await {
+                let seen = self.state(*m).await.map_or("no answer".into(), |(s, c, n)| format!("{s}, {c}, size {n}"));
+                return Some(format!("{m}: {seen}"));
+            }
+        }
+        None
+    }
 }

@@ -60,7 +60,7 @@ pub enum ClusterCmd {
 impl ClusterCmd {
     /// Whether the command forms the cluster (and so runs without the store).
     pub fn forms(&self) -> bool {
-        !matches!(self, ClusterCmd::Status | ClusterCmd::RestartRolling)
+        !matches!(self, ClusterCmd::Status)
     }
 }
 
@@ -78,8 +78,17 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
     let dir = cfg.cluster_dir();
     let node_name = |n: Option<String>| n.unwrap_or_else(|| crate::store::Store::node_name(cfg));
     let node = match cmd {
-        ClusterCmd::Status | ClusterCmd::RestartRolling => {
-            return Err(CtlError::Usage("status and restart-rolling need the store".into()));
+        ClusterCmd::Status => return Err(CtlError::Usage("status needs the store".into())),
+        ClusterCmd::RestartRolling => {
+            let json = out.is_json();
+            let turns = crate::cluster::rolling::restart_rolling(&dir, |p| {
+                if !json {
+                    println!("{p}");
+                }
+            })
+            .await?;
+            out.show(&turns, || format!("every member restarted ({})", turns.len()));
+            return Ok(());
         }
         ClusterCmd::Token => {
             let token = crate::cluster::join::new_token(&dir)?;
@@ -154,18 +163,12 @@ struct ClusterStatus {
 
 pub async fn run(ctx: &Ctx, cmd: ClusterCmd) -> Result<(), CtlError> {
     match cmd {
-        ClusterCmd::Init { .. } | ClusterCmd::Token | ClusterCmd::Join { .. } | ClusterCmd::Leave => {
-            return Err(CtlError::Usage("init, token, join and leave run before the store is opened".into()));
-        }
-        ClusterCmd::RestartRolling => {
-            let json = ctx.out.is_json();
-            let turns = crate::cluster::rolling::restart_rolling(&ctx.cfg.cluster_dir(), &ctx.store, |p| {
-                if !json {
-                    println!("{p}");
-                }
-            })
-            .await?;
-            ctx.out.show(&turns, || format!("every member restarted ({})", turns.len()));
+        ClusterCmd::Init { .. }
+        | ClusterCmd::Token
+        | ClusterCmd::Join { .. }
+        | ClusterCmd::Leave
+        | ClusterCmd::RestartRolling => {
+            return Err(CtlError::Usage("only status opens the store".into()));
         }
         ClusterCmd::Status => {
             let s = &ctx.store;

@@ -18,8 +18,11 @@ use tracing_subscriber::registry::LookupSpan;
 /// Lines kept; the oldest go first.
 pub const CAPACITY: usize = 20_000;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Line {
+    /// The cluster member whose log this is (its address); empty for this node's own.
+    #[serde(default)]
+    pub node: String,
     /// Unix milliseconds.
     pub at: i64,
     pub level: String,
@@ -47,7 +50,7 @@ pub fn push(line: Line) {
 }
 
 /// What to look for; empty parts match everything.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Search {
     /// The least severe level shown: error, warn, info, debug, trace.
@@ -169,6 +172,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Re
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         push(Line {
+            node: String::new(),
             at,
             level: level.into(),
             target: event.metadata().target().into(),
@@ -183,7 +187,14 @@ mod tests {
     use super::*;
 
     fn line(at: i64, level: &str, target: &str, message: &str, fields: &str) -> Line {
-        Line { at, level: level.into(), target: target.into(), message: message.into(), fields: fields.into() }
+        Line {
+            node: String::new(),
+            at,
+            level: level.into(),
+            target: target.into(),
+            message: message.into(),
+            fields: fields.into(),
+        }
     }
 
     #[test]

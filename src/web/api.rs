@@ -466,7 +466,7 @@ async fn logs(
     p: Peer,
     Query(q): Query<crate::logs::recent::Search>,
 ) -> Api<Vec<crate::logs::recent::Line>> {
-    Ok(Json(ops::logs(&c!(app, s, p), &q)?))
+    Ok(Json(ops::logs(&c!(app, s, p), &q).await?))
 }
 
 #[derive(Deserialize)]
@@ -493,7 +493,7 @@ async fn trace(
     p: Peer,
     Query(t): Query<TraceQuery>,
 ) -> Api<Vec<crate::logs::recent::Line>> {
-    Ok(Json(ops::trace(&c!(app, s, p), &t.q)?))
+    Ok(Json(ops::trace(&c!(app, s, p), &t.q).await?))
 }
 
 async fn archive(

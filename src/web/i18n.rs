@@ -99,6 +99,7 @@ impl Lang {
 
 /// (key, English, Japanese)
 const TEXTS: &[(&str, &str, &str)] = &[
+    ("node", "Node", "ノード"),
     ("restart_rolling", "Rolling restart", "ローリング再起動"),
     (
         "rolling_explained",

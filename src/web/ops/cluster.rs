@@ -115,10 +115,9 @@ pub async fn cluster_restart_rolling(c: &Ctx<'_>) -> Result<(), WebError> {
         return Err(bad(crate::cluster::ClusterError::NotMember));
     }
     c.audit("cluster.restart-rolling", &dir.load().map_err(bad)?.name, "started".into()).await;
-    let store = c.app.store.clone();
     tokio::spawn(async move {
         let step = |p: &str| tracing::info!(target: "hato::cluster", "rolling restart: {p}");
-        if let Err(e) = crate::cluster::rolling::restart_rolling(&dir, &store, step).await {
+        if let Err(e) = crate::cluster::rolling::restart_rolling(&dir, step).await {
             tracing::warn!(target: "hato::cluster", "rolling restart stopped: {e}");
             crate::alert::raise(
                 "cluster.rolling",

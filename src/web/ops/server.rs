@@ -110,14 +110,18 @@ pub async fn audit_log(c: &Ctx<'_>) -> Result<Vec<AuditEntry>, WebError> {
     }
 }
 
-pub fn logs(c: &Ctx<'_>, s: &crate::logs::recent::Search) -> Result<Vec<crate::logs::recent::Line>, WebError> {
+/// Recent log lines of this node and, in a cluster, of every member.
+pub async fn logs(c: &Ctx<'_>, s: &crate::logs::recent::Search) -> Result<Vec<crate::logs::recent::Line>, WebError> {
     c.admin()?;
-    Ok(crate::logs::recent::search(s))
+    let q = crate::cluster::logs::Question::Search(s.clone());
+    Ok(crate::cluster::logs::ask_all(&c.app.cfg.cluster_dir(), q).await.into_lines())
 }
 
-pub fn trace(c: &Ctx<'_>, term: &str) -> Result<Vec<crate::logs::recent::Line>, WebError> {
+/// Every step a message took, on every member.
+pub async fn trace(c: &Ctx<'_>, term: &str) -> Result<Vec<crate::logs::recent::Line>, WebError> {
     c.admin()?;
-    Ok(crate::logs::recent::trace(term))
+    let q = crate::cluster::logs::Question::Trace(term.to_string());
+    Ok(crate::cluster::logs::ask_all(&c.app.cfg.cluster_dir(), q).await.into_lines())
 }
 
 /// Changes module log levels live (e.g. `smtp=debug`); returns the filter now in force.

@@ -345,8 +345,11 @@ async fn logs(
         until_ms: f.lang.parse_local(&q.until).map(|t| t + 59_999),
         limit: Some(500),
     };
-    let lines =
-        if q.trace.trim().is_empty() { page!(f, ops::logs(&c, &search)) } else { page!(f, ops::trace(&c, &q.trace)) };
+    let lines = if q.trace.trim().is_empty() {
+        page!(f, ops::logs(&c, &search).await)
+    } else {
+        page!(f, ops::trace(&c, &q.trace).await)
+    };
     let level = page!(f, ops::log_level(&c));
     render(LogsPage { f, s: search, trace: q.trace, level, lines, since: q.since, until: q.until })
 }

@@ -208,6 +208,27 @@ impl ServerCertVerifier for PinnedCa {
     crate::verify_signatures_with!(provider);
 }
 
+/// What a member needs to ask other members: the database secret (for
+/// proofs) and the cluster CA's fingerprint (to trust their answers).
+pub struct Caller {
+    pub password: String,
+    pub fingerprint: String,
+}
+
+impl Caller {
+    pub fn of(dir: &Dir) -> Result<Caller, ClusterError> {
+        Ok(Caller {
+            password: dir.secret(&dir.db_password())?,
+            fingerprint: super::pki::fingerprint(&dir.read(&dir.ca_cert())?)?,
+        })
+    }
+
+    /// The proof for asking `address` to do `what`.
+    pub fn proof(&self, what: &str, address: std::net::IpAddr) -> String {
+        proof(&self.password, what, address)
+    }
+}
+
 /// Proof that the sender of a request holds the cluster's database secret
 /// (only members do), bound to what it asks (`what`) and for which node.
 pub fn proof(db_password: &str, what: &str, address: std::net::IpAddr) -> String {

@@ -86,21 +86,17 @@ pub async fn leave(cfg: &crate::config::Config, file: &Path) -> Result<Departure
     if peers.is_empty() {
         return Err(ClusterError::LastMember);
     }
-    let password = dir.secret(&dir.db_password())?;
-    let fingerprint = super::pki::fingerprint(&dir.read(&dir.ca_cert())?)?;
+    let caller = super::api::Caller::of(&dir)?;
     dir.mark_left()?;
-    if let Err(e) = super::mariadb::shutdown_local(&node, &dir, &password).await {
+    if let Err(e) = super::mariadb::shutdown_local(&node, &dir, &caller.password).await {
         // Still a member: put cluster.toml back so nothing else changes.
         dir.unmark_left()?;
         return Err(e);
     }
-    let req = Request::Leave(LeaveRequest {
-        address: node.address,
-        proof: super::api::proof(&password, "leave", node.address),
-    });
+    let req = Request::Leave(LeaveRequest { address: node.address, proof: caller.proof("leave", node.address) });
     let (mut told, mut not_told) = (Vec::new(), Vec::new());
     for p in peers {
-        match super::api::call::<Forgotten>(super::api::addr_of(&node, p), &fingerprint, &req).await {
+        match super::api::call::<Forgotten>(super::api::addr_of(&node, p), &caller.fingerprint, &req).await {
             Ok(_) => told.push(p),
             Err(e) => {
                 warn!(target: "hato::cluster", member = %p, "could not tell a member this node left: {e}");

@@ -82,17 +82,12 @@ pub(super) fn lines(member: &Member, req: &LogsRequest) -> Result<Lines, Cluster
 pub async fn ask_all(dir: &Dir, q: Question) -> Merged {
     let mut merged = Merged { lines: answer(&q), unanswered: Vec::new() };
     let Ok(node) = dir.load() else { return merged };
-    let (Ok(password), Ok(ca)) = (dir.secret(&dir.db_password()), dir.read(&dir.ca_cert())) else { return merged };
-    let Ok(fingerprint) = super::pki::fingerprint(&ca) else { return merged };
+    let Ok(caller) = super::api::Caller::of(dir) else { return merged };
     let asks: Vec<_> = node
         .peers()
         .map(|p| {
-            let req = Request::Logs(LogsRequest {
-                address: p,
-                proof: super::api::proof(&password, "logs", p),
-                question: q.clone(),
-            });
-            let (api, fingerprint) = (super::api::addr_of(&node, p), fingerprint.clone());
+            let req = Request::Logs(LogsRequest { address: p, proof: caller.proof("logs", p), question: q.clone() });
+            let (api, fingerprint) = (super::api::addr_of(&node, p), caller.fingerprint.clone());
             (
                 p,
                 tokio::spawn(async move {

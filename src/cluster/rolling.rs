@@ -73,9 +73,8 @@ pub(super) fn restart(member: &Member, req: &RestartRequest) -> Result<Restartin
 /// Restarts every member in turn, this node last; `progress` hears of each step.
 pub async fn restart_rolling(dir: &Dir, progress: impl Fn(&str)) -> Result<Vec<Turn>, ClusterError> {
     let node = dir.load()?;
-    let password = dir.secret(&dir.db_password())?;
-    let fingerprint = super::pki::fingerprint(&dir.read(&dir.ca_cert())?)?;
-    let states = States { node: &node, password: &password, ca: dir.ca_cert() };
+    let caller = super::api::Caller::of(dir)?;
+    let states = States { node: &node, password: &caller.password, ca: dir.ca_cert() };
     if let Some(why) = states.not_whole().await {
         return Err(ClusterError::Refused(format!("the cluster is not whole ({why}); restart only a whole cluster")));
     }
@@ -84,8 +83,8 @@ pub async fn restart_rolling(dir: &Dir, progress: impl Fn(&str)) -> Result<Vec<T
     for m in order {
         progress(&format!("restarting {m}"));
         let started = Instant::now();
-        let req = Request::Restart(RestartRequest { address: m, proof: super::api::proof(&password, "restart", m) });
-        super::api::call::<Restarting>(super::api::addr_of(&node, m), &fingerprint, &req).await?;
+        let req = Request::Restart(RestartRequest { address: m, proof: caller.proof("restart", m) });
+        super::api::call::<Restarting>(super::api::addr_of(&node, m), &caller.fingerprint, &req).await?;
         let deadline = Instant::now() + GO_DOWN;
         while states.synced(m).await {
             if Instant::now() > deadline {

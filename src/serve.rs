@@ -148,8 +148,16 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         queue_wake: queue_wake.clone(),
         history: Default::default(),
         server_sieve: server_sieve.clone(),
-        certs,
+        certs: certs.clone(),
     });
+    if cluster.exists() {
+        tokio::spawn(crate::cluster::shared::follow(crate::cluster::shared::Local {
+            cfg: cfg.clone(),
+            store: store.clone(),
+            sieve: server_sieve.clone(),
+            certs,
+        }));
+    }
     match crate::web::serve(web, tls.clone()).await {
         Ok(Some(addr)) => info!(target: "hato::serve", service = "web", addr = %addr, "listening"),
         Ok(None) => {}

@@ -219,6 +219,72 @@ impl Console {
     }
 }
 
+/// Waits up to 30 s for `check`, saying `what` if it never holds.
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn shared_changes_reach_every_member(servers: &[Server]) {
+    let (code, v) =
+        Console::login(&servers[1]).call("PATCH", "/api/v1/settings", Some(r#"{"junk_at":7.5,"max_recipients":77}"#));
+    assert_eq!(code, 200, "{v}");
+    assert!(v["applies"].as_str().unwrap().contains("every member"), "{v}");
+    for s in [&servers[0], &servers[2]] {
+        eventually(&format!("{} never got n2's settings", s.config.display()), || {
+            let text = std::fs::read_to_string(&s.config).unwrap();
+            text.contains("junk_at = 7.5") && text.contains("max_recipients = 77")
+        });
+    }
+    let n1 = Console::login(&servers[0]);
+    let script = "require \"fileinto\";\nif header :contains \"subject\" \"[cluster-test]\" { fileinto \"Junk\"; }\n";
+    let body = serde_json::json!({ "script": script }).to_string();
+    let (code, v) = Console::login(&servers[2]).call("PUT", "/api/v1/rules", Some(&body));
+    assert_eq!(code, 204, "{v}");
+    eventually("n3's server script never reached n1", || n1.call("GET", "/api/v1/rules", None).1["script"] == script);
+
+    // Service addresses: set with ctl on n3, cleared through n1's console.
+    let (ok, out) = ctl_out(&servers[2], &["cluster", "vips", "10.99.0.5/24,10.99.0.6/24"]);
+    assert!(ok && out.contains("10.99.0.5/24, 10.99.0.6/24"), "{out}");
+    let cluster_toml = |s: &Server| std::fs::read_to_string(s.dir.join("data/cluster/cluster.toml")).unwrap();
+    for s in &servers[..2] {
+        eventually("n3's service addresses never reached every member", || {
+            cluster_toml(s).contains(r#"addresses = ["10.99.0.5/24", "10.99.0.6/24"]"#)
+        });
+    }
+    let (code, v) = n1.call("PUT", "/api/v1/cluster/vips", Some(r#"{"vips":[]}"#));
+    assert_eq!(code, 200, "{v}");
+    eventually("n3 never let go of the service addresses", || !cluster_toml(&servers[2]).contains("10.99.0.5"));
+    let (code, v) = n1.call("PUT", "/api/v1/cluster/vips", Some(r#"{"vips":["mail.example"]}"#));
+    assert!(code == 400 || code == 422, "{code} {v}");
+
+    let dir = servers[0].dir.join("new-cert");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=mail.cluster.test"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{out:?}");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let body = serde_json::json!({ "cert": read("cert.pem"), "key": read("key.pem") }).to_string();
+    let (code, v) = n1.call("PUT", "/api/v1/tls", Some(&body));
+    assert_eq!(code, 200, "{v}");
+    let sha = v["sha256"].as_str().unwrap().to_string();
+    for s in &servers[1..] {
+        let console = Console::login(s);
+        eventually(&format!("{} never put n1's certificate in force", s.config.display()), || {
+            console.call("GET", "/api/v1/settings", None).1["tls"]["sha256"] == sha.as_str()
+        });
+    }
+}
+
 fn token(s: &Server) -> String {
     s.ctl_json(&["cluster", "token"])["token"].as_str().unwrap().to_string()
 }
@@ -345,6 +411,10 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
         assert!(Instant::now() < deadline, "n1 never learned of n3:\n{}", std::fs::read_to_string(&n1_file).unwrap());
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // What the console changes on one member holds on all: settings into each hato.toml, the
+    // server script and the certificate in force at once.
+    shared_changes_reach_every_member(&servers);
 
     // A rolling restart from n1: each database in turn, n1's last, each once all three are back
     // (this loop starts an exited database again, as the appliance's supervisor does).

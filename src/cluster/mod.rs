@@ -7,6 +7,7 @@
 //! - `leave`: a node going, and the members forgetting it.
 //! - `rolling`: restarting every member in turn.
 //! - `logs`: log search and message trace over every member.
+//! - `shared`: the console's settings, server script and certificate, the same on every member.
 //! - `mariadb`: `hato galera-node`, this node's MariaDB Galera server.
 //! - `vrrp`: `hato vrrp-node`, keepalived holding the service addresses.
 //!
@@ -28,6 +29,7 @@ pub mod mariadb;
 pub mod node;
 pub mod pki;
 pub mod rolling;
+pub mod shared;
 pub mod vrrp;
 
 use std::net::IpAddr;

@@ -51,6 +51,15 @@ pub enum ClusterCmd {
     /// Restart every member in turn, this node last (database and, on the
     /// appliance, mail service), each once the cluster is whole again.
     RestartRolling,
+    /// Set the cluster's service addresses on every member (keepalived on
+    /// each reloads within seconds), e.g. 192.0.2.10/24; comma-separated.
+    Vips {
+        #[arg(value_delimiter = ',', required_unless_present = "none")]
+        vips: Vec<crate::cluster::vrrp::Vip>,
+        /// Hold no service address any more.
+        #[arg(long, conflicts_with = "vips")]
+        none: bool,
+    },
     /// Take this node out of its cluster: its database leaves Galera (and
     /// its files are deleted), the other members forget it, and `[store]`
     /// goes back to a new, empty SQLite store. The mail stays with the cluster.
@@ -60,7 +69,7 @@ pub enum ClusterCmd {
 impl ClusterCmd {
     /// Whether the command forms the cluster (and so runs without the store).
     pub fn forms(&self) -> bool {
-        !matches!(self, ClusterCmd::Status)
+        !matches!(self, ClusterCmd::Status | ClusterCmd::Vips { .. })
     }
 }
 
@@ -78,7 +87,9 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
     let dir = cfg.cluster_dir();
     let node_name = |n: Option<String>| n.unwrap_or_else(|| crate::store::Store::node_name(cfg));
     let node = match cmd {
-        ClusterCmd::Status => return Err(CtlError::Usage("status needs the store".into())),
+        ClusterCmd::Status | ClusterCmd::Vips { .. } => {
+            return Err(CtlError::Usage("status and vips need the store".into()));
+        }
         ClusterCmd::RestartRolling => {
             let json = out.is_json();
             let turns = crate::cluster::rolling::restart_rolling(&dir, |p| {
@@ -178,6 +189,21 @@ pub async fn run(ctx: &Ctx, cmd: ClusterCmd) -> Result<(), CtlError> {
                 delivering: s.leases_by_node(crate::clock::now()).await?,
             };
             ctx.out.show(&v, || text(&v));
+        }
+        ClusterCmd::Vips { vips, none: _ } => {
+            if !ctx.cfg.cluster_dir().exists() {
+                return Err(crate::cluster::ClusterError::NotMember.into());
+            }
+            let node = crate::cluster::shared::set_vips(&ctx.cfg, &ctx.store, vips).await?;
+            let list: Vec<String> = node.vrrp.addresses.iter().map(|v| v.to_string()).collect();
+            ctx.out.show(&node, || {
+                format!(
+                    "service addresses of cluster {}: {}
+Every member takes them within seconds.",
+                    node.name,
+                    if list.is_empty() { "none".into() } else { list.join(", ") }
+                )
+            });
         }
     }
     Ok(())

@@ -40,6 +40,8 @@ pub enum CtlError {
     Directory(#[from] crate::directory::DirectoryError),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Shared(#[from] crate::cluster::shared::SharedError),
 }
 
 impl CtlError {

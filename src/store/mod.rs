@@ -318,6 +318,10 @@ contract::contract! {
         fn dkim_keys() -> Vec<DkimKey>;
         /// True if the domain had a key.
         fn dkim_remove(domain: String) -> bool;
+        /// Saves a cluster-wide setting as its next version; returns that version.
+        fn shared_put(name: String, value: Vec<u8>, node: String) -> i64;
+        /// Every cluster-wide setting saved so far.
+        fn shared_items() -> Vec<SharedItem>;
         /// What the spam classifier learnt about these token hashes.
         fn spam_counts(hashes: Vec<i64>) -> SpamCounts;
         /// Learns messages as spam or ham, in one commit.

@@ -485,3 +485,39 @@ async fn two_nodes_deliver_each_entry_once() {
         assert_eq!(stored, 240);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_settings_are_numbered_and_seen_by_every_node() {
+    for t in each_backend().await {
+        let s = &t.store;
+        assert!(s.shared_items().await.unwrap().is_empty(), "{}", t.kind);
+        assert_eq!(s.shared_put("rules".into(), b"keep;".to_vec(), "n1".into()).await.unwrap(), 1);
+        assert_eq!(s.shared_put("rules".into(), b"discard;".to_vec(), "n2".into()).await.unwrap(), 2);
+        assert_eq!(s.shared_put("certificate".into(), b"pem".to_vec(), "n1".into()).await.unwrap(), 1);
+        let items = s.shared_items().await.unwrap();
+        let rules = items.iter().find(|i| i.name == "rules").unwrap();
+        assert_eq!((rules.version, rules.value.as_slice(), rules.node.as_str()), (2, &b"discard;"[..], "n2"));
+        assert_eq!(items.len(), 2, "{}", t.kind);
+        if t.kind == "galera" {
+            // Saved through two nodes at once: every save gets a version of its own.
+            let b = second_node(&t).await;
+            let put = |s: std::sync::Arc<Store>, node: &'static str| {
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for i in 0..10 {
+                        got.push(
+                            s.shared_put("settings".into(), format!("{node}{i}").into(), node.into()).await.unwrap(),
+                        );
+                    }
+                    got
+                })
+            };
+            let (x, y) = (put(s.clone(), "a"), put(b.store.clone(), "b"));
+            let mut all: Vec<i64> = x.await.unwrap().into_iter().chain(y.await.unwrap()).collect();
+            all.sort();
+            assert_eq!(all, (1..=20).collect::<Vec<_>>());
+            let seen = b.store.shared_items().await.unwrap();
+            assert_eq!(seen.iter().find(|i| i.name == "settings").map(|i| i.version), Some(20));
+        }
+    }
+}

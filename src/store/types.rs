@@ -384,6 +384,20 @@ pub struct DkimKey {
     pub public_key: Vec<u8>,
 }
 
+/// A setting the whole cluster shares (crate::cluster::shared): the last
+/// value an administrator saved on any member, numbered so that each member
+/// applies every change once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedItem {
+    pub name: String,
+    /// 1 for the first value, one more for each change.
+    pub version: i64,
+    pub value: Vec<u8>,
+    /// The node it was saved on.
+    pub node: String,
+    pub at: i64,
+}
+
 /// Where local delivery files a message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Folder {

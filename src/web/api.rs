@@ -56,6 +56,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/cluster/join", post(cluster_join))
         .route("/api/v1/cluster/leave", post(cluster_leave))
         .route("/api/v1/cluster/restart-rolling", post(cluster_restart_rolling))
+        .route("/api/v1/cluster/vips", axum::routing::put(cluster_vips))
         .route("/api/v1/tls", axum::routing::put(replace_certificate))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
         .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
@@ -665,9 +666,12 @@ async fn update_settings(
     Json(ch): Json<ops::SettingsChange>,
 ) -> Api {
     let changed = ops::update_settings(&c!(app, s, p), ch).await?;
-    Ok(Json(
-        json!({ "changed": changed, "applies": "after the mail service restarts (POST /api/v1/restart on the appliance)" }),
-    ))
+    let applies = if app.cfg.cluster_dir().exists() {
+        "saved on every member; in force after each restarts (POST /api/v1/cluster/restart-rolling)"
+    } else {
+        "after the mail service restarts (POST /api/v1/restart on the appliance)"
+    };
+    Ok(Json(json!({ "changed": changed, "applies": applies })))
 }
 
 async fn restart(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Result<StatusCode, WebError> {
@@ -695,6 +699,20 @@ async fn cluster_leave(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> A
 async fn cluster_restart_rolling(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
     ops::cluster_restart_rolling(&c!(app, s, p)).await?;
     Ok(Json(json!({ "started": true })))
+}
+
+#[derive(Deserialize)]
+struct Vips {
+    vips: Vec<crate::cluster::vrrp::Vip>,
+}
+
+async fn cluster_vips(
+    State(app): State<Arc<App>>,
+    Auth(s): Auth,
+    p: Peer,
+    Json(v): Json<Vips>,
+) -> Api<crate::cluster::node::NodeFile> {
+    Ok(Json(ops::cluster_vips(&c!(app, s, p), v.vips).await?))
 }
 
 async fn cluster_token(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {

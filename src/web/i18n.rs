@@ -282,8 +282,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("folder_archive", "Archive", "アーカイブ"),
     (
         "settings_help",
-        "Settings live in hato.toml: what is changed here is checked and written there, and applies when the mail service restarts. The TLS certificate is replaced at once, for every service.",
-        "設定は hato.toml にあります。ここでの変更は検査のうえ書き込まれ、メールサービスの再起動で反映されます。TLS 証明書は全サービスに即時反映されます。",
+        "Settings live in hato.toml: what is changed here is checked and written there, and applies when the mail service restarts. The TLS certificate is replaced at once, for every service. In a cluster, both are saved on every member.",
+        "設定は hato.toml にあります。ここでの変更は検査のうえ書き込まれ、メールサービスの再起動で反映されます。TLS 証明書は全サービスに即時反映されます。クラスタではどちらも全メンバーに保存されます。",
     ),
     ("in_force", "In force now", "現在の設定"),
     ("change_settings", "Change settings", "設定を変更"),
@@ -291,6 +291,17 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "settings_saved",
         "Saved. The changes apply when the mail service restarts.",
         "保存しました。メールサービスの再起動で反映されます。",
+    ),
+    ("save_everywhere", "Save on every member", "全メンバーに保存"),
+    (
+        "vips_saved",
+        "Saved on every member; keepalived on each takes the addresses within seconds.",
+        "全メンバーに保存しました。各メンバーの keepalived が数秒で反映します。",
+    ),
+    (
+        "settings_saved_cluster",
+        "Saved on every member of the cluster. The changes apply when each member's mail service restarts: use the rolling restart on the Cluster page.",
+        "クラスタの全メンバーに保存しました。各メンバーのメールサービスの再起動で反映されます。クラスタ画面の順次再起動をお使いください。",
     ),
     ("restart_service", "Restart the mail service now", "メールサービスを今すぐ再起動"),
     ("restarting", "The mail service is restarting.", "メールサービスを再起動しています。"),

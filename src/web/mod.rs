@@ -51,6 +51,15 @@ pub enum WebError {
     Store(StoreError),
     #[error("the message could not be sent: {0}")]
     Send(String),
+    /// Done on this node, not shared with the rest of its cluster.
+    #[error("{0}")]
+    Cluster(String),
+}
+
+impl From<crate::cluster::shared::SharedError> for WebError {
+    fn from(e: crate::cluster::shared::SharedError) -> Self {
+        WebError::Cluster(e.to_string())
+    }
 }
 
 impl From<StoreError> for WebError {
@@ -74,6 +83,7 @@ impl WebError {
             WebError::BadLogin => StatusCode::UNAUTHORIZED,
             WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             WebError::Send(_) => StatusCode::BAD_GATEWAY,
+            WebError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

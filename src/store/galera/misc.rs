@@ -1,13 +1,13 @@
 //! The small per-account and per-domain tables in MariaDB: Sieve scripts,
-//! DKIM keys, the spam classifier's counts and vacation replies (the same
-//! rules as their SQLite files).
+//! DKIM keys, the spam classifier's counts, vacation replies (the same
+//! rules as their SQLite files) and the settings the cluster shares.
 
 use std::collections::HashMap;
 
 use mysql_async::Value;
 
 use super::sql::{Tx, all, marks, one, run, values};
-use crate::store::{DkimKey, NewMessage, ScriptInfo, SieveScript, SpamCounts, SpamTotals, StoreError};
+use crate::store::{DkimKey, NewMessage, ScriptInfo, SharedItem, SieveScript, SpamCounts, SpamTotals, StoreError};
 use crate::vacation::Vacation;
 
 async fn account_exists(tx: &mut Tx<'_>, account: &str) -> Result<(), StoreError> {
@@ -109,6 +109,27 @@ pub async fn dkim_list(tx: &mut Tx<'_>) -> Result<Vec<DkimKey>, StoreError> {
 
 pub async fn dkim_remove(tx: &mut Tx<'_>, domain: &str) -> Result<bool, StoreError> {
     Ok(run(tx, "DELETE FROM dkim_keys WHERE domain = ?", (domain,)).await? > 0)
+}
+
+// --- cluster-wide settings ------------------------------------------------------
+
+pub async fn shared_put(tx: &mut Tx<'_>, name: &str, value: &[u8], node: &str, now: i64) -> Result<i64, StoreError> {
+    // Two members saving at once meet on the row: Galera refuses one
+    // commit and the write is retried, so versions never repeat.
+    run(
+        tx,
+        "INSERT INTO shared_settings (name, version, value, node, at) VALUES (?, 1, ?, ?, ?)
+         ON DUPLICATE KEY UPDATE version = version + 1, value = VALUES(value), node = VALUES(node), at = VALUES(at)",
+        (name, value, node, now),
+    )
+    .await?;
+    Ok(one::<i64>(tx, "SELECT version FROM shared_settings WHERE name = ?", (name,)).await?.unwrap_or(1))
+}
+
+pub async fn shared_items(tx: &mut Tx<'_>) -> Result<Vec<SharedItem>, StoreError> {
+    let rows: Vec<(String, i64, Vec<u8>, String, i64)> =
+        all(tx, "SELECT name, version, value, node, at FROM shared_settings ORDER BY name", ()).await?;
+    Ok(rows.into_iter().map(|(name, version, value, node, at)| SharedItem { name, version, value, node, at }).collect())
 }
 
 // --- spam --------------------------------------------------------------------

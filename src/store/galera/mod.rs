@@ -526,6 +526,12 @@ impl Backend for Galera {
     async fn dkim_remove(&self, domain: String) -> Result<bool, StoreError> {
         self.cluster.write(Route::Local, async move |tx| misc::dkim_remove(tx, &domain).await).await
     }
+    async fn shared_put(&self, name: String, value: Vec<u8>, node: String) -> Result<i64, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| misc::shared_put(tx, &name, &value, &node, now()).await).await
+    }
+    async fn shared_items(&self) -> Result<Vec<SharedItem>, StoreError> {
+        self.cluster.read(async |tx| misc::shared_items(tx).await).await
+    }
     async fn spam_counts(&self, hashes: Vec<i64>) -> Result<SpamCounts, StoreError> {
         self.cluster.lookup(async move |tx| misc::spam_counts(tx, &hashes).await).await
     }

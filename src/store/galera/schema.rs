@@ -240,6 +240,16 @@ const MIGRATIONS: &[&[&str]] = &[
             KEY auth_failures_user (user, at),
             KEY auth_failures_at (at))",
     ],
+    &[
+        // 4: settings every member applies (crate::cluster::shared): what the
+        // console changes on one node holds on all.
+        "CREATE TABLE IF NOT EXISTS shared_settings (
+            name    VARCHAR(64) PRIMARY KEY,
+            version BIGINT NOT NULL,
+            value   MEDIUMBLOB NOT NULL,
+            node    VARCHAR(255) NOT NULL,
+            at      BIGINT NOT NULL)",
+    ],
 ];
 
 /// Brings the database to the newest schema this Hato knows.

@@ -1,8 +1,8 @@
-//! DKIM signing keys per domain.
+//! DKIM signing keys per domain, and the settings a cluster shares.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::{DkimKey, StoreError};
+use crate::store::{DkimKey, SharedItem, StoreError};
 
 pub fn put(c: &Connection, k: &DkimKey, now: i64) -> Result<(), StoreError> {
     c.execute(
@@ -41,4 +41,23 @@ pub fn list(c: &Connection) -> Result<Vec<DkimKey>, StoreError> {
 
 pub fn remove(c: &Connection, domain: &str) -> Result<bool, StoreError> {
     Ok(c.execute("DELETE FROM dkim_keys WHERE domain = ?1", [domain])? > 0)
+}
+
+pub fn shared_put(c: &Connection, name: &str, value: &[u8], node: &str, now: i64) -> Result<i64, StoreError> {
+    Ok(c.query_row(
+        "INSERT INTO shared_settings (name, version, value, node, at) VALUES (?1, 1, ?2, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET version = version + 1, value = excluded.value, node = excluded.node,
+           at = excluded.at
+         RETURNING version",
+        params![name, value, node, now],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn shared_items(c: &Connection) -> Result<Vec<SharedItem>, StoreError> {
+    let mut st = c.prepare("SELECT name, version, value, node, at FROM shared_settings ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        Ok(SharedItem { name: r.get(0)?, version: r.get(1)?, value: r.get(2)?, node: r.get(3)?, at: r.get(4)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

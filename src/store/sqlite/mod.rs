@@ -306,6 +306,12 @@ impl Backend for Sqlite {
     async fn dkim_remove(&self, domain: String) -> Result<bool, StoreError> {
         self.db.write(move |c| dkim::remove(c, &domain)).await
     }
+    async fn shared_put(&self, name: String, value: Vec<u8>, node: String) -> Result<i64, StoreError> {
+        self.db.write(move |c| dkim::shared_put(c, &name, &value, &node, now())).await
+    }
+    async fn shared_items(&self) -> Result<Vec<SharedItem>, StoreError> {
+        self.db.read(dkim::shared_items).await
+    }
     async fn spam_counts(&self, hashes: Vec<i64>) -> Result<SpamCounts, StoreError> {
         self.db.read(move |c| spam::counts(c, &hashes)).await
     }

@@ -290,6 +290,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX auth_failures_user ON auth_failures(user, at);
     CREATE INDEX auth_failures_at ON auth_failures(at);
     "#,
+    // 16: settings a cluster shares (crate::cluster::shared); on one node
+    // only a record of the console's last changes.
+    r#"
+    CREATE TABLE shared_settings (
+        name    TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        value   BLOB NOT NULL,
+        node    TEXT NOT NULL,
+        at      INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -129,6 +129,18 @@ pub async fn cluster_restart_rolling(c: &Ctx<'_>) -> Result<(), WebError> {
     Ok(())
 }
 
+/// Sets the cluster's service addresses (empty: none) on every member.
+pub async fn cluster_vips(c: &Ctx<'_>, vips: Vec<crate::cluster::vrrp::Vip>) -> Result<NodeFile, WebError> {
+    c.admin()?;
+    if !c.app.cfg.cluster_dir().exists() {
+        return Err(bad(crate::cluster::ClusterError::NotMember));
+    }
+    let node = crate::cluster::shared::set_vips(&c.app.cfg, &c.app.store, vips).await?;
+    let list: Vec<String> = node.vrrp.addresses.iter().map(|v| v.to_string()).collect();
+    c.audit("cluster.vips", &node.name, if list.is_empty() { "none".into() } else { list.join(", ") }).await;
+    Ok(node)
+}
+
 /// Under a supervisor, restart to use the cluster store; otherwise the admin restarts.
 fn switch_over(c: &Ctx<'_>) {
     if supervised(c) {

@@ -239,11 +239,25 @@ pub fn rules(c: &Ctx<'_>) -> Result<String, WebError> {
 }
 
 /// Checks and puts a new server script in force (empty: none); a broken one is refused with its line and column.
+/// On a cluster every member takes it.
 pub async fn set_rules(c: &Ctx<'_>, text: &str) -> Result<(), WebError> {
     c.admin()?;
     c.app.server_sieve.replace(text).map_err(WebError::BadRequest)?;
     c.audit("rules.update", "server script", format!("{} lines", text.lines().count())).await;
+    if let Some(share) = cluster_share(c) {
+        share.publish_rules().await?;
+    }
     Ok(())
+}
+
+/// This node's part in what a cluster shares, when it is a member.
+fn cluster_share(c: &Ctx<'_>) -> Option<crate::cluster::shared::Local> {
+    c.app.cfg.cluster_dir().exists().then(|| crate::cluster::shared::Local {
+        cfg: c.app.cfg.clone(),
+        store: c.app.store.clone(),
+        sieve: c.app.server_sieve.clone(),
+        certs: c.app.certs.clone(),
+    })
 }
 
 /// One section of the settings page: its name and (setting, value) pairs.
@@ -343,6 +357,9 @@ pub async fn replace_certificate(c: &Ctx<'_>, cert_pem: &str, key_pem: &str) -> 
     c.app.certs.replace(cert_pem.as_bytes(), key_pem.as_bytes()).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let fp = c.app.certs.fingerprint();
     c.audit("tls.replace", "certificate", format!("sha256 {fp}")).await;
+    if let Some(share) = cluster_share(c) {
+        share.publish_certificate(cert_pem, key_pem).await?;
+    }
     Ok(fp)
 }
 
@@ -394,7 +411,8 @@ fn list_value(s: &str) -> toml_edit::Value {
 }
 
 /// Writes the changes into the configuration file (checked to load first,
-/// the old file kept as `.bak`). They apply when the mail service restarts.
+/// the old file kept as `.bak`), and on a cluster into every member's. They
+/// apply when the mail service restarts.
 pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'static str>, WebError> {
     use crate::config::edit::Change;
     c.admin()?;
@@ -474,6 +492,9 @@ pub async fn update_settings(c: &Ctx<'_>, ch: SettingsChange) -> Result<Vec<&'st
         changed.iter().map(|k| k.trim_start_matches("delivery.")).collect::<Vec<_>>().join(", "),
     )
     .await;
+    if let Some(share) = cluster_share(c) {
+        share.publish_settings().await?;
+    }
     Ok(changed)
 }
 

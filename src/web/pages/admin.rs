@@ -684,6 +684,7 @@ async fn update_settings(
         Err(e) => Err(e),
     };
     match result {
+        Ok(_) if app.cfg.cluster_dir().exists() => back("/admin/settings", f.t("settings_saved_cluster")),
         Ok(_) => back("/admin/settings", f.t("settings_saved")),
         Err(WebError::BadRequest(error)) => SettingsAdminPage::respond(&c, f, error, StatusCode::BAD_REQUEST),
         Err(e) => error_page(f, e),

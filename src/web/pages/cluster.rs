@@ -34,7 +34,7 @@ async fn cluster(
 
 #[derive(Deserialize)]
 struct ActionForm {
-    /// init, join, token, restart-rolling or leave.
+    /// init, join, token, vips, restart-rolling or leave.
     action: String,
     #[serde(default)]
     address: String,
@@ -65,6 +65,11 @@ async fn cluster_action(
         page!(f, ops::cluster_restart_rolling(&c).await);
         return back("/admin/cluster", f.t("rolling_started"));
     }
+    if a.action == "vips" {
+        let vips = page!(f, parse_vips(&a.vips));
+        page!(f, ops::cluster_vips(&c, vips).await);
+        return back("/admin/cluster", f.t("vips_saved"));
+    }
     if a.action == "leave" {
         let d = page!(f, ops::cluster_leave(&c).await);
         return back("/admin/cluster", &format!("{} {}", f.t("cluster_left"), d.cluster));
@@ -86,12 +91,12 @@ fn form(a: &ActionForm) -> Result<ClusterForm, WebError> {
         .trim()
         .parse()
         .map_err(|_| WebError::BadRequest(format!("`{}` is not an IP address of this node", a.address.trim())))?;
-    let vips = a
-        .vips
-        .split([',', ' '])
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| v.parse().map_err(WebError::BadRequest))
-        .collect::<Result<_, _>>()?;
+    let vips = parse_vips(&a.vips)?;
     let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(ClusterForm { address, name: opt(&a.name), token: opt(&a.token), vips })
+}
+
+/// Service addresses separated by commas or spaces.
+fn parse_vips(text: &str) -> Result<Vec<crate::cluster::vrrp::Vip>, WebError> {
+    text.split([',', ' ']).filter(|v| !v.trim().is_empty()).map(|v| v.parse().map_err(WebError::BadRequest)).collect()
 }

@@ -51,6 +51,9 @@ pub struct Galera {
     index: LocalIndex,
     /// When the indexer last looked behind its cursor for late rows.
     last_sweep: std::sync::Mutex<Option<Instant>>,
+    /// This node's cluster directory: a node that left is no longer a
+    /// member there, and `status` stops listing it as down.
+    cluster_dir: crate::cluster::node::Dir,
 }
 
 /// How far behind its cursor the indexer looks for rows whose transaction
@@ -64,7 +67,12 @@ impl Galera {
         let cluster = Cluster::connect(g).await?;
         schema::migrate(&cluster).await?;
         let path = g.index_path.clone().unwrap_or_else(|| cfg.data_dir.join("archive-index.db"));
-        Ok(Galera { cluster, index: LocalIndex::open(&path)?, last_sweep: Default::default() })
+        Ok(Galera {
+            cluster,
+            index: LocalIndex::open(&path)?,
+            last_sweep: Default::default(),
+            cluster_dir: cfg.cluster_dir(),
+        })
     }
 
     fn due_for_sweep(&self) -> bool {
@@ -691,13 +699,35 @@ impl Backend for Galera {
 
     async fn status(&self) -> Result<StoreStatus, StoreError> {
         let (serving, detail) = self.cluster.local_serving();
-        Ok(StoreStatus { backend: "galera".into(), serving, detail, nodes: self.cluster.status() })
+        let mut nodes = self.cluster.status();
+        // Without a cluster directory (a store pointed at Galera by hand) every node counts.
+        if let Ok(node) = self.cluster_dir.load() {
+            nodes.retain(|n| n.local || is_member(&n.address, &node.members));
+        }
+        Ok(StoreStatus { backend: "galera".into(), serving, detail, nodes })
+    }
+}
+
+/// Whether a store node's "host:port" is one of the members (a host that is
+/// not an IP address is kept: it cannot be told apart).
+fn is_member(address: &str, members: &[std::net::IpAddr]) -> bool {
+    match address.parse::<std::net::SocketAddr>() {
+        Ok(sa) => members.contains(&sa.ip()),
+        Err(_) => true,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_that_left_is_not_a_member() {
+        let members = ["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        assert!(is_member("10.0.0.2:3306", &members));
+        assert!(!is_member("10.0.0.3:3306", &members));
+        assert!(is_member("db3.example:3306", &members));
+    }
 
     /// Every read-only transaction reads causally, also on a connection the
     /// pool hands out again (a pool that reset sessions lost this once).

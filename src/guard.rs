@@ -165,6 +165,8 @@ mod tests {
             auth_failures_per_ip: 5,
             auth_failures_per_account: 2,
             auth_lockout_secs: 60,
+            auth_slow_after: 20,
+            auth_slow_secs: 3,
             exempt: vec!["10.0.0.0/8".parse().unwrap()],
         }
     }

@@ -136,12 +136,14 @@ fn sender_must_own_the_envelope_from() {
 }
 
 #[test]
-fn repeated_auth_failures_lock_the_account() {
+fn repeated_auth_failures_lock_the_address_out_of_the_account_and_nobody_else() {
     let s = Server::start("sub-lockout", "[limits]\nauth_failures_per_account = 3\n");
     s.populate("hato.test", &["alice"]);
     let port = s.submission.to_string();
-    let attempt = |pw: &str| {
+    let attempt_from = |source: &str, pw: &str| {
         submit(&[
+            "--source",
+            source,
             "--port",
             &port,
             "--user",
@@ -154,6 +156,7 @@ fn repeated_auth_failures_lock_the_account() {
             "alice@hato.test",
         ])
     };
+    let attempt = |pw: &str| attempt_from("127.0.0.1", pw);
     for _ in 0..3 {
         let (ok, out) = attempt("wrong");
         assert!(!ok && out.contains("ERR 535 5.7.8"), "{out}");
@@ -164,6 +167,23 @@ fn repeated_auth_failures_lock_the_account() {
         "the right password must not help during lockout: {out}"
     );
     assert!(s.log().contains("AUTH refused: locked out"));
+    // Whoever failed from 127.0.0.1 did not lock alice out: from another address she logs in.
+    let (ok, out) = attempt_from("127.0.0.2", "pw-alice");
+    assert!(ok, "alice from elsewhere: {out}");
+    // The administrator sees the lockout and lifts it.
+    let list = s.ctl_json(&["lockouts", "list"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (list[0]["kind"].as_str(), list[0]["ip"].as_str(), list[0]["user"].as_str(), list[0]["failures"].as_u64()),
+        (Some("account"), Some("127.0.0.1"), Some("alice@hato.test"), Some(3))
+    );
+    let out = s.ctl(&["lockouts", "clear"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--ip"), "{out:?}");
+    assert_eq!(s.ctl_json(&["lockouts", "clear", "--ip", "127.0.0.1", "--user", "alice@hato.test"])["cleared"], 3);
+    let (ok, out) = attempt("pw-alice");
+    assert!(ok, "lifted: {out}");
+    assert_eq!(s.ctl_json(&["lockouts", "list"]), serde_json::json!([]));
 }
 
 #[test]

@@ -178,6 +178,17 @@ fn login_lockout_csrf_and_roles() {
     }
     let (code, v) = anon.json("POST", "/api/v1/login", Some(&json!({ "user": "bob@web.test", "password": "pw-bob" })));
     assert_eq!(code, 429, "{v}");
+    // The administrator sees it on the Lockouts page and in the API, and lifts it.
+    let (code, page) = admin.req("GET", "/admin/lockouts", None, &[]);
+    assert!(code == 200 && page.contains("bob@web.test") && page.contains("127.0.0.1"), "{page}");
+    let (_, list) = admin.json("GET", "/api/v1/lockouts", None);
+    assert_eq!(list[0]["kind"], "account", "{list}");
+    assert_eq!(alice.json("GET", "/api/v1/lockouts", None).0, 403);
+    assert_eq!(admin.json("DELETE", "/api/v1/lockouts", None).0, 400, "no lockout named");
+    let (code, v) = admin.json("DELETE", "/api/v1/lockouts?ip=127.0.0.1&user=bob@web.test", None);
+    assert_eq!((code, v["cleared"].as_u64()), (200, Some(5)), "{v}");
+    let (code, v) = anon.json("POST", "/api/v1/login", Some(&json!({ "user": "bob@web.test", "password": "pw-bob" })));
+    assert_eq!(code, 200, "lifted: {v}");
 
     // Removing an account ends its sessions and its mail; a domain admin cannot remove a server admin.
     assert_eq!(eve.json("DELETE", "/api/v1/accounts/frank@web.test", None).0, 204);

@@ -213,9 +213,19 @@ pub struct LimitsConfig {
     pub max_connections_per_ip: u32,
     pub connections_per_ip_per_minute: u32,
     pub messages_per_ip_per_minute: u32,
+    /// Failed logins from one address (for any users) that lock the address out.
     pub auth_failures_per_ip: u32,
+    /// Failed logins for one account from one address that lock that
+    /// address out of that account; from elsewhere the account still works,
+    /// so nobody can lock a user out by failing their password.
     pub auth_failures_per_account: u32,
+    /// How long a failure counts, and so how long a lockout lasts.
     pub auth_lockout_secs: u64,
+    /// Failed logins for one account from all addresses after which every
+    /// login to it waits `auth_slow_secs` before its answer (a guess spread
+    /// over many addresses is slowed, the right password still works).
+    pub auth_slow_after: u32,
+    pub auth_slow_secs: u64,
     /// Networks exempt from the per-IP limits (never from reject lists).
     pub exempt: Vec<Cidr>,
 }
@@ -230,6 +240,8 @@ impl Default for LimitsConfig {
             auth_failures_per_ip: 10,
             auth_failures_per_account: 5,
             auth_lockout_secs: 900,
+            auth_slow_after: 20,
+            auth_slow_secs: 3,
             exempt: Vec::new(),
         }
     }

@@ -116,6 +116,21 @@ impl PasswordArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LockoutCmd {
+    /// The lockouts in force: addresses, accounts from one address, and
+    /// accounts whose logins are slowed.
+    List,
+    /// Forget the failed logins behind a lockout: those from --ip, for
+    /// --user, or for that user from that address.
+    Clear {
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AliasCmd {
     List {
         #[arg(long)]
@@ -380,6 +395,42 @@ pub async fn group(ctx: &Ctx, cmd: GroupCmd) -> Result<(), CtlError> {
             let (group, member) = (address_arg(&group)?, address_arg(&member)?);
             s.set_group_member(group.clone(), member.clone(), false).await?;
             ctx.out.done(&format!("{member} removed from {group}"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn lockouts(ctx: &Ctx, cmd: LockoutCmd) -> Result<(), CtlError> {
+    match cmd {
+        LockoutCmd::List => {
+            let list = crate::directory::lockouts(&ctx.store, &ctx.cfg.limits).await?;
+            ctx.out.show(&list, || {
+                if list.is_empty() {
+                    return "no lockouts".into();
+                }
+                list.iter()
+                    .map(|l| {
+                        let who = match l.kind {
+                            crate::directory::LockoutKind::Address => format!("address {} locked out", l.ip),
+                            crate::directory::LockoutKind::Account => format!("{} locked out of {}", l.ip, l.user),
+                            crate::directory::LockoutKind::Slowed => {
+                                format!("{} slowed (logins from anywhere)", l.user)
+                            }
+                        };
+                        format!("{who}: {} failures, until {}", l.failures, crate::clock::rfc5322(l.until))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        LockoutCmd::Clear { ip, user } => {
+            if ip.is_none() && user.is_none() {
+                return Err(CtlError::Usage("name the lockout: --ip ADDRESS, --user NAME, or both".into()));
+            }
+            let ip = ip.map(|i| crate::cidr::canonical(i).to_string());
+            let user = user.map(|u| u.trim().to_lowercase());
+            let n = ctx.store.auth_failures_clear(ip, user).await?;
+            ctx.out.show(&serde_json::json!({ "cleared": n }), || format!("{n} failed logins forgotten"));
         }
     }
     Ok(())

@@ -104,6 +104,9 @@ pub enum CtlCommand {
     /// DKIM signing keys of outgoing mail.
     #[command(subcommand)]
     Dkim(dkim::DkimCmd),
+    /// Failed-login lockouts: list them, lift one.
+    #[command(subcommand)]
+    Lockouts(directory::LockoutCmd),
     /// Messages a content filter held back.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCmd),
@@ -272,6 +275,7 @@ pub async fn run(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Account(c) => directory::account(&ctx, c).await,
         CtlCommand::Alias(c) => directory::alias(&ctx, c).await,
         CtlCommand::Group(c) => directory::group(&ctx, c).await,
+        CtlCommand::Lockouts(c) => directory::lockouts(&ctx, c).await,
         CtlCommand::Queue(c) => queue::run(&ctx, c).await,
         CtlCommand::Quarantine(c) => quarantine::run(&ctx, c).await,
         CtlCommand::Archive(c) => archive::run(&ctx, c).await,

@@ -5,6 +5,7 @@
 
 mod password;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use thiserror::Error;
@@ -57,11 +58,15 @@ pub enum Login {
 }
 
 /// A login attempt with its lockout, the same for every protocol and the web
-/// console. Refused unchecked while the address or the user is locked out
-/// (`[limits] auth_failures_per_ip` / `auth_failures_per_account` failures
-/// within `auth_lockout_secs`); otherwise `check` decides, a failure is
-/// recorded, and a success clears the user's count. The failures are the
-/// store's, so on a cluster a lockout earned through one node holds on all.
+/// console. Refused unchecked while the address is locked out
+/// (`[limits] auth_failures_per_ip` failures within `auth_lockout_secs`) or
+/// the address is locked out of this user (`auth_failures_per_account`);
+/// otherwise `check` decides, a failure is recorded, and a success clears
+/// the user's count from this address. A lockout never reaches beyond the
+/// address that earned it: failures for a user from everywhere only slow
+/// each attempt (`auth_slow_after`, `auth_slow_secs`), so an attacker cannot
+/// lock a user out. The failures are the store's, so on a cluster a lockout
+/// earned through one node holds on all.
 pub async fn login(
     store: &Store,
     limits: &LimitsConfig,
@@ -73,13 +78,16 @@ pub async fn login(
     let now = crate::clock::now();
     let since = now - limits.auth_lockout_secs as i64;
     let seen = store.auth_failures(ip.clone(), user.to_string(), since).await?;
-    if seen.ip >= limits.auth_failures_per_ip || seen.user >= limits.auth_failures_per_account {
+    if seen.ip >= limits.auth_failures_per_ip || seen.pair >= limits.auth_failures_per_account {
         return Ok(Login::Locked);
+    }
+    if seen.user >= limits.auth_slow_after {
+        tokio::time::sleep(std::time::Duration::from_secs(limits.auth_slow_secs)).await;
     }
     match check.await? {
         Some(account) => {
-            if seen.user > 0 {
-                store.auth_failures_clear(user.to_string()).await?;
+            if seen.pair > 0 {
+                store.auth_failures_clear(Some(ip), Some(user.to_string())).await?;
             }
             Ok(Login::Ok(account))
         }
@@ -91,6 +99,73 @@ pub async fn login(
             Ok(Login::Failed)
         }
     }
+}
+
+/// What a lockout holds back.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockoutKind {
+    /// Every login from the address.
+    Address,
+    /// Logins to one account from the address.
+    Account,
+    /// Logins to one account from anywhere wait before their answer.
+    Slowed,
+}
+
+/// A lockout (or slowdown) in force, for the console and `hato ctl lockouts`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Lockout {
+    pub kind: LockoutKind,
+    /// Empty for `Slowed` (every address).
+    pub ip: String,
+    /// Empty for `Address` (every user).
+    pub user: String,
+    pub failures: u32,
+    /// When the last failure stops counting (Unix seconds): the lockout ends by then.
+    pub until: i64,
+}
+
+/// The lockouts in force now, from the store's recent failures.
+pub async fn lockouts(store: &Store, limits: &LimitsConfig) -> Result<Vec<Lockout>, StoreError> {
+    let since = crate::clock::now() - limits.auth_lockout_secs as i64;
+    let failed = store.auth_failure_list(since).await?;
+    let mut out = Vec::new();
+    let mut by_ip: HashMap<&str, (u32, i64)> = HashMap::new();
+    let mut by_user: HashMap<&str, (u32, i64)> = HashMap::new();
+    for f in &failed {
+        let e = by_ip.entry(&f.ip).or_default();
+        *e = (e.0 + f.failures, e.1.max(f.last));
+        if !f.user.is_empty() {
+            let e = by_user.entry(&f.user).or_default();
+            *e = (e.0 + f.failures, e.1.max(f.last));
+            if f.failures >= limits.auth_failures_per_account {
+                out.push((LockoutKind::Account, f.ip.as_str(), f.user.as_str(), f.failures, f.last));
+            }
+        }
+    }
+    for (ip, (n, last)) in by_ip {
+        if n >= limits.auth_failures_per_ip {
+            out.push((LockoutKind::Address, ip, "", n, last));
+        }
+    }
+    for (user, (n, last)) in by_user {
+        if n >= limits.auth_slow_after {
+            out.push((LockoutKind::Slowed, "", user, n, last));
+        }
+    }
+    let mut out: Vec<Lockout> = out
+        .into_iter()
+        .map(|(kind, ip, user, failures, last)| Lockout {
+            kind,
+            ip: ip.into(),
+            user: user.into(),
+            failures,
+            until: last + limits.auth_lockout_secs as i64,
+        })
+        .collect();
+    out.sort_by(|a, b| b.until.cmp(&a.until).then_with(|| (&a.ip, &a.user).cmp(&(&b.ip, &b.user))));
+    Ok(out)
 }
 
 /// One-time submission passwords for WebMail: the web console (in the same
@@ -161,18 +236,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn login_locks_out_per_account_and_per_address() {
+    async fn a_lockout_holds_back_the_address_never_the_user_elsewhere() {
         let limits = LimitsConfig {
             auth_failures_per_ip: 5,
             auth_failures_per_account: 2,
             auth_lockout_secs: 60,
+            auth_slow_after: 3,
+            auth_slow_secs: 0,
             ..LimitsConfig::default()
         };
         let answer = |ok: bool| async move { Ok::<_, StoreError>(ok.then(|| "u@x".to_string())) };
         for t in crate::store::tests::each_backend().await {
             let s = &t.store;
-            let a: IpAddr = "192.0.2.1".parse().unwrap();
+            let [a, b, c]: [IpAddr; 3] = ["192.0.2.1", "192.0.2.9", "198.51.100.7"].map(|x| x.parse().unwrap());
             let login = |ip: IpAddr, user: &'static str, ok: bool| login(s, &limits, ip, user, answer(ok));
+            let kinds = || async { lockouts(s, &limits).await.unwrap() };
             assert_eq!(login(a, "u@x", false).await.unwrap(), Login::Failed);
             assert_eq!(login(a, "u@x", false).await.unwrap(), Login::Failed);
             assert_eq!(
@@ -181,18 +259,35 @@ mod tests {
                 "{}: locked even with the right password",
                 t.kind
             );
-            assert_eq!(login("192.0.2.9".parse().unwrap(), "u@x", true).await.unwrap(), Login::Locked, "from anywhere");
-            assert_eq!(login("192.0.2.9".parse().unwrap(), "v@x", true).await.unwrap(), Login::Ok("u@x".into()));
-            // A success clears the user's count (here once the window has passed).
+            assert_eq!(login(b, "u@x", true).await.unwrap(), Login::Ok("u@x".into()), "not locked from elsewhere");
+            let l = kinds().await;
+            assert_eq!(
+                (l.len(), l[0].kind, l[0].ip.as_str(), l[0].failures),
+                (1, LockoutKind::Account, "192.0.2.1", 2)
+            );
+            // Failures for u from everywhere pass auth_slow_after: slowed, still not locked.
+            assert_eq!(login(c, "u@x", false).await.unwrap(), Login::Failed);
+            assert!(kinds().await.iter().any(|l| l.kind == LockoutKind::Slowed && l.user == "u@x" && l.failures == 3));
+            assert_eq!(login(c, "u@x", true).await.unwrap(), Login::Ok("u@x".into()));
+            // The administrator lifts the lockout of a.
+            assert_eq!(s.auth_failures_clear(Some("192.0.2.1".into()), Some("u@x".into())).await.unwrap(), 2);
+            assert_eq!(login(a, "u@x", true).await.unwrap(), Login::Ok("u@x".into()));
+            // A success clears the count of that user from that address.
             s.auth_failures_expire(crate::clock::now() + 1).await.unwrap();
             assert_eq!(login(a, "u@x", false).await.unwrap(), Login::Failed);
             assert_eq!(login(a, "u@x", true).await.unwrap(), Login::Ok("u@x".into()));
             assert_eq!(login(a, "u@x", false).await.unwrap(), Login::Failed, "counting starts again");
-            // The address has 2 failures counted: 3 more lock it.
-            for _ in 0..3 {
+            // The address has 1 failure counted: 4 more lock it, for every account.
+            for _ in 0..4 {
                 assert_eq!(login(a, "", false).await.unwrap(), Login::Failed);
             }
             assert_eq!(login(a, "w@x", true).await.unwrap(), Login::Locked, "per-address lockout covers every account");
+            assert!(
+                kinds()
+                    .await
+                    .iter()
+                    .any(|l| l.kind == LockoutKind::Address && l.ip == "192.0.2.1" && l.user.is_empty())
+            );
         }
     }
 }

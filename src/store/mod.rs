@@ -223,11 +223,13 @@ contract::contract! {
         // --- failed logins (crate::directory::login) ---------------------
         /// Records one failed login (`id` made before the first attempt).
         fn auth_failure_add(id: Id, ip: String, user: String, at: i64) -> ();
-        /// Failed logins at or after `since` from `ip`, and for `user`.
+        /// Failed logins at or after `since` from `ip`, for `user`, and for `user` from `ip`.
         fn auth_failures(ip: String, user: String, since: i64) -> AuthFailures;
-        /// Forgets a user's failures (after a successful login); they still
-        /// count for the addresses they came from.
-        fn auth_failures_clear(user: String) -> ();
+        /// Failed logins at or after `since`, per (address, user), newest first.
+        fn auth_failure_list(since: i64) -> Vec<FailedLogins>;
+        /// Forgets the failures from `ip` (None: any) for `user` (None:
+        /// any); returns how many.
+        fn auth_failures_clear(ip: Option<String>, user: Option<String>) -> usize;
         /// Forgets failures before `before`; returns how many.
         fn auth_failures_expire(before: i64) -> usize;
 

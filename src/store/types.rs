@@ -449,8 +449,23 @@ pub struct NodeLeases {
 /// Failed logins counted since a time: from one address, and for one user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AuthFailures {
+    /// From the address, for any user.
     pub ip: u32,
+    /// For the user, from any address.
     pub user: u32,
+    /// For the user from the address.
+    pub pair: u32,
+}
+
+/// Recent failed logins of one user from one address (the console's lockout list).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FailedLogins {
+    pub ip: String,
+    /// Empty when no user name was given.
+    pub user: String,
+    pub failures: u32,
+    /// The last failure, Unix seconds.
+    pub last: i64,
 }
 
 /// A web console login: who, with which role, the CSRF token its forms

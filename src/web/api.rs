@@ -57,6 +57,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/cluster/leave", post(cluster_leave))
         .route("/api/v1/cluster/restart-rolling", post(cluster_restart_rolling))
         .route("/api/v1/cluster/vips", axum::routing::put(cluster_vips))
+        .route("/api/v1/lockouts", get(lockouts).delete(clear_lockout))
         .route("/api/v1/tls", axum::routing::put(replace_certificate))
         .route("/api/v1/aliases", get(aliases).post(add_alias))
         .route("/api/v1/aliases/{address}", axum::routing::delete(remove_alias))
@@ -699,6 +700,22 @@ async fn cluster_leave(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> A
 async fn cluster_restart_rolling(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api {
     ops::cluster_restart_rolling(&c!(app, s, p)).await?;
     Ok(Json(json!({ "started": true })))
+}
+
+async fn lockouts(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer) -> Api<Vec<crate::directory::Lockout>> {
+    Ok(Json(ops::lockouts(&c!(app, s, p)).await?))
+}
+
+#[derive(Deserialize)]
+struct LockoutQuery {
+    #[serde(default)]
+    ip: String,
+    #[serde(default)]
+    user: String,
+}
+
+async fn clear_lockout(State(app): State<Arc<App>>, Auth(s): Auth, p: Peer, Query(q): Query<LockoutQuery>) -> Api {
+    Ok(Json(json!({ "cleared": ops::clear_lockout(&c!(app, s, p), &q.ip, &q.user).await? })))
 }
 
 #[derive(Deserialize)]

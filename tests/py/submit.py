@@ -20,6 +20,7 @@ p.add_argument("--to", action="append", required=True)
 p.add_argument("--subject", default="test")
 p.add_argument("--message-id")
 p.add_argument("--body", default="Hello from smtplib.\n")
+p.add_argument("--source", default="127.0.0.1", help="the client's own address (any of 127.0.0.0/8)")
 a = p.parse_args()
 
 ctx = ssl.create_default_context()
@@ -36,9 +37,9 @@ msg.set_content(a.body)
 
 try:
     if a.mode == "ssl":
-        s = smtplib.SMTP_SSL("127.0.0.1", a.port, context=ctx, timeout=30)
+        s = smtplib.SMTP_SSL("127.0.0.1", a.port, context=ctx, timeout=30, source_address=(a.source, 0))
     else:
-        s = smtplib.SMTP("127.0.0.1", a.port, timeout=30)
+        s = smtplib.SMTP("127.0.0.1", a.port, timeout=30, source_address=(a.source, 0))
     s.ehlo("client.test")
     if a.mode == "starttls":
         s.starttls(context=ctx)

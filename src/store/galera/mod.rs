@@ -166,8 +166,11 @@ impl Backend for Galera {
     async fn auth_failures(&self, ip: String, user: String, since: i64) -> Result<AuthFailures, StoreError> {
         self.cluster.lookup(async move |tx| auth::count(tx, &ip, &user, since).await).await
     }
-    async fn auth_failures_clear(&self, user: String) -> Result<(), StoreError> {
-        self.cluster.write(Route::Local, async move |tx| auth::clear(tx, &user).await).await
+    async fn auth_failure_list(&self, since: i64) -> Result<Vec<FailedLogins>, StoreError> {
+        self.cluster.read(async move |tx| auth::list(tx, since).await).await
+    }
+    async fn auth_failures_clear(&self, ip: Option<String>, user: Option<String>) -> Result<usize, StoreError> {
+        self.cluster.write(Route::Local, async move |tx| auth::clear(tx, ip.as_deref(), user.as_deref()).await).await
     }
     async fn auth_failures_expire(&self, before: i64) -> Result<usize, StoreError> {
         self.cluster.write(Route::Local, async move |tx| auth::expire(tx, before).await).await

@@ -115,8 +115,11 @@ impl Backend for Sqlite {
     async fn auth_failures(&self, ip: String, user: String, since: i64) -> Result<AuthFailures, StoreError> {
         self.db.read(move |c| auth::count(c, &ip, &user, since)).await
     }
-    async fn auth_failures_clear(&self, user: String) -> Result<(), StoreError> {
-        self.db.write(move |c| auth::clear(c, &user)).await
+    async fn auth_failure_list(&self, since: i64) -> Result<Vec<FailedLogins>, StoreError> {
+        self.db.read(move |c| auth::list(c, since)).await
+    }
+    async fn auth_failures_clear(&self, ip: Option<String>, user: Option<String>) -> Result<usize, StoreError> {
+        self.db.write(move |c| auth::clear(c, ip.as_deref(), user.as_deref())).await
     }
     async fn auth_failures_expire(&self, before: i64) -> Result<usize, StoreError> {
         self.db.write(move |c| auth::expire(c, before)).await

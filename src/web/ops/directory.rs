@@ -216,3 +216,31 @@ pub async fn set_member(c: &Ctx<'_>, group: &str, member: &str, present: bool) -
     c.audit(if present { "group.member.add" } else { "group.member.remove" }, group, member.trim().to_string()).await;
     Ok(())
 }
+
+/// Failed-login lockouts in force (and slowed accounts).
+pub async fn lockouts(c: &Ctx<'_>) -> Result<Vec<crate::directory::Lockout>, WebError> {
+    c.admin()?;
+    Ok(crate::directory::lockouts(&c.app.store, c.app.guard.limits()).await?)
+}
+
+/// Lifts a lockout: forgets the failed logins from `ip`, for `user`, or for that user from that address.
+pub async fn clear_lockout(c: &Ctx<'_>, ip: &str, user: &str) -> Result<usize, WebError> {
+    c.admin()?;
+    let ip = Some(ip.trim()).filter(|s| !s.is_empty());
+    let user = Some(user.trim().to_lowercase()).filter(|s| !s.is_empty());
+    if ip.is_none() && user.is_none() {
+        return Err(WebError::BadRequest("name the lockout: an address, a user, or both".into()));
+    }
+    let ip = match ip {
+        Some(text) => Some(
+            text.parse::<std::net::IpAddr>()
+                .map(|a| crate::cidr::canonical(a).to_string())
+                .map_err(|_| WebError::BadRequest(format!("`{text}` is not an IP address")))?,
+        ),
+        None => None,
+    };
+    let target = format!("{} {}", ip.as_deref().unwrap_or("any address"), user.as_deref().unwrap_or("any user"));
+    let n = c.app.store.auth_failures_clear(ip, user).await?;
+    c.audit("lockout.clear", &target, format!("{n} failed logins forgotten")).await;
+    Ok(n)
+}

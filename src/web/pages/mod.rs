@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .merge(admin::routes())
         .merge(cluster::routes())
+        .merge(lockouts::routes())
         .merge(mail::routes())
 }
 
@@ -144,6 +145,7 @@ macro_rules! page {
 
 mod admin;
 mod cluster;
+mod lockouts;
 mod mail;
 
 fn back(to: &str, notice: &str) -> Response {

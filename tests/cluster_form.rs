@@ -403,6 +403,10 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
     assert_eq!(dbs[1].last_start(), "RecoverThenJoin");
     assert!(dbs[1].log().contains("Running IST"), "caught up by IST:\n{}", tail(&dbs[1].log()));
     assert_eq!(wait_messages(&servers[1], 2).len(), 2, "n2's server shows what arrived while its database was down");
+    // n1's console says when it last saw the membership change.
+    let (_, v) = Console::login(&servers[0]).call("GET", "/api/v1/cluster", None);
+    let change = v["last_change"]["text"].as_str().unwrap_or("");
+    assert!(change.contains(&address(2)) || change.contains("nodes"), "{v}");
 
     // n1 let n2 in, n2 let n3 in: n1 hears of n3 from Galera.
     let n1_file = servers[0].dir.join("data/cluster/cluster.toml");

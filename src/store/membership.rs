@@ -13,6 +13,25 @@ use crate::store::{NodeStatus, Store};
 
 const EVERY: Duration = Duration::from_secs(1);
 
+/// A change in the cluster's membership as this node saw it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Change {
+    /// Unix seconds.
+    pub at: i64,
+    pub text: String,
+}
+
+static LAST: std::sync::Mutex<Option<Change>> = std::sync::Mutex::new(None);
+
+/// The last change seen since `hato serve` started here (the console's "last failover").
+pub fn last_change() -> Option<Change> {
+    LAST.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn remember(text: String) {
+    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some(Change { at: crate::clock::now(), text });
+}
+
 /// What was seen last: each node's serving state and the cluster's size.
 #[derive(Default)]
 struct Seen {
@@ -48,9 +67,14 @@ impl Seen {
                     };
                     let state =
                         if n.cluster.is_empty() { n.state.clone() } else { format!("{} ({})", n.state, n.cluster) };
-                    alert::raise(&key, severity, &format!("{what} {} is not serving: {state}", n.address));
+                    let text = format!("{what} {} is not serving: {state}", n.address);
+                    alert::raise(&key, severity, &text);
+                    remember(text);
                 }
-                (Some(false), true) => alert::clear(&key),
+                (Some(false), true) => {
+                    alert::clear(&key);
+                    remember(format!("Galera node {} serves again", n.address));
+                }
                 _ => {}
             }
         }
@@ -60,7 +84,9 @@ impl Seen {
             && now != before
         {
             let severity = if now < before { Severity::Warning } else { Severity::Info };
-            alert::raise("cluster.size", severity, &format!("the cluster has {now} nodes (it had {before})"));
+            let text = format!("the cluster has {now} nodes (it had {before})");
+            alert::raise("cluster.size", severity, &text);
+            remember(text);
         }
         if size.is_some() {
             self.size = size;

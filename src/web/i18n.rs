@@ -294,6 +294,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("save_everywhere", "Save on every member", "全メンバーに保存"),
     ("lockouts", "Lockouts", "ロックアウト"),
+    ("last_change", "Last change of membership", "直近のメンバー変化"),
     (
         "lockouts_explained",
         "After repeated failed logins an address is locked out, or locked out of one account; an account failing from many addresses is slowed, never locked, so nobody can lock a user out. Each ends by itself when its failures age out.",

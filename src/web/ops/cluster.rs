@@ -24,6 +24,8 @@ pub struct ClusterView {
     pub store: StoreStatus,
     /// How many queue entries each Hato node is delivering now.
     pub delivering: Vec<crate::store::NodeLeases>,
+    /// The last change of membership this node saw (a node lost or back).
+    pub last_change: Option<crate::store::membership::Change>,
 }
 
 pub async fn cluster(c: &Ctx<'_>) -> Result<ClusterView, WebError> {
@@ -33,7 +35,8 @@ pub async fn cluster(c: &Ctx<'_>) -> Result<ClusterView, WebError> {
     let vips_here = node.as_ref().map(crate::cluster::vrrp::held_here).unwrap_or_default();
     let warnings = node.as_ref().map(NodeFile::warnings).unwrap_or_default();
     let delivering = c.app.store.leases_by_node(crate::clock::now()).await?;
-    Ok(ClusterView { node, vips_here, warnings, store: c.app.store.status().await?, delivering })
+    let last_change = crate::store::membership::last_change();
+    Ok(ClusterView { node, vips_here, warnings, store: c.app.store.status().await?, delivering, last_change })
 }
 
 #[derive(Deserialize)]

@@ -227,11 +227,7 @@ impl Cluster {
                 "the local Galera node {} is not serving (state {}, {}); mail is answered with 4xx until it is Synced",
                 local.address, h.state, h.cluster
             ));
-            // A node that does not answer at all is not coming back within a
-            // retry; one that answers but is not Synced (the cluster
-            // re-forming after another node died) usually is, so wait for it.
-            let gone = h.state == DOWN || h.state == UNREACHABLE;
-            return Err(if gone || h.since.elapsed() > RETRY_BUDGET { Refusal::Fail(why) } else { Refusal::Wait(why) });
+            return Err(refusal(&h.state, h.since.elapsed(), why));
         }
         match route {
             Route::Home(account) if self.home_routing && self.by_address.len() > 1 => {
@@ -371,6 +367,18 @@ async fn attempt_on<R>(
 
 /// 10 ms doubling to 1 s, each wait a random 50-100 % of that so that
 /// transactions that collided do not collide again in step.
+/// Whether a transaction the local node cannot take now should wait and
+/// retry, or fail at once. A node whose health cannot be read at all is not
+/// coming back within a retry. One that answers but is not Synced (the
+/// cluster re-forming after another node died) usually is, and so is one a
+/// transaction merely lost or found slow (`UNREACHABLE`, until the monitor
+/// reads it again within half a second): a single attempt slowed past its
+/// timeout by a busy machine must not fail an operation that a retry
+/// finishes.
+fn refusal(state: &str, unchanged_for: Duration, why: StoreError) -> Refusal {
+    if state == DOWN || unchanged_for > RETRY_BUDGET { Refusal::Fail(why) } else { Refusal::Wait(why) }
+}
+
 fn backoff(attempt: u32) -> Duration {
     let base = 10u64.saturating_mul(1 << attempt.min(7)).min(1000);
     let mut b = [0u8; 2];
@@ -480,6 +488,16 @@ async fn monitor(node: Weak<Node>, opts: Opts, mut conn: Option<Conn>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_node_without_health_or_out_too_long_fails_at_once() {
+        let why = || StoreError::Unavailable("x".into());
+        let second = Duration::from_secs(1);
+        assert!(matches!(refusal(DOWN, second, why()), Refusal::Fail(_)));
+        assert!(matches!(refusal(UNREACHABLE, second, why()), Refusal::Wait(_)), "a slow or lost attempt retries");
+        assert!(matches!(refusal("Joining", second, why()), Refusal::Wait(_)));
+        assert!(matches!(refusal("Joining", RETRY_BUDGET + second, why()), Refusal::Fail(_)));
+    }
 
     #[test]
     fn backoff_grows_and_stays_bounded() {

@@ -73,6 +73,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let tls = crate::tls::acceptor(certs.clone())?;
     let guard = Guard::new(cfg.limits.clone());
     let queue_wake = Arc::new(Notify::new());
+    // One resolver, so one cache, for routing, blocklists and mail authentication.
+    let dns = crate::dns::Dns::new(&cfg.delivery.dns_servers);
 
     let control = Arc::new(crate::control::Server {
         queue_wake: queue_wake.clone(),
@@ -116,9 +118,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     if let Some(l) = open(&cfg.sieve.managesieve_listen, "managesieve").await? {
         tokio::spawn(crate::managesieve::serve(l, sieve));
     }
-    let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), &cfg.delivery.dns_servers));
-    let mailauth =
-        Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), &cfg.delivery.dns_servers, &cfg.hostname));
+    let spam = Arc::new(crate::spam::Scorer::new(cfg.spam.clone(), store.clone(), dns.clone()));
+    let mailauth = Arc::new(crate::mailauth::Checker::new(cfg.mail_auth.clone(), dns.clone(), &cfg.hostname));
     let shared = Arc::new(smtp::Shared {
         cfg: cfg.clone(),
         store: store.clone(),
@@ -163,7 +164,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         Ok(None) => {}
         Err(source) => return Err(ServeError::Bind { addr: cfg.web.listen.clone(), service: "web", source }),
     }
-    let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake);
+    let runner = crate::queue::Runner::new(cfg.clone(), store.clone(), queue_wake, dns);
     tokio::spawn(runner.run());
     tokio::spawn(crate::archive::indexer(store.clone()));
     let s = store.clone();

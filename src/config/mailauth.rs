@@ -15,13 +15,10 @@ pub struct MailAuthConfig {
     pub dmarc_enforce: bool,
     /// DKIM-sign mail submitted by users when its From domain has a key (`hato ctl dkim generate`).
     pub sign: bool,
-    /// Seconds the SPF check, and the DKIM + DMARC checks of one message, may
-    /// take in all; past that the message goes on without their results.
-    pub timeout_secs: u64,
 }
 
 impl Default for MailAuthConfig {
     fn default() -> Self {
-        MailAuthConfig { verify: true, spf_reject_fail: false, dmarc_enforce: true, sign: true, timeout_secs: 20 }
+        MailAuthConfig { verify: true, spf_reject_fail: false, dmarc_enforce: true, sign: true }
     }
 }

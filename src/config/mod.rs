@@ -117,6 +117,10 @@ pub struct SmtpConfig {
     pub allow_plaintext_auth: bool,
     /// Received headers beyond this mean a mail loop.
     pub max_hops: usize,
+    /// Milliseconds all DNS lookups of one inbound transaction (SPF, DKIM,
+    /// DMARC, blocklists) may take together; past that each check left is a
+    /// temperror and the message goes on without it.
+    pub dns_budget_ms: u64,
 }
 
 impl Default for SmtpConfig {
@@ -133,6 +137,7 @@ impl Default for SmtpConfig {
             enforce_sender: true,
             allow_plaintext_auth: false,
             max_hops: 50,
+            dns_budget_ms: 3000,
         }
     }
 }

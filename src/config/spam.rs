@@ -23,8 +23,6 @@ pub struct SpamConfig {
     pub uribl: Vec<String>,
     /// Points per URIBL listing (counted once per list).
     pub uribl_points: f64,
-    /// Seconds one blocklist lookup may take before it is counted as not listed.
-    pub dns_timeout_secs: u64,
 }
 
 impl Default for SpamConfig {
@@ -39,7 +37,6 @@ impl Default for SpamConfig {
             dnsbl_points: 3.0,
             uribl: Vec::new(),
             uribl_points: 3.0,
-            dns_timeout_secs: 3,
         }
     }
 }

@@ -30,6 +30,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::dns::Dns;
 use crate::ids::Id;
 use crate::smtp::client::{self, RcptResult, SendError};
 use crate::store::{
@@ -78,9 +79,9 @@ impl Drop for Leased {
 }
 
 impl Runner {
-    pub fn new(cfg: Arc<Config>, store: Arc<Store>, wake: Arc<Notify>) -> Arc<Runner> {
+    pub fn new(cfg: Arc<Config>, store: Arc<Store>, wake: Arc<Notify>, dns: Option<Dns>) -> Arc<Runner> {
         Arc::new(Runner {
-            router: Router::new(cfg.delivery.clone()),
+            router: Router::new(cfg.delivery.clone(), dns),
             workers: Arc::new(Semaphore::new(cfg.queue.workers)),
             local_workers: Arc::new(Semaphore::new(cfg.queue.local_workers)),
             node: Store::node_name(&cfg),

@@ -2,11 +2,11 @@
 
 use std::net::SocketAddr;
 
-use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::proto::rr::RData;
 use thiserror::Error;
 
 use crate::config::DeliveryConfig;
+use crate::dns::Dns;
 
 #[derive(Debug, Error, Clone)]
 pub enum RouteError {
@@ -25,12 +25,11 @@ pub struct Hop {
 
 pub struct Router {
     cfg: DeliveryConfig,
-    dns: Option<MessageAuthenticator>,
+    dns: Option<Dns>,
 }
 
 impl Router {
-    pub fn new(cfg: DeliveryConfig) -> Router {
-        let dns = crate::dns::authenticator(&cfg.dns_servers);
+    pub fn new(cfg: DeliveryConfig, dns: Option<Dns>) -> Router {
         Router { cfg, dns }
     }
 
@@ -50,7 +49,7 @@ impl Router {
     }
 
     async fn mx(&self, domain: &str) -> Result<Vec<Hop>, RouteError> {
-        let Some(resolver) = self.dns.as_ref().map(MessageAuthenticator::resolver) else {
+        let Some(resolver) = self.dns.as_ref().map(Dns::resolver) else {
             return Err(RouteError::Temporary("no DNS resolver is configured".into()));
         };
         let fqdn = format!("{domain}.");

@@ -12,6 +12,7 @@ use super::session::{Flow, Session};
 use super::{Service, message, policy};
 use crate::address::{Address, AddressError};
 use crate::connection::ConnError;
+use crate::dns::Budget;
 use crate::filter::Verdict;
 use crate::ids::Id;
 use crate::store::{NewMessage, NewRecipient, Resolution, Target};
@@ -20,6 +21,8 @@ pub struct Transaction {
     sender: String,
     /// SPF of the client for this sender, checked at MAIL FROM (MX only).
     spf: Option<mail_auth::SpfOutput>,
+    /// The DNS time its checks may still take (SPF, DKIM, DMARC, blocklists).
+    dns: Budget,
     /// Addresses as the client gave them (for the Received header and logs).
     rcpt_given: Vec<String>,
     recipients: Vec<NewRecipient>,
@@ -89,8 +92,9 @@ impl Session {
             self.reply(451, "4.7.1", "Too many messages from your address; slow down and retry later");
             return Flow::Continue;
         }
+        let mut dns = Budget::new(Duration::from_millis(self.sh.cfg.smtp.dns_budget_ms));
         let spf = match self.service {
-            Service::Mx => self.sh.mailauth.spf(self.peer, self.helo.as_deref().unwrap_or(""), &sender).await,
+            Service::Mx => self.sh.mailauth.spf(self.peer, self.helo.as_deref().unwrap_or(""), &sender, &mut dns).await,
             _ => None,
         };
         if let Some(out) = spf.as_ref().filter(|o| o.result() == mail_auth::SpfResult::Fail) {
@@ -100,7 +104,7 @@ impl Session {
                 return Flow::Continue;
             }
         }
-        self.tx = Some(Transaction { sender, spf, rcpt_given: Vec::new(), recipients: Vec::new() });
+        self.tx = Some(Transaction { sender, spf, dns, rcpt_given: Vec::new(), recipients: Vec::new() });
         self.reply(250, "2.1.0", "Sender OK");
         Flow::Continue
     }
@@ -247,12 +251,12 @@ impl Session {
         Ok(flow)
     }
 
-    async fn commit(&mut self, tx: Transaction, body: Vec<u8>) -> Flow {
+    async fn commit(&mut self, mut tx: Transaction, body: Vec<u8>) -> Flow {
         // DKIM is checked on the message exactly as it arrived.
         let auth = match self.service {
             Service::Mx => {
                 let helo = self.helo.clone().unwrap_or_default();
-                self.sh.mailauth.check(&body, self.peer, &helo, &tx.sender, tx.spf.as_ref()).await
+                self.sh.mailauth.check(&body, self.peer, &helo, &tx.sender, tx.spf.as_ref(), &mut tx.dns).await
             }
             _ => None,
         };
@@ -365,7 +369,7 @@ impl Session {
                 }
                 extra.splice(0..0, a.hits);
             }
-            let report = self.sh.spam.score(&msg.body, self.peer, &qid, extra).await;
+            let report = self.sh.spam.score(&msg.body, self.peer, &qid, extra, &mut tx.dns).await;
             let action = report.action(cfg);
             let verdict = match action {
                 crate::spam::Action::Deliver => "pass",

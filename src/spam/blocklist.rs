@@ -1,14 +1,22 @@
 //! DNS blocklists: the client's address against DNSBL zones (RFC 5782), the
 //! domains of links against URIBL zones. A listing is an A record in
 //! 127.0.0.0/8; anything else — no answer, a timeout, an error — counts as
-//! not listed, so a slow or broken list never holds mail.
+//! not listed, so a slow or broken list never holds mail (the caller asks
+//! within the transaction's DNS budget).
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use mail_auth::hickory_resolver::proto::rr::RData;
+use tokio::task::JoinSet;
 
+use super::Hit;
 use crate::dns::TokioResolver;
+
+/// A name to look up and the hit its listing gives.
+pub struct Query {
+    pub name: String,
+    pub hit: Hit,
+}
 
 /// The name to look up for `ip` in `zone`: reversed octets (IPv4) or nibbles (IPv6).
 pub fn query_name(ip: IpAddr, zone: &str) -> String {
@@ -27,11 +35,31 @@ pub fn query_name(ip: IpAddr, zone: &str) -> String {
     }
 }
 
+/// Asks all `queries` at once; each list's hit counts once, however many
+/// of its names are listed.
+pub async fn ask(resolver: TokioResolver, queries: Vec<Query>) -> Vec<Hit> {
+    let mut lookups = JoinSet::new();
+    for q in queries {
+        let resolver = resolver.clone();
+        lookups.spawn(async move { listed(&resolver, &q.name).await.then_some(q.hit) });
+    }
+    let mut hits: Vec<Hit> = Vec::new();
+    while let Some(done) = lookups.join_next().await {
+        if let Ok(Some(hit)) = done
+            && !hits.iter().any(|h| h.name == hit.name)
+        {
+            hits.push(hit);
+        }
+    }
+    hits.sort_by(|a, b| a.name.cmp(&b.name));
+    hits
+}
+
 /// Whether `name` has an A record in 127.0.0.0/8 (a listing).
-pub async fn listed(resolver: &TokioResolver, name: &str, timeout: Duration) -> bool {
-    match tokio::time::timeout(timeout, resolver.ipv4_lookup(name)).await {
-        Ok(Ok(answer)) => answer.answers().iter().any(|r| matches!(&r.data, RData::A(a) if a.0.octets()[0] == 127)),
-        _ => false,
+async fn listed(resolver: &TokioResolver, name: &str) -> bool {
+    match resolver.ipv4_lookup(name).await {
+        Ok(answer) => answer.answers().iter().any(|r| matches!(&r.data, RData::A(a) if a.0.octets()[0] == 127)),
+        Err(_) => false,
     }
 }
 

@@ -14,12 +14,11 @@ pub mod tokens;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use mail_auth::MessageAuthenticator;
 use tracing::warn;
 
 use crate::config::SpamConfig;
+use crate::dns::{Budget, Dns};
 use crate::store::{LearnedMessage, Store};
 pub use rules::Hit;
 
@@ -108,13 +107,13 @@ fn bayes_hit(p: f64) -> Option<Hit> {
 pub struct Scorer {
     cfg: SpamConfig,
     store: Arc<Store>,
-    dns: Option<MessageAuthenticator>,
+    dns: Option<Dns>,
 }
 
 impl Scorer {
-    pub fn new(cfg: SpamConfig, store: Arc<Store>, dns_servers: &[std::net::SocketAddr]) -> Scorer {
+    pub fn new(cfg: SpamConfig, store: Arc<Store>, dns: Option<Dns>) -> Scorer {
         let wants_dns = !cfg.dnsbl.is_empty() || !cfg.uribl.is_empty();
-        let dns = if wants_dns { crate::dns::authenticator(dns_servers) } else { None };
+        let dns = dns.filter(|_| wants_dns);
         Scorer { cfg, store, dns }
     }
 
@@ -123,8 +122,16 @@ impl Scorer {
     }
 
     /// Scores a raw message that came from `client`; `extra` are hits found
-    /// before (SPF/DKIM/DMARC); `queue_id` is for the log.
-    pub async fn score(&self, raw: &[u8], client: IpAddr, queue_id: &str, extra: Vec<Hit>) -> Report {
+    /// before (SPF/DKIM/DMARC); `queue_id` is for the log. Blocklists are
+    /// asked within what is left of the transaction's DNS `budget`.
+    pub async fn score(
+        &self,
+        raw: &[u8],
+        client: IpAddr,
+        queue_id: &str,
+        extra: Vec<Hit>,
+        budget: &mut Budget,
+    ) -> Report {
         let mut report = Report { hits: extra, ..Report::default() };
         let parsed = mail_parser::MessageParser::default().parse(raw);
         if let Some(m) = &parsed {
@@ -141,20 +148,24 @@ impl Scorer {
             Err(e) => warn!(target: "hato::spam", queue_id, "classifier left out: {e}"),
         }
         if let Some(dns) = &self.dns {
-            report.hits.extend(self.blocklists(dns.resolver(), raw, client).await);
+            let asks = self.blocklist_queries(raw, client);
+            if !asks.is_empty() {
+                let resolver = dns.resolver().clone();
+                let listed = budget.spend("blocklists", blocklist::ask(resolver, asks)).await;
+                report.hits.extend(listed.unwrap_or_default());
+            }
         }
         report.score = report.hits.iter().fold(0.0, |sum, h| sum + h.points);
         report
     }
 
-    async fn blocklists(&self, resolver: &crate::dns::TokioResolver, raw: &[u8], client: IpAddr) -> Vec<Hit> {
-        let timeout = Duration::from_secs(self.cfg.dns_timeout_secs);
-        let mut hits = Vec::new();
+    /// The names to look up, each with the hit a listing gives.
+    fn blocklist_queries(&self, raw: &[u8], client: IpAddr) -> Vec<blocklist::Query> {
+        let mut asks = Vec::new();
         if blocklist::worth_asking(client) {
             for zone in &self.cfg.dnsbl {
-                if blocklist::listed(resolver, &blocklist::query_name(client, zone), timeout).await {
-                    hits.push(Hit::new(&list_test("DNSBL", zone), self.cfg.dnsbl_points));
-                }
+                let hit = Hit::new(&list_test("DNSBL", zone), self.cfg.dnsbl_points);
+                asks.push(blocklist::Query { name: blocklist::query_name(client, zone), hit });
             }
         }
         if !self.cfg.uribl.is_empty() {
@@ -164,15 +175,13 @@ impl Scorer {
                 .take(20)
                 .collect();
             for zone in &self.cfg.uribl {
+                let hit = Hit::new(&list_test("URIBL", zone), self.cfg.uribl_points);
                 for d in &domains {
-                    if blocklist::listed(resolver, &format!("{d}.{zone}."), timeout).await {
-                        hits.push(Hit::new(&list_test("URIBL", zone), self.cfg.uribl_points));
-                        break;
-                    }
+                    asks.push(blocklist::Query { name: format!("{d}.{zone}."), hit: hit.clone() });
                 }
             }
         }
-        hits
+        asks
     }
 }
 

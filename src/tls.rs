@@ -1,4 +1,5 @@
-//! Server TLS: the configured certificate, or a self-signed one made on first start.
+//! Server TLS: the configured certificate, or a self-signed one made on first
+//! start; and the roots outbound TLS trusts when it verifies a certificate.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,28 @@ pub enum TlsError {
     Generate(String),
     #[error("the certificate and key do not form a usable TLS configuration: {0}")]
     Config(String),
+    #[error("{path} holds no usable PEM CA certificate ({message}); give the CA's certificate in PEM form")]
+    Roots { path: PathBuf, message: String },
+}
+
+/// The certificates outbound TLS trusts: the public web PKI (Mozilla's list,
+/// built in, so the appliance needs no CA files) and those of `extra`, a
+/// PEM file for a private CA (e.g. a company smarthost's).
+pub fn client_roots(extra: Option<&Path>) -> Result<rustls::RootCertStore, TlsError> {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(path) = extra {
+        let pem = std::fs::read(path).map_err(|e| TlsError::Read { path: path.into(), message: e.to_string() })?;
+        let roots_err = |message: String| TlsError::Roots { path: path.into(), message };
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().map_err(|e| roots_err(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(roots_err("no CERTIFICATE block".into()));
+        }
+        for c in certs {
+            roots.add(c).map_err(|e| roots_err(e.to_string()))?;
+        }
+    }
+    Ok(roots)
 }
 
 /// Paths of the certificate and key in use, generating a self-signed pair when none is configured.

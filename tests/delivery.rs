@@ -166,17 +166,24 @@ fn queue_management_and_restart_resume() {
     assert!(s.wait_queue_empty(T), "{}", s.log());
 }
 
+/// A smarthost section for `address` with the relay account's password.
+fn smarthost(address: &str, extra: &str) -> String {
+    format!(
+        "{FAST_QUEUE}[delivery.smarthost]\naddress = \"{address}\"\nusername = \"relay@far.test\"\npassword = \"pw-relay\"\nrequire_tls = true\n{extra}"
+    )
+}
+
 #[test]
 fn smarthost_with_starttls_and_auth() {
-    // The relay is a second Hato: its submission port insists on STARTTLS, then AUTH.
+    // The relay is a second Hato: its submission port insists on STARTTLS,
+    // then AUTH. Its certificate (self-signed, for "localhost") is trusted
+    // through ca_file, and the relay is addressed by that name.
     let relay = Server::start("dl-relay", "[smtp]\nenforce_sender = false\n");
     relay.populate("far.test", &["bob", "relay"]);
+    let ca = relay.dir.join("data/tls/cert.pem");
     let s = Server::start(
         "dl-smarthost",
-        &format!(
-            "{FAST_QUEUE}[delivery.smarthost]\naddress = \"127.0.0.1:{}\"\nusername = \"relay@far.test\"\npassword = \"pw-relay\"\nrequire_tls = true\n",
-            relay.submission
-        ),
+        &smarthost(&format!("localhost:{}", relay.submission), &format!("ca_file = \"{}\"\n", ca.display())),
     );
     s.populate("hato.test", &["alice"]);
     send_remote(&s, "bob@far.test", "through the relay");
@@ -190,13 +197,45 @@ fn smarthost_with_starttls_and_auth() {
     // A wrong relay password is a deferral, not a silent loss.
     let bad = Server::start(
         "dl-smarthost-bad",
-        &format!(
-            "{FAST_QUEUE}[delivery.smarthost]\naddress = \"127.0.0.1:{}\"\nusername = \"relay@far.test\"\npassword = \"wrong\"\n",
-            relay.submission
-        ),
+        &smarthost(&format!("localhost:{}", relay.submission), &format!("ca_file = \"{}\"\n", ca.display()))
+            .replace("pw-relay", "wrong"),
     );
     bad.populate("hato.test", &["alice"]);
     send_remote(&bad, "bob@far.test", "bad password");
     assert!(bad.wait_log("said at AUTH: 535", T), "{}", bad.log());
     assert_eq!(bad.queue().len(), 1, "a 5xx at AUTH is the relay's problem, not the message's");
+}
+
+#[test]
+fn a_smarthost_whose_certificate_does_not_verify_gets_no_mail_and_no_password() {
+    let relay = Server::start("dl-relay-untrusted", "[smtp]\nenforce_sender = false\n");
+    relay.populate("far.test", &["bob", "relay"]);
+    let ca = relay.dir.join("data/tls/cert.pem");
+    let cases = [
+        // Self-signed and not trusted: someone in the path could be presenting it.
+        ("dl-untrusted", smarthost(&format!("localhost:{}", relay.submission), "")),
+        // Trusted, but issued for another name than the one dialled.
+        (
+            "dl-wrong-name",
+            smarthost(&format!("127.0.0.1:{}", relay.submission), &format!("ca_file = \"{}\"\n", ca.display())),
+        ),
+    ];
+    for (tag, config) in cases {
+        let s = Server::start(tag, &config);
+        s.populate("hato.test", &["alice"]);
+        send_remote(&s, "bob@far.test", "must not leave unverified");
+        assert!(s.wait_log("TLS with a verified certificate failed", T), "{tag}: {}", s.log());
+        assert_eq!(s.queue().len(), 1, "{tag}: deferred, kept for when the certificate is fixed");
+    }
+    assert!(!relay.log().contains("relay@far.test"), "no login was attempted: {}", relay.log());
+    assert!(relay.mailbox("bob@far.test", "INBOX").is_empty());
+
+    // A CA file that is not a certificate is refused when the server starts.
+    let junk = temp_dir("dl-bad-ca").join("ca.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let bad = Server::prepare("dl-bad-ca", &smarthost("localhost:25", &format!("ca_file = \"{}\"\n", junk.display())));
+    let out = std::process::Command::new(BIN).args(["serve", "--config"]).arg(&bad.config).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("delivery.smarthost.ca_file") && err.contains("no usable PEM CA certificate"), "{err}");
 }

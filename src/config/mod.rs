@@ -340,6 +340,11 @@ pub struct Smarthost {
     /// Refuse to send (and to authenticate) unless STARTTLS succeeds.
     #[serde(default)]
     pub require_tls: bool,
+    /// PEM certificate(s) of a private CA that signed the smarthost's
+    /// certificate; the public roots are always trusted. TLS to the
+    /// smarthost is always verified against these and its host name.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -419,6 +424,10 @@ impl Config {
             if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });
             }
+        }
+        if let Some(ca) = self.delivery.smarthost.as_ref().and_then(|s| s.ca_file.as_deref()) {
+            crate::tls::client_roots(Some(ca))
+                .map_err(|e| ConfigError::Invalid { key: "delivery.smarthost.ca_file", message: e.to_string() })?;
         }
         if self.queue.retry_schedule_secs.is_empty() {
             return Err(ConfigError::Invalid {

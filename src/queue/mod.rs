@@ -52,6 +52,7 @@ pub struct Runner {
     store: Arc<Store>,
     wake: Arc<Notify>,
     router: Router,
+    tls: client::Connectors,
     /// The name this node's leases carry (`Store::node_name`).
     node: String,
     /// Entries this process is delivering now: their leases are renewed.
@@ -78,10 +79,24 @@ impl Drop for Leased {
     }
 }
 
+/// The connectors of outbound TLS. A smarthost CA file that cannot be read
+/// (config validation refuses one at start; it may break later) leaves no
+/// roots: TLS to the smarthost then fails and mail waits — never a password
+/// sent to an unverified host.
+fn outbound_tls(cfg: &Config) -> client::Connectors {
+    let ca = cfg.delivery.smarthost.as_ref().and_then(|s| s.ca_file.as_deref());
+    let roots = crate::tls::client_roots(ca).unwrap_or_else(|e| {
+        warn!(target: "hato::queue", "smarthost deliveries will wait: {e}");
+        rustls::RootCertStore::empty()
+    });
+    client::Connectors::new(roots)
+}
+
 impl Runner {
     pub fn new(cfg: Arc<Config>, store: Arc<Store>, wake: Arc<Notify>, dns: Option<Dns>) -> Arc<Runner> {
         Arc::new(Runner {
             router: Router::new(cfg.delivery.clone(), dns),
+            tls: outbound_tls(&cfg),
             workers: Arc::new(Semaphore::new(cfg.queue.workers)),
             local_workers: Arc::new(Semaphore::new(cfg.queue.local_workers)),
             node: Store::node_name(&cfg),
@@ -264,6 +279,7 @@ impl Runner {
         let smarthost = self.router.via_smarthost(domain).then_some(d.smarthost.as_ref()).flatten();
         let opts = client::Options {
             helo: self.cfg.hostname.clone(),
+            verify: smarthost.is_some(),
             connect_timeout: Duration::from_secs(d.connect_timeout_secs),
             command_timeout: Duration::from_secs(d.command_timeout_secs),
             opportunistic_tls: d.opportunistic_tls,
@@ -275,7 +291,7 @@ impl Runner {
         let s = &crate::stats::STATS;
         for hop in hops {
             let open = crate::stats::open(&s.outbound_sessions, &s.outbound_sessions_total);
-            let sent = client::send(&opts, &hop.name, hop.addr, &msg.sender, &rcpts, &body).await;
+            let sent = client::send(&opts, &self.tls, &hop.name, hop.addr, &msg.sender, &rcpts, &body).await;
             drop(open);
             match sent {
                 Ok(results) => {

@@ -1,9 +1,13 @@
 //! Outbound SMTP: hand one message to one next-hop host.
 //!
-//! TLS is opportunistic (RFC 3207 without authentication, as in Postfix's
-//! `smtp_tls_security_level = may`): used whenever offered, certificate not
-//! checked, because the alternative for most MX hosts is plaintext. A relay
-//! marked `require_tls` refuses to continue without it.
+//! TLS to MX hosts is opportunistic (RFC 3207 without authentication, as in
+//! Postfix's `smtp_tls_security_level = may`): used whenever offered,
+//! certificate not checked, because the alternative for most MX hosts is
+//! plaintext. TLS to the smarthost is always verified (`Options::verify`):
+//! the certificate must chain to the public roots or `ca_file` and name the
+//! host, or the message is deferred before anything — the relay password
+//! above all — is sent. A relay marked `require_tls` refuses to continue
+//! without TLS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use thiserror::Error;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::{auth, data};
 use crate::connection::{ConnError, Connection, Stream};
@@ -37,6 +42,8 @@ pub enum RcptResult {
 
 pub struct Options {
     pub helo: String,
+    /// Check the certificate (smarthost) rather than take any (MX).
+    pub verify: bool,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub opportunistic_tls: bool,
@@ -112,6 +119,7 @@ impl Client<'_> {
 /// the transaction got as far as RCPT; an error means it applies to all.
 pub async fn send(
     opts: &Options,
+    tls: &Connectors,
     host: &str,
     addr: SocketAddr,
     sender: &str,
@@ -135,7 +143,14 @@ pub async fn send(
         if r.code == 220 {
             let name =
                 ServerName::try_from(host.to_string()).unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
-            c.conn.start_tls_client(&connector(), name).await.map_err(|e| c.net(e))?;
+            let connector = if opts.verify { &tls.verified } else { &tls.any };
+            c.conn.start_tls_client(connector, name).await.map_err(|e| match e {
+                ConnError::Tls(e) if opts.verify => SendError::Temporary(format!(
+                    "{}: TLS with a verified certificate failed ({e}); for a private CA set [delivery.smarthost] ca_file",
+                    c.host
+                )),
+                e => c.net(e),
+            })?;
             caps = c.ehlo().await?;
         }
     }
@@ -206,13 +221,29 @@ pub async fn send(
     Ok(results)
 }
 
-fn connector() -> tokio_rustls::TlsConnector {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map(|b| b.dangerous().with_custom_certificate_verifier(Arc::new(AnyCert(provider))).with_no_client_auth())
-        .unwrap_or_else(|_| unreachable!("ring supports the default TLS versions"));
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+/// The two ways outbound TLS checks a certificate, made once.
+#[derive(Clone)]
+pub struct Connectors {
+    any: TlsConnector,
+    verified: TlsConnector,
+}
+
+impl Connectors {
+    /// `roots`: what a verified certificate must chain to (`tls::client_roots`).
+    pub fn new(roots: rustls::RootCertStore) -> Connectors {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = || {
+            rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .unwrap_or_else(|_| unreachable!("ring supports the default TLS versions"))
+        };
+        let any = builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider.clone())))
+            .with_no_client_auth();
+        let verified = builder().with_root_certificates(roots).with_no_client_auth();
+        Connectors { any: TlsConnector::from(Arc::new(any)), verified: TlsConnector::from(Arc::new(verified)) }
+    }
 }
 
 /// Accepts any certificate but still checks the handshake signatures, so the

@@ -151,3 +151,78 @@ fn antivirus_with_real_clamd() {
     let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 1, std::time::Duration::from_secs(10));
     assert_eq!(inbox.iter().map(|m| m["subject"].as_str().unwrap()).collect::<Vec<_>>(), ["clean"]);
 }
+
+/// An archive made by a real archiver: `tool` run in a directory holding
+/// `files`, writing `out`.
+fn archive(tool: &[&str], out: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let dir = temp_dir("archive");
+    for (name, data) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
+    let st = std::process::Command::new(tool[0])
+        .args(&tool[1..])
+        .arg(out)
+        .args(&names)
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("run {} (scripts/deps installs it): {e}", tool[0]));
+    assert!(st.success(), "{tool:?}");
+    std::fs::read(dir.join(out)).unwrap()
+}
+
+#[test]
+fn archives_are_opened_and_those_that_cannot_be_are_quarantined() {
+    let s = Server::start("filter-archives", "");
+    s.populate("hato.test", &["alice"]);
+    let part = |name: &str| format!("Content-Type: application/octet-stream; name=\"{name}\"");
+
+    // Looked inside: zip64 (Info-ZIP -fz), tar.gz (Python's tarfile).
+    let zip64 = archive(&["zip", "-q", "-fz"], "z.zip", &[("readme.txt", b"hello"), ("tools/setup.vbs", b"MsgBox 1")]);
+    let r = send(&s, &with_attachment("zip64", &part("tools.zip"), &zip64));
+    assert!(r.starts_with("554") && r.contains("tools.zip/tools/setup.vbs: blocked file type .vbs"), "{r}");
+    let tgz = archive(
+        &[
+            PYTHON,
+            "-c",
+            "import sys, tarfile\nt = tarfile.open(sys.argv[1], 'w:gz')\nfor n in sys.argv[2:]: t.add(n)\nt.close()",
+        ],
+        "d.tar.gz",
+        &[("docs/a.txt", b"hello"), ("docs/run.js", b"alert(1)")],
+    );
+    let r = send(&s, &with_attachment("tgz", &part("docs.tar.gz"), &tgz));
+    assert!(
+        r.starts_with("554") && r.contains("docs.tar.gz/") && r.contains("docs/run.js: blocked file type .js"),
+        "{r}"
+    );
+    let clean = archive(&["zip", "-q", "-fz"], "c.zip", &[("report.txt", b"quarterly numbers")]);
+    assert!(send(&s, &with_attachment("clean zip64", &part("report.zip"), &clean)).starts_with("250"));
+
+    // Not readable: held for an administrator, never delivered unchecked.
+    let encrypted = archive(&["zip", "-q", "-P", "secret"], "e.zip", &[("invoice.pdf", b"%PDF-1.4")]);
+    let seven = archive(&["7zz", "a", "-bd"], "s.7z", &[("invoice.pdf", b"%PDF-1.4")]);
+    let damaged = &clean[..clean.len() - 40];
+    for (subject, name, data, why) in [
+        ("encrypted", "invoice.zip", &encrypted[..], "invoice.zip/invoice.pdf: cannot check inside: encrypted"),
+        ("seven", "invoice.7z", &seven[..], "invoice.7z: cannot check inside: 7z archive"),
+        ("damaged", "report.zip", damaged, "report.zip: cannot check inside: damaged zip"),
+    ] {
+        let r = send(&s, &with_attachment(subject, &part(name), data));
+        assert!(r.starts_with("250"), "{subject}: quarantine accepts: {r}");
+        assert_logged(&s, "quarantine", why);
+    }
+    let held = s.ctl_json(&["quarantine", "list", "--json"]);
+    assert_eq!(held.as_array().unwrap().len(), 3, "{held}");
+    let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 1, std::time::Duration::from_secs(10));
+    assert_eq!(inbox.len(), 1, "only the clean archive is delivered");
+    assert_eq!(inbox[0]["subject"], "clean zip64");
+
+    // The action is the administrator's: reject instead.
+    let strict = Server::start("filter-archives-strict", "[filter]\narchive_action = \"reject\"\n");
+    strict.populate("hato.test", &["alice"]);
+    let r = send(&strict, &with_attachment("encrypted", &part("invoice.zip"), &encrypted));
+    assert!(r.starts_with("554") && r.contains("encrypted"), "{r}");
+}

@@ -18,8 +18,14 @@ pub struct FilterConfig {
     /// Attachment file extensions refused (case-insensitive, without the dot).
     pub blocked_extensions: Vec<String>,
     pub extension_action: Action,
-    /// Look inside zip archives (and zips in zips, this deep).
-    pub zip_depth: u32,
+    /// Look inside archives (zip, tar, gzip) and archives in archives, this
+    /// deep; one nested deeper is unreadable (`archive_action`).
+    #[serde(alias = "zip_depth")]
+    pub archive_depth: u32,
+    /// What happens to a message with an archive whose contents cannot be
+    /// checked: encrypted, damaged, 7z/rar, nested too deep, or unpacking
+    /// past the bounds (a bomb). Never delivered unchecked.
+    pub archive_action: Action,
     pub antivirus: Option<AntivirusConfig>,
     /// Held messages are deleted after this many days.
     pub quarantine_days: u64,
@@ -72,7 +78,8 @@ impl Default for FilterConfig {
             .map(|s| s.to_string())
             .collect(),
             extension_action: Action::Reject,
-            zip_depth: 3,
+            archive_depth: 3,
+            archive_action: Action::Quarantine,
             antivirus: None,
             quarantine_days: 30,
         }

@@ -7,6 +7,7 @@
 mod attachments;
 mod clamd;
 mod sniff;
+mod unpack;
 mod zip;
 
 use std::time::Duration;
@@ -43,9 +44,10 @@ fn act(action: Action, filter: &'static str, reason: String) -> Verdict {
 }
 
 pub async fn check(cfg: &FilterConfig, raw: &[u8]) -> Verdict {
-    let rules = attachments::Rules { blocked: &cfg.blocked_extensions, zip_depth: cfg.zip_depth };
+    let rules = attachments::Rules { blocked: &cfg.blocked_extensions, depth: cfg.archive_depth };
     if let Some(f) = rules.scan(raw) {
-        return act(cfg.extension_action, "attachment", format!("{}: {}", f.file, f.why));
+        let action = if f.unreadable { cfg.archive_action } else { cfg.extension_action };
+        return act(action, "attachment", format!("{}: {}", f.file, f.why));
     }
     if let Some(av) = &cfg.antivirus {
         match clamd::scan(&av.clamd, raw, av.max_scan_bytes, Duration::from_secs(av.timeout_secs)).await {
@@ -61,10 +63,8 @@ pub async fn check(cfg: &FilterConfig, raw: &[u8]) -> Verdict {
 #[doc(hidden)]
 pub fn fuzz_attachments(raw: &[u8]) {
     let cfg = FilterConfig::default();
-    let _ = attachments::Rules { blocked: &cfg.blocked_extensions, zip_depth: cfg.zip_depth }.scan(raw);
-    if let Some(entries) = zip::entries(raw) {
-        for e in &entries {
-            let _ = zip::read(raw, e, 1 << 16);
-        }
+    let _ = attachments::Rules { blocked: &cfg.blocked_extensions, depth: cfg.archive_depth }.scan(raw);
+    if let Some(kind) = unpack::kind(raw) {
+        let _ = unpack::open(kind, raw, &mut unpack::Budget::default());
     }
 }

@@ -1,9 +1,11 @@
 //! Just enough of the zip format to see what an archive holds: entry names
-//! from the central directory, and the bytes of an entry (stored or deflated,
-//! bounded) so a zip inside a zip can be opened too. Archives this cannot read
-//! (zip64, damaged) are reported as such; the caller decides.
+//! from the central directory (zip64 included), and the bytes of an entry
+//! (stored or deflated, bounded) so a zip inside a zip can be opened too.
+//! What this cannot read — damaged, encrypted, another compression method —
+//! is an error saying so; the filter decides what that means.
 
-use std::io::Read;
+/// More entries than this is treated as unreadable (a bomb made of entries).
+pub const MAX_ENTRIES: usize = 10_000;
 
 pub struct Entry {
     pub name: String,
@@ -14,67 +16,138 @@ pub struct Entry {
 }
 
 fn u16_at(b: &[u8], i: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?))
+    Some(u16::from_le_bytes(b.get(i..i.checked_add(2)?)?.try_into().ok()?))
 }
 
 fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?))
+    Some(u32::from_le_bytes(b.get(i..i.checked_add(4)?)?.try_into().ok()?))
+}
+
+fn u64_at(b: &[u8], i: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(i..i.checked_add(8)?)?.try_into().ok()?))
+}
+
+fn usize_at(b: &[u8], i: usize) -> Option<usize> {
+    usize::try_from(u64_at(b, i)?).ok()
 }
 
 pub fn is_zip(b: &[u8]) -> bool {
     b.starts_with(b"PK\x03\x04") || b.starts_with(b"PK\x05\x06")
 }
 
-/// The archive's entries, or None if its directory cannot be read.
-pub fn entries(b: &[u8]) -> Option<Vec<Entry>> {
+const DAMAGED: &str = "damaged zip (its directory cannot be read)";
+
+/// Where the central directory starts and how many entries it has, from the
+/// end record — or, when that says "see zip64" (0xFFFF/0xFFFFFFFF), from
+/// the zip64 end record its locator points to.
+fn directory(b: &[u8]) -> Option<(usize, usize)> {
     // The end-of-central-directory record is in the last 64 KiB + 22 bytes.
     let floor = b.len().saturating_sub(65_535 + 22);
     let eocd = (floor..b.len().saturating_sub(21)).rev().find(|i| b[*i..].starts_with(b"PK\x05\x06"))?;
-    let count = u16_at(b, eocd + 10)? as usize;
-    let mut at = u32_at(b, eocd + 16)? as usize;
-    if at == 0xFFFF_FFFF {
-        return None; // zip64
+    let count = u16_at(b, eocd + 10)?;
+    let at = u32_at(b, eocd + 16)?;
+    if count != 0xFFFF && at != 0xFFFF_FFFF {
+        return Some((at as usize, count as usize));
     }
-    let mut out = Vec::with_capacity(count.min(10_000));
-    for _ in 0..count.min(10_000) {
-        if !b.get(at..)?.starts_with(b"PK\x01\x02") {
-            return None;
-        }
-        let flags = u16_at(b, at + 8)?;
-        let method = u16_at(b, at + 10)?;
-        let compressed = u32_at(b, at + 20)? as usize;
-        let (n, e, c) = (u16_at(b, at + 28)? as usize, u16_at(b, at + 30)? as usize, u16_at(b, at + 32)? as usize);
-        let local_offset = u32_at(b, at + 42)? as usize;
-        let raw = b.get(at + 46..at + 46 + n)?;
-        // Bit 11: the name is UTF-8; otherwise it is CP437 (Latin-1 is close enough to compare extensions).
-        let name = if flags & 0x800 != 0 {
-            String::from_utf8_lossy(raw).into_owned()
-        } else {
-            raw.iter().map(|c| *c as char).collect()
-        };
-        out.push(Entry { name, encrypted: flags & 1 != 0, method, compressed, local_offset });
-        at += 46 + n + e + c;
-    }
-    Some(out)
-}
-
-/// An entry's bytes, at most `limit` of them; None if unreadable (encrypted, unknown method, damaged).
-pub fn read(b: &[u8], e: &Entry, limit: usize) -> Option<Vec<u8>> {
-    if e.encrypted || !b.get(e.local_offset..)?.starts_with(b"PK\x03\x04") {
+    let locator = eocd.checked_sub(20)?;
+    if !b.get(locator..)?.starts_with(b"PK\x06\x07") {
         return None;
     }
-    let n = u16_at(b, e.local_offset + 26)? as usize;
-    let x = u16_at(b, e.local_offset + 28)? as usize;
-    let start = e.local_offset + 30 + n + x;
-    let data = b.get(start..start.checked_add(e.compressed)?.min(b.len()))?;
-    match e.method {
-        0 => Some(data[..data.len().min(limit)].to_vec()),
-        8 => {
-            let mut out = Vec::new();
-            flate2::read::DeflateDecoder::new(data).take(limit as u64).read_to_end(&mut out).ok()?;
-            Some(out)
+    let record = usize_at(b, locator + 8)?;
+    if !b.get(record..)?.starts_with(b"PK\x06\x06") {
+        return None;
+    }
+    Some((usize_at(b, record + 48)?, usize_at(b, record + 32)?))
+}
+
+/// The zip64 extended information of a central entry (RFC-less: APPNOTE
+/// 4.5.3): the 64-bit values of the fields that are 0xFFFFFFFF, in order.
+fn zip64_values(extra: &[u8], uncompressed: u32, compressed: u32, offset: u32) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        let (id, len) = (u16_at(extra, i)?, u16_at(extra, i + 2)? as usize);
+        let body = extra.get(i + 4..i + 4 + len)?;
+        if id == 0x0001 {
+            let mut at = 0;
+            if uncompressed == 0xFFFF_FFFF {
+                at += 8;
+            }
+            let c = if compressed == 0xFFFF_FFFF {
+                at += 8;
+                usize_at(body, at - 8)?
+            } else {
+                compressed as usize
+            };
+            let o = if offset == 0xFFFF_FFFF { usize_at(body, at)? } else { offset as usize };
+            return Some((c, o));
         }
-        _ => None,
+        i += 4 + len;
+    }
+    None
+}
+
+/// The archive's entries, or why its directory cannot be read.
+pub fn entries(b: &[u8]) -> Result<Vec<Entry>, String> {
+    let (mut at, count) = directory(b).ok_or(DAMAGED)?;
+    if count > MAX_ENTRIES {
+        return Err(format!("zip of {count} entries (more than {MAX_ENTRIES})"));
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        out.push(entry(b, &mut at).ok_or(DAMAGED)?);
+    }
+    Ok(out)
+}
+
+/// The central directory entry at `*at`, moving `*at` past it.
+fn entry(b: &[u8], at: &mut usize) -> Option<Entry> {
+    let a = *at;
+    if !b.get(a..)?.starts_with(b"PK\x01\x02") {
+        return None;
+    }
+    let flags = u16_at(b, a + 8)?;
+    let method = u16_at(b, a + 10)?;
+    let (compressed, uncompressed) = (u32_at(b, a + 20)?, u32_at(b, a + 24)?);
+    let (n, e, c) = (u16_at(b, a + 28)? as usize, u16_at(b, a + 30)? as usize, u16_at(b, a + 32)? as usize);
+    let local_offset = u32_at(b, a + 42)?;
+    let raw = b.get(a + 46..a + 46 + n)?;
+    let extra = b.get(a + 46 + n..a + 46 + n + e)?;
+    let (compressed, local_offset) = if compressed == 0xFFFF_FFFF || local_offset == 0xFFFF_FFFF {
+        zip64_values(extra, uncompressed, compressed, local_offset)?
+    } else {
+        (compressed as usize, local_offset as usize)
+    };
+    // Bit 11: the name is UTF-8; otherwise it is CP437 (Latin-1 is close enough to compare extensions).
+    let name = if flags & 0x800 != 0 {
+        String::from_utf8_lossy(raw).into_owned()
+    } else {
+        raw.iter().map(|c| *c as char).collect()
+    };
+    *at = a + 46 + n + e + c;
+    Some(Entry { name, encrypted: flags & 1 != 0, method, compressed, local_offset })
+}
+
+/// An entry's bytes, at most `limit` of them, and whether there were more;
+/// or why they cannot be read.
+pub fn read(b: &[u8], e: &Entry, limit: usize) -> Result<(Vec<u8>, bool), String> {
+    if e.encrypted {
+        return Err("encrypted".into());
+    }
+    let local = e.local_offset;
+    let data = (|| {
+        if !b.get(local..)?.starts_with(b"PK\x03\x04") {
+            return None;
+        }
+        let n = u16_at(b, local + 26)? as usize;
+        let x = u16_at(b, local + 28)? as usize;
+        let start = local + 30 + n + x;
+        b.get(start..start.checked_add(e.compressed)?.min(b.len()))
+    })()
+    .ok_or("damaged zip entry")?;
+    match e.method {
+        0 => Ok((data[..data.len().min(limit)].to_vec(), data.len() > limit)),
+        8 => super::unpack::bounded(flate2::read::DeflateDecoder::new(data), limit),
+        m => Err(format!("compression method {m} is not supported")),
     }
 }
 
@@ -123,9 +196,9 @@ pub mod tests {
         assert!(is_zip(&z));
         let e = entries(&z).unwrap();
         assert_eq!(e.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(), ["a.txt", "請求書.exe"]);
-        assert_eq!(read(&z, &e[0], 100).unwrap(), b"hello");
-        assert_eq!(read(&z, &e[0], 2).unwrap(), b"he");
-        assert!(entries(b"PK\x03\x04 truncated").is_none());
+        assert_eq!(read(&z, &e[0], 100).unwrap(), (b"hello".to_vec(), false));
+        assert_eq!(read(&z, &e[0], 2).unwrap(), (b"he".to_vec(), true));
+        assert!(entries(b"PK\x03\x04 truncated").is_err());
     }
 
     #[test]
@@ -136,7 +209,7 @@ pub mod tests {
         );
         let e = entries(&z).unwrap();
         assert_eq!(e[0].name, "x/inner.js");
-        assert_eq!(read(&z, &e[0], 1000).unwrap(), "alert(1)\n".repeat(20).as_bytes());
+        assert_eq!(read(&z, &e[0], 1000).unwrap().0, "alert(1)\n".repeat(20).as_bytes());
     }
 
     fn base64_decode(s: &str) -> Vec<u8> {

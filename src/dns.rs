@@ -12,9 +12,12 @@
 //! each step runs as its own task: when the budget is spent the transaction
 //! goes on without the answer (a temperror, no penalty) while the lookup
 //! finishes in the background and fills the cache for the next message.
-//! A check that ended in a temporary failure is remembered for
-//! [`FAILURE_TTL`] (see [`Dns::failing`]) so a dead resolver costs one
-//! budget per domain and minute, not one per message.
+//! A check that ended in a temporary failure, or was not answered within a
+//! budget, is remembered for [`FAILURE_TTL`] (see [`Dns::failing`]) — until
+//! its lookup ends well — so a dead resolver costs one budget per domain and
+//! minute, not one per message. (A lookup that ends well just before the
+//! budget's mark is set leaves the mark for the minute: a temperror, never
+//! a wrong verdict.)
 //! Invariant: no DNS step of an inbound transaction waits past its budget.
 
 use std::collections::HashMap;
@@ -31,6 +34,9 @@ pub use mail_auth::hickory_resolver::TokioResolver;
 /// How long a check that failed temporarily is answered "temperror" without asking again.
 pub const FAILURE_TTL: Duration = Duration::from_secs(60);
 
+/// The shortest time "no such record" is kept.
+const NEGATIVE_MIN_TTL: Duration = Duration::from_secs(30);
+
 /// A lookup left running after its transaction moved on is given up after this.
 const BACKGROUND_LIMIT: Duration = Duration::from_secs(30);
 
@@ -46,7 +52,9 @@ impl Dns {
     /// and no servers configured); callers then defer or skip what needs DNS.
     pub fn new(servers: &[SocketAddr]) -> Option<Dns> {
         let made = if servers.is_empty() {
-            MessageAuthenticator::new_system_conf().map_err(|e| e.to_string())
+            mail_auth::hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| e.to_string())
+                .and_then(|(config, opts)| MessageAuthenticator::new(config, tuned(opts)).map_err(|e| e.to_string()))
         } else {
             let name_servers = servers
                 .iter()
@@ -58,7 +66,7 @@ impl Dns {
                     ns
                 })
                 .collect();
-            MessageAuthenticator::new(ResolverConfig::from_name_servers(name_servers), ResolverOpts::default())
+            MessageAuthenticator::new(ResolverConfig::from_name_servers(name_servers), tuned(ResolverOpts::default()))
                 .map_err(|e| e.to_string())
         };
         match made {
@@ -103,6 +111,13 @@ impl Dns {
             failed.remove(key);
         }
     }
+}
+
+/// A "no such name" without a zone's SOA would otherwise not be cached at
+/// all, and be asked again — slowly — for every message.
+fn tuned(mut opts: ResolverOpts) -> ResolverOpts {
+    opts.negative_min_ttl = Some(NEGATIVE_MIN_TTL);
+    opts
 }
 
 /// The DNS time one SMTP transaction may still spend.

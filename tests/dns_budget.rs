@@ -91,7 +91,6 @@ fn a_resolver_that_answers_after_four_seconds_is_not_waited_for_and_its_answers_
         "--local=/test/",
         // dnsmasq's own records have TTL 0 unless told: nothing would be cached.
         "--local-ttl=300",
-        "--neg-ttl=300",
     ]);
     let (dns_port, _dns) = slow_resolver("4", Some(real.port));
     let s = server("dns-slow", dns_port);

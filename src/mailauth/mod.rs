@@ -70,6 +70,7 @@ impl Checker {
             return Some(temperror);
         }
         let (helo, sender, host) = (helo.to_string(), sender.to_string(), self.hostname.clone());
+        let (marker, key_again) = (dns.clone(), key.clone());
         let step = async move {
             let params = if sender.is_empty() {
                 SpfParameters::verify_ehlo(ip, &helo, &host)
@@ -80,7 +81,12 @@ impl Checker {
             dns.outcome(&key, out.result() == SpfResult::TempError);
             out
         };
-        Some(budget.spend("SPF", step).await.unwrap_or(temperror))
+        let out = budget.spend("SPF", step).await;
+        if out.is_none() {
+            // Until the abandoned lookup ends, the next message need not wait for it either.
+            marker.outcome(&key_again, true);
+        }
+        Some(out.unwrap_or(temperror))
     }
 
     /// DKIM and DMARC of a received message (see `verify`) within the
@@ -116,13 +122,18 @@ impl Checker {
         let (raw_owned, helo_owned, sender_owned, host) =
             (raw.to_vec(), helo.to_string(), sender.to_string(), self.hostname.clone());
         let spf_owned = spf.clone();
+        let (marker, key_again) = (dns.clone(), key.clone());
         let step = async move {
             let out =
                 verify(&dns, &host, &raw_owned, ip, &helo_owned, &sender_owned, &mail_from_domain, &spf_owned).await;
             dns.outcome(&key, out.temporary);
             out.outcome
         };
-        Some(budget.spend("DKIM/DMARC", step).await.unwrap_or_else(|| temperror(&spf)))
+        let out = budget.spend("DKIM/DMARC", step).await;
+        if out.is_none() {
+            marker.outcome(&key_again, true);
+        }
+        Some(out.unwrap_or_else(|| temperror(&spf)))
     }
 }
 

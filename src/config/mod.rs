@@ -314,6 +314,14 @@ pub struct DeliveryConfig {
     pub opportunistic_tls: bool,
     /// DNS servers ("ip:port") for MX lookups; empty means the system's resolv.conf.
     pub dns_servers: Vec<SocketAddr>,
+    /// PEM certificate(s) of a private CA trusted besides the public roots
+    /// wherever outbound TLS is verified: the smarthost (always) and MX
+    /// hosts of domains with an MTA-STS policy.
+    pub ca_file: Option<PathBuf>,
+    /// Follow the MTA-STS policies (RFC 8461) recipient domains publish.
+    pub mta_sts: bool,
+    /// The HTTPS port MTA-STS policies are fetched from (443; tests only).
+    pub mta_sts_port: u16,
 }
 
 impl Default for DeliveryConfig {
@@ -326,6 +334,9 @@ impl Default for DeliveryConfig {
             command_timeout_secs: 300,
             opportunistic_tls: true,
             dns_servers: Vec::new(),
+            ca_file: None,
+            mta_sts: true,
+            mta_sts_port: 443,
         }
     }
 }
@@ -340,11 +351,6 @@ pub struct Smarthost {
     /// Refuse to send (and to authenticate) unless STARTTLS succeeds.
     #[serde(default)]
     pub require_tls: bool,
-    /// PEM certificate(s) of a private CA that signed the smarthost's
-    /// certificate; the public roots are always trusted. TLS to the
-    /// smarthost is always verified against these and its host name.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -425,9 +431,9 @@ impl Config {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });
             }
         }
-        if let Some(ca) = self.delivery.smarthost.as_ref().and_then(|s| s.ca_file.as_deref()) {
+        if let Some(ca) = &self.delivery.ca_file {
             crate::tls::client_roots(Some(ca))
-                .map_err(|e| ConfigError::Invalid { key: "delivery.smarthost.ca_file", message: e.to_string() })?;
+                .map_err(|e| ConfigError::Invalid { key: "delivery.ca_file", message: e.to_string() })?;
         }
         if self.queue.retry_schedule_secs.is_empty() {
             return Err(ConfigError::Invalid {

@@ -18,6 +18,7 @@
 mod autoreply;
 pub mod dsn;
 mod local;
+mod mta_sts;
 
 pub use local::recipient;
 pub mod route;
@@ -53,6 +54,8 @@ pub struct Runner {
     wake: Arc<Notify>,
     router: Router,
     tls: client::Connectors,
+    /// MTA-STS policies of recipient domains (None when `[delivery] mta_sts` is off).
+    sts: Option<mta_sts::Sts>,
     /// The name this node's leases carry (`Store::node_name`).
     node: String,
     /// Entries this process is delivering now: their leases are renewed.
@@ -79,14 +82,13 @@ impl Drop for Leased {
     }
 }
 
-/// The connectors of outbound TLS. A smarthost CA file that cannot be read
-/// (config validation refuses one at start; it may break later) leaves no
-/// roots: TLS to the smarthost then fails and mail waits — never a password
-/// sent to an unverified host.
+/// The connectors of outbound TLS. A CA file that cannot be read (config
+/// validation refuses one at start; it may break later) leaves no roots:
+/// verified TLS then fails and mail waits — never a password sent to an
+/// unverified host.
 fn outbound_tls(cfg: &Config) -> client::Connectors {
-    let ca = cfg.delivery.smarthost.as_ref().and_then(|s| s.ca_file.as_deref());
-    let roots = crate::tls::client_roots(ca).unwrap_or_else(|e| {
-        warn!(target: "hato::queue", "smarthost deliveries will wait: {e}");
+    let roots = crate::tls::client_roots(cfg.delivery.ca_file.as_deref()).unwrap_or_else(|e| {
+        warn!(target: "hato::queue", "deliveries over verified TLS will wait: {e}");
         rustls::RootCertStore::empty()
     });
     client::Connectors::new(roots)
@@ -94,9 +96,11 @@ fn outbound_tls(cfg: &Config) -> client::Connectors {
 
 impl Runner {
     pub fn new(cfg: Arc<Config>, store: Arc<Store>, wake: Arc<Notify>, dns: Option<Dns>) -> Arc<Runner> {
+        let tls = outbound_tls(&cfg);
         Arc::new(Runner {
-            router: Router::new(cfg.delivery.clone(), dns),
-            tls: outbound_tls(&cfg),
+            router: Router::new(cfg.delivery.clone(), dns.clone()),
+            sts: cfg.delivery.mta_sts.then(|| mta_sts::Sts::new(dns, tls.verified(), cfg.delivery.mta_sts_port)),
+            tls,
             workers: Arc::new(Semaphore::new(cfg.queue.workers)),
             local_workers: Arc::new(Semaphore::new(cfg.queue.local_workers)),
             node: Store::node_name(&cfg),
@@ -265,19 +269,53 @@ impl Runner {
         self.finish(qid, entries.into_iter().zip(fates).collect()).await;
     }
 
+    /// A domain's MTA-STS policy in enforce mode narrows the hops to the MX
+    /// hosts it names and requires TLS verified for them; in testing mode
+    /// it only logs what enforcing would refuse.
+    async fn apply_sts(
+        &self,
+        domain: &str,
+        hops: &mut Vec<route::Hop>,
+        opts: &mut client::Options,
+    ) -> Result<(), SendError> {
+        let Some(policy) = self.sts.as_ref() else { return Ok(()) };
+        let Some(policy) = policy.policy(domain).await else { return Ok(()) };
+        let unlisted: Vec<String> = hops.iter().filter(|h| !policy.allows(&h.name)).map(|h| h.name.clone()).collect();
+        match policy.mode {
+            mta_sts::Mode::Enforce => {
+                hops.retain(|h| policy.allows(&h.name));
+                if hops.is_empty() {
+                    return Err(SendError::Temporary(format!(
+                        "MTA-STS: the policy of {domain} names none of its mail hosts ({}; policy: {})",
+                        unlisted.join(", "),
+                        policy.patterns()
+                    )));
+                }
+                opts.verify = true;
+                opts.opportunistic_tls = true;
+                opts.require_tls = true;
+            }
+            mta_sts::Mode::Testing if !unlisted.is_empty() => {
+                info!(target: "hato::queue", domain, hosts = %unlisted.join(", "), "MTA-STS testing: enforcing would skip these hosts");
+            }
+            mta_sts::Mode::Testing | mta_sts::Mode::None => {}
+        }
+        Ok(())
+    }
+
     /// One delivery attempt for a message's recipients in one domain, trying each next hop in turn.
     async fn attempt(&self, domain: &str, entries: &[QueueEntry]) -> Result<Vec<Fate>, SendError> {
         let qid = entries[0].message;
         let msg = self.store.queued_message(qid).await.map_err(|e| SendError::Temporary(e.to_string()))?;
         let Some(msg) = msg else { return Err(SendError::Temporary("message vanished from the queue".into())) };
         let body = self.store.queued_body(qid).await.map_err(|e| SendError::Temporary(e.to_string()))?;
-        let hops = self.router.hops(domain).await.map_err(|e| match e {
+        let mut hops = self.router.hops(domain).await.map_err(|e| match e {
             RouteError::Permanent(m) => SendError::Permanent(m),
             RouteError::Temporary(m) => SendError::Temporary(m),
         })?;
         let d = &self.cfg.delivery;
         let smarthost = self.router.via_smarthost(domain).then_some(d.smarthost.as_ref()).flatten();
-        let opts = client::Options {
+        let mut opts = client::Options {
             helo: self.cfg.hostname.clone(),
             verify: smarthost.is_some(),
             connect_timeout: Duration::from_secs(d.connect_timeout_secs),
@@ -286,6 +324,9 @@ impl Runner {
             require_tls: smarthost.is_some_and(|s| s.require_tls),
             credentials: smarthost.and_then(|s| Some((s.username.clone()?, s.password.clone()?))),
         };
+        if self.router.via_mx(domain) {
+            self.apply_sts(domain, &mut hops, &mut opts).await?;
+        }
         let rcpts: Vec<String> = entries.iter().map(|e| e.recipient.clone()).collect();
         let mut last = SendError::Temporary(format!("no next hop for {domain}"));
         let s = &crate::stats::STATS;

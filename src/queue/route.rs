@@ -33,6 +33,11 @@ impl Router {
         Router { cfg, dns }
     }
 
+    /// Whether this domain goes to its own MX hosts (no fixed route, no smarthost).
+    pub fn via_mx(&self, domain: &str) -> bool {
+        self.cfg.smarthost.is_none() && !self.cfg.routes.contains_key(domain)
+    }
+
     /// Whether this domain goes to the smarthost (whose credentials then apply).
     pub fn via_smarthost(&self, domain: &str) -> bool {
         self.cfg.smarthost.is_some() && !self.cfg.routes.contains_key(domain)

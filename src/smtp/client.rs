@@ -146,7 +146,7 @@ pub async fn send(
             let connector = if opts.verify { &tls.verified } else { &tls.any };
             c.conn.start_tls_client(connector, name).await.map_err(|e| match e {
                 ConnError::Tls(e) if opts.verify => SendError::Temporary(format!(
-                    "{}: TLS with a verified certificate failed ({e}); for a private CA set [delivery.smarthost] ca_file",
+                    "{}: TLS with a verified certificate failed ({e}); for a private CA set [delivery] ca_file",
                     c.host
                 )),
                 e => c.net(e),
@@ -229,6 +229,11 @@ pub struct Connectors {
 }
 
 impl Connectors {
+    /// The connector that verifies certificates (MTA-STS policy fetches use it too).
+    pub fn verified(&self) -> TlsConnector {
+        self.verified.clone()
+    }
+
     /// `roots`: what a verified certificate must chain to (`tls::client_roots`).
     pub fn new(roots: rustls::RootCertStore) -> Connectors {
         let provider = Arc::new(rustls::crypto::ring::default_provider());

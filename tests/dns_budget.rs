@@ -119,3 +119,56 @@ fn a_resolver_that_answers_after_four_seconds_is_not_waited_for_and_its_answers_
         assert!(Instant::now() < deadline, "the late answers never served a message:\n{head}\n{}", s.log());
     }
 }
+
+/// The appliance's unbound, run with its own configuration file
+/// (rootfs/etc/hato/unbound.conf) on a free port, forwarding as `hato init`
+/// makes it forward: to the site's DNS server (dnsmasq), its private zone
+/// asked without DNSSEC validation.
+#[test]
+fn the_appliances_resolver_forwards_to_the_sites_dns_and_serves_hatos_checks() {
+    let site = Dns::start(&[
+        "--txt-record=corp.test,v=spf1 ip4:127.0.0.1 -all",
+        "--txt-record=_dmarc.corp.test,v=DMARC1; p=reject",
+        "--local=/test/",
+        "--local-ttl=300",
+    ]);
+    let dir = temp_dir("unbound");
+    let port = free_port();
+    let forward = dir.join("forward.conf");
+    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/etc/hato/unbound.conf"))
+        .unwrap()
+        .replace("port: 53", &format!("port: {port}"))
+        .replace("/run/hato/unbound-forward.conf", forward.to_str().unwrap());
+    assert!(conf.contains(&format!("port: {port}")), "the appliance's unbound.conf has 'port: 53'");
+    std::fs::write(dir.join("unbound.conf"), conf).unwrap();
+    let mut servers = hato::supervisor::unbound::nameservers("nameserver 127.0.0.1\nnameserver 127.0.0.2\n");
+    assert!(servers.is_empty(), "loopback servers are never forwarders");
+    servers.push(format!("127.0.0.1@{}", site.port));
+    // The site's server here is on loopback, which unbound does not ask unless told.
+    let site_part = hato::supervisor::unbound::forward_config(&servers, &["test".into()]);
+    std::fs::write(&forward, format!("{site_part}server:\n    do-not-query-localhost: no\n")).unwrap();
+    let unbound = Command::new("/usr/sbin/unbound")
+        .args(["-d", "-p", "-c"])
+        .arg(dir.join("unbound.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start unbound (scripts/deps installs it)");
+    let _unbound = KillOnDrop(unbound);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "unbound did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let s = server("dns-unbound", port);
+    let (reply, _) = send_timed(&s, "alice@corp.test", 1);
+    assert!(reply.starts_with("250"), "{reply}\n{}", s.log());
+    s.wait_mailbox("bob@example.net", "INBOX", 1, Duration::from_secs(15));
+    let head = authentication_results(&s, 1);
+    assert!(head.contains("spf=pass") && head.contains("dmarc=pass"), "{head}\n{}", s.log());
+    // A forged sender of that domain is refused: its p=reject came through unbound too.
+    let forged = "From: <ceo@corp.test>\r\nTo: <bob@example.net>\r\nSubject: pay\r\n\r\nnow\r\n";
+    let reply = smtp_send(s.mx, "ceo@forged.test", "bob@example.net", forged.as_bytes());
+    assert!(reply.starts_with("550") && reply.contains("DMARC"), "{reply}\n{}", s.log());
+}

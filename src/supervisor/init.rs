@@ -34,7 +34,11 @@ pub struct NetworkConfig {
     /// "address/prefix"; empty means DHCP.
     pub address: String,
     pub gateway: String,
+    /// DNS servers; empty with DHCP means the lease's.
     pub dns: Vec<String>,
+    /// Zones the site's DNS servers serve that the public DNS does not know
+    /// (e.g. "corp.example"): resolved without DNSSEC validation.
+    pub dns_private_zones: Vec<String>,
 }
 
 fn console(msg: &str) {
@@ -265,8 +269,15 @@ fn network(cfg: &NetworkConfig) {
             run("ip", &["route", "add", "default", "via", &cfg.gateway]);
         }
     }
-    let resolv: String = cfg.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
-    let _ = fs::write("/run/resolv.conf", resolv);
+    // Configured servers win; otherwise a DHCP lease has written its own.
+    if !cfg.dns.is_empty() || !cfg.address.is_empty() {
+        let resolv: String = cfg.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
+        let _ = fs::write("/run/resolv.conf", resolv);
+    }
+    let servers = super::unbound::nameservers(&fs::read_to_string("/run/resolv.conf").unwrap_or_default());
+    let _ = fs::create_dir_all("/run/hato");
+    let _ = fs::write(super::unbound::FORWARD_CONF, super::unbound::forward_config(&servers, &cfg.dns_private_zones));
+    info!(target: "hato::init", servers = %servers.join(" "), "DNS: unbound forwards to the network's servers (none: from the root)");
 }
 
 /// The hato user owns the mail data; created in the image, given the data directory here.

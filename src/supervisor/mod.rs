@@ -15,6 +15,7 @@ pub mod snmpd;
 pub mod spec;
 pub mod state;
 pub mod status;
+pub mod unbound;
 
 use std::future::Future;
 use std::io::BufRead;

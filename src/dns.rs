@@ -87,11 +87,22 @@ impl Dns {
     }
 
     /// Whether the check named `key` failed temporarily within [`FAILURE_TTL`].
+    /// When that time is up, one caller is told "no" and asks again — its
+    /// outcome decides — while every other caller is still told "yes" for
+    /// another [`FAILURE_TTL`]: at most one transaction per check waits.
     pub fn failing(&self, key: &str) -> bool {
         let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        failed.retain(|_, until| *until > now);
-        failed.contains_key(key)
+        // Checks nobody has asked about for long are forgotten.
+        failed.retain(|_, until| *until + 10 * FAILURE_TTL > now);
+        match failed.get_mut(key) {
+            Some(until) if *until > now => true,
+            Some(until) => {
+                *until = now + FAILURE_TTL;
+                false
+            }
+            None => false,
+        }
     }
 
     /// Records how the check named `key` ended: a temporary failure is
@@ -194,5 +205,9 @@ mod tests {
         assert!(dns.failing("spf:example.org") && !dns.failing("spf:example.net"));
         dns.outcome("spf:example.org", false);
         assert!(!dns.failing("spf:example.org"));
+        // When the time is up, one caller asks again; the others still do not.
+        dns.failed.lock().unwrap().insert("spf:example.org".into(), Instant::now());
+        assert!(!dns.failing("spf:example.org"), "the one that asks");
+        assert!(dns.failing("spf:example.org"), "everyone else");
     }
 }

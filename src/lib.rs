@@ -18,6 +18,7 @@ pub mod files;
 pub mod filter;
 pub mod guard;
 pub mod health;
+pub mod https;
 pub mod ids;
 pub mod imap;
 pub mod listener;

@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 
 use mail_auth::hickory_resolver::proto::rr::RData;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::dns::Dns;
+use crate::https::{self, Target};
 
 /// Largest policy read (RFC 8461 §3.3 suggests senders limit it to 64 KiB).
 const MAX_POLICY: usize = 64 * 1024;
@@ -161,43 +160,16 @@ impl Sts {
             .iter()
             .next()
             .ok_or_else(|| fail(format!("{host} has no address")))?;
-        let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| fail(e.to_string()))?;
-        let get = async {
-            let tcp = TcpStream::connect(SocketAddr::new(ip, self.port)).await.map_err(|e| e.to_string())?;
-            let mut tls = self.https.connect(name, tcp).await.map_err(|e| format!("TLS: {e}"))?;
-            // HTTP/1.0: no chunked answer to undo; Host for the virtual server.
-            let req = format!(
-                "GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: {host}\r\nUser-Agent: Hato\r\nConnection: close\r\n\r\n"
-            );
-            tls.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
-            let mut answer = Vec::new();
-            match (&mut tls).take((MAX_POLICY + 8192) as u64).read_to_end(&mut answer).await {
-                Ok(_) => {}
-                // Many servers close without TLS close_notify; Content-Length below tells a cut answer.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !answer.is_empty() => {}
-                Err(e) => return Err(e.to_string()),
-            }
-            Ok::<_, String>(answer)
-        };
-        let answer = tokio::time::timeout(FETCH_TIMEOUT, get)
+        let target = Target { host, port: self.port, path: "/.well-known/mta-sts.txt".into() };
+        let addr = SocketAddr::new(ip, self.port);
+        let answer = https::request(&self.https, Some(addr), "GET", &target, None, MAX_POLICY, FETCH_TIMEOUT)
             .await
-            .map_err(|_| fail("no answer in time".into()))?
-            .map_err(&fail)?;
-        let text = String::from_utf8_lossy(&answer);
-        let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| fail("not an HTTP answer".into()))?;
-        let status = head.lines().next().unwrap_or_default();
+            .map_err(|e| fail(e.to_string()))?;
         // Only 200: senders must not follow redirects (RFC 8461 §3.3).
-        if status.split_whitespace().nth(1) != Some("200") {
-            return Err(fail(format!("the server answered '{status}'")));
+        if answer.status != 200 {
+            return Err(fail(format!("the server answered {}", answer.status)));
         }
-        let length = head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok()).flatten()
-        });
-        if length.is_some_and(|n| n != body.len()) {
-            return Err(fail("the answer was cut short".into()));
-        }
-        Policy::parse(domain, body)
+        Policy::parse(domain, &String::from_utf8_lossy(&answer.body))
     }
 }
 

@@ -83,10 +83,12 @@ pub async fn request(
         .map_err(|e| connect_err(e.to_string()))?;
         let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| connect_err(e.to_string()))?;
         let mut stream = tls.connect(name, tcp).await.map_err(|e| connect_err(format!("TLS: {e}")))?;
+        // The port belongs in Host unless it is the default: servers build their URLs from it.
+        let authority =
+            if target.port == 443 { target.host.clone() } else { format!("{}:{}", target.host, target.port) };
         let mut req = format!(
-            "{method} {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: Hato/{}\r\nAccept: */*\r\n",
+            "{method} {} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: Hato/{}\r\nAccept: */*\r\n",
             target.path,
-            target.host,
             env!("CARGO_PKG_VERSION")
         );
         if let Some((kind, b)) = body {

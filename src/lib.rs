@@ -2,6 +2,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view and the path of a message.
 
+pub mod acme;
 pub mod address;
 pub mod alert;
 pub mod archive;

@@ -151,13 +151,22 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         server_sieve: server_sieve.clone(),
         certs: certs.clone(),
     });
-    if cluster.exists() {
-        tokio::spawn(crate::cluster::shared::follow(crate::cluster::shared::Local {
-            cfg: cfg.clone(),
-            store: store.clone(),
-            sieve: server_sieve.clone(),
-            certs,
-        }));
+    let share = cluster.exists().then(|| crate::cluster::shared::Local {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        sieve: server_sieve.clone(),
+        certs: certs.clone(),
+    });
+    if let Some(local) = share.clone() {
+        tokio::spawn(crate::cluster::shared::follow(local));
+    }
+    match crate::web::http::serve(&cfg.web.http_listen, store.clone()).await {
+        Ok(Some(addr)) => info!(target: "hato::serve", service = "http", addr = %addr, "listening"),
+        Ok(None) => {}
+        Err(source) => return Err(ServeError::Bind { addr: cfg.web.http_listen.clone(), service: "http", source }),
+    }
+    if !cfg.acme.directory.is_empty() {
+        tokio::spawn(crate::acme::run(crate::acme::Acme { cfg: cfg.clone(), store: store.clone(), certs, share }));
     }
     match crate::web::serve(web, tls.clone()).await {
         Ok(Some(addr)) => info!(target: "hato::serve", service = "web", addr = %addr, "listening"),

@@ -50,6 +50,56 @@ pub fn client_roots(extra: Option<&Path>) -> Result<rustls::RootCertStore, TlsEr
     Ok(roots)
 }
 
+/// When the first certificate of a PEM chain expires (unix time): its
+/// validity's notAfter, read straight from the DER (X.509 §4.1).
+pub fn not_after(cert_pem: &[u8]) -> Option<i64> {
+    let der = CertificateDer::pem_slice_iter(cert_pem).next()?.ok()?;
+    let (_, cert) = der_take(der.as_ref(), 0x30)?;
+    let (_, mut tbs) = der_take(cert, 0x30)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_take(tbs, 0xa0)?.0; // version
+    }
+    for tag in [0x02, 0x30, 0x30] {
+        tbs = der_take(tbs, tag)?.0; // serial, signature algorithm, issuer
+    }
+    let (_, validity) = der_take(tbs, 0x30)?;
+    let not_before_tag = *validity.first()?;
+    let (rest, _) = der_take(validity, not_before_tag)?;
+    let tag = *rest.first()?;
+    let (_, t) = der_take(rest, tag)?;
+    let t = std::str::from_utf8(t).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: i64 = t.get(..2)?.parse().ok()?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, t.get(2..)?)
+        }
+        0x18 => (t.get(..4)?.parse().ok()?, t.get(4..)?),
+        _ => return None,
+    };
+    let num = |r: std::ops::Range<usize>| rest.get(r)?.parse::<u32>().ok();
+    let days = crate::clock::days_from_civil(year, num(0..2)?, num(2..4)?);
+    Some(days * 86_400 + i64::from(num(4..6)?) * 3600 + i64::from(num(6..8)?) * 60 + i64::from(num(8..10)?))
+}
+
+/// Splits one DER element with `tag` off the front of `b`: (what follows, its content).
+fn der_take(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    if *b.first()? != tag {
+        return None;
+    }
+    let first = *b.get(1)?;
+    let (len, head) = if first < 0x80 {
+        (first as usize, 2)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        (b.get(2..2 + n)?.iter().fold(0usize, |acc, x| (acc << 8) | *x as usize), 2 + n)
+    };
+    let end = head.checked_add(len)?;
+    Some((b.get(end..)?, b.get(head..end)?))
+}
+
 /// Paths of the certificate and key in use, generating a self-signed pair when none is configured.
 pub fn ensure_certificate(cfg: &Config) -> Result<(PathBuf, PathBuf), TlsError> {
     if let (Some(c), Some(k)) = (&cfg.tls.cert, &cfg.tls.key) {
@@ -192,6 +242,19 @@ pub fn acceptor(certs: Arc<Certificates>) -> Result<TlsAcceptor, TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_is_read_from_the_certificate() {
+        let mut params = rcgen::CertificateParams::new(vec!["a.example".to_string()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 7, 9);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(not_after(cert.pem().as_bytes()), Some(crate::clock::days_from_civil(2031, 7, 9) * 86_400));
+        params.not_after = rcgen::date_time_ymd(2051, 1, 2); // GeneralizedTime from 2050 on
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(not_after(cert.pem().as_bytes()), Some(crate::clock::days_from_civil(2051, 1, 2) * 86_400));
+        assert_eq!(not_after(b"not a certificate"), None);
+    }
 
     #[test]
     fn a_new_pair_replaces_the_old_and_a_mismatched_one_is_refused() {

@@ -70,6 +70,7 @@ struct CertificatePair {
 }
 
 /// This node's copies of what is shared.
+#[derive(Clone)]
 pub struct Local {
     pub cfg: Arc<Config>,
     pub store: Arc<Store>,

@@ -13,12 +13,14 @@ use thiserror::Error;
 
 use crate::cidr::Cidr;
 
+mod acme;
 pub mod edit;
 mod filter;
 mod mailauth;
 mod spam;
 mod store;
 mod web;
+pub use acme::AcmeConfig;
 pub use filter::{Action, AntivirusConfig, ArchiveConfig, FilterConfig};
 pub use mailauth::MailAuthConfig;
 pub use spam::SpamConfig;
@@ -60,6 +62,7 @@ pub struct Config {
     pub sieve: SieveConfig,
     pub archive: ArchiveConfig,
     pub web: WebConfig,
+    pub acme: AcmeConfig,
     pub store: StoreConfig,
     /// Create a demo domain and account on first start (development only).
     pub demo: bool,
@@ -86,6 +89,7 @@ impl Default for Config {
             sieve: SieveConfig::default(),
             archive: ArchiveConfig::default(),
             web: WebConfig::default(),
+            acme: AcmeConfig::default(),
             store: StoreConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -426,10 +430,28 @@ impl Config {
             ("imap.tls_listen", &self.imap.tls_listen),
             ("sieve.managesieve_listen", &self.sieve.managesieve_listen),
             ("web.listen", &self.web.listen),
+            ("web.http_listen", &self.web.http_listen),
         ] {
             if !addr.is_empty() && addr.parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid { key, message: format!("'{addr}' is not ip:port") });
             }
+        }
+        if !self.acme.directory.is_empty() {
+            crate::https::Target::parse(&self.acme.directory)
+                .map_err(|e| ConfigError::Invalid { key: "acme.directory", message: e.to_string() })?;
+            if self.acme.domains.is_empty() {
+                return Err(ConfigError::Invalid { key: "acme.domains", message: "name at least one domain".into() });
+            }
+            if self.web.http_listen.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "web.http_listen",
+                    message: "ACME answers its http-01 challenges there (port 80)".into(),
+                });
+            }
+        }
+        if let Some(ca) = &self.acme.ca_file {
+            crate::tls::client_roots(Some(ca))
+                .map_err(|e| ConfigError::Invalid { key: "acme.ca_file", message: e.to_string() })?;
         }
         if let Some(ca) = &self.delivery.ca_file {
             crate::tls::client_roots(Some(ca))

@@ -9,6 +9,9 @@ use serde::Deserialize;
 pub struct WebConfig {
     /// HTTPS address; empty turns the console off. TLS uses the mail services' certificate.
     pub listen: String,
+    /// Plain HTTP (port 80 on the appliance): ACME's http-01 challenges, and
+    /// a redirect to the console over HTTPS for everything else. Empty: off.
+    pub http_listen: String,
     /// The built-in administrator (`admin`)'s argon2 hash; default `<data_dir>/admin.hash`
     /// (the appliance keeps it at /data/etc/admin.hash, set on first boot).
     pub admin_hash_file: Option<PathBuf>,
@@ -26,6 +29,7 @@ impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             listen: "127.0.0.1:8443".into(),
+            http_listen: String::new(),
             admin_hash_file: None,
             session_idle_minutes: 60,
             submission: None,

@@ -13,6 +13,7 @@
 //! - `metrics`: counters, history for the dashboard charts, `/metrics`.
 
 pub(crate) mod api;
+pub mod http;
 mod i18n;
 mod listener;
 pub mod message;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod clamd;
+pub mod pki;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -31,8 +31,33 @@ pub enum ServeError {
     Startup(String),
 }
 
+/// Every connection is an open file: the soft limit (often 1024) would
+/// cap connections long before `[limits] max_connections` (10,000 IDLE
+/// sessions are ordinary for a few thousand users), so it is raised to the
+/// hard limit, and a hard limit too low for the configured connections is
+/// said in the log.
+fn raise_open_files(cfg: &Config) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+        warn!(target: "hato::serve", soft, hard, "cannot raise the open-file limit");
+    }
+    let limit = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(s, _)| s);
+    // Connections, plus the store's files, listeners and outbound sessions.
+    let wanted = u64::from(cfg.limits.max_connections) + 1024;
+    if limit < wanted {
+        warn!(
+            target: "hato::serve",
+            limit,
+            max_connections = cfg.limits.max_connections,
+            "the open-file limit is below [limits] max_connections + 1024: connections past it will fail; raise it (ulimit -n) or lower max_connections"
+        );
+    }
+}
+
 pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     crate::logs::init(&cfg.log.level)?;
+    raise_open_files(&cfg);
     let cfg = Arc::new(cfg);
     // Checked before anything listens: a broken script is a config error.
     let (path, required) = match &cfg.sieve.server_script {

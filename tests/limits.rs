@@ -88,3 +88,37 @@ fn mail_loops_are_refused() {
     let r = c.reply();
     assert!(r.starts_with("554 5.4.6 Too many hops (30)"), "{r}");
 }
+
+/// Thousands of open IMAP connections (IDLE clients of a few thousand users)
+/// are held even when Hato is started with the usual soft limit of 1024 open
+/// files, which it raises to the hard limit; other protocols are served
+/// meanwhile.
+#[test]
+fn thousands_of_connections_are_held_from_a_low_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const OPEN: usize = 3000;
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(hard >= 2 * OPEN as u64, "this test needs an open-file hard limit of {} (is {hard})", 2 * OPEN);
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let mut s = Server::prepare("lim-many", "[limits]\nexempt = [\"127.0.0.0/8\"]\nmax_connections = 5000\n");
+    s.spawn_under(&["prlimit", &format!("--nofile=1024:{hard}")]);
+    s.populate("hato.test", &["bob"]);
+    let mut held = Vec::with_capacity(OPEN);
+    for i in 0..OPEN {
+        let mut c = std::io::BufReader::new(std::net::TcpStream::connect(("127.0.0.1", s.imap)).unwrap());
+        c.get_ref().set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut c, &mut line).unwrap();
+        assert!(line.starts_with("* OK"), "connection {i}: {line:?}\n{}", s.log());
+        held.push(c);
+    }
+    // With all of them open, mail is still taken and POP3 still answers.
+    let reply = smtp_send(s.mx, "a@example.org", "bob@hato.test", b"Subject: x\r\n\r\nx\r\n");
+    assert!(reply.starts_with("250"), "{reply}");
+    let mut pop = std::io::BufReader::new(std::net::TcpStream::connect(("127.0.0.1", s.pop3)).unwrap());
+    let mut greeting = String::new();
+    std::io::BufRead::read_line(&mut pop, &mut greeting).unwrap();
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    assert!(!s.log().contains("accept failed"), "{}", s.log());
+    assert!(!s.log().contains("open-file limit is below"), "raised to the hard limit: {}", s.log());
+}

@@ -218,6 +218,8 @@ impl Default for Pop3Config {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
+    /// Connections of all protocols together. IMAP clients keep one or more
+    /// open per user and device (IDLE), so thousands are ordinary.
     pub max_connections: u32,
     pub max_connections_per_ip: u32,
     pub connections_per_ip_per_minute: u32,
@@ -242,7 +244,7 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            max_connections: 1000,
+            max_connections: 20_000,
             max_connections_per_ip: 50,
             connections_per_ip_per_minute: 600,
             messages_per_ip_per_minute: 1200,

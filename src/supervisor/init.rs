@@ -614,6 +614,9 @@ fn finish(how: Stop, dog: Option<fs::File>) -> ! {
     }
 }
 
+/// Open files allowed to every service (connections, for the mail server).
+const OPEN_FILES: u64 = 262_144;
+
 /// PID 1's main. Never returns.
 pub fn main() -> ! {
     early_mounts();
@@ -622,6 +625,11 @@ pub fn main() -> ! {
     // ctrl-alt-del sends SIGINT to us instead of rebooting at once.
     let _ = nix::sys::reboot::set_cad_enabled(false);
     apply_sysctls(Path::new("/etc/hato/sysctl.conf"));
+    // The kernel gives PID 1 1024 open files, and every service inherits
+    // that; the mail server holds one per connection.
+    if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES) {
+        warn!(target: "hato::init", "cannot raise the open-file limit: {e}");
+    }
     let persistent = mount_data();
     mount_var(persistent);
     if persistent {

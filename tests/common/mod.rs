@@ -212,8 +212,21 @@ impl Server {
     }
 
     pub fn spawn(&mut self) {
+        self.spawn_under(&[]);
+    }
+
+    /// Starts `hato serve` as the last arguments of `wrapper` (e.g. `prlimit …`).
+    pub fn spawn_under(&mut self, wrapper: &[&str]) {
         let from = self.log.lock().unwrap().len();
-        let mut child = Command::new(BIN)
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .args(["serve", "--config"])
             .arg(&self.config)
             .stdout(Stdio::null())

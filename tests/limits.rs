@@ -97,8 +97,12 @@ fn mail_loops_are_refused() {
 fn thousands_of_connections_are_held_from_a_low_open_file_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     const OPEN: usize = 3000;
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    assert!(hard >= 2 * OPEN as u64, "this test needs an open-file hard limit of {} (is {hard})", 2 * OPEN);
+    let (_, mut hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let want = 2 * OPEN as u64;
+    if hard < want && setrlimit(Resource::RLIMIT_NOFILE, want, want).is_ok() {
+        hard = want; // root may raise its hard limit
+    }
+    assert!(hard >= want, "this test needs an open-file hard limit of {want} (is {hard}; run as root)");
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
     let mut s = Server::prepare("lim-many", "[limits]\nexempt = [\"127.0.0.0/8\"]\nmax_connections = 5000\n");
     s.spawn_under(&["prlimit", &format!("--nofile=1024:{hard}")]);

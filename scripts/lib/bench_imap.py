@@ -12,6 +12,7 @@ import asyncio
 import imaplib
 import os
 import statistics
+import ssl
 import sys
 import time
 
@@ -73,8 +74,13 @@ def ops(port, user, password, server_pid):
     m.logout()
 
 
-async def one_idle(port, user, password, ready):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
+async def one_idle(port, user, password, ready, tls):
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
     await r.readline()
     for tag, cmd in (("a", "LOGIN %s %s" % (user, password)), ("b", "SELECT INBOX")):
         w.write(("%s %s\r\n" % (tag, cmd)).encode())
@@ -96,11 +102,11 @@ async def one_idle(port, user, password, ready):
     return r, w
 
 
-async def idle(port, user, password, count):
+async def idle(port, user, password, count, tls):
     ready = []
     held = []
     for start in range(0, count, 100):
-        batch = [one_idle(port, user, password, ready) for _ in range(start, min(count, start + 100))]
+        batch = [one_idle(port, user, password, ready, tls) for _ in range(start, min(count, start + 100))]
         held += await asyncio.gather(*batch)
     print("ready %d" % len(ready), flush=True)
     loop = asyncio.get_running_loop()
@@ -117,4 +123,4 @@ if __name__ == "__main__":
     if mode == "ops":
         ops(port, user, password, int(sys.argv[5]))
     else:
-        asyncio.run(idle(port, user, password, int(sys.argv[5])))
+        asyncio.run(idle(port, user, password, int(sys.argv[5]), mode == "idle-tls"))

@@ -17,25 +17,6 @@ fn routes(port: u16) -> String {
     config(port, "")
 }
 
-fn send_remote(s: &Server, to: &str, subject: &str) {
-    let port = s.submission.to_string();
-    let (ok, out) = submit(&[
-        "--port",
-        &port,
-        "--user",
-        "alice@hato.test",
-        "--password",
-        "pw-alice",
-        "--sender",
-        "alice@hato.test",
-        "--to",
-        to,
-        "--subject",
-        subject,
-    ]);
-    assert!(ok, "{out}");
-}
-
 #[test]
 fn opportunistic_starttls_to_the_next_hop() {
     // The sink borrows a certificate made by a first Hato, so it can offer STARTTLS.
@@ -45,7 +26,7 @@ fn opportunistic_starttls_to_the_next_hop() {
     let sink = Sink::start("accept", Some((&cert, &key)));
     let s = Server::start("dl-tls", &routes(sink.port));
     s.populate("hato.test", &["alice"]);
-    send_remote(&s, "friend@remote.example", "secret");
+    send_as_alice(&s, "friend@remote.example", "secret");
     let got = sink.wait_messages(1, T);
     assert_eq!(got.len(), 1, "{}", s.log());
     assert_eq!(got[0]["tls"], true, "delivery must use STARTTLS when offered");
@@ -58,7 +39,7 @@ fn retries_after_a_temporary_failure() {
     let sink = Sink::start("tempfail:1", None);
     let s = Server::start("dl-retry", &routes(sink.port));
     s.populate("hato.test", &["alice"]);
-    send_remote(&s, "friend@remote.example", "try twice");
+    send_as_alice(&s, "friend@remote.example", "try twice");
     let got = sink.wait_messages(1, T);
     assert_eq!(got.len(), 1, "{}", s.log());
     // The sink has the message a moment before Hato reads its 250 and logs the delivery.
@@ -112,7 +93,7 @@ fn expiry_sends_a_dsn() {
     let dead = free_port();
     let s = Server::start("dl-expire", &config(dead, "max_age_secs = 2"));
     s.populate("hato.test", &["alice"]);
-    send_remote(&s, "friend@remote.example", "never arrives");
+    send_as_alice(&s, "friend@remote.example", "never arrives");
     let inbox = s.wait_mailbox("alice@hato.test", "INBOX", 1, T);
     assert_eq!(inbox.len(), 1, "{}", s.log());
     let dsn = s.cat("alice@hato.test", inbox[0]["uid"].as_i64().unwrap());
@@ -128,9 +109,9 @@ fn queue_management_and_restart_resume() {
     let port = free_port();
     let mut s = Server::start("dl-manage", &routes(port));
     s.populate("hato.test", &["alice"]);
-    send_remote(&s, "one@remote.example", "one");
-    send_remote(&s, "two@remote.example", "two");
-    send_remote(&s, "three@remote.example", "three");
+    send_as_alice(&s, "one@remote.example", "one");
+    send_as_alice(&s, "two@remote.example", "two");
+    send_as_alice(&s, "three@remote.example", "three");
     assert!(s.wait_log("deferred:", T));
     let q = s.queue();
     assert_eq!(q.len(), 3);
@@ -184,7 +165,7 @@ fn smarthost_with_starttls_and_auth() {
     let ca = relay.dir.join("data/tls/cert.pem");
     let s = Server::start("dl-smarthost", &smarthost(&format!("localhost:{}", relay.submission), Some(&ca)));
     s.populate("hato.test", &["alice"]);
-    send_remote(&s, "bob@far.test", "through the relay");
+    send_as_alice(&s, "bob@far.test", "through the relay");
     let inbox = relay.wait_mailbox("bob@far.test", "INBOX", 1, T);
     assert_eq!(inbox.len(), 1, "{}\n---\n{}", s.log(), relay.log());
     let text = relay.cat("bob@far.test", inbox[0]["uid"].as_i64().unwrap());
@@ -198,7 +179,7 @@ fn smarthost_with_starttls_and_auth() {
         &smarthost(&format!("localhost:{}", relay.submission), Some(&ca)).replace("pw-relay", "wrong"),
     );
     bad.populate("hato.test", &["alice"]);
-    send_remote(&bad, "bob@far.test", "bad password");
+    send_as_alice(&bad, "bob@far.test", "bad password");
     assert!(bad.wait_log("said at AUTH: 535", T), "{}", bad.log());
     assert_eq!(bad.queue().len(), 1, "a 5xx at AUTH is the relay's problem, not the message's");
 }
@@ -217,7 +198,7 @@ fn a_smarthost_whose_certificate_does_not_verify_gets_no_mail_and_no_password() 
     for (tag, config) in cases {
         let s = Server::start(tag, &config);
         s.populate("hato.test", &["alice"]);
-        send_remote(&s, "bob@far.test", "must not leave unverified");
+        send_as_alice(&s, "bob@far.test", "must not leave unverified");
         assert!(s.wait_log("TLS with a verified certificate failed", T), "{tag}: {}", s.log());
         assert_eq!(s.queue().len(), 1, "{tag}: deferred, kept for when the certificate is fixed");
     }

@@ -40,24 +40,6 @@ fn policy_server(dir: &Path, cert: &Path, key: &Path, policies: &[(&str, &str)])
     (port, KillOnDrop(child))
 }
 
-fn send(s: &Server, to: &str, subject: &str) {
-    let (ok, out) = submit(&[
-        "--port",
-        &s.submission.to_string(),
-        "--user",
-        "alice@hato.test",
-        "--password",
-        "pw-alice",
-        "--sender",
-        "alice@hato.test",
-        "--to",
-        to,
-        "--subject",
-        subject,
-    ]);
-    assert!(ok, "{out}");
-}
-
 #[test]
 fn an_enforced_policy_gets_verified_tls_to_a_listed_host_or_the_mail_waits() {
     let dir = temp_dir("mta-sts-pki");
@@ -106,26 +88,26 @@ fn an_enforced_policy_gets_verified_tls_to_a_listed_host_or_the_mail_waits() {
 
     // Enforced, listed host, certificate valid for it: delivered over TLS.
     let a = hato("sts-good", good.port);
-    send(&a, "bob@sts.test", "by the policy");
+    send_as_alice(&a, "bob@sts.test", "by the policy");
     let got = good.wait_messages(1, T);
     assert_eq!(got.len(), 1, "{}", a.log());
     assert_eq!(got[0]["tls"], true);
     assert!(a.log().contains("MTA-STS policy fetched") && a.log().contains("domain=\"sts.test\""), "{}", a.log());
 
     // Enforced, but the policy names none of the domain's MX hosts: waits.
-    send(&a, "carol@other.test", "no listed host");
+    send_as_alice(&a, "carol@other.test", "no listed host");
     assert!(a.wait_log("MTA-STS: the policy of other.test names none of its mail hosts", T), "{}", a.log());
     assert_eq!(good.messages().len(), 1, "nothing went to the unlisted host");
 
     // Enforced, listed host, certificate for another name: waits.
     let b = hato("sts-wrong", wrong.port);
-    send(&b, "dave@bad.test", "wrong certificate");
+    send_as_alice(&b, "dave@bad.test", "wrong certificate");
     assert!(b.wait_log("TLS with a verified certificate failed", T), "{}", b.log());
     assert!(wrong.messages().is_empty());
     assert_eq!(b.queue().len(), 1, "deferred, kept for the next attempt");
 
     // No policy: opportunistic TLS as before, whatever the certificate.
-    send(&b, "erin@plain.test", "no policy");
+    send_as_alice(&b, "erin@plain.test", "no policy");
     let got = wrong.wait_messages(1, T);
     assert_eq!(got.len(), 1, "{}", b.log());
     assert_eq!((got[0]["to"][0].as_str(), got[0]["tls"].as_bool()), (Some("erin@plain.test"), Some(true)));

@@ -507,6 +507,14 @@ pub fn submit(args: &[&str]) -> (bool, String) {
 pub const FAST_QUEUE: &str = "[queue]\nretry_schedule_secs = [1]\nscan_interval_ms = 200\n";
 
 /// Delivers `n` small messages to `to` through the MX port; waits until they are filed.
+/// alice@hato.test (password pw-alice) submits a message to `to` with smtplib.
+pub fn send_as_alice(s: &Server, to: &str, subject: &str) {
+    let port = s.submission.to_string();
+    let args = ["--port", &port, "--user", "alice@hato.test", "--password", "pw-alice", "--sender", "alice@hato.test"];
+    let (ok, out) = submit(&[&args[..], &["--to", to, "--subject", subject]].concat());
+    assert!(ok, "{out}");
+}
+
 pub fn deliver(s: &Server, to: &str, n: usize) {
     let mut c = Raw::connect(s.mx);
     c.cmd("EHLO fill.test");

@@ -94,7 +94,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         create_demo_admin(&cfg)?;
     }
     let (cert, key) = crate::tls::ensure_certificate(&cfg)?;
-    let certs = crate::tls::Certificates::load(&cert, &key)?;
+    let certs = crate::tls::Certificates::load_with_sni(&cert, &key, &cfg.tls.sni)?;
     let tls = crate::tls::acceptor(certs.clone())?;
     let guard = Guard::new(cfg.limits.clone());
     let queue_wake = Arc::new(Notify::new());

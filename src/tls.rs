@@ -1,5 +1,6 @@
 //! Server TLS: the configured certificate, or a self-signed one made on first
-//! start; and the roots outbound TLS trusts when it verifies a certificate.
+//! start, and per-name certificates chosen by SNI (`[tls] sni`); and the
+//! roots outbound TLS trusts when it verifies a certificate.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::Config;
+use crate::config::{Config, SniCertificate};
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -145,14 +146,43 @@ pub struct Certificates {
     cert_path: PathBuf,
     key_path: PathBuf,
     current: RwLock<Arc<CertifiedKey>>,
+    /// `[tls] sni`: certificates for the clients that name one of their names.
+    by_name: Vec<(Vec<String>, Arc<CertifiedKey>)>,
+}
+
+fn read_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
+    let cert_pem = std::fs::read(cert).map_err(|e| TlsError::Read { path: cert.into(), message: e.to_string() })?;
+    let key_pem = std::fs::read(key).map_err(|e| TlsError::Read { path: key.into(), message: e.to_string() })?;
+    certified(&cert_pem, &key_pem)
+}
+
+/// Whether `pattern` ("mail.example.com" or "*.example.com", one label) names `host`.
+fn names(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => {
+            host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent))
+        }
+        None => pattern.eq_ignore_ascii_case(host),
+    }
 }
 
 impl Certificates {
     pub fn load(cert: &Path, key: &Path) -> Result<Arc<Certificates>, TlsError> {
-        let cert_pem = std::fs::read(cert).map_err(|e| TlsError::Read { path: cert.into(), message: e.to_string() })?;
-        let key_pem = std::fs::read(key).map_err(|e| TlsError::Read { path: key.into(), message: e.to_string() })?;
-        let ck = certified(&cert_pem, &key_pem)?;
-        Ok(Arc::new(Certificates { cert_path: cert.into(), key_path: key.into(), current: RwLock::new(Arc::new(ck)) }))
+        Certificates::load_with_sni(cert, key, &[])
+    }
+
+    pub fn load_with_sni(cert: &Path, key: &Path, sni: &[SniCertificate]) -> Result<Arc<Certificates>, TlsError> {
+        let ck = read_pair(cert, key)?;
+        let by_name = sni
+            .iter()
+            .map(|s| Ok((s.names.clone(), Arc::new(read_pair(&s.cert, &s.key)?))))
+            .collect::<Result<_, TlsError>>()?;
+        Ok(Arc::new(Certificates {
+            cert_path: cert.into(),
+            key_path: key.into(),
+            current: RwLock::new(Arc::new(ck)),
+            by_name,
+        }))
     }
 
     pub fn replace(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<(), TlsError> {
@@ -185,7 +215,12 @@ impl Certificates {
 }
 
 impl ResolvesServerCert for Certificates {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(host) = hello.server_name()
+            && let Some((_, ck)) = self.by_name.iter().find(|(n, _)| n.iter().any(|p| names(p, host)))
+        {
+            return Some(ck.clone());
+        }
         Some(self.current.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 }

@@ -365,6 +365,18 @@ pub struct TlsConfig {
     /// PEM certificate chain and key; when unset, a self-signed pair is made in data_dir/tls.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// More certificates, each presented to clients that ask for one of its
+    /// names (SNI), e.g. one per mail domain; the one above is for the rest.
+    pub sni: Vec<SniCertificate>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniCertificate {
+    /// Names this certificate is presented for ("mail.example.com", "*.example.com").
+    pub names: Vec<String>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// SNMP on the appliance: net-snmp's snmpd is the master agent, configured from here.

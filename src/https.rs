@@ -37,14 +37,25 @@ impl Target {
         let bad = || HttpsError::Url { url: url.into() };
         let rest = url.strip_prefix("https://").ok_or_else(bad)?;
         let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || p.is_empty() => (h, p.parse::<u16>().map_err(|_| bad())?),
-            _ => (authority, 443),
+        let port_of = |p: &str| p.parse::<u16>().map_err(|_| bad());
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            // An IPv6 literal: [addr] or [addr]:port.
+            let (h, after) = bracketed.split_once(']').ok_or_else(bad)?;
+            match after.strip_prefix(':') {
+                Some(p) => (h, port_of(p)?),
+                None if after.is_empty() => (h, 443),
+                None => return Err(bad()),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, port_of(p)?),
+                None => (authority, 443),
+            }
         };
         if host.is_empty() {
             return Err(bad());
         }
-        Ok(Target { host: host.trim_matches(['[', ']']).to_string(), port, path: path.to_string() })
+        Ok(Target { host: host.to_string(), port, path: path.to_string() })
     }
 }
 
@@ -84,8 +95,8 @@ pub async fn request(
         let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| connect_err(e.to_string()))?;
         let mut stream = tls.connect(name, tcp).await.map_err(|e| connect_err(format!("TLS: {e}")))?;
         // The port belongs in Host unless it is the default: servers build their URLs from it.
-        let authority =
-            if target.port == 443 { target.host.clone() } else { format!("{}:{}", target.host, target.port) };
+        let host_part = if target.host.contains(':') { format!("[{}]", target.host) } else { target.host.clone() };
+        let authority = if target.port == 443 { host_part } else { format!("{host_part}:{}", target.port) };
         let mut req = format!(
             "{method} {} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: Hato/{}\r\nAccept: */*\r\n",
             target.path,
@@ -146,6 +157,10 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("acme.example", 14000, "/dir?x=1"));
         assert_eq!(Target::parse("https://mta-sts.example.com").unwrap().path, "/");
         assert!(Target::parse("http://plain.example/").is_err() && Target::parse("https://:1/").is_err());
+        let v6 = Target::parse("https://[2001:db8::1]:8443/x").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("2001:db8::1", 8443));
+        assert_eq!(Target::parse("https://[2001:db8::1]/").unwrap().port, 443);
+        assert!(Target::parse("https://host:notaport/").is_err());
         let r = parse("h", b"HTTP/1.1 201 Created\r\nReplay-Nonce: abc\r\nContent-Length: 2\r\n\r\n{}", false).unwrap();
         assert_eq!((r.status, r.header("replay-nonce"), r.body.as_slice()), (201, Some("abc"), &b"{}"[..]));
         assert!(parse("h", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", false).is_err());

@@ -147,6 +147,13 @@ fn parse(host: &str, answer: &[u8], head_only: bool) -> Result<Response, HttpsEr
     Ok(response)
 }
 
+/// Exercises the answer parser for `cargo fuzz` (fuzz/fuzz_targets/dns_records.rs).
+#[doc(hidden)]
+pub fn fuzz_answer(answer: &[u8]) {
+    let _ = parse("fuzz", answer, false);
+    let _ = Target::parse(&String::from_utf8_lossy(answer));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

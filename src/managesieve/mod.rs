@@ -386,3 +386,10 @@ impl Session {
         }
     }
 }
+
+/// Exercises the ManageSieve line parser for `cargo fuzz` (fuzz/fuzz_targets/managesieve.rs).
+#[doc(hidden)]
+pub fn fuzz_line(input: &[u8]) {
+    let _ = parse::line(input);
+    let _ = parse::string(&String::from_utf8_lossy(input));
+}

@@ -489,3 +489,11 @@ enum Fate {
     Temporary(String),
     Failed(String),
 }
+
+/// Exercises the MTA-STS policy parser for `cargo fuzz` (fuzz/fuzz_targets/dns_records.rs).
+#[doc(hidden)]
+pub fn fuzz_policy(text: &str) {
+    if let Ok(p) = mta_sts::Policy::parse("example.com", text) {
+        let _ = p.allows("mx.example.com");
+    }
+}

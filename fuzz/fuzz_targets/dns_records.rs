@@ -1,0 +1,8 @@
+//! Feeds arbitrary text to what Hato parses of DNS- and web-derived records: MTA-STS policies and HTTPS answers.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &[u8]| {
+    let _ = { hato::queue::fuzz_policy(&String::from_utf8_lossy(input)); hato::https::fuzz_answer(input); };
+});

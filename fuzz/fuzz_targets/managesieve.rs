@@ -1,0 +1,8 @@
+//! Feeds arbitrary bytes to the ManageSieve line parser.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &[u8]| {
+    let _ = hato::managesieve::fuzz_line(input);
+});

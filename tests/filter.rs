@@ -33,22 +33,10 @@ fn send(s: &Server, body: &str) -> String {
     smtp_send(s.mx, "sender@example.org", "alice@hato.test", body.as_bytes())
 }
 
-/// A stored zip (what `zip -0` makes) of the given files.
+/// A deflated zip of the given files (Python's zipfile).
 fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let dir = temp_dir("zip");
-    for (name, data) in files {
-        let p = dir.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
     let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\nfor n in sys.argv[2:]: z.write(n)\nz.close()";
-    let out = dir.join("out.zip");
-    let mut args = vec!["-c", script, out.to_str().unwrap()];
-    args.extend(names);
-    let st = std::process::Command::new(PYTHON).args(&args).current_dir(&dir).status().unwrap();
-    assert!(st.success());
-    std::fs::read(out).unwrap()
+    archive(&[PYTHON, "-c", script], "out.zip", files)
 }
 
 /// The log line that carries this verdict mentions a queue id and the reason.

@@ -279,6 +279,26 @@ impl Connection {
         Ok(out)
     }
 
+    /// Hands exactly `n` bytes to `take` as they arrive (a BDAT chunk),
+    /// never holding more than one read of them at once.
+    pub async fn read_counted(
+        &mut self,
+        mut n: usize,
+        timeout: Duration,
+        mut take: impl FnMut(&[u8]),
+    ) -> Result<(), ConnError> {
+        while n > 0 {
+            if !self.has_buffered_input() {
+                self.fill(timeout).await?;
+            }
+            let k = (self.rbuf.len() - self.rpos).min(n);
+            take(&self.rbuf[self.rpos..self.rpos + k]);
+            self.rpos += k;
+            n -= k;
+        }
+        Ok(())
+    }
+
     /// Pushes back bytes read too far (the start of the next pipelined command).
     pub fn unread(&mut self, bytes: &[u8]) {
         let mut rest = bytes.to_vec();

@@ -45,7 +45,7 @@ fn malformed_commands_get_reply_codes() {
     assert!(c.cmd("MAIL FROM:<a@b.c>").starts_with("503 5.5.1 Nested"));
     assert!(c.cmd("RCPT TO:<not an address>").starts_with("501"));
     assert!(c.cmd("DATA").starts_with("554 5.5.1 No valid recipients"));
-    assert!(c.cmd("BDAT 10 LAST").starts_with("502"));
+    assert!(c.cmd("ETRN hato.test").starts_with("502"));
     assert!(c.cmd("VRFY alice").starts_with("252"));
     assert!(c.cmd("EXPN team").starts_with("502"));
     assert!(c.cmd("AUTH CRAM-MD5").starts_with("504 5.5.4"));

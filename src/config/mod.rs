@@ -276,6 +276,9 @@ pub struct QueueConfig {
     pub retry_schedule_secs: Vec<u64>,
     /// Undelivered after this long: bounce to the sender.
     pub max_age_secs: u64,
+    /// Still undelivered after this long: tell the sender once that it is
+    /// delayed (unless their NOTIFY said otherwise). 0: never.
+    pub delay_warning_secs: u64,
     /// Simultaneous remote deliveries overall and per destination domain.
     pub workers: usize,
     pub per_destination_concurrency: usize,
@@ -296,6 +299,7 @@ impl Default for QueueConfig {
         QueueConfig {
             retry_schedule_secs: vec![60, 300, 900, 1800, 3600, 7200, 14400],
             max_age_secs: 5 * 86_400,
+            delay_warning_secs: 4 * 3600,
             workers: 32,
             per_destination_concurrency: 4,
             local_workers: 4,

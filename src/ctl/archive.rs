@@ -227,7 +227,7 @@ fn imported(raw: &[u8]) -> crate::store::ImportedArchive {
         .split(',')
         .map(|a| address(a.to_string()))
         .filter(|a| !a.is_empty())
-        .map(|a| crate::store::NewRecipient { id: crate::ids::Id::new(), address: a, local_account: None })
+        .map(|a| crate::store::NewRecipient::new(a, None))
         .collect();
     let created = mail_parser::MessageParser::default()
         .parse_headers(raw)
@@ -243,6 +243,7 @@ fn imported(raw: &[u8]) -> crate::store::ImportedArchive {
         message_id: get("Message-ID"),
         subject: get("Subject").chars().take(200).collect(),
         recipients,
+        dsn: Default::default(),
     };
     crate::store::ImportedArchive { message: msg, created }
 }

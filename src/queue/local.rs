@@ -89,7 +89,7 @@ pub async fn recipient(store: &Store, address: &str) -> Option<NewRecipient> {
         },
         _ => return None,
     };
-    Some(NewRecipient { id: Id::new(), address: address.to_string(), local_account })
+    Some(NewRecipient::new(address.to_string(), local_account))
 }
 
 /// Sends what the plan asks for besides the filing, once that is committed.
@@ -112,6 +112,7 @@ pub async fn follow_up(store: &Store, hostname: &str, e: &QueueEntry, plan: Plan
                 message_id: original.message_id.clone(),
                 subject: original.subject.clone(),
                 recipients: vec![rcpt],
+                dsn: Default::default(),
             };
             let id = copy.id;
             match store.enqueue(copy).await {
@@ -119,13 +120,11 @@ pub async fn follow_up(store: &Store, hostname: &str, e: &QueueEntry, plan: Plan
                 Err(err) => warn!(target: "hato::sieve", queue_id = %qid, to = %to, "redirect failed: {err}"),
             }
         }
-        if let (Some(reason), false) = (&plan.reject, original.sender.is_empty()) {
-            let failure = super::dsn::Failure {
-                recipient: e.recipient.clone(),
-                status: "5.7.1".into(),
-                diagnostic: format!("550 5.7.1 {reason}"),
-            };
-            let body = super::dsn::build(hostname, original, &[failure], raw, crate::clock::now());
+        if let (Some(reason), false, true) = (&plan.reject, original.sender.is_empty(), e.dsn.wants_failure()) {
+            let report =
+                super::dsn::Report::new(e, super::dsn::Action::Failed, "5.7.1".into(), format!("550 5.7.1 {reason}"));
+            let now = crate::clock::now();
+            let body = super::dsn::build(hostname, original, &[report], raw, now, now);
             if let Some(rcpt) = recipient(store, &original.sender).await {
                 let notice = NewMessage::notice(hostname, body, "Undelivered Mail Returned to Sender".into(), rcpt);
                 match store.enqueue(notice).await {

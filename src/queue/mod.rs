@@ -195,6 +195,15 @@ impl Runner {
     /// follow-ups (redirects, vacation replies).
     async fn deliver_local(&self, account: &str, entries: Vec<QueueEntry>) {
         let mut plans = Vec::with_capacity(entries.len());
+        // What a success report needs, read before the delivery forgets the queued message.
+        let mut asked = HashMap::new();
+        for e in entries.iter().filter(|e| e.dsn.wants_success()) {
+            if let (Ok(Some(msg)), Ok(header)) =
+                (self.store.queued_message(e.message).await, self.store.queued_header(e.message).await)
+            {
+                asked.insert(e.id, (msg, header));
+            }
+        }
         for e in &entries {
             // The header decides the folder and whether a vacation reply is
             // due. Unreadable, it means INBOX and no reply: the message
@@ -226,6 +235,9 @@ impl Runner {
                     };
                     let script = plan.script.clone().unwrap_or_default();
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, script = %script, "delivered to {to}");
+                    if let Some((msg, header)) = asked.get(&e.id) {
+                        self.report_delivered(&e, msg, header).await;
+                    }
                     local::follow_up(&self.store, &self.cfg.hostname, &e, plan).await;
                 }
                 Ok(false) => {}
@@ -327,15 +339,19 @@ impl Runner {
         if self.router.via_mx(domain) {
             self.apply_sts(domain, &mut hops, &mut opts).await?;
         }
-        let rcpts: Vec<String> = entries.iter().map(|e| e.recipient.clone()).collect();
+        let env = client::Envelope {
+            sender: &msg.sender,
+            dsn: &msg.dsn,
+            recipients: entries.iter().map(|e| (e.recipient.as_str(), &e.dsn)).collect(),
+        };
         let mut last = SendError::Temporary(format!("no next hop for {domain}"));
         let s = &crate::stats::STATS;
         for hop in hops {
             let open = crate::stats::open(&s.outbound_sessions, &s.outbound_sessions_total);
-            let sent = client::send(&opts, &self.tls, &hop.name, hop.addr, &msg.sender, &rcpts, &body).await;
+            let sent = client::send(&opts, &self.tls, &hop.name, hop.addr, &env, &body).await;
             drop(open);
             match sent {
-                Ok(results) => {
+                Ok(client::Sent { results, dsn_passed_on }) => {
                     let accepted = results.iter().filter(|r| matches!(r, RcptResult::Accepted(_))).count() as u64;
                     if accepted > 0 {
                         crate::stats::add(&s.relayed_messages, 1);
@@ -345,7 +361,9 @@ impl Runner {
                     return Ok(results
                         .into_iter()
                         .map(|r| match r {
-                            RcptResult::Accepted(m) => Fate::Delivered(format!("{} [{}]: {m}", hop.name, hop.addr)),
+                            RcptResult::Accepted(m) => {
+                                Fate::Delivered { reply: format!("{} [{}]: {m}", hop.name, hop.addr), dsn_passed_on }
+                            }
                             RcptResult::Temporary(m) => Fate::Temporary(m),
                             RcptResult::Permanent(m) => Fate::Failed(m),
                         })
@@ -366,63 +384,86 @@ impl Runner {
     }
 
     /// Records what happened to each entry, turning old temporary failures
-    /// into bounces, and commits the bounce in the same transaction.
+    /// into failures, and commits the report to the sender (failures,
+    /// delays, deliveries they asked to hear of) in the same transaction.
     async fn finish(&self, qid: Id, fates: Vec<(QueueEntry, Fate)>) {
         let now = crate::clock::now();
         let mut outcomes = Vec::new();
-        let mut failures = Vec::new();
+        let mut reports = Vec::new();
         for (e, fate) in fates {
             let outcome = match fate {
-                Fate::Delivered(m) => {
+                Fate::Delivered { reply, dsn_passed_on } => {
                     crate::stats::DELIVERY_LATENCY.observe(Duration::from_secs((now - e.created).max(0) as u64));
-                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered: {m}");
+                    info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "delivered: {reply}");
+                    if e.dsn.wants_success() && !dsn_passed_on {
+                        reports.push(dsn::Report::new(&e, dsn::Action::Relayed, "2.0.0".into(), reply));
+                    }
                     Outcome::Delivered
                 }
                 Fate::Temporary(m) if now - e.created >= self.cfg.queue.max_age_secs as i64 => {
                     let error = format!("{m} (gave up after {} attempts)", e.attempts + 1);
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "expired: {error}");
-                    failures.push(dsn::Failure {
-                        recipient: e.recipient.clone(),
-                        status: dsn::status_of(&m),
-                        diagnostic: error.clone(),
-                    });
+                    if e.dsn.wants_failure() {
+                        reports.push(dsn::Report::failed(&e, error.clone()));
+                    }
                     Outcome::Failed { error }
                 }
                 Fate::Temporary(error) => {
                     let schedule = &self.cfg.queue.retry_schedule_secs;
                     let delay = schedule[(e.attempts as usize).min(schedule.len() - 1)];
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, retry_in = delay, "deferred: {error}");
-                    Outcome::Deferred { error, next_attempt: now + delay as i64 }
+                    let warn_after = self.cfg.queue.delay_warning_secs as i64;
+                    let delay_warned =
+                        warn_after > 0 && !e.delay_warned && now - e.created >= warn_after && e.dsn.wants_delay();
+                    if delay_warned {
+                        let status = dsn::status_of(&error).replacen('5', "4", 1);
+                        reports.push(dsn::Report::new(&e, dsn::Action::Delayed, status, error.clone()));
+                    }
+                    Outcome::Deferred { error, next_attempt: now + delay as i64, delay_warned }
                 }
                 Fate::Failed(error) => {
                     info!(target: "hato::queue", queue_id = %qid, to = %e.recipient, "failed: {error}");
-                    failures.push(dsn::Failure {
-                        recipient: e.recipient.clone(),
-                        status: dsn::status_of(&error),
-                        diagnostic: error.clone(),
-                    });
+                    if e.dsn.wants_failure() {
+                        reports.push(dsn::Report::failed(&e, error.clone()));
+                    }
                     Outcome::Failed { error }
                 }
             };
             outcomes.push(EntryOutcome { entry: e.id, outcome });
         }
-        let bounce = if failures.is_empty() { None } else { self.bounce(qid, &failures).await };
-        if let Err(e) = self.store.record_outcomes(outcomes, bounce).await {
+        let report = if reports.is_empty() { None } else { self.report(qid, &reports).await };
+        if let Err(e) = self.store.record_outcomes(outcomes, report).await {
             // Nothing changed: the entries stay due and are tried again.
             warn!(target: "hato::queue", queue_id = %qid, "could not record delivery outcome: {e}");
         }
     }
 
-    /// The DSN for failed recipients, or None when there is nobody to tell
+    /// The report to the sender, or None when there is nobody to tell
     /// (a null sender: never bounce a bounce).
-    pub async fn bounce(&self, qid: Id, failures: &[dsn::Failure]) -> Option<NewMessage> {
+    async fn report(&self, qid: Id, reports: &[dsn::Report]) -> Option<NewMessage> {
         let msg = self.store.queued_message(qid).await.ok().flatten()?;
+        let body = self.store.queued_body(qid).await.ok()?;
+        self.report_on(&msg, reports, &body).await
+    }
+
+    async fn report_on(&self, msg: &QueuedMessage, reports: &[dsn::Report], original: &[u8]) -> Option<NewMessage> {
         if msg.sender.is_empty() {
-            info!(target: "hato::queue", queue_id = %qid, "no bounce: the message had a null sender");
+            info!(target: "hato::queue", queue_id = %msg.id, "no report: the message had a null sender");
             return None;
         }
-        let body = self.store.queued_body(qid).await.ok()?;
-        bounce_message(&self.store, &self.cfg.hostname, &msg, failures, &body).await
+        let retry_until = msg.received + self.cfg.queue.max_age_secs as i64;
+        report_message(&self.store, &self.cfg.hostname, msg, reports, original, retry_until).await
+    }
+
+    /// Tells the senders who asked (NOTIFY=SUCCESS) that their message was
+    /// filed. Sent after the delivery's commit, not in it: a crash between
+    /// the two loses this report, never the message.
+    async fn report_delivered(&self, e: &QueueEntry, msg: &QueuedMessage, header: &[u8]) {
+        let report = dsn::Report::new(e, dsn::Action::Delivered, "2.0.0".into(), String::new());
+        let Some(notice) = self.report_on(msg, std::slice::from_ref(&report), header).await else { return };
+        if let Err(err) = self.store.enqueue(notice).await {
+            warn!(target: "hato::queue", queue_id = %e.message, "could not queue the delivery report: {err}");
+        }
     }
 }
 
@@ -430,24 +471,21 @@ impl Runner {
 /// and the sender gets one bounce (none for a bounce itself), in one transaction.
 pub async fn bounce_now(store: &Store, hostname: &str, msg: &QueuedMessage) -> Result<(), StoreError> {
     let reason = "message returned by the administrator";
-    let failures: Vec<dsn::Failure> = msg
+    let reports: Vec<dsn::Report> = msg
         .entries
         .iter()
-        .map(|e| dsn::Failure {
-            recipient: e.recipient.clone(),
-            status: "5.0.0".into(),
-            diagnostic: if e.last_error.is_empty() {
-                reason.into()
-            } else {
-                format!("{reason}; last error: {}", e.last_error)
-            },
+        .filter(|e| e.dsn.wants_failure())
+        .map(|e| {
+            let diagnostic =
+                if e.last_error.is_empty() { reason.into() } else { format!("{reason}; last error: {}", e.last_error) };
+            dsn::Report::new(e, dsn::Action::Failed, "5.0.0".into(), diagnostic)
         })
         .collect();
-    let bounce = if msg.sender.is_empty() {
+    let bounce = if msg.sender.is_empty() || reports.is_empty() {
         None
     } else {
         let body = store.queued_body(msg.id).await?;
-        bounce_message(store, hostname, msg, &failures, &body).await
+        report_message(store, hostname, msg, &reports, &body, crate::clock::now()).await
     };
     let outcomes = msg
         .entries
@@ -458,12 +496,13 @@ pub async fn bounce_now(store: &Store, hostname: &str, msg: &QueuedMessage) -> R
 }
 
 /// Builds a DSN addressed to the message's sender, resolved like any recipient.
-pub async fn bounce_message(
+pub async fn report_message(
     store: &Store,
     hostname: &str,
     msg: &QueuedMessage,
-    failures: &[dsn::Failure],
+    reports: &[dsn::Report],
     original: &[u8],
+    retry_until: i64,
 ) -> Option<NewMessage> {
     let local_account = match store.resolve(msg.sender.clone()).await {
         Ok(Resolution::Targets(t)) => t.into_iter().find_map(|t| match t {
@@ -476,16 +515,21 @@ pub async fn bounce_message(
             return None;
         }
     };
-    let body = dsn::build(hostname, msg, failures, original, crate::clock::now());
-    let to = NewRecipient { id: Id::new(), address: msg.sender.clone(), local_account };
-    let bounce = NewMessage::notice(hostname, body, "Undelivered Mail Returned to Sender".into(), to);
-    info!(target: "hato::queue", queue_id = %msg.id, bounce_id = %bounce.id, to = %msg.sender, "bounce created");
-    Some(bounce)
+    let body = dsn::build(hostname, msg, reports, original, crate::clock::now(), retry_until);
+    let to = NewRecipient::new(msg.sender.clone(), local_account);
+    let subject = dsn::subject(reports);
+    let notice = NewMessage::notice(hostname, body, subject.into(), to);
+    info!(target: "hato::queue", queue_id = %msg.id, report_id = %notice.id, to = %msg.sender, subject, "delivery report created");
+    Some(notice)
 }
 
 #[derive(Clone, Debug)]
 enum Fate {
-    Delivered(String),
+    /// `dsn_passed_on`: the next hop took the sender's DSN requests (always false for local delivery).
+    Delivered {
+        reply: String,
+        dsn_passed_on: bool,
+    },
     Temporary(String),
     Failed(String),
 }

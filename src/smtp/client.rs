@@ -21,6 +21,7 @@ use tokio_rustls::TlsConnector;
 
 use super::{auth, data};
 use crate::connection::{ConnError, Connection, Stream};
+use crate::store::dsn::{EnvelopeDsn, RecipientDsn, xtext};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SendError {
@@ -38,6 +39,23 @@ pub enum RcptResult {
     Accepted(String),
     Temporary(String),
     Permanent(String),
+}
+
+/// Who a message is from and for, with what its sender asked to be told
+/// (RFC 3461): passed on when the receiver offers DSN.
+pub struct Envelope<'a> {
+    pub sender: &'a str,
+    pub dsn: &'a EnvelopeDsn,
+    pub recipients: Vec<(&'a str, &'a RecipientDsn)>,
+}
+
+/// What a transaction that reached RCPT achieved.
+pub struct Sent {
+    /// One per recipient, in the envelope's order.
+    pub results: Vec<RcptResult>,
+    /// The receiver offered DSN and was given the sender's requests, so
+    /// reporting on the accepted recipients is its job now (RFC 3461 §5.2.2).
+    pub dsn_passed_on: bool,
 }
 
 pub struct Options {
@@ -122,10 +140,10 @@ pub async fn send(
     tls: &Connectors,
     host: &str,
     addr: SocketAddr,
-    sender: &str,
-    recipients: &[String],
+    env: &Envelope<'_>,
     body: &[u8],
-) -> Result<Vec<RcptResult>, SendError> {
+) -> Result<Sent, SendError> {
+    let sender = env.sender;
     let tcp = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| SendError::Temporary(format!("{host} [{addr}]: connection timed out")))?
@@ -176,7 +194,7 @@ pub async fn send(
     if has(&caps, "8BITMIME") && !body.is_ascii() {
         mail.push_str(" BODY=8BITMIME");
     }
-    let needs_utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+    let needs_utf8 = !sender.is_ascii() || env.recipients.iter().any(|(r, _)| !r.is_ascii());
     if needs_utf8 {
         if !has(&caps, "SMTPUTF8") {
             return Err(SendError::Permanent(format!(
@@ -186,13 +204,31 @@ pub async fn send(
         }
         mail.push_str(" SMTPUTF8");
     }
+    let dsn = has(&caps, "DSN");
+    if dsn {
+        if let Some(ret) = env.dsn.ret {
+            mail.push_str(&format!(" RET={}", ret.as_str()));
+        }
+        if let Some(id) = &env.dsn.envid {
+            mail.push_str(&format!(" ENVID={}", xtext(id)));
+        }
+    }
     let r = c.command(&mail).await?;
     if r.code != 250 {
         return Err(c.fail("MAIL FROM", &r));
     }
-    let mut results = Vec::with_capacity(recipients.len());
-    for rcpt in recipients {
-        let r = c.command(&format!("RCPT TO:<{rcpt}>")).await?;
+    let mut results = Vec::with_capacity(env.recipients.len());
+    for (rcpt, rdsn) in &env.recipients {
+        let mut line = format!("RCPT TO:<{rcpt}>");
+        if dsn {
+            if let Some(n) = rdsn.notify {
+                line.push_str(&format!(" NOTIFY={n}"));
+            }
+            if let Some(o) = &rdsn.orcpt {
+                line.push_str(&format!(" ORCPT=rfc822;{}", xtext(o)));
+            }
+        }
+        let r = c.command(&line).await?;
         results.push(match r.code {
             200..=299 => RcptResult::Accepted(r.summary()),
             500..=599 => RcptResult::Permanent(format!("{} said at RCPT: {}", c.host, r.summary())),
@@ -218,7 +254,7 @@ pub async fn send(
     }
     let _ = c.command("QUIT").await;
     c.conn.shutdown().await;
-    Ok(results)
+    Ok(Sent { results, dsn_passed_on: dsn })
 }
 
 /// The two ways outbound TLS checks a certificate, made once.

@@ -6,6 +6,12 @@
 
 use smtp_proto::{Error as ProtoError, Request};
 
+use crate::store::dsn::{EnvelopeDsn, Notify, RecipientDsn, Ret};
+
+/// RFC 3461 §4.4 and §4.2: the longest ENVID and ORCPT a client may send.
+const MAX_ENVID: usize = 100;
+const MAX_ORCPT: usize = 500;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Ehlo(String),
@@ -14,11 +20,18 @@ pub enum Command {
         from: String,
         size: Option<usize>,
         smtputf8: bool,
+        dsn: EnvelopeDsn,
     },
     Rcpt {
         to: String,
+        dsn: RecipientDsn,
     },
     Data,
+    /// RFC 3030 CHUNKING: `size` octets of message follow the command line.
+    Bdat {
+        size: usize,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -30,7 +43,7 @@ pub enum Command {
     Vrfy,
     Expn,
     Help,
-    /// Commands recognised but not offered (BDAT, ETRN, ...).
+    /// Commands recognised but not offered (ETRN, ...).
     NotImplemented(&'static str),
 }
 
@@ -95,12 +108,32 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         Request::Ehlo { host } => Command::Ehlo(host.into_owned()),
         Request::Helo { host } => Command::Helo(host.into_owned()),
         Request::Lhlo { .. } => Command::NotImplemented("LHLO"),
-        Request::Mail { from } => Command::Mail {
-            from: from.address.into_owned(),
-            size: (from.size > 0).then_some(from.size),
-            smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
-        },
-        Request::Rcpt { to } => Command::Rcpt { to: to.address.into_owned() },
+        Request::Mail { from } => {
+            if from.env_id.as_ref().is_some_and(|e| e.len() > MAX_ENVID) {
+                return Err(ParseError::BadParameter("ENVID".into()));
+            }
+            let ret = match from.flags & (smtp_proto::MAIL_RET_FULL | smtp_proto::MAIL_RET_HDRS) {
+                0 => None,
+                smtp_proto::MAIL_RET_FULL => Some(Ret::Full),
+                smtp_proto::MAIL_RET_HDRS => Some(Ret::Headers),
+                _ => return Err(ParseError::BadParameter("RET".into())),
+            };
+            Command::Mail {
+                from: from.address.into_owned(),
+                size: (from.size > 0).then_some(from.size),
+                smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
+                dsn: EnvelopeDsn { ret, envid: from.env_id.map(|e| e.into_owned()) },
+            }
+        }
+        Request::Rcpt { to } => {
+            if to.orcpt.as_ref().is_some_and(|o| o.len() > MAX_ORCPT) {
+                return Err(ParseError::BadParameter("ORCPT".into()));
+            }
+            Command::Rcpt {
+                to: to.address.into_owned(),
+                dsn: RecipientDsn { notify: notify(to.flags)?, orcpt: to.orcpt.map(|o| o.into_owned()) },
+            }
+        }
         Request::Data => Command::Data,
         Request::Rset => Command::Rset,
         Request::Noop { .. } => Command::Noop,
@@ -118,11 +151,28 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         Request::Vrfy { .. } => Command::Vrfy,
         Request::Expn { .. } => Command::Expn,
         Request::Help { .. } => Command::Help,
-        Request::Bdat { .. } => Command::NotImplemented("BDAT"),
+        Request::Bdat { chunk_size, is_last } => Command::Bdat { size: chunk_size, last: is_last },
         Request::Etrn { .. } => Command::NotImplemented("ETRN"),
         Request::Atrn { .. } => Command::NotImplemented("ATRN"),
         Request::Burl { .. } => Command::NotImplemented("BURL"),
     })
+}
+
+/// NOTIFY from smtp-proto's flags; NEVER with anything else is an error (RFC 3461 §4.1).
+fn notify(flags: u64) -> Result<Option<Notify>, ParseError> {
+    use smtp_proto::{RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS};
+    let n = Notify {
+        success: flags & RCPT_NOTIFY_SUCCESS != 0,
+        failure: flags & RCPT_NOTIFY_FAILURE != 0,
+        delay: flags & RCPT_NOTIFY_DELAY != 0,
+    };
+    let never = flags & RCPT_NOTIFY_NEVER != 0;
+    match (never, n == Notify::NEVER) {
+        (true, true) => Ok(Some(Notify::NEVER)),
+        (true, false) => Err(ParseError::BadParameter("NOTIFY".into())),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(n)),
+    }
 }
 
 #[cfg(test)]
@@ -134,13 +184,16 @@ mod tests {
         assert_eq!(parse(b"EHLO client.example\r\n"), Ok(Command::Ehlo("client.example".into())));
         assert_eq!(
             parse(b"MAIL FROM:<a@b.c> SIZE=1000 BODY=8BITMIME\r\n"),
-            Ok(Command::Mail { from: "a@b.c".into(), size: Some(1000), smtputf8: false })
+            Ok(Command::Mail { from: "a@b.c".into(), size: Some(1000), smtputf8: false, dsn: EnvelopeDsn::default() })
         );
         assert_eq!(
             parse(b"MAIL FROM:<> SMTPUTF8\r\n"),
-            Ok(Command::Mail { from: "".into(), size: None, smtputf8: true })
+            Ok(Command::Mail { from: "".into(), size: None, smtputf8: true, dsn: EnvelopeDsn::default() })
         );
-        assert_eq!(parse(b"rcpt to:<X@Y.Z>\r\n"), Ok(Command::Rcpt { to: "X@Y.Z".into() }));
+        assert_eq!(
+            parse(b"rcpt to:<X@Y.Z>\r\n"),
+            Ok(Command::Rcpt { to: "X@Y.Z".into(), dsn: RecipientDsn::default() })
+        );
         assert_eq!(parse(b"DATA\r\n"), Ok(Command::Data));
         assert_eq!(parse(b"QUIT\n"), Ok(Command::Quit));
         assert_eq!(
@@ -155,10 +208,34 @@ mod tests {
         // RFC 5321 §4.1.1.3: accept source routes, ignore them; the relay check then sees the real target.
         assert_eq!(
             parse(b"RCPT TO:<@hop.example:user@far.example>\r\n"),
-            Ok(Command::Rcpt { to: "user@far.example".into() })
+            Ok(Command::Rcpt { to: "user@far.example".into(), dsn: RecipientDsn::default() })
         );
-        let Ok(Command::Rcpt { to }) = parse(b"RCPT TO:<\"user@far.example\"@local.example>\r\n") else { panic!() };
+        let Ok(Command::Rcpt { to, .. }) = parse(b"RCPT TO:<\"user@far.example\"@local.example>\r\n") else { panic!() };
         assert!(to.matches('@').count() == 2, "quoted @ must survive for the relay check: {to}");
+    }
+
+    #[test]
+    fn dsn_parameters_are_kept() {
+        let Ok(Command::Mail { dsn, .. }) = parse(b"MAIL FROM:<a@b.c> RET=HDRS ENVID=QQ+2B1\r\n") else { panic!() };
+        assert_eq!(dsn, EnvelopeDsn { ret: Some(Ret::Headers), envid: Some("QQ+1".into()) });
+        let Ok(Command::Rcpt { dsn, .. }) = parse(b"RCPT TO:<x@y.z> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;X+2Bz@y.z\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(dsn.notify, Some(Notify { success: true, failure: false, delay: true }));
+        assert_eq!(dsn.orcpt.as_deref(), Some("X+z@y.z"));
+        let Ok(Command::Rcpt { dsn, .. }) = parse(b"RCPT TO:<x@y.z> NOTIFY=NEVER\r\n") else { panic!() };
+        assert_eq!(dsn.notify, Some(Notify::NEVER));
+        assert!(matches!(parse(b"RCPT TO:<x@y.z> NOTIFY=NEVER,SUCCESS\r\n"), Err(ParseError::BadParameter(_))));
+        let long = format!("MAIL FROM:<a@b.c> ENVID={}\r\n", "x".repeat(101));
+        assert_eq!(parse(long.as_bytes()), Err(ParseError::BadParameter("ENVID".into())));
+    }
+
+    #[test]
+    fn bdat_carries_its_size() {
+        assert_eq!(parse(b"BDAT 1000\r\n"), Ok(Command::Bdat { size: 1000, last: false }));
+        assert_eq!(parse(b"BDAT 0 LAST\r\n"), Ok(Command::Bdat { size: 0, last: true }));
+        assert!(parse(b"BDAT x\r\n").is_err());
     }
 
     #[test]

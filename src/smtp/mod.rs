@@ -6,11 +6,13 @@
 //! - `message`: the few header facts SMTP reads and the trace headers it adds.
 //! - `policy`: reject lists.
 //! - `resend`: a client's resend after a lost 250 is answered, not queued twice.
-//! - `session` + `transaction`: the conversation and the commit before 250.
+//! - `session` + `transaction` + `body`: the conversation, the envelope, the
+//!   body (DATA or BDAT) and the commit before 250.
 //! - `server`: listeners, admission control, TLS-on-connect.
 //! - `client`: talking to other servers for remote delivery.
 
 pub mod auth;
+mod body;
 pub mod client;
 pub mod command;
 pub mod data;

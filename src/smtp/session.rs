@@ -148,9 +148,10 @@ impl Session {
             Command::Helo(host) => Ok(self.hello(host, false)),
             Command::StartTls => self.start_tls().await,
             Command::Auth { mechanism, initial } => self.authenticate(mechanism, initial).await,
-            Command::Mail { from, size, smtputf8 } => Ok(self.mail(from, size, smtputf8).await),
-            Command::Rcpt { to } => Ok(self.rcpt(to).await),
+            Command::Mail { from, size, smtputf8, dsn } => Ok(self.mail(from, size, smtputf8, dsn).await),
+            Command::Rcpt { to, dsn } => Ok(self.rcpt(to, dsn).await),
             Command::Data => self.data().await,
+            Command::Bdat { size, last } => self.bdat(size, last).await,
             Command::Rset => {
                 self.tx = None;
                 self.reply(250, "2.0.0", "OK");
@@ -206,6 +207,8 @@ impl Session {
             "SMTPUTF8".into(),
             format!("SIZE {}", self.sh.cfg.smtp.max_message_size),
             "ENHANCEDSTATUSCODES".into(),
+            "DSN".into(),
+            "CHUNKING".into(),
         ];
         if !self.conn.is_tls() {
             lines.push("STARTTLS".into());

@@ -1,24 +1,28 @@
-//! The mail transaction: MAIL FROM, RCPT TO, DATA, and the commit that earns a 250.
+//! The mail transaction: MAIL FROM, RCPT TO, and the commit that earns a 250
+//! once the body is in (`body.rs`).
 //!
 //! Invariant: "250 queued" is written only after `Store::enqueue` returned,
 //! i.e. after the message and every queue entry are durably committed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::data::{DotReader, Progress};
 use super::session::{Flow, Session};
 use super::{Service, message, policy};
 use crate::address::{Address, AddressError};
-use crate::connection::ConnError;
 use crate::dns::Budget;
 use crate::filter::Verdict;
 use crate::ids::Id;
-use crate::store::{NewMessage, NewRecipient, Resolution, Target};
+use crate::store::{EnvelopeDsn, NewMessage, NewRecipient, RecipientDsn, Resolution, Target};
 
 pub struct Transaction {
     sender: String,
+    /// RET and ENVID of MAIL FROM.
+    dsn: EnvelopeDsn,
+    /// The message as BDAT chunks brought it so far (RFC 3030); None before
+    /// the first chunk. A transaction that began with BDAT takes no DATA.
+    pub(super) chunks: Option<Vec<u8>>,
     /// SPF of the client for this sender, checked at MAIL FROM (MX only).
     spf: Option<mail_auth::SpfOutput>,
     /// The DNS time its checks may still take (SPF, DKIM, DMARC, blocklists).
@@ -28,8 +32,15 @@ pub struct Transaction {
     recipients: Vec<NewRecipient>,
 }
 
+impl Transaction {
+    /// How many recipients DATA or BDAT would deliver to.
+    pub(super) fn recipients(&self) -> usize {
+        self.recipients.len()
+    }
+}
+
 impl Session {
-    pub(super) async fn mail(&mut self, from: String, size: Option<usize>, smtputf8: bool) -> Flow {
+    pub(super) async fn mail(&mut self, from: String, size: Option<usize>, smtputf8: bool, dsn: EnvelopeDsn) -> Flow {
         if self.helo.is_none() {
             self.reply(503, "5.5.1", "Send EHLO/HELO first");
             return self.client_error().await;
@@ -104,12 +115,13 @@ impl Session {
                 return Flow::Continue;
             }
         }
-        self.tx = Some(Transaction { sender, spf, dns, rcpt_given: Vec::new(), recipients: Vec::new() });
+        self.tx =
+            Some(Transaction { sender, dsn, chunks: None, spf, dns, rcpt_given: Vec::new(), recipients: Vec::new() });
         self.reply(250, "2.1.0", "Sender OK");
         Flow::Continue
     }
 
-    pub(super) async fn rcpt(&mut self, to: String) -> Flow {
+    pub(super) async fn rcpt(&mut self, to: String, dsn: RecipientDsn) -> Flow {
         let Some(count) = self.tx.as_ref().map(|t| t.rcpt_given.len()) else {
             self.reply(503, "5.5.1", "Need MAIL before RCPT");
             return self.client_error().await;
@@ -141,7 +153,7 @@ impl Session {
         };
         let new: Vec<NewRecipient> = match resolution {
             Resolution::NotLocal if self.auth_user.is_some() => {
-                vec![NewRecipient { id: Id::new(), address: address.clone(), local_account: None }]
+                vec![NewRecipient::new(address.clone(), None)]
             }
             Resolution::NotLocal => {
                 info!(target: "hato::smtp", to = %address, "rejected: relay attempt");
@@ -157,18 +169,14 @@ impl Session {
                 let mut out = Vec::new();
                 for t in targets {
                     match t {
-                        Target::Remote(r) => out.push(NewRecipient { id: Id::new(), address: r, local_account: None }),
+                        Target::Remote(r) => out.push(NewRecipient::new(r, None)),
                         Target::Account(a) if !a.enabled => {}
                         Target::Account(a) if a.over_quota(0) => {
                             info!(target: "hato::smtp", to = %a.address, "deferred: mailbox over quota");
                             self.reply(452, "4.2.2", &format!("<{address}>: mailbox full"));
                             return Flow::Continue;
                         }
-                        Target::Account(a) => out.push(NewRecipient {
-                            id: Id::new(),
-                            address: a.address.clone(),
-                            local_account: Some(a.address),
-                        }),
+                        Target::Account(a) => out.push(NewRecipient::new(a.address.clone(), Some(a.address))),
                     }
                 }
                 if out.is_empty() {
@@ -181,7 +189,8 @@ impl Session {
         };
         let Some(tx) = self.tx.as_mut() else { return Flow::Continue };
         tx.rcpt_given.push(address);
-        for r in new {
+        for mut r in new {
+            r.dsn = dsn.clone();
             let dup = tx.recipients.iter().any(|x| x.address == r.address && x.local_account == r.local_account);
             if !dup {
                 tx.recipients.push(r);
@@ -191,67 +200,7 @@ impl Session {
         Flow::Continue
     }
 
-    pub(super) async fn data(&mut self) -> Result<Flow, ConnError> {
-        let ready = self.tx.as_ref().map(|t| !t.recipients.is_empty());
-        match ready {
-            None => {
-                self.reply(503, "5.5.1", "Need MAIL and RCPT before DATA");
-                return Ok(self.client_error().await);
-            }
-            Some(false) => {
-                self.reply(554, "5.5.1", "No valid recipients");
-                return Ok(self.client_error().await);
-            }
-            Some(true) => {}
-        }
-        self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>");
-        self.conn.flush().await?;
-        let started = Instant::now();
-        let deadline = Duration::from_secs(self.sh.cfg.smtp.data_timeout_secs);
-        let mut reader = DotReader::new(self.sh.cfg.smtp.max_message_size);
-        loop {
-            // The whole body must arrive within the data timeout, so a client
-            // trickling one byte a minute cannot hold a slot forever.
-            let left = deadline.saturating_sub(started.elapsed()).min(self.timeout());
-            if left.is_zero() {
-                return Err(ConnError::Timeout(deadline));
-            }
-            let chunk = match self.conn.read_some(left).await {
-                Ok(c) => c,
-                Err(e) => {
-                    info!(target: "hato::smtp", "connection lost during DATA; nothing was accepted: {e}");
-                    return Err(e);
-                }
-            };
-            if let Progress::Done(n) = reader.feed(&chunk) {
-                self.conn.unread(&chunk[n..]);
-                break;
-            }
-        }
-        let Some(tx) = self.tx.take() else { return Ok(Flow::Continue) };
-        if reader.oversize() {
-            let max = self.sh.cfg.smtp.max_message_size;
-            info!(target: "hato::smtp", "rejected: message over {max} bytes");
-            self.reply(552, "5.3.4", &format!("Message too big; the limit is {max} bytes"));
-            return Ok(Flow::Continue);
-        }
-        let (rcpts, body) = (tx.recipients.len() as u64, reader.into_body());
-        let size = body.len() as u64;
-        let began = std::time::Instant::now();
-        let flow = self.commit(tx, body).await;
-        crate::stats::ACCEPT_LATENCY.observe(began.elapsed());
-        let s = &crate::stats::STATS;
-        if self.last_code < 300 {
-            crate::stats::add(&s.received_messages, 1);
-            crate::stats::add(&s.received_bytes, size);
-            crate::stats::add(&s.received_recipients, rcpts);
-        } else {
-            crate::stats::add(&s.rejected_messages, 1);
-        }
-        Ok(flow)
-    }
-
-    async fn commit(&mut self, mut tx: Transaction, body: Vec<u8>) -> Flow {
+    pub(super) async fn commit(&mut self, mut tx: Transaction, body: Vec<u8>) -> Flow {
         // DKIM is checked on the message exactly as it arrived.
         let auth = match self.service {
             Service::Mx => {
@@ -323,6 +272,7 @@ impl Session {
             message_id: message_id.clone(),
             subject: message::get(&fields, "Subject").unwrap_or_default().chars().take(200).collect(),
             recipients: tx.recipients,
+            dsn: tx.dsn.clone(),
         };
         if let Some(first) = self.resent(&msg, &client_message_id, head_len, now).await {
             self.reply(250, "2.0.0", &format!("OK already queued as {first}"));

@@ -32,6 +32,7 @@
 //!   already.
 
 mod contract;
+pub mod dsn;
 mod error;
 mod galera;
 pub mod membership;

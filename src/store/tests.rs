@@ -92,14 +92,21 @@ fn message(to: &[(&str, Option<&str>)]) -> NewMessage {
         auth_user: None,
         message_id: "<m@x>".into(),
         subject: "hi".into(),
-        recipients: to
-            .iter()
-            .map(|(a, l)| NewRecipient { id: Id::new(), address: a.to_string(), local_account: l.map(String::from) })
-            .collect(),
+        recipients: to.iter().map(|(a, l)| NewRecipient::new(a.to_string(), l.map(String::from))).collect(),
+        dsn: Default::default(),
     }
 }
 
 const A: &str = "alice@example.test";
+
+/// DSN requests as a sender might make them (RFC 3461).
+fn dsn_request() -> (EnvelopeDsn, RecipientDsn) {
+    let notify = Some(Notify { success: true, failure: false, delay: true });
+    (
+        EnvelopeDsn { ret: Some(Ret::Full), envid: Some("env 1".into()) },
+        RecipientDsn { notify, orcpt: Some("Far@Remote.test".into()) },
+    )
+}
 
 /// A domain with alice (and bob) in it.
 async fn with_accounts(s: &Store) {
@@ -208,7 +215,8 @@ async fn enqueue_deliver_and_forget() {
         eprintln!("backend: {}", t.kind);
         let s = &t.store;
         with_accounts(s).await;
-        let m = message(&[(A, Some(A)), ("far@remote.test", None)]);
+        let mut m = message(&[(A, Some(A)), ("far@remote.test", None)]);
+        (m.dsn, m.recipients[1].dsn) = dsn_request();
         let (id, again) = (m.id, m.clone());
         s.enqueue(m.clone()).await.unwrap();
         // Idempotent: the same message committed twice is stored once.
@@ -231,12 +239,22 @@ async fn enqueue_deliver_and_forget() {
         let remote = due.iter().find(|e| e.local_account.is_none()).unwrap();
         let later = EntryOutcome {
             entry: remote.id,
-            outcome: Outcome::Deferred { error: "451 later".into(), next_attempt: 99 },
+            outcome: Outcome::Deferred { error: "451 later".into(), next_attempt: 99, delay_warned: true },
         };
         s.record_outcomes(vec![later], None).await.unwrap();
         let q = s.queued_message(id).await.unwrap().unwrap();
         assert_eq!(q.entries.len(), 1);
         assert_eq!((q.entries[0].attempts, q.entries[0].last_error.as_str()), (1, "451 later"));
+        assert!(q.entries[0].delay_warned);
+        assert_eq!(q.dsn, dsn_request().0, "RET and ENVID kept");
+        assert_eq!(q.entries[0].dsn, dsn_request().1, "NOTIFY and ORCPT kept");
+        let again_later = EntryOutcome {
+            entry: remote.id,
+            outcome: Outcome::Deferred { error: "451 later".into(), next_attempt: 99, delay_warned: false },
+        };
+        s.record_outcomes(vec![again_later], None).await.unwrap();
+        let q = s.queued_message(id).await.unwrap().unwrap();
+        assert!(q.entries[0].delay_warned, "a delay is reported once");
         assert_eq!(q.entries[0].lease_node, None, "an outcome ends the lease");
         s.queue_action(id, QueueAction::Hold).await.unwrap();
         assert_eq!(s.queue_summary().await.unwrap().held, 1);

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+pub use super::dsn::{EnvelopeDsn, Notify, RecipientDsn, Ret};
 use crate::ids::Id;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -118,6 +119,7 @@ pub struct NewMessage {
     pub message_id: String,
     pub subject: String,
     pub recipients: Vec<NewRecipient>,
+    pub dsn: EnvelopeDsn,
 }
 
 impl NewMessage {
@@ -152,6 +154,7 @@ impl NewMessage {
             message_id: String::new(),
             subject,
             recipients: vec![to],
+            dsn: EnvelopeDsn::default(),
         }
     }
 }
@@ -162,6 +165,14 @@ pub struct NewRecipient {
     pub address: String,
     /// Set when the recipient resolved to a local account.
     pub local_account: Option<String>,
+    pub dsn: RecipientDsn,
+}
+
+impl NewRecipient {
+    /// A recipient with a new id and no DSN request of its own.
+    pub fn new(address: String, local_account: Option<String>) -> NewRecipient {
+        NewRecipient { id: Id::new(), address, local_account, dsn: RecipientDsn::default() }
+    }
 }
 
 /// An archived message as searches list it.
@@ -232,6 +243,9 @@ pub struct QueueEntry {
     pub lease_node: Option<String>,
     /// When that claim lapses and any node may take the entry (unix seconds).
     pub lease_until: Option<i64>,
+    pub dsn: RecipientDsn,
+    /// Whether the sender was told that this recipient's delivery is delayed.
+    pub delay_warned: bool,
 }
 
 /// The queue at one moment: messages and recipient rows still to deliver.
@@ -259,6 +273,7 @@ pub struct QueuedMessage {
     pub auth_user: Option<String>,
     pub message_id: String,
     pub subject: String,
+    pub dsn: EnvelopeDsn,
     pub entries: Vec<QueueEntry>,
 }
 
@@ -270,8 +285,15 @@ fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Delivered,
-    Deferred { error: String, next_attempt: i64 },
-    Failed { error: String },
+    /// `delay_warned`: a delay report for the entry goes out in the same transaction.
+    Deferred {
+        error: String,
+        next_attempt: i64,
+        delay_warned: bool,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

@@ -21,6 +21,8 @@ p.add_argument("--subject", default="test")
 p.add_argument("--message-id")
 p.add_argument("--body", default="Hello from smtplib.\n")
 p.add_argument("--source", default="127.0.0.1", help="the client's own address (any of 127.0.0.0/8)")
+p.add_argument("--mail-option", action="append", default=[], help="an ESMTP parameter of MAIL FROM (RET=FULL, ENVID=...)")
+p.add_argument("--rcpt-option", action="append", default=[], help="an ESMTP parameter of every RCPT TO (NOTIFY=...)")
 a = p.parse_args()
 
 ctx = ssl.create_default_context()
@@ -47,7 +49,7 @@ try:
     if a.user:
         s.user, s.password = a.user, a.password
         code, resp = s.auth(a.mech, getattr(s, "auth_" + a.mech.lower()), initial_response_ok=(a.mech == "PLAIN"))
-    s.send_message(msg)
+    s.send_message(msg, mail_options=a.mail_option, rcpt_options=a.rcpt_option)
     s.quit()
     print("OK")
 except smtplib.SMTPRecipientsRefused as e:

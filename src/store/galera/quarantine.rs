@@ -113,9 +113,10 @@ pub async fn release(tx: &mut Tx<'_>, id: Id, queued: Id, now: i64) -> Result<Id
     let recipients = recipients(tx, id.0)
         .await?
         .into_iter()
-        .map(|(address, local_account)| NewRecipient { id: Id::new(), address, local_account })
+        .map(|(address, local_account)| NewRecipient::new(address, local_account))
         .collect();
-    let msg = NewMessage { id: queued, body, sender, client_ip, helo, auth_user, message_id, subject, recipients };
+    let dsn = Default::default();
+    let msg = NewMessage { id: queued, body, sender, client_ip, helo, auth_user, message_id, subject, recipients, dsn };
     super::queue::enqueue(tx, &msg, now).await?;
     // Archived once, when it arrived; the archive now says what became of it.
     run(tx, "UPDATE archive SET disposition = 'released' WHERE id = ?", (id.0,)).await?;

@@ -6,14 +6,16 @@
 //! commit through (the other fails certification, is retried, and then
 //! sees the entry taken).
 
-use mysql_async::Value;
+use mysql_async::prelude::FromValue;
+use mysql_async::{Row, Value};
 
 use super::blob::{self, opt};
 use super::sql::{Stmt, Tx, all, batch, contains, marks, one, rows, run, values};
 use crate::ids::Id;
 use crate::store::NodeLeases;
 use crate::store::{
-    EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueueSummary, QueuedMessage, StoreError,
+    EntryOutcome, EnvelopeDsn, NewMessage, Notify, Outcome, QueueAction, QueueEntry, QueueFilter, QueueSummary,
+    QueuedMessage, RecipientDsn, Ret, StoreError,
 };
 
 /// Archives and queues a message new to the store, in as few round trips as
@@ -29,8 +31,8 @@ pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), Sto
     };
     statements.push(super::archive::insert_statement(m, "accepted", "", now, &blob));
     statements.push(Stmt::new(
-        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         vec![
             m.id.0.into(),
             blob.as_str().into(),
@@ -42,20 +44,23 @@ pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), Sto
             opt(&m.auth_user),
             m.message_id.as_str().into(),
             m.subject.as_str().into(),
+            m.dsn.ret.map(Ret::as_str).into(),
+            opt(&m.dsn.envid),
         ],
     ));
     if !m.recipients.is_empty() {
-        let mut v: Vec<Value> = Vec::with_capacity(m.recipients.len() * 8);
+        let mut v: Vec<Value> = Vec::with_capacity(m.recipients.len() * 10);
         for r in &m.recipients {
             let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
             v.extend([r.id.0.into(), m.id.0.into(), r.address.as_str().into(), opt(&r.local_account), domain.into()]);
             v.extend([now.into(), "".into(), now.into()]);
+            v.extend([r.dsn.notify.map(|n| n.to_string()).into(), opt(&r.dsn.orcpt)]);
         }
         statements.push(Stmt::new(
             format!(
-                "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created)
+                "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created, dsn_notify, dsn_orcpt)
                  VALUES {}",
-                rows(m.recipients.len(), 8)
+                rows(m.recipients.len(), 10)
             ),
             v,
         ));
@@ -71,57 +76,81 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), St
     let blob = blob::put(tx, &m.body).await?;
     run(
         tx,
-        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (m.id.0, &blob, &m.sender, now, m.body.len() as i64, &m.client_ip, &m.helo, opt(&m.auth_user), &m.message_id, &m.subject),
+        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            m.id.0.into(),
+            blob.as_str().into(),
+            m.sender.as_str().into(),
+            now.into(),
+            (m.body.len() as i64).into(),
+            m.client_ip.as_str().into(),
+            m.helo.as_str().into(),
+            opt(&m.auth_user),
+            m.message_id.as_str().into(),
+            m.subject.as_str().into(),
+            m.dsn.ret.map(Ret::as_str).into(),
+            opt(&m.dsn.envid),
+        ],
     )
     .await?;
     for r in &m.recipients {
         let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
         run(
             tx,
-            "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created)
-             VALUES (?, ?, ?, ?, ?, ?, '', ?)",
-            (r.id.0, m.id.0, &r.address, opt(&r.local_account), domain, now, now),
+            "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created, dsn_notify, dsn_orcpt)
+             VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)",
+            vec![
+                r.id.0.into(),
+                m.id.0.into(),
+                r.address.as_str().into(),
+                opt(&r.local_account),
+                domain.into(),
+                now.into(),
+                now.into(),
+                r.dsn.notify.map(|n| n.to_string()).into(),
+                opt(&r.dsn.orcpt),
+            ],
         )
         .await?;
     }
     Ok(())
 }
 
-const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until";
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned";
 
-type EntryRow = (i64, i64, String, Option<String>, String, String, i64, i64, String, i64, Option<String>, Option<i64>);
-
-fn entry(r: EntryRow) -> QueueEntry {
-    let (
-        id,
-        message,
-        recipient,
-        local_account,
-        domain,
-        state,
-        attempts,
-        next_attempt,
-        last_error,
-        created,
-        lease_node,
-        lease_until,
-    ) = r;
-    QueueEntry {
-        id: Id(id),
-        message: Id(message),
-        recipient,
-        local_account,
-        domain,
-        state,
-        attempts,
-        next_attempt,
-        last_error,
-        created,
-        lease_node,
-        lease_until,
+/// Column `i` of a row read with ENTRY_COLS or MESSAGE_COLS.
+fn take<T: FromValue>(r: &mut Row, i: usize) -> Result<T, StoreError> {
+    match r.take_opt(i) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(StoreError::Backend(format!("unexpected value in queue column {i}: {e}"))),
+        None => Err(StoreError::Backend(format!("queue row lacks column {i}"))),
     }
+}
+
+// More columns than mysql_async's tuple conversion takes, hence by index.
+fn entry(mut r: Row) -> Result<QueueEntry, StoreError> {
+    let notify: Option<String> = take(&mut r, 12)?;
+    Ok(QueueEntry {
+        id: Id(take(&mut r, 0)?),
+        message: Id(take(&mut r, 1)?),
+        recipient: take(&mut r, 2)?,
+        local_account: take(&mut r, 3)?,
+        domain: take(&mut r, 4)?,
+        state: take(&mut r, 5)?,
+        attempts: take(&mut r, 6)?,
+        next_attempt: take(&mut r, 7)?,
+        last_error: take(&mut r, 8)?,
+        created: take(&mut r, 9)?,
+        lease_node: take(&mut r, 10)?,
+        lease_until: take(&mut r, 11)?,
+        dsn: RecipientDsn { notify: notify.and_then(|n| Notify::parse(&n)), orcpt: take(&mut r, 13)? },
+        delay_warned: take(&mut r, 14)?,
+    })
+}
+
+fn entries(rows: Vec<Row>) -> Result<Vec<QueueEntry>, StoreError> {
+    rows.into_iter().map(entry).collect()
 }
 
 pub async fn claim_due(
@@ -164,7 +193,7 @@ pub async fn claim_due(
     .await?;
     let mut params: Vec<Value> = ids.iter().map(|i| Value::from(*i)).collect();
     params.extend([node.into(), until.into()]);
-    let rows: Vec<EntryRow> = all(
+    let rows: Vec<Row> = all(
         tx,
         &format!(
             "SELECT {ENTRY_COLS} FROM queue WHERE id IN ({}) AND lease_node = ? AND lease_until = ?
@@ -174,7 +203,7 @@ pub async fn claim_due(
         values(params),
     )
     .await?;
-    Ok(rows.into_iter().map(entry).collect())
+    entries(rows)
 }
 
 pub async fn renew_leases(tx: &mut Tx<'_>, node: &str, entries: &[Id], until: i64) -> Result<(), StoreError> {
@@ -199,36 +228,37 @@ pub async fn leases_by_node(tx: &mut Tx<'_>, now: i64) -> Result<Vec<NodeLeases>
     Ok(rows.into_iter().map(|(node, n)| NodeLeases { node, entries: n as u64 }).collect())
 }
 
-const MESSAGE_COLS: &str = "id, sender, received, size, client_ip, helo, auth_user, message_id, subject";
-type MessageRow = (i64, String, i64, i64, String, String, Option<String>, String, String);
+const MESSAGE_COLS: &str =
+    "id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid";
 
-fn message(r: MessageRow) -> QueuedMessage {
-    let (id, sender, received, size, client_ip, helo, auth_user, message_id, subject) = r;
-    QueuedMessage {
-        id: Id(id),
-        sender,
-        received,
-        size,
-        client_ip,
-        helo,
-        auth_user,
-        message_id,
-        subject,
+fn message(mut r: Row) -> Result<QueuedMessage, StoreError> {
+    let ret: Option<String> = take(&mut r, 9)?;
+    Ok(QueuedMessage {
+        id: Id(take(&mut r, 0)?),
+        sender: take(&mut r, 1)?,
+        received: take(&mut r, 2)?,
+        size: take(&mut r, 3)?,
+        client_ip: take(&mut r, 4)?,
+        helo: take(&mut r, 5)?,
+        auth_user: take(&mut r, 6)?,
+        message_id: take(&mut r, 7)?,
+        subject: take(&mut r, 8)?,
+        dsn: EnvelopeDsn { ret: ret.and_then(|r| Ret::parse(&r)), envid: take(&mut r, 10)? },
         entries: Vec::new(),
-    }
+    })
 }
 
 async fn entries_of(tx: &mut Tx<'_>, message: Id) -> Result<Vec<QueueEntry>, StoreError> {
-    let rows: Vec<EntryRow> =
+    let rows: Vec<Row> =
         all(tx, &format!("SELECT {ENTRY_COLS} FROM queue WHERE message = ? ORDER BY recipient"), (message.0,)).await?;
-    Ok(rows.into_iter().map(entry).collect())
+    entries(rows)
 }
 
 pub async fn queued_message(tx: &mut Tx<'_>, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
-    let head: Option<MessageRow> =
+    let head: Option<Row> =
         one(tx, &format!("SELECT {MESSAGE_COLS} FROM queued_messages WHERE id = ?"), (id.0,)).await?;
     let Some(head) = head else { return Ok(None) };
-    let mut m = message(head);
+    let mut m = message(head)?;
     m.entries = entries_of(tx, id).await?;
     Ok(Some(m))
 }
@@ -248,7 +278,7 @@ pub async fn queued_body(tx: &mut Tx<'_>, id: Id) -> Result<Vec<u8>, StoreError>
 
 pub async fn list(tx: &mut Tx<'_>, f: &QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
     let like = |s: &Option<String>| s.as_deref().map(contains);
-    let heads: Vec<MessageRow> = all(
+    let heads: Vec<Row> = all(
         tx,
         &format!(
             "SELECT {MESSAGE_COLS} FROM queued_messages m
@@ -269,7 +299,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &QueueFilter) -> Result<Vec<QueuedMessage>
     .await?;
     let mut out = Vec::with_capacity(heads.len());
     for h in heads {
-        let mut m = message(h);
+        let mut m = message(h)?;
         m.entries = entries_of(tx, m.id).await?;
         out.push(m);
     }
@@ -286,12 +316,12 @@ pub async fn record_outcomes(tx: &mut Tx<'_>, outcomes: &[EntryOutcome]) -> Resu
                     forget_if_done(tx, Id(m)).await?;
                 }
             }
-            Outcome::Deferred { error, next_attempt } => {
+            Outcome::Deferred { error, next_attempt, delay_warned } => {
                 run(
                     tx,
                     "UPDATE queue SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
-                       lease_node = NULL, lease_until = NULL WHERE id = ?",
-                    (next_attempt, error, entry.0),
+                       delay_warned = delay_warned OR ?, lease_node = NULL, lease_until = NULL WHERE id = ?",
+                    (next_attempt, error, delay_warned, entry.0),
                 )
                 .await?;
             }

@@ -250,6 +250,16 @@ const MIGRATIONS: &[&[&str]] = &[
             node    VARCHAR(255) NOT NULL,
             at      BIGINT NOT NULL)",
     ],
+    &[
+        // 5: what senders asked to be told (RFC 3461: RET, ENVID, NOTIFY,
+        // ORCPT), and whether a delay report went out for an entry.
+        // IF NOT EXISTS: nodes that start together may both run it.
+        "ALTER TABLE queued_messages ADD COLUMN IF NOT EXISTS dsn_ret VARCHAR(4) NULL,
+            ADD COLUMN IF NOT EXISTS dsn_envid VARCHAR(100) NULL",
+        "ALTER TABLE queue ADD COLUMN IF NOT EXISTS dsn_notify VARCHAR(32) NULL,
+            ADD COLUMN IF NOT EXISTS dsn_orcpt VARCHAR(500) NULL,
+            ADD COLUMN IF NOT EXISTS delay_warned BOOLEAN NOT NULL DEFAULT FALSE",
+    ],
 ];
 
 /// Brings the database to the newest schema this Hato knows.

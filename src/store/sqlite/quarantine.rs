@@ -102,6 +102,7 @@ pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
                     subject: r.get(5)?,
                     body: r.get(6)?,
                     recipients: Vec::new(),
+                    dsn: Default::default(),
                 };
                 Ok((msg, r.get::<_, String>(7)?))
             },
@@ -114,7 +115,7 @@ pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
     }
     msg.recipients = recipients(c, id.0)?
         .into_iter()
-        .map(|(address, local_account)| NewRecipient { id: Id::new(), address, local_account })
+        .map(|(address, local_account)| NewRecipient::new(address, local_account))
         .collect();
     super::queue::enqueue(c, &msg, now)?;
     // Archived once, when it arrived; the archive now says what became of it.

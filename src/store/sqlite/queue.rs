@@ -5,32 +5,47 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::ids::Id;
 use crate::store::NodeLeases;
 use crate::store::{
-    EntryOutcome, NewMessage, Outcome, QueueAction, QueueEntry, QueueFilter, QueuedMessage, StoreError,
+    EntryOutcome, EnvelopeDsn, NewMessage, Notify, Outcome, QueueAction, QueueEntry, QueueFilter, QueuedMessage,
+    RecipientDsn, Ret, StoreError,
 };
 
 pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreError> {
     let blob = super::mailbox::put_blob(c, &m.body)?;
     // A retried commit finds its own row (the id was made before the first try).
     let inserted = c.execute(
-        "INSERT OR IGNORE INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![m.id.0, blob, m.sender, now, m.body.len() as i64, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject],
+        "INSERT OR IGNORE INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            m.id.0,
+            blob,
+            m.sender,
+            now,
+            m.body.len() as i64,
+            m.client_ip,
+            m.helo,
+            m.auth_user,
+            m.message_id,
+            m.subject,
+            m.dsn.ret.map(Ret::as_str),
+            m.dsn.envid
+        ],
     )?;
     if inserted == 0 {
         return Ok(());
     }
     let mut st = c.prepare_cached(
-        "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, created, dsn_notify, dsn_orcpt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
     )?;
     for r in &m.recipients {
         let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        st.execute(params![r.id.0, m.id.0, r.address, r.local_account, domain, now])?;
+        let notify = r.dsn.notify.map(|n| n.to_string());
+        st.execute(params![r.id.0, m.id.0, r.address, r.local_account, domain, now, notify, r.dsn.orcpt])?;
     }
     Ok(())
 }
 
-const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until";
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned";
 
 fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
     Ok(QueueEntry {
@@ -46,6 +61,11 @@ fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
         created: r.get(9)?,
         lease_node: r.get(10)?,
         lease_until: r.get(11)?,
+        dsn: RecipientDsn {
+            notify: r.get::<_, Option<String>>(12)?.and_then(|n| Notify::parse(&n)),
+            orcpt: r.get(13)?,
+        },
+        delay_warned: r.get(14)?,
     })
 }
 
@@ -94,7 +114,7 @@ pub fn leases_by_node(c: &Connection, now: i64) -> Result<Vec<NodeLeases>, Store
 pub fn queued_message(c: &Connection, id: Id) -> Result<Option<QueuedMessage>, StoreError> {
     let head = c
         .query_row(
-            "SELECT id, sender, received, size, client_ip, helo, auth_user, message_id, subject FROM queued_messages WHERE id = ?1",
+            "SELECT id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid FROM queued_messages WHERE id = ?1",
             [id.0],
             message_row,
         )
@@ -115,6 +135,7 @@ fn message_row(r: &rusqlite::Row) -> rusqlite::Result<QueuedMessage> {
         auth_user: r.get(6)?,
         message_id: r.get(7)?,
         subject: r.get(8)?,
+        dsn: EnvelopeDsn { ret: r.get::<_, Option<String>>(9)?.and_then(|s| Ret::parse(&s)), envid: r.get(10)? },
         entries: Vec::new(),
     })
 }
@@ -147,7 +168,7 @@ pub fn queued_body(c: &Connection, id: Id) -> Result<Vec<u8>, StoreError> {
 pub fn list(c: &Connection, f: &QueueFilter) -> Result<Vec<QueuedMessage>, StoreError> {
     let like = |s: &Option<String>| s.as_ref().map(|v| format!("%{}%", v.to_lowercase()));
     let mut st = c.prepare(
-        "SELECT m.id, m.sender, m.received, m.size, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject
+        "SELECT m.id, m.sender, m.received, m.size, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject, m.dsn_ret, m.dsn_envid
          FROM queued_messages m
          WHERE (?1 IS NULL OR lower(m.sender) LIKE ?1)
            AND EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id
@@ -176,11 +197,11 @@ pub fn record_outcomes(c: &Connection, outcomes: &[EntryOutcome]) -> Result<(), 
                     forget_if_done(c, Id(m))?;
                 }
             }
-            Outcome::Deferred { error, next_attempt } => {
+            Outcome::Deferred { error, next_attempt, delay_warned } => {
                 c.execute(
                     "UPDATE queue SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3,
-                       lease_node = NULL, lease_until = NULL WHERE id = ?1",
-                    params![entry.0, next_attempt, error],
+                       delay_warned = delay_warned OR ?4, lease_node = NULL, lease_until = NULL WHERE id = ?1",
+                    params![entry.0, next_attempt, error, delay_warned],
                 )?;
             }
         }

@@ -301,6 +301,15 @@ const MIGRATIONS: &[&str] = &[
         at      INTEGER NOT NULL
     );
     "#,
+    // 17: what senders asked to be told (RFC 3461: RET, ENVID, NOTIFY,
+    // ORCPT), and whether a delay report went out for an entry.
+    r#"
+    ALTER TABLE queued_messages ADD COLUMN dsn_ret TEXT;
+    ALTER TABLE queued_messages ADD COLUMN dsn_envid TEXT;
+    ALTER TABLE queue ADD COLUMN dsn_notify TEXT;
+    ALTER TABLE queue ADD COLUMN dsn_orcpt TEXT;
+    ALTER TABLE queue ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

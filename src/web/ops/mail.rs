@@ -250,9 +250,16 @@ pub async fn send(c: &Ctx<'_>, mut d: Draft) -> Result<(), WebError> {
         credentials: Some((me.clone(), crate::directory::tokens::issue(&me))),
     };
     let tls = crate::smtp::client::Connectors::new(rustls::RootCertStore::empty());
-    let results = crate::smtp::client::send(&opts, &tls, "localhost", addr, &me, &rcpts, &raw)
+    let no_dsn = Default::default();
+    let env = crate::smtp::client::Envelope {
+        sender: &me,
+        dsn: &Default::default(),
+        recipients: rcpts.iter().map(|r| (r.as_str(), &no_dsn)).collect(),
+    };
+    let results = crate::smtp::client::send(&opts, &tls, "localhost", addr, &env, &raw)
         .await
-        .map_err(|e| WebError::Send(e.to_string()))?;
+        .map_err(|e| WebError::Send(e.to_string()))?
+        .results;
     let refused: Vec<String> = rcpts
         .iter()
         .zip(&results)

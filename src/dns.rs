@@ -44,6 +44,8 @@ const BACKGROUND_LIMIT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Dns {
     auth: MessageAuthenticator,
+    /// The servers asked, for the queries made outside hickory's resolver (`crate::dane`).
+    servers: Arc<Vec<SocketAddr>>,
     failed: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -51,10 +53,18 @@ impl Dns {
     /// None when there is no resolver configuration at all (no resolv.conf
     /// and no servers configured); callers then defer or skip what needs DNS.
     pub fn new(servers: &[SocketAddr]) -> Option<Dns> {
+        let mut asked = servers.to_vec();
         let made = if servers.is_empty() {
-            mail_auth::hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| e.to_string())
-                .and_then(|(config, opts)| MessageAuthenticator::new(config, tuned(opts)).map_err(|e| e.to_string()))
+            mail_auth::hickory_resolver::system_conf::read_system_conf().map_err(|e| e.to_string()).and_then(
+                |(config, opts)| {
+                    asked = config
+                        .name_servers()
+                        .iter()
+                        .map(|ns| SocketAddr::new(ns.ip, ns.connections.first().map_or(53, |c| c.port)))
+                        .collect();
+                    MessageAuthenticator::new(config, tuned(opts)).map_err(|e| e.to_string())
+                },
+            )
         } else {
             let name_servers = servers
                 .iter()
@@ -70,7 +80,7 @@ impl Dns {
                 .map_err(|e| e.to_string())
         };
         match made {
-            Ok(auth) => Some(Dns { auth, failed: Arc::default() }),
+            Ok(auth) => Some(Dns { auth, servers: Arc::new(asked), failed: Arc::default() }),
             Err(e) => {
                 tracing::warn!(target: "hato::dns", "no DNS resolver configuration ({e}); lookups will fail");
                 None
@@ -80,6 +90,10 @@ impl Dns {
 
     pub fn authenticator(&self) -> &MessageAuthenticator {
         &self.auth
+    }
+
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
     }
 
     pub fn resolver(&self) -> &TokioResolver {

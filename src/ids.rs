@@ -40,7 +40,6 @@ impl fmt::Display for Id {
     }
 }
 
-/// Random printable token (passwords, MIME boundaries, Message-ID left parts).
 /// The SHA-256 of `data` in lowercase hex: content ids of bodies, the
 /// store's keys for web session tokens.
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -48,6 +47,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Random printable token (passwords, MIME boundaries, Message-ID left parts).
 pub fn token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut raw = vec![0u8; len];

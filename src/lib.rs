@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod control;
 pub mod ctl;
+pub mod dane;
 pub mod directory;
 pub mod dns;
 pub mod files;

@@ -83,6 +83,21 @@ pub fn not_after(cert_pem: &[u8]) -> Option<i64> {
 }
 
 /// Splits one DER element with `tag` off the front of `b`: (what follows, its content).
+/// The SubjectPublicKeyInfo of a DER certificate, tag and length included
+/// (what a DANE record with selector 1 hashes).
+pub fn spki(cert_der: &[u8]) -> Option<&[u8]> {
+    let (_, cert) = der_take(cert_der, 0x30)?;
+    let (_, mut tbs) = der_take(cert, 0x30)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_take(tbs, 0xa0)?.0; // version
+    }
+    for tag in [0x02, 0x30, 0x30, 0x30, 0x30] {
+        tbs = der_take(tbs, tag)?.0; // serial, signature algorithm, issuer, validity, subject
+    }
+    let (rest, _) = der_take(tbs, 0x30)?;
+    tbs.get(..tbs.len() - rest.len())
+}
+
 fn der_take(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     if *b.first()? != tag {
         return None;

@@ -132,34 +132,11 @@ fn the_appliances_resolver_forwards_to_the_sites_dns_and_serves_hatos_checks() {
         "--local=/test/",
         "--local-ttl=300",
     ]);
-    let dir = temp_dir("unbound");
-    let port = free_port();
-    let forward = dir.join("forward.conf");
-    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/etc/hato/unbound.conf"))
-        .unwrap()
-        .replace("port: 53", &format!("port: {port}"))
-        .replace("/run/hato/unbound-forward.conf", forward.to_str().unwrap());
-    assert!(conf.contains(&format!("port: {port}")), "the appliance's unbound.conf has 'port: 53'");
-    std::fs::write(dir.join("unbound.conf"), conf).unwrap();
     let mut servers = hato::supervisor::unbound::nameservers("nameserver 127.0.0.1\nnameserver 127.0.0.2\n");
     assert!(servers.is_empty(), "loopback servers are never forwarders");
     servers.push(format!("127.0.0.1@{}", site.port));
-    // The site's server here is on loopback, which unbound does not ask unless told.
     let site_part = hato::supervisor::unbound::forward_config(&servers, &["test".into()]);
-    std::fs::write(&forward, format!("{site_part}server:\n    do-not-query-localhost: no\n")).unwrap();
-    let unbound = Command::new("/usr/sbin/unbound")
-        .args(["-d", "-p", "-c"])
-        .arg(dir.join("unbound.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start unbound (scripts/deps installs it)");
-    let _unbound = KillOnDrop(unbound);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "unbound did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (port, _unbound) = appliance_unbound(&site_part);
 
     let s = server("dns-unbound", port);
     let (reply, _) = send_timed(&s, "alice@corp.test", 1);

@@ -330,6 +330,9 @@ pub struct DeliveryConfig {
     pub ca_file: Option<PathBuf>,
     /// Follow the MTA-STS policies (RFC 8461) recipient domains publish.
     pub mta_sts: bool,
+    /// Follow DANE (RFC 7672): TLSA records of DNSSEC-signed domains, as
+    /// validated by the resolver in `dns_servers` (the appliance's unbound).
+    pub dane: bool,
     /// The HTTPS port MTA-STS policies are fetched from (443; tests only).
     pub mta_sts_port: u16,
 }
@@ -346,6 +349,7 @@ impl Default for DeliveryConfig {
             dns_servers: Vec::new(),
             ca_file: None,
             mta_sts: true,
+            dane: true,
             mta_sts_port: 443,
         }
     }

@@ -315,6 +315,44 @@ impl Runner {
         Ok(())
     }
 
+    /// DANE (RFC 7672, `crate::dane`) for a domain whose MX answer DNSSEC
+    /// validated: each host's validated TLSA records go with its hop; a host
+    /// whose TLSA lookup failed is left out (mail waits rather than goes
+    /// unauthenticated). True when DANE applies to some host.
+    async fn apply_dane(&self, domain: &str, hops: &mut Vec<route::Hop>) -> Result<bool, SendError> {
+        let servers = self.router.dns_servers();
+        if !self.cfg.delivery.dane || servers.is_empty() {
+            return Ok(false);
+        }
+        if !crate::dane::mx_secure(servers, domain).await.map_err(|e| SendError::Temporary(e.to_string()))? {
+            return Ok(false);
+        }
+        let mut policies: HashMap<String, Result<crate::dane::HostPolicy, crate::dane::DaneError>> = HashMap::new();
+        for hop in hops.iter() {
+            if !policies.contains_key(&hop.name) {
+                let policy = crate::dane::host_policy(servers, &hop.name, hop.addr.port()).await;
+                policies.insert(hop.name.clone(), policy);
+            }
+        }
+        let mut failed = None;
+        hops.retain_mut(|hop| match policies.get(&hop.name) {
+            Some(Ok(crate::dane::HostPolicy::Dane(records))) => {
+                tracing::debug!(target: "hato::queue", domain, host = %hop.name, records = records.len(), "DANE applies: TLS required, certificate checked against TLSA");
+                hop.dane = Some(records.clone());
+                true
+            }
+            Some(Ok(crate::dane::HostPolicy::None)) | None => true,
+            Some(Err(e)) => {
+                failed = Some(e.to_string());
+                false
+            }
+        });
+        if hops.is_empty() {
+            return Err(SendError::Temporary(failed.unwrap_or_else(|| format!("no mail host of {domain} is usable"))));
+        }
+        Ok(hops.iter().any(|h| h.dane.is_some()))
+    }
+
     /// One delivery attempt for a message's recipients in one domain, trying each next hop in turn.
     async fn attempt(&self, domain: &str, entries: &[QueueEntry]) -> Result<Vec<Fate>, SendError> {
         let qid = entries[0].message;
@@ -335,8 +373,10 @@ impl Runner {
             opportunistic_tls: d.opportunistic_tls,
             require_tls: smarthost.is_some_and(|s| s.require_tls),
             credentials: smarthost.and_then(|s| Some((s.username.clone()?, s.password.clone()?))),
+            dane: None,
         };
-        if self.router.via_mx(domain) {
+        // RFC 8461 §2: where DANE applies, MTA-STS does not.
+        if self.router.via_mx(domain) && !self.apply_dane(domain, &mut hops).await? {
             self.apply_sts(domain, &mut hops, &mut opts).await?;
         }
         let env = client::Envelope {
@@ -347,6 +387,7 @@ impl Runner {
         let mut last = SendError::Temporary(format!("no next hop for {domain}"));
         let s = &crate::stats::STATS;
         for hop in hops {
+            opts.dane = hop.dane;
             let open = crate::stats::open(&s.outbound_sessions, &s.outbound_sessions_total);
             let sent = client::send(&opts, &self.tls, &hop.name, hop.addr, &env, &body).await;
             drop(open);

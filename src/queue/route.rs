@@ -21,6 +21,8 @@ pub enum RouteError {
 pub struct Hop {
     pub name: String,
     pub addr: SocketAddr,
+    /// Validated TLSA records of the host (`Runner::apply_dane`): TLS is then required.
+    pub dane: Option<Vec<crate::dane::Tlsa>>,
 }
 
 pub struct Router {
@@ -31,6 +33,11 @@ pub struct Router {
 impl Router {
     pub fn new(cfg: DeliveryConfig, dns: Option<Dns>) -> Router {
         Router { cfg, dns }
+    }
+
+    /// The DNS servers asked (for DANE's validated lookups); empty when there are none.
+    pub fn dns_servers(&self) -> &[SocketAddr] {
+        self.dns.as_ref().map(Dns::servers).unwrap_or_default()
     }
 
     /// Whether this domain goes to its own MX hosts (no fixed route, no smarthost).
@@ -87,9 +94,11 @@ impl Router {
         let mut hops = Vec::new();
         for name in names {
             match resolver.lookup_ip(format!("{name}.").as_str()).await {
-                Ok(ips) => hops.extend(
-                    ips.iter().map(|ip| Hop { name: name.clone(), addr: SocketAddr::new(ip, self.cfg.mx_port) }),
-                ),
+                Ok(ips) => hops.extend(ips.iter().map(|ip| Hop {
+                    name: name.clone(),
+                    addr: SocketAddr::new(ip, self.cfg.mx_port),
+                    dane: None,
+                })),
                 Err(e) => tracing::debug!(target: "hato::queue", "address lookup for {name} failed: {e}"),
             }
         }
@@ -102,13 +111,13 @@ impl Router {
 
 async fn host_port(spec: &str) -> Result<Vec<Hop>, RouteError> {
     if let Ok(addr) = spec.parse::<SocketAddr>() {
-        return Ok(vec![Hop { name: addr.ip().to_string(), addr }]);
+        return Ok(vec![Hop { name: addr.ip().to_string(), addr, dane: None }]);
     }
     let name = spec.rsplit_once(':').map(|(h, _)| h).unwrap_or(spec).to_string();
     let addrs = tokio::net::lookup_host(spec)
         .await
         .map_err(|e| RouteError::Temporary(format!("cannot resolve next hop {spec}: {e}")))?;
-    let hops: Vec<Hop> = addrs.map(|addr| Hop { name: name.clone(), addr }).collect();
+    let hops: Vec<Hop> = addrs.map(|addr| Hop { name: name.clone(), addr, dane: None }).collect();
     if hops.is_empty() {
         return Err(RouteError::Temporary(format!("next hop {spec} has no address")));
     }

@@ -67,6 +67,8 @@ pub struct Options {
     pub opportunistic_tls: bool,
     pub require_tls: bool,
     pub credentials: Option<(String, String)>,
+    /// The host's validated TLSA records: TLS required, certificate matched against them.
+    pub dane: Option<Vec<crate::dane::Tlsa>>,
 }
 
 struct Reply {
@@ -156,13 +158,20 @@ pub async fn send(
     }
     let mut caps = c.ehlo().await?;
     let has = |caps: &[String], cap: &str| caps.iter().any(|c| c == cap || c.starts_with(&format!("{cap} ")));
-    if opts.opportunistic_tls && has(&caps, "STARTTLS") {
+    if (opts.opportunistic_tls || opts.dane.is_some()) && has(&caps, "STARTTLS") {
         let r = c.command("STARTTLS").await?;
         if r.code == 220 {
             let name =
                 ServerName::try_from(host.to_string()).unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
-            let connector = if opts.verify { &tls.verified } else { &tls.any };
-            c.conn.start_tls_client(connector, name).await.map_err(|e| match e {
+            let connector = match &opts.dane {
+                Some(records) => crate::dane::connector(records),
+                None if opts.verify => tls.verified.clone(),
+                None => tls.any.clone(),
+            };
+            c.conn.start_tls_client(&connector, name).await.map_err(|e| match e {
+                ConnError::Tls(e) if opts.dane.is_some() => {
+                    SendError::Temporary(format!("{}: TLS failed the host's DANE TLSA records ({e})", c.host))
+                }
                 ConnError::Tls(e) if opts.verify => SendError::Temporary(format!(
                     "{}: TLS with a verified certificate failed ({e}); for a private CA set [delivery] ca_file",
                     c.host
@@ -172,8 +181,9 @@ pub async fn send(
             caps = c.ehlo().await?;
         }
     }
-    if opts.require_tls && !c.conn.is_tls() {
-        return Err(SendError::Temporary(format!("{}: TLS is required but was not established", c.host)));
+    if (opts.require_tls || opts.dane.is_some()) && !c.conn.is_tls() {
+        let why = if opts.dane.is_some() { "its DANE TLSA records require TLS" } else { "TLS is required" };
+        return Err(SendError::Temporary(format!("{}: {why}, but TLS was not established", c.host)));
     }
     if let Some((user, pass)) = &opts.credentials {
         if !c.conn.is_tls() {

@@ -451,8 +451,14 @@ impl Sink {
     }
 
     pub fn start_on(port: u16, mode: &str, tls: Option<(&Path, &Path)>) -> Sink {
+        Sink::start_at("127.0.0.1", port, mode, tls)
+    }
+
+    /// On another loopback address (several sinks on one port).
+    pub fn start_at(host: &str, port: u16, mode: &str, tls: Option<(&Path, &Path)>) -> Sink {
         let dir = temp_dir("sink");
         let mut cmd = Command::new(PYTHON);
+        cmd.env("SINK_HOST", host);
         cmd.arg(py_script("sink.py")).arg(port.to_string()).arg(&dir).arg(mode);
         if let Some((c, k)) = tls {
             cmd.arg(c).arg(k);
@@ -590,6 +596,37 @@ pub fn smtp_send(port: u16, from: &str, to: &str, message: &[u8]) -> String {
 
 /// A child process stopped when the test ends, however it ends: SIGTERM
 /// first (a supervisor then stops its own services), SIGKILL after 10 s.
+/// The appliance's unbound, run with its own configuration file
+/// (rootfs/etc/hato/unbound.conf) on a free port; `site` stands in for what
+/// `hato init` writes to /run/hato/unbound-forward.conf. Returns its port.
+pub fn appliance_unbound(site: &str) -> (u16, KillOnDrop) {
+    let dir = temp_dir("unbound");
+    let port = free_port();
+    let forward = dir.join("forward.conf");
+    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/etc/hato/unbound.conf"))
+        .unwrap()
+        .replace("port: 53", &format!("port: {port}"))
+        .replace("/run/hato/unbound-forward.conf", forward.to_str().unwrap());
+    assert!(conf.contains(&format!("port: {port}")), "the appliance's unbound.conf has 'port: 53'");
+    std::fs::write(dir.join("unbound.conf"), conf).unwrap();
+    // The test's servers are on loopback, which unbound does not ask unless told.
+    std::fs::write(&forward, format!("{site}server:\n    do-not-query-localhost: no\n")).unwrap();
+    let unbound = Command::new("/usr/sbin/unbound")
+        .args(["-d", "-p", "-c"])
+        .arg(dir.join("unbound.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start unbound (scripts/deps installs it)");
+    let unbound = KillOnDrop(unbound);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "unbound did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (port, unbound)
+}
+
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {

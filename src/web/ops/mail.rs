@@ -248,6 +248,7 @@ pub async fn send(c: &Ctx<'_>, mut d: Draft) -> Result<(), WebError> {
         opportunistic_tls: true,
         require_tls: true,
         credentials: Some((me.clone(), crate::directory::tokens::issue(&me))),
+        dane: None,
     };
     let tls = crate::smtp::client::Connectors::new(rustls::RootCertStore::empty());
     let no_dsn = Default::default();

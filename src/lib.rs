@@ -18,6 +18,8 @@ pub mod directory;
 pub mod dns;
 pub mod files;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod guard;
 pub mod health;
 pub mod https;

@@ -3,6 +3,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| {
-    let _ = { hato::queue::fuzz_policy(&String::from_utf8_lossy(input)); hato::https::fuzz_answer(input); };
-});
+fuzz_target!(|input: &[u8]| hato::fuzz::dns_records(input));

@@ -5,4 +5,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| hato::imap::fuzz_input(input));
+fuzz_target!(|input: &[u8]| hato::fuzz::imap(input));

@@ -3,6 +3,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| {
-    let _ = hato::managesieve::fuzz_line(input);
-});
+fuzz_target!(|input: &[u8]| hato::fuzz::managesieve(input));

@@ -4,4 +4,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| hato::filter::fuzz_attachments(input));
+fuzz_target!(|input: &[u8]| hato::fuzz::mime(input));

@@ -3,6 +3,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| {
-    let _ = hato::pop3::command::parse(input);
-});
+fuzz_target!(|input: &[u8]| hato::fuzz::pop3(input));

@@ -4,4 +4,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| hato::sieve::fuzz_input(input));
+fuzz_target!(|input: &[u8]| hato::fuzz::sieve(input));

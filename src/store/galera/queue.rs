@@ -30,12 +30,18 @@ pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), Sto
         Vec::new()
     };
     statements.push(super::archive::insert_statement(m, "accepted", "", now, &blob));
-    statements.push(Stmt::new(
+    statements.extend(queue_statements(m, &blob, now));
+    batch(tx, &statements).await
+}
+
+/// The queued-message row and one queue row per recipient.
+fn queue_statements(m: &NewMessage, blob: &str, now: i64) -> Vec<Stmt> {
+    let mut out = vec![Stmt::new(
         "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         vec![
             m.id.0.into(),
-            blob.as_str().into(),
+            blob.into(),
             m.sender.as_str().into(),
             now.into(),
             (m.body.len() as i64).into(),
@@ -47,7 +53,7 @@ pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), Sto
             m.dsn.ret.map(Ret::as_str).into(),
             opt(&m.dsn.envid),
         ],
-    ));
+    )];
     if !m.recipients.is_empty() {
         let mut v: Vec<Value> = Vec::with_capacity(m.recipients.len() * 10);
         for r in &m.recipients {
@@ -56,7 +62,7 @@ pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), Sto
             v.extend([now.into(), "".into(), now.into()]);
             v.extend([r.dsn.notify.map(|n| n.to_string()).into(), opt(&r.dsn.orcpt)]);
         }
-        statements.push(Stmt::new(
+        out.push(Stmt::new(
             format!(
                 "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created, dsn_notify, dsn_orcpt)
                  VALUES {}",
@@ -65,7 +71,7 @@ pub async fn accept(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), Sto
             v,
         ));
     }
-    batch(tx, &statements).await
+    out
 }
 
 /// Idempotent on the message id: a retried commit finds its own row.
@@ -74,47 +80,7 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), St
         return Ok(());
     }
     let blob = blob::put(tx, &m.body).await?;
-    run(
-        tx,
-        "INSERT INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        vec![
-            m.id.0.into(),
-            blob.as_str().into(),
-            m.sender.as_str().into(),
-            now.into(),
-            (m.body.len() as i64).into(),
-            m.client_ip.as_str().into(),
-            m.helo.as_str().into(),
-            opt(&m.auth_user),
-            m.message_id.as_str().into(),
-            m.subject.as_str().into(),
-            m.dsn.ret.map(Ret::as_str).into(),
-            opt(&m.dsn.envid),
-        ],
-    )
-    .await?;
-    for r in &m.recipients {
-        let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        run(
-            tx,
-            "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created, dsn_notify, dsn_orcpt)
-             VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)",
-            vec![
-                r.id.0.into(),
-                m.id.0.into(),
-                r.address.as_str().into(),
-                opt(&r.local_account),
-                domain.into(),
-                now.into(),
-                now.into(),
-                r.dsn.notify.map(|n| n.to_string()).into(),
-                opt(&r.dsn.orcpt),
-            ],
-        )
-        .await?;
-    }
-    Ok(())
+    batch(tx, &queue_statements(m, &blob, now)).await
 }
 
 const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned";

@@ -53,7 +53,9 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 pub fn parse_ymd(s: &str) -> Option<i64> {
     let mut p = s.trim().splitn(3, '-');
     let (y, m, d) = (p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?);
-    ((1..=12).contains(&m) && (1..=31).contains(&d)).then(|| days_from_civil(y, m, d) * 86_400)
+    // Four-digit years: a form's "99999999999999-01-01" must not overflow the arithmetic.
+    ((0..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| days_from_civil(y, m, d) * 86_400)
 }
 
 #[cfg(test)]
@@ -69,6 +71,8 @@ mod tests {
         assert_eq!(parse_ymd("1970-01-02"), Some(86_400));
         assert_eq!(parse_ymd("2026-13-01"), None);
         assert_eq!(parse_ymd("yesterday"), None);
+        assert_eq!(parse_ymd("9223372036854775807-01-01"), None, "no overflow on a hostile year");
+        assert_eq!(parse_ymd("-9223372036854775808-02-01"), None);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! smoke test below runs them all on mutated seeds in `cargo test`, so CI
 //! exercises every target without a nightly toolchain.
 //!
+//! The web console's forms are decoded by axum (serde_urlencoded); `web`
+//! covers what Hato itself parses of their values.
+//!
 //! Invariant: none of these panics on any input (libFuzzer and the smoke
 //! test report a panic as a failure).
 
@@ -80,6 +83,22 @@ pub fn dns_records(input: &[u8]) {
     let _ = crate::tls::spki(input);
 }
 
+/// The web console: the values a form or the API sends (dates, service
+/// addresses, join tokens, recipient lists), and what WebMail shows of any
+/// received message (MIME decoded, HTML sanitised).
+pub fn web(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    for value in text.split('&') {
+        let value = value.split_once('=').map_or(value, |(_, v)| v);
+        let _ = crate::clock::parse_ymd(value);
+        crate::web::fuzz_values(value);
+        let _ = value.parse::<crate::cluster::vrrp::Vip>();
+        let _ = value.parse::<crate::cluster::join::Token>();
+        let _ = crate::web::message::address_list(value);
+    }
+    let _ = crate::web::message::show(input, false);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +146,7 @@ mod tests {
     #[test]
     fn every_target_survives_a_smoke_run() {
         let mime_seed: &[u8] = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--x--\r\n";
-        let targets: [Target; 8] = [
+        let targets: [Target; 9] = [
             ("smtp", smtp, vec![b"EHLO x\r\nMAIL FROM:<a@b> RET=FULL ENVID=x+2B\r\nRCPT TO:<c@d> NOTIFY=SUCCESS ORCPT=rfc822;c@d\r\nBDAT 5 LAST\r\n", b"Subject: s\r\n\r\nbody\r\n..x\r\n.\r\n"]),
             ("imap", imap, vec![b"a1 LOGIN u p\r\n", b"a2 UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n", b"a3 APPEND INBOX {5}\r\nhello\r\n"]),
             ("pop3", pop3, vec![b"USER a\r\n", b"RETR 1\r\n", b"TOP 1 10\r\n"]),
@@ -135,6 +154,7 @@ mod tests {
             ("sieve", sieve, vec![b"require [\"fileinto\"]; if header :contains \"subject\" \"x\" { fileinto \"J\"; } else { keep; }"]),
             ("agentx", agentx, vec![&[1, 8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0]]),
             ("mime", mime, vec![mime_seed, b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x05\0\0\0a.exePK\x05\x06", b"\x1f\x8b\x08\0\0\0\0\0\0\x03"]),
+            ("web", web, vec![b"since=2026-11-29T09:30&until=2026-11-30&vips=192.0.2.10/24&to=a@b.example, \"C\" <c@d.example>", b"Content-Type: text/html\r\n\r\n<p onclick=x>hi<img src=http://x/y><script>z</script>"]),
             ("dns_records", dns_records, vec![b"version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 86400\n", b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"]),
         ];
         for (name, target, seeds) in targets {

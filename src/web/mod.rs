@@ -22,6 +22,14 @@ mod ops;
 mod pages;
 pub mod session;
 
+/// The console's own value parsers (dates in the user's time zone), for `crate::fuzz::web`.
+#[doc(hidden)]
+pub fn fuzz_values(text: &str) {
+    for lang in [i18n::Lang::Ja, i18n::Lang::En] {
+        let _ = lang.parse_local(text);
+    }
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -46,11 +46,7 @@ fn pebble(dns: &Dns) -> Pebble {
         .stderr(Stdio::null())
         .spawn()
         .expect("start pebble (scripts/deps installs it)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "pebble did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_listening(port, "pebble");
     Pebble { directory: format!("https://localhost:{port}/dir"), ca, http_port, _child: KillOnDrop(child) }
 }
 

@@ -61,15 +61,7 @@ fn signed_zone(dir: &Path, zone: &str) -> (u16, std::path::PathBuf, KillOnDrop) 
         .spawn()
         .expect("start nsd (scripts/deps installs it)");
     let nsd = KillOnDrop(nsd);
-    let deadline = std::time::Instant::now() + T;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nsd did not listen on {port}: {}",
-            sh(dir, "cat nsd.log || true")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_listening(port, "nsd (its log is nsd.log in the test's directory)");
     (port, dir.join(format!("{key}.ds")), nsd)
 }
 

@@ -619,12 +619,17 @@ pub fn appliance_unbound(site: &str) -> (u16, KillOnDrop) {
         .spawn()
         .expect("start unbound (scripts/deps installs it)");
     let unbound = KillOnDrop(unbound);
+    wait_listening(port, "unbound");
+    (port, unbound)
+}
+
+/// Waits (up to 20 s) until a server the test started accepts TCP on `port`.
+pub fn wait_listening(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "unbound did not listen on {port}");
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    (port, unbound)
 }
 
 pub struct KillOnDrop(pub Child);

@@ -267,11 +267,8 @@ async fn open(addr: &str, service: &'static str) -> Result<Option<tokio::net::Tc
     if addr.is_empty() {
         return Ok(None);
     }
-    let l = crate::listener::bind(addr).await.map_err(|source| ServeError::Bind {
-        addr: addr.to_string(),
-        service,
-        source,
-    })?;
+    let l =
+        crate::listener::bind(addr).map_err(|source| ServeError::Bind { addr: addr.to_string(), service, source })?;
     info!(target: "hato::serve", service, addr = %addr, "listening");
     Ok(Some(l))
 }

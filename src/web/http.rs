@@ -20,7 +20,7 @@ pub async fn serve(listen: &str, store: Arc<Store>) -> std::io::Result<Option<So
     if listen.is_empty() {
         return Ok(None);
     }
-    let tcp = crate::listener::bind(listen).await?;
+    let tcp = crate::listener::bind(listen)?;
     let addr = tcp.local_addr()?;
     let router =
         Router::new().route("/.well-known/acme-challenge/{token}", get(challenge)).fallback(to_https).with_state(store);

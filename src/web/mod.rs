@@ -138,7 +138,7 @@ pub async fn serve(app: Arc<App>, tls: tokio_rustls::TlsAcceptor) -> std::io::Re
     if app.cfg.web.listen.is_empty() {
         return Ok(None);
     }
-    let tcp = crate::listener::bind(&app.cfg.web.listen).await?;
+    let tcp = crate::listener::bind(&app.cfg.web.listen)?;
     let listener = listener::TlsListener::new(tcp, tls)?;
     let addr = axum::serve::Listener::local_addr(&listener)?;
     // Through `tap_io`, axum hands the peer's SocketAddr to ConnectInfo for any listener.

@@ -104,6 +104,25 @@ fn errors_name_the_problem() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `hato ctl … | head -1`: the reader leaves before the output is written.
+#[test]
+fn a_reader_that_leaves_early_ends_the_command_quietly() {
+    let (dir, cfg) = config_only("ctl-pipe");
+    assert_eq!(ctl(&cfg, &["domain", "add", "example.test"]).0, 0);
+    let mut child = std::process::Command::new(BIN)
+        .args(["ctl", "--config", cfg.to_str().unwrap(), "domain", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn cluster_status_says_a_single_node_is_no_cluster() {
     let (_dir, cfg) = config_only("ctl-cluster");

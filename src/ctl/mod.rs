@@ -138,6 +138,21 @@ pub enum LogCmd {
     Level { spec: Option<String> },
 }
 
+/// Writes one block of output and a newline. A reader that went away
+/// (`hato ctl mailbox list … | head -1`) ends the command quietly, as it
+/// would any Unix tool; `println!` would panic there.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("hato ctl: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Where command output goes, in the format asked for.
 pub struct Out {
     json: bool,
@@ -147,11 +162,11 @@ impl Out {
     /// Prints `value` as JSON, or `text` for people.
     pub fn show<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
+            emit(&serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
         } else {
             let t = text();
             if !t.is_empty() {
-                println!("{}", t.trim_end());
+                emit(t.trim_end());
             }
         }
     }

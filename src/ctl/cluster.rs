@@ -94,7 +94,7 @@ pub async fn form(cfg: &Config, config: Option<&Path>, out: &Out, cmd: ClusterCm
             let json = out.is_json();
             let turns = crate::cluster::rolling::restart_rolling(&dir, |p| {
                 if !json {
-                    super::emit(&p.to_string());
+                    super::emit(p);
                 }
             })
             .await?;

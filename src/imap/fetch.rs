@@ -97,9 +97,19 @@ fn header_fields(msg: &[u8], names: &[String], keep: bool) -> Vec<u8> {
     out
 }
 
+/// A message's bytes as an IMAP literal. A literal cannot carry NUL (RFC 3501
+/// §4.3, CHAR8), which a message appended as binary (RFC 3516) may hold: as
+/// Dovecot does, each NUL goes out as 0x80, keeping every offset and size.
+/// BINARY fetches send the true bytes in a literal8.
 fn literal(out: &mut Vec<u8>, name: &str, data: &[u8]) {
     out.extend_from_slice(format!("{name} {{{}}}\r\n", data.len()).as_bytes());
+    let start = out.len();
     out.extend_from_slice(data);
+    for b in &mut out[start..] {
+        if *b == 0 {
+            *b = 0x80;
+        }
+    }
 }
 
 pub fn imap_date(unix: i64) -> String {
@@ -199,28 +209,40 @@ fn binary(path: &[u32], body: &[u8], parsed: Option<&mail_parser::Message>) -> R
     }
 }
 
+/// Quoted-printable decoded as RFC 2045 §6.7 says: whitespace at the end of
+/// an encoded line is transport padding, not content (rule 3), and "=" that
+/// ends a line — whitespace may follow it — is a soft line break (rule 5).
+/// Malformed escapes are kept as they are.
 fn quoted_printable(raw: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'=' {
-            if raw[i + 1..].starts_with(b"\r\n") {
-                i += 3;
-                continue;
-            }
-            if raw[i + 1..].starts_with(b"\n") {
-                i += 2;
-                continue;
-            }
-            if let (Some(h), Some(l)) = (raw.get(i + 1).and_then(|b| hex(*b)), raw.get(i + 2).and_then(|b| hex(*b))) {
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let (text, eol): (&[u8], &[u8]) = match line.strip_suffix(b"\r\n") {
+            Some(t) => (t, b"\r\n"),
+            None => match line.strip_suffix(b"\n") {
+                Some(t) => (t, b"\n"),
+                None => (line, b""),
+            },
+        };
+        let text = text.trim_ascii_end();
+        let (text, soft) = match text.strip_suffix(b"=") {
+            Some(t) => (t, true),
+            None => (text, false),
+        };
+        let mut i = 0;
+        while i < text.len() {
+            let escape = (text.get(i + 1).and_then(|b| hex(*b)), text.get(i + 2).and_then(|b| hex(*b)));
+            if let (b'=', (Some(h), Some(l))) = (text[i], escape) {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
             }
+            out.push(text[i]);
+            i += 1;
         }
-        out.push(raw[i]);
-        i += 1;
+        if !soft {
+            out.extend_from_slice(eol);
+        }
     }
     out
 }
@@ -328,6 +350,9 @@ mod tests {
     #[test]
     fn quoted_printable_decoding() {
         assert_eq!(quoted_printable(b"caf=C3=A9 soft=\r\nbreak =3D ok=ZZ"), "café softbreak = ok=ZZ".as_bytes());
+        // Rule 3: trailing blanks are padding; rule 5: blanks may follow a soft break.
+        assert_eq!(quoted_printable(b"a  \r\nb= \t\r\nc=\nd\r\n"), b"a\r\nbcd\r\n");
+        assert_eq!(quoted_printable(b"last="), b"last");
     }
 
     #[test]

@@ -177,30 +177,49 @@ pub fn body_structure(out: &mut Vec<u8>, m: &Message, id: u32, extended: bool) {
 }
 
 /// Bytes of a numbered section (`BODY[1.2]`, or its MIME header with `mime`).
+/// RFC 3501 §6.4.5: every message has a part 1 (a single-part body is its
+/// own part 1), and a message/rfc822 part's message has numbered parts of its
+/// own, where a single-part message again has only part 1.
 pub fn section(m: &Message, path: &[u32], mime: bool) -> Option<Vec<u8>> {
     let mut msg = m;
     let mut id = 0u32;
     for (depth, n) in path.iter().enumerate() {
         let part = msg.part(id)?;
+        let nth = |children: &[u32]| children.get((*n as usize).checked_sub(1)?).copied();
         match &part.body {
-            PartType::Multipart(children) => id = *children.get((*n as usize).checked_sub(1)?)?,
+            PartType::Multipart(children) => id = nth(children)?,
             // Inside an attached message, numbering continues in its own tree.
             PartType::Message(inner) if depth > 0 => {
                 msg = inner;
-                id = 0;
-                let root = msg.part(0)?;
-                if let PartType::Multipart(children) = &root.body {
-                    id = *children.get((*n as usize).checked_sub(1)?)?;
-                }
+                id = match &msg.part(0)?.body {
+                    PartType::Multipart(children) => nth(children)?,
+                    _ if *n == 1 => 0,
+                    _ => return None,
+                };
             }
-            // A single-part body is its own part 1.
             _ if *n == 1 && depth == 0 => {}
             _ => return None,
         }
     }
     let part = msg.part(id)?;
     let range = if mime { part.offset_header..part.offset_body } else { part.offset_body..part.offset_end };
-    msg.raw_message().get(range.start as usize..range.end as usize).map(<[u8]>::to_vec)
+    let base = origin(msg);
+    let (start, end) = (range.start.checked_sub(base)?, range.end.checked_sub(base)?);
+    msg.raw_message().get(start as usize..end as usize).map(<[u8]>::to_vec)
+}
+
+/// Where a message's part offsets count from in its `raw_message`. mail-parser
+/// gives a message/rfc822 part parsed in place offsets into the outermost
+/// message while its `raw_message` holds only its own bytes; then the offsets
+/// start at its first header. An encoded attached message (or the outermost)
+/// counts from 0.
+fn origin(msg: &Message) -> u32 {
+    match msg.part(0) {
+        Some(root) if msg.raw_message().len() as u32 == root.offset_end.saturating_sub(root.offset_header) => {
+            root.offset_header
+        }
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

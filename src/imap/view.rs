@@ -25,6 +25,10 @@ struct Slot {
 pub struct Msgs {
     slots: Vec<Slot>,
     flagsets: Vec<String>,
+    /// Keywords (flags without a backslash) of `flagsets[..keywords_seen]`:
+    /// what the client has been told in FLAGS and PERMANENTFLAGS.
+    keywords: std::collections::BTreeSet<String>,
+    keywords_seen: usize,
 }
 
 impl Msgs {
@@ -60,6 +64,19 @@ impl Msgs {
 
     pub fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Takes in the keywords of flag sets not looked at yet; true if one is
+    /// new. Flag sets are interned and only added, so each is read once.
+    pub fn learn_keywords(&mut self) -> bool {
+        let mut new = false;
+        for set in &self.flagsets[self.keywords_seen..] {
+            for k in set.split_whitespace().filter(|f| !f.starts_with('\\')) {
+                new |= self.keywords.insert(k.to_string());
+            }
+        }
+        self.keywords_seen = self.flagsets.len();
+        new
     }
 
     pub fn uid(&self, i: usize) -> i64 {
@@ -157,6 +174,28 @@ impl View {
         }
     }
 
+    /// The untagged FLAGS and PERMANENTFLAGS responses (RFC 3501 §7.2.6,
+    /// §7.1): the system flags and every keyword in use; a client may make
+    /// new keywords (`\*`) unless the mailbox is read-only.
+    pub fn flags_responses(&self) -> String {
+        let keywords: String = self.msgs.keywords.iter().map(|k| format!(" {k}")).collect();
+        let mut out = format!("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords})\r\n");
+        if self.read_only {
+            out.push_str("* OK [PERMANENTFLAGS ()] read-only mailbox\r\n");
+        } else {
+            out.push_str(&format!(
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords} \\*)] flags permitted\r\n"
+            ));
+        }
+        out
+    }
+
+    /// FLAGS and PERMANENTFLAGS again if the view holds a keyword the client
+    /// has not been told of (after a STORE, or another session's change).
+    pub fn announce_keywords(&mut self) -> Option<String> {
+        self.msgs.learn_keywords().then(|| self.flags_responses())
+    }
+
     pub fn is_recent(&self, uid: i64) -> bool {
         uid >= self.recent_from
     }
@@ -232,6 +271,9 @@ impl View {
         }
         self.uidnext = ch.uidnext;
         self.highestmodseq = self.highestmodseq.max(ch.highestmodseq);
+        if let Some(flags) = self.announce_keywords() {
+            out.insert(0, flags);
+        }
         out
     }
 }

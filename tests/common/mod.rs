@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod clamd;
+pub mod imap;
 pub mod pki;
 
 use std::io::{BufRead, BufReader, Read, Write};

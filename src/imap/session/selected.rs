@@ -64,8 +64,8 @@ impl Session {
             }
         }
         let recent = (0..v.msgs.len()).filter(|i| v.is_recent(v.msgs.uid(*i))).count();
-        let mut out = String::from("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-        out.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n");
+        v.msgs.learn_keywords();
+        let mut out = v.flags_responses();
         out.push_str(&format!("* {} EXISTS\r\n", v.msgs.len()));
         if !self.rev2 {
             out.push_str(&format!("* {recent} RECENT\r\n"));
@@ -276,6 +276,7 @@ impl Session {
                 let mut out = String::new();
                 let condstore = self.condstore;
                 if let Some(v) = self.selected.as_mut() {
+                    let mut fetches = String::new();
                     for c in updated {
                         let Some(i) = v.position(c.uid) else { continue };
                         let moved = v.msgs.modseq(i) != c.modseq;
@@ -283,12 +284,15 @@ impl Session {
                         let uid_part = if uid { format!("UID {} ", c.uid) } else { String::new() };
                         let modseq = if condstore { format!(" MODSEQ ({})", c.modseq) } else { String::new() };
                         if !silent {
-                            out.push_str(&format!("* {} FETCH ({uid_part}FLAGS ({}){modseq})\r\n", i + 1, c.flags));
+                            fetches.push_str(&format!("* {} FETCH ({uid_part}FLAGS ({}){modseq})\r\n", i + 1, c.flags));
                         } else if unchanged_since.is_some() && moved {
                             // RFC 7162 §3.1.3: even a silent conditional STORE reports the new modseq.
-                            out.push_str(&format!("* {} FETCH ({uid_part}MODSEQ ({}))\r\n", i + 1, c.modseq));
+                            fetches.push_str(&format!("* {} FETCH ({uid_part}MODSEQ ({}))\r\n", i + 1, c.modseq));
                         }
                     }
+                    // A new keyword is announced before the FETCH that shows it.
+                    out.extend(v.announce_keywords());
+                    out.push_str(&fetches);
                 }
                 if modified.is_empty() {
                     out.push_str(&format!("{tag} OK STORE completed\r\n"));

@@ -1,0 +1,130 @@
+//! IMAP as RFC 3501 / 9051 and their extensions say, exchange by exchange:
+//! each test writes the commands a client sends and checks the responses the
+//! RFC requires (Dovecot's answers where the RFC leaves room).
+
+mod common;
+
+use common::imap::Imap;
+use common::*;
+
+fn server(tag: &str) -> (Server, Imap) {
+    let s = Server::start(tag, "[imap]\nallow_plaintext_auth = true\n");
+    s.populate("hato.test", &["alice"]);
+    let c = Imap::login(s.imap, "alice@hato.test", "pw-alice");
+    (s, c)
+}
+
+/// A message forwarded as an attachment: part 2 is message/rfc822 holding a
+/// multipart/alternative message of its own.
+const FORWARD: &str = "From: a@x.test\r\nTo: alice@hato.test\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+--outer\r\nContent-Type: text/plain\r\n\r\nsee the forwarded message\r\n\
+--outer\r\nContent-Type: message/rfc822\r\n\r\n\
+From: c@y.test\r\nSubject: inner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n\
+--inner\r\nContent-Type: text/plain\r\n\r\ninner plain\r\n\
+--inner\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>inner =\r\nhtml</p>\r\n\
+--inner--\r\n\
+--outer--\r\n";
+
+/// Part 1 is message/rfc822 whose message is a single text part.
+const FORWARD_SINGLE: &str = "From: a@x.test\r\nSubject: fwd single\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@y.test\r\nSubject: inner\r\n\r\njust text\r\n\
+--b--\r\n";
+
+/// RFC 3501 §6.4.5: a message/rfc822 part has numbered parts of its own
+/// (2.1, 2.2), its header (2.HEADER) and text (2.TEXT), and each part its
+/// MIME header (2.1.MIME); BINARY reaches them the same way (RFC 3516).
+#[test]
+fn parts_inside_an_attached_message() {
+    let (_s, mut c) = server("conf-nested");
+    c.append("INBOX", "", FORWARD.as_bytes());
+    c.append("INBOX", "", FORWARD_SINGLE.as_bytes());
+    c.ok("SELECT INBOX");
+
+    let out = c.ok("FETCH 1 (BODY.PEEK[2.1] BODY.PEEK[2.2] BODY.PEEK[2.1.MIME] BODY.PEEK[2.HEADER])");
+    assert!(out.contains("BODY[2.1] {11}\r\ninner plain"), "{out}");
+    assert!(out.contains("BODY[2.2] {20}\r\n<p>inner =\r\nhtml</p>"), "{out}");
+    assert!(out.contains("BODY[2.1.MIME] {28}\r\nContent-Type: text/plain\r\n\r\n"), "{out}");
+    assert!(out.contains("BODY[2.HEADER] {") && out.contains("Subject: inner\r\n"), "{out}");
+    let out = c.ok("FETCH 1 (BODY.PEEK[2.TEXT])");
+    assert!(out.contains("--inner\r\nContent-Type: text/plain"), "{out}");
+
+    let out = c.ok("FETCH 1 (BINARY.PEEK[2.2] BINARY.SIZE[2.2])");
+    assert!(out.contains("BINARY[2.2] ~{17}\r\n<p>inner html</p>"), "{out}");
+    assert!(out.contains("BINARY.SIZE[2.2] 17"), "{out}");
+
+    // A single-part message inside: its body is part 1 of the attached message.
+    let out = c.ok("FETCH 2 (BODY.PEEK[1.1] BODY.PEEK[1.HEADER])");
+    assert!(out.contains("BODY[1.1] {9}\r\njust text"), "{out}");
+    assert!(out.contains("Subject: inner\r\n"), "{out}");
+    let out = c.cmd("FETCH 2 (BODY.PEEK[1.2])");
+    assert!(!out.contains("just text"), "1.2 does not exist: {out}");
+}
+
+/// Every message has a part 1: a non-multipart message's is its body.
+#[test]
+fn part_one_of_a_single_part_message() {
+    let (_s, mut c) = server("conf-single");
+    c.append("INBOX", "", b"From: a@x.test\r\nSubject: plain\r\n\r\nonly body\r\n");
+    // APPEND BINARY (RFC 3516): the same message sent as a literal8.
+    c.append_binary("INBOX", "", b"From: a@x.test\r\nSubject: binary\r\n\r\nbin\x00body\r\n");
+    c.ok("SELECT INBOX");
+    let out = c.ok("FETCH 1 (BODY.PEEK[1] BINARY.PEEK[1] BINARY.SIZE[1])");
+    assert!(out.contains("BODY[1] {11}\r\nonly body\r\n"), "{out}");
+    assert!(out.contains("BINARY[1] ~{11}\r\nonly body\r\n"), "{out}");
+    assert!(out.contains("BINARY.SIZE[1] 11"), "{out}");
+    let out = c.ok("FETCH 2 (BINARY.PEEK[1] BINARY.SIZE[1] BODY.PEEK[1])");
+    assert!(out.contains("BINARY[1] ~{10}\r\nbin\0body\r\n"), "{out}");
+    assert!(out.contains("BINARY.SIZE[1] 10"), "{out}");
+    // A literal cannot carry NUL (RFC 3501 §4.3): BODY[] sends 0x80 in its place, as Dovecot does.
+    assert!(out.contains("BODY[1] {10}\r\nbin\u{fffd}body\r\n"), "{out}");
+}
+
+/// RFC 3516 undoes quoted-printable as RFC 2045 §6.7 defines it: a soft line
+/// break ("=" at the end of a line, with any whitespace after it) joins
+/// lines, and whitespace at the end of an encoded line is not content.
+#[test]
+fn binary_of_quoted_printable() {
+    let (_s, mut c) = server("conf-binary");
+    let msg = "From: a@x.test\r\nSubject: qp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+caf=C3=A9 and a long line that is =\r\nbroken softly =  \r\nwith blanks after =\r\nthe equals sign   \r\nend\r\n";
+    c.append("INBOX", "", msg.as_bytes());
+    c.ok("SELECT INBOX");
+    let want = "café and a long line that is broken softly with blanks after the equals sign\r\nend\r\n";
+    let out = c.ok("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<0.3>)");
+    assert!(out.contains(&format!("BINARY.SIZE[1] {}", want.len())), "{out}");
+    assert!(out.contains(&format!("BINARY[1] ~{{{}}}\r\n{want}", want.len())), "{out}");
+    assert!(out.contains("BINARY[1]<0> ~{3}\r\ncaf"), "{out}");
+}
+
+/// RFC 3501 §7.2.6 / §7.1: the FLAGS and PERMANENTFLAGS a client is told
+/// name every keyword in use, at SELECT and as soon as a new one appears.
+#[test]
+fn keywords_are_announced() {
+    let (_s, mut c) = server("conf-keywords");
+    c.append("INBOX", "$label2", b"From: a@x.test\r\nSubject: one\r\n\r\none\r\n");
+    c.append("INBOX", "", b"From: a@x.test\r\nSubject: two\r\n\r\ntwo\r\n");
+    let out = c.ok("SELECT INBOX");
+    let flags = out.lines().find(|l| l.starts_with("* FLAGS")).unwrap_or_default().to_string();
+    assert!(flags.contains("$label2") && flags.contains("\\Seen"), "{out}");
+    let perm = out.lines().find(|l| l.contains("[PERMANENTFLAGS")).unwrap_or_default().to_string();
+    assert!(perm.contains("$label2") && perm.contains("\\*"), "{out}");
+
+    let out = c.ok("STORE 2 +FLAGS ($label1)");
+    let flags = out.lines().find(|l| l.starts_with("* FLAGS")).unwrap_or_default().to_string();
+    assert!(flags.contains("$label1") && flags.contains("$label2"), "a new keyword is announced: {out}");
+    assert!(out.contains("[PERMANENTFLAGS (") && out.contains("$label1"), "{out}");
+    assert!(out.contains("* 2 FETCH (FLAGS ($label1))"), "{out}");
+
+    // A keyword already announced is not announced again.
+    let out = c.ok("STORE 1 +FLAGS ($label1)");
+    assert!(!out.contains("* FLAGS"), "{out}");
+
+    // Another session sees the keywords at SELECT.
+    let mut other = Imap::login(_s.imap, "alice@hato.test", "pw-alice");
+    let out = other.ok("EXAMINE INBOX");
+    let flags = out.lines().find(|l| l.starts_with("* FLAGS")).unwrap_or_default().to_string();
+    assert!(flags.contains("$label1") && flags.contains("$label2"), "{out}");
+}

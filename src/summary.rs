@@ -3,7 +3,7 @@
 //! in), lower-cased, and the date it was sent. IMAP SEARCH on these keys then
 //! reads a small row instead of parsing every message.
 
-use mail_parser::{Address, HeaderValue, MessageParser};
+use mail_parser::{Addr, Address, HeaderValue, MessageParser};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -16,13 +16,27 @@ pub struct Summary {
     pub sent_ymd: Option<i64>,
 }
 
-/// Addresses as one searchable line: "Name <addr>, Name <addr>".
+/// Addresses as one searchable line: "Name <addr>, Name <addr>", a group
+/// as "group: Name <addr>;" (so SEARCH TO finds the group's name too).
 pub fn addresses(a: Option<&Address>) -> String {
-    let Some(a) = a else { return String::new() };
-    a.iter()
-        .map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let list = |l: &[Addr]| {
+        l.iter()
+            .map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match a {
+        None => String::new(),
+        Some(Address::List(l)) => list(l),
+        Some(Address::Group(groups)) => groups
+            .iter()
+            .map(|g| match &g.name {
+                Some(name) => format!("{name}: {};", list(&g.addresses)),
+                None => list(&g.addresses),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// Each instance of a header field as decoded text (RFC 2047 words decoded,

@@ -128,3 +128,45 @@ fn keywords_are_announced() {
     let flags = out.lines().find(|l| l.starts_with("* FLAGS")).unwrap_or_default().to_string();
     assert!(flags.contains("$label1") && flags.contains("$label2"), "{out}");
 }
+
+/// RFC 3501 §6.4.5: FETCH of BODY[] (not PEEK) sets \Seen, and the changed
+/// flags come back in the same response; FULL is ALL plus BODY.
+#[test]
+fn implicit_seen_and_the_full_macro() {
+    let (_s, mut c) = server("conf-seen");
+    c.append("INBOX", "", b"From: a@x.test\r\nSubject: one\r\n\r\nbody\r\n");
+    c.ok("SELECT INBOX");
+    let out = c.ok("FETCH 1 (BODY[TEXT])");
+    assert!(out.contains("FLAGS (\\Seen") && out.contains("BODY[TEXT] {6}"), "{out}");
+    let out = c.ok("FETCH 1 (BODY[TEXT])");
+    assert!(!out.contains("FLAGS"), "already seen, nothing changed: {out}");
+    let out = c.ok("FETCH 1 FULL");
+    assert!(out.contains("ENVELOPE (") && out.contains(" BODY (\"TEXT\" \"PLAIN\""), "{out}");
+    assert!(out.contains("INTERNALDATE ") && out.contains("RFC822.SIZE "), "{out}");
+}
+
+/// RFC 3501 §7.4.2: a group in an address list is a start marker with its
+/// name, the members, and an end marker; SEARCH TO finds the group's name.
+#[test]
+fn envelope_groups_and_search_by_group_name() {
+    let (_s, mut c) = server("conf-groups");
+    c.append(
+        "INBOX",
+        "",
+        b"From: a@x.test\r\nTo: friends: b@y.test, C <c@y.test>;, d@z.test\r\nCc: undisclosed-recipients:;\r\nSubject: g\r\n\r\nhi\r\n",
+    );
+    c.append("INBOX", "", b"From: a@x.test\r\nTo: e@y.test\r\nSubject: other\r\n\r\nhi\r\n");
+    c.ok("SELECT INBOX");
+    let out = c.ok("FETCH 1 (ENVELOPE)");
+    assert!(
+        out.contains(
+            "((NIL NIL \"friends\" NIL)(NIL NIL \"b\" \"y.test\")(\"C\" NIL \"c\" \"y.test\")(NIL NIL NIL NIL)(NIL NIL \"d\" \"z.test\"))"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(" ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) "), "{out}");
+    let out = c.ok("SEARCH TO friends");
+    assert!(out.contains("* SEARCH 1\r\n"), "{out}");
+    let out = c.ok("SEARCH CC undisclosed-recipients");
+    assert!(out.contains("* SEARCH 1\r\n"), "{out}");
+}

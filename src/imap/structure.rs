@@ -3,7 +3,7 @@
 //! words stay encoded, as clients expect); anything not plain printable
 //! ASCII is sent as a literal.
 
-use mail_parser::{Address, Message, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Addr, Address, Message, MessagePart, MimeHeaders, PartType};
 
 /// An IMAP nstring: NIL, a quoted string, or a literal.
 pub fn nstring(out: &mut Vec<u8>, s: Option<&str>) {
@@ -30,22 +30,40 @@ fn raw_header<'a>(m: &'a Message, name: &'a str) -> Option<&'a str> {
     m.header_raw(name).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// An address list of the ENVELOPE. RFC 3501 §7.4.2: a group is a start
+/// marker (NIL NIL "name" NIL), its members, and an end marker
+/// (NIL NIL NIL NIL) — also when it has no members ("undisclosed:;").
 fn addresses(out: &mut Vec<u8>, a: Option<&Address>) {
-    let Some(a) = a.filter(|a| a.iter().next().is_some()) else {
+    let groups: Vec<(Option<&str>, &[Addr])> = match a {
+        None => Vec::new(),
+        Some(Address::List(list)) => vec![(None, &list[..])],
+        Some(Address::Group(groups)) => groups.iter().map(|g| (g.name.as_deref(), &g.addresses[..])).collect(),
+    };
+    if groups.iter().all(|(name, members)| name.is_none() && members.is_empty()) {
         out.extend_from_slice(b"NIL");
         return;
-    };
+    }
     out.push(b'(');
-    for addr in a.iter() {
-        let email = addr.address().unwrap_or("");
-        let (mailbox, host) = email.rsplit_once('@').unwrap_or((email, ""));
-        out.push(b'(');
-        nstring(out, addr.name());
-        out.extend_from_slice(b" NIL ");
-        nstring(out, Some(mailbox));
-        out.push(b' ');
-        nstring(out, Some(host));
-        out.push(b')');
+    for (name, members) in groups {
+        if let Some(name) = name {
+            out.extend_from_slice(b"(NIL NIL ");
+            nstring(out, Some(name));
+            out.extend_from_slice(b" NIL)");
+        }
+        for addr in members {
+            let email = addr.address().unwrap_or("");
+            let (mailbox, host) = email.rsplit_once('@').unwrap_or((email, ""));
+            out.push(b'(');
+            nstring(out, addr.name());
+            out.extend_from_slice(b" NIL ");
+            nstring(out, Some(mailbox));
+            out.push(b' ');
+            nstring(out, Some(host));
+            out.push(b')');
+        }
+        if name.is_some() {
+            out.extend_from_slice(b"(NIL NIL NIL NIL)");
+        }
     }
     out.push(b')');
 }
@@ -241,6 +259,22 @@ mod tests {
         let e = render(envelope);
         assert!(e.starts_with("(NIL \"report\" (({6}\r\n山田 NIL \"yamada\" \"example.jp\"))"), "{e}");
         assert!(e.ends_with(" ((NIL NIL \"a\" \"b.test\")) NIL NIL NIL \"<m1@x>\")"), "{e}");
+    }
+
+    #[test]
+    fn envelope_address_groups() {
+        let raw = b"From: a@x.test\r\nTo: friends: b@y.test, C <c@y.test>;, d@z.test\r\nCc: undisclosed-recipients:;\r\nSubject: g\r\n\r\nhi\r\n";
+        let m = MessageParser::default().parse(&raw[..]).unwrap();
+        let mut out = Vec::new();
+        envelope(&mut out, &m);
+        let e = String::from_utf8(out).unwrap();
+        assert!(
+            e.contains(
+                "((NIL NIL \"friends\" NIL)(NIL NIL \"b\" \"y.test\")(\"C\" NIL \"c\" \"y.test\")(NIL NIL NIL NIL)(NIL NIL \"d\" \"z.test\"))"
+            ),
+            "{e}"
+        );
+        assert!(e.contains(" ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) "), "{e}");
     }
 
     #[test]

@@ -476,6 +476,15 @@ impl Session {
                             MessageDataItemName::InternalDate,
                             MessageDataItemName::Rfc822Size,
                         ],
+                        // RFC 3501 §6.4.5: ALL plus BODY.
+                        Macro::Full => vec![
+                            MessageDataItemName::Flags,
+                            MessageDataItemName::InternalDate,
+                            MessageDataItemName::Rfc822Size,
+                            MessageDataItemName::Envelope,
+                            MessageDataItemName::Body,
+                        ],
+                        // ALL (the macro enum is non-exhaustive).
                         _ => vec![
                             MessageDataItemName::Flags,
                             MessageDataItemName::InternalDate,

@@ -152,6 +152,9 @@ impl Session {
                 self.send(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
             }
         }
+        // RFC 3501 §6.4.5: flags the fetch changes (the implicit \Seen) go out
+        // in its responses even when FLAGS was not asked for.
+        let mut newly_seen = std::collections::HashSet::new();
         if fetch::sets_seen(items) && !read_only {
             let uids: Vec<i64> = match self.selected.as_ref() {
                 Some(v) => {
@@ -169,11 +172,16 @@ impl Session {
                     for c in changed.updated {
                         if let Some(i) = v.position(c.uid) {
                             v.msgs.set_flags(i, &c.flags, c.modseq);
+                            newly_seen.insert(c.uid);
                         }
                     }
                 }
             }
         }
+        let with_flags: Vec<MessageDataItemName> = match items.contains(&MessageDataItemName::Flags) {
+            true => Vec::new(),
+            false => items.iter().cloned().chain([MessageDataItemName::Flags]).collect(),
+        };
         let (need, parse) = (fetch::needs_content(items), fetch::needs_parse(items));
         let header_only = fetch::header_only(items);
         // Contents come from the store a batch at a time: one read per batch,
@@ -234,8 +242,12 @@ impl Session {
                 } else {
                     None
                 };
+                let shown = match newly_seen.contains(&meta.uid) && !with_flags.is_empty() {
+                    true => &with_flags[..],
+                    false => items,
+                };
                 if let Err(fetch::Unsupported(why)) =
-                    fetch::render(&mut out, items, &meta, recent, content.as_deref(), parsed.as_ref(), uid)
+                    fetch::render(&mut out, shown, &meta, recent, content.as_deref(), parsed.as_ref(), uid)
                 {
                     self.send(&format!("{tag} NO [CANNOT] {why}\r\n"));
                     return;

@@ -31,7 +31,8 @@ struct Verifier {
     slots: tokio::sync::Semaphore,
     buffers: Mutex<Vec<Vec<Block>>>,
     key: hmac::Key,
-    remembered: Mutex<HashMap<Vec<u8>, Instant>>,
+    /// None without a random key (then a cache key would be guessable).
+    remembered: Option<Mutex<HashMap<Vec<u8>, Instant>>>,
 }
 
 fn verifier() -> &'static Verifier {
@@ -45,7 +46,7 @@ fn verifier() -> &'static Verifier {
             slots: tokio::sync::Semaphore::new(slots),
             buffers: Mutex::new(Vec::new()),
             key: hmac::Key::new(hmac::HMAC_SHA256, &key),
-            remembered: Mutex::new(if have_key { HashMap::new() } else { HashMap::with_capacity(0) }),
+            remembered: have_key.then(|| Mutex::new(HashMap::new())),
         }
     })
 }
@@ -68,16 +69,22 @@ fn check(password: &str, phc: &str, buffer: &mut Vec<Block>) -> bool {
     out.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// Whether `password` matches the PHC string `phc` (for account `user`).
-pub async fn verify(user: &str, password: &str, phc: &str) -> bool {
-    let v = verifier();
+/// What a verified login is remembered by: a MAC of the user, the password
+/// and the stored hash, so a changed password is a different entry.
+fn remember_tag(v: &Verifier, user: &str, password: &str, phc: &str) -> Vec<u8> {
     let mut mac = hmac::Context::with_key(&v.key);
     for part in [user.as_bytes(), b"\0", password.as_bytes(), b"\0", phc.as_bytes()] {
         mac.update(part);
     }
-    let tag = mac.sign().as_ref().to_vec();
-    {
-        let mut seen = v.remembered.lock().unwrap_or_else(|p| p.into_inner());
+    mac.sign().as_ref().to_vec()
+}
+
+/// Whether `password` matches the PHC string `phc` (for account `user`).
+pub async fn verify(user: &str, password: &str, phc: &str) -> bool {
+    let v = verifier();
+    let tag = remember_tag(v, user, password, phc);
+    if let Some(remembered) = &v.remembered {
+        let mut seen = remembered.lock().unwrap_or_else(|p| p.into_inner());
         match seen.get(&tag) {
             Some(at) if at.elapsed() < REMEMBER => return true,
             Some(_) => {
@@ -96,8 +103,8 @@ pub async fn verify(user: &str, password: &str, phc: &str) -> bool {
     .await;
     let Ok((ok, buffer)) = result else { return false };
     v.buffers.lock().unwrap_or_else(|p| p.into_inner()).push(buffer);
-    if ok && v.remembered.lock().map(|m| m.capacity() > 0).unwrap_or(false) {
-        let mut seen = v.remembered.lock().unwrap_or_else(|p| p.into_inner());
+    if let (true, Some(remembered)) = (ok, &v.remembered) {
+        let mut seen = remembered.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() >= REMEMBER_MAX {
             seen.retain(|_, at| at.elapsed() < REMEMBER);
         }
@@ -117,8 +124,17 @@ mod tests {
         let h = hash("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify("a@b", "correct horse", &h).await);
+        // Remembered, so the next login of this client skips argon2 (it did
+        // not, when the cache was judged empty by its unallocated capacity).
+        let remembered = |password: &str| {
+            let v = verifier();
+            let tag = remember_tag(v, "a@b", password, &h);
+            v.remembered.as_ref().is_some_and(|m| m.lock().unwrap().contains_key(&tag))
+        };
+        assert!(remembered("correct horse"));
         assert!(verify("a@b", "correct horse", &h).await, "second time from memory");
         assert!(!verify("a@b", "wrong", &h).await);
+        assert!(!remembered("wrong"), "a failure is never remembered");
         assert!(!verify("a@b", "correct horse", "not a hash").await);
         let mut buf = Vec::new();
         assert!(check("correct horse", &h, &mut buf) && !buf.is_empty());

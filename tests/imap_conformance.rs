@@ -170,3 +170,34 @@ fn envelope_groups_and_search_by_group_name() {
     let out = c.ok("SEARCH CC undisclosed-recipients");
     assert!(out.contains("* SEARCH 1\r\n"), "{out}");
 }
+
+/// MOVE (RFC 6851) or COPY into the selected mailbox: the expunged original
+/// and the new copy are both reported before the command completes.
+#[test]
+fn move_into_the_selected_mailbox_reports_the_copy() {
+    let (_s, mut c) = server("conf-move");
+    c.append("INBOX", "", b"From: a@x.test\r\nSubject: one\r\n\r\none\r\n");
+    c.append("INBOX", "", b"From: a@x.test\r\nSubject: two\r\n\r\ntwo\r\n");
+    c.ok("SELECT INBOX");
+    let out = c.ok("MOVE 1 INBOX");
+    assert!(out.contains("* 1 EXPUNGE\r\n") && out.contains("* 2 EXISTS\r\n"), "{out}");
+    let out = c.ok("COPY 1 INBOX");
+    assert!(out.contains("* 3 EXISTS\r\n"), "{out}");
+    let out = c.ok("FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert_eq!(out.matches("Subject: two").count(), 2, "{out}");
+    assert_eq!(out.matches("Subject: one").count(), 1, "{out}");
+}
+
+/// A LIST pattern with "&" that is not modified UTF-7 is matched as the
+/// characters it is (Dovecot does the same), not refused.
+#[test]
+fn list_pattern_with_a_bare_ampersand() {
+    let (_s, mut c) = server("conf-list-amp");
+    c.ok("CREATE \"R&-D\"");
+    let out = c.ok("LIST \"\" \"R&D\"");
+    assert!(out.contains("* LIST (\\HasNoChildren) \"/\" \"R&-D\""), "{out}");
+    let out = c.ok("LIST \"\" \"R&-*\"");
+    assert!(out.contains("\"R&-D\""), "{out}");
+    let out = c.ok("LIST \"\" \"&Jjo*\"");
+    assert!(!out.contains("* LIST"), "{out}");
+}

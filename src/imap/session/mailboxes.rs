@@ -7,33 +7,35 @@ use super::{Session, quoted};
 use crate::imap::extended::ListCommand;
 
 /// IMAP LIST wildcards: `*` matches anything, `%` anything but the delimiter.
+/// Matched by dynamic programming over (pattern, name) positions, so a
+/// pattern of many wildcards ("*a*a*a…b") costs pattern × name steps, not
+/// the exponential backtracking a recursive matcher would do.
 pub(super) fn matches(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('%') => (0..=n.len()).take_while(|i| *i == 0 || n[i - 1] != '/').any(|i| go(&p[1..], &n[i..])),
-            Some(c) => n.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(&p[1..], &n[1..]),
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // next[j]: whether p[i + 1..] matches n[j..]; row i is built from it.
+    let mut next: Vec<bool> = (0..=n.len()).map(|j| j == n.len()).collect();
+    for i in (0..p.len()).rev() {
+        let mut row = vec![false; n.len() + 1];
+        for j in (0..=n.len()).rev() {
+            row[j] = match p[i] {
+                '*' => next[j] || (j < n.len() && row[j + 1]),
+                '%' => next[j] || (j < n.len() && n[j] != '/' && row[j + 1]),
+                c => j < n.len() && n[j].eq_ignore_ascii_case(&c) && next[j + 1],
+            };
         }
+        next = row;
     }
-    go(&pattern.chars().collect::<Vec<_>>(), &name.chars().collect::<Vec<_>>())
+    next[0]
 }
 
 impl Session {
     pub(super) async fn list(&mut self, tag: &str, cmd: ListCommand) {
         let verb = if cmd.lsub { "LSUB" } else { "LIST" };
-        let decode = |b: &[u8]| self.name_from_wire(b);
-        let reference = match decode(&cmd.reference) {
-            Ok(r) => r,
-            Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
-        };
-        let mut patterns = Vec::new();
-        for p in &cmd.patterns {
-            match decode(p) {
-                Ok(p) => patterns.push(format!("{reference}{p}")),
-                Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
-            }
-        }
+        // A pattern that is not valid modified UTF-7 ("&" not starting an
+        // &…- sequence) is matched as the characters it is, as Dovecot does.
+        let decode = |b: &[u8]| self.name_from_wire(b).unwrap_or_else(|_| String::from_utf8_lossy(b).into_owned());
+        let reference = decode(&cmd.reference);
+        let patterns: Vec<String> = cmd.patterns.iter().map(|p| format!("{reference}{}", decode(p))).collect();
         if cmd.patterns.len() == 1 && cmd.patterns[0].is_empty() {
             self.send(&format!("* {verb} (\\Noselect) \"/\" \"\"\r\n{tag} OK {verb} completed\r\n"));
             return;
@@ -155,5 +157,17 @@ mod tests {
         assert!(matches("Archive/%", "Archive/2026"));
         assert!(matches("S*", "Sent"));
         assert!(!matches("T*", "Sent"));
+        assert!(matches("*/%", "a/b/c"));
+        assert!(!matches("%/%", "a/b/c"));
+        assert!(matches("", "") && !matches("", "x"));
+    }
+
+    /// A pattern built to make a backtracking matcher take forever (30
+    /// wildcards against a 60-letter name with no match) answers at once.
+    #[test]
+    fn many_wildcards_are_cheap() {
+        let pattern = "*a".repeat(30) + "b";
+        assert!(!matches(&pattern, &"a".repeat(60)));
+        assert!(matches(&pattern, &("a".repeat(60) + "b")));
     }
 }

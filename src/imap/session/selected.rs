@@ -420,8 +420,12 @@ impl Session {
                 warn!(target: "hato::imap", "MOVE could not remove the originals: {e}");
             }
             self.forget(&moved, true);
+            // Into the selected mailbox itself: the copies are new messages
+            // there, told with EXISTS before the command completes.
+            self.refresh().await;
             self.send(&format!("{tag} OK MOVE completed\r\n"));
         } else {
+            self.refresh().await;
             self.send(&format!("{tag} OK {code}COPY completed\r\n"));
         }
     }

@@ -14,6 +14,7 @@ import os
 import statistics
 import ssl
 import sys
+import threading
 import time
 
 imaplib._MAXLINE = 1 << 30
@@ -46,6 +47,22 @@ def cpu_secs(root):
     return total / hz
 
 
+def logins(port, user, password, clients=20, each=5):
+    """clients threads, each logging in `each` times on fresh connections
+    (a phone reconnecting): the cost of LOGIN itself."""
+    def one():
+        for _ in range(each):
+            c = imaplib.IMAP4("127.0.0.1", port, timeout=60)
+            c.login(user, password)
+            c.logout()
+    threads = [threading.Thread(target=one) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return "OK", None
+
+
 def ops(port, user, password, server_pid):
     m = imaplib.IMAP4("127.0.0.1", port, timeout=600)
     m.login(user, password)
@@ -60,6 +77,7 @@ def ops(port, user, password, server_pid):
         ("search_subject", lambda: m.uid("SEARCH", "SUBJECT", "re")),
         ("search_from", lambda: m.uid("SEARCH", "FROM", "example")),
         ("search_body", lambda: m.uid("SEARCH", "BODY", "linux")),
+        ("login_100_by_20", lambda: logins(port, user, password)),
     ]
     for name, f in runs:
         times = []

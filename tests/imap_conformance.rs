@@ -201,3 +201,29 @@ fn list_pattern_with_a_bare_ampersand() {
     let out = c.ok("LIST \"\" \"&Jjo*\"");
     assert!(!out.contains("* LIST"), "{out}");
 }
+
+/// RFC 7162 §3.1: the first CONDSTORE-enabling command while a mailbox is
+/// selected reports its HIGHESTMODSEQ; with ESEARCH MIN or MAX the MODSEQ is
+/// that of the message returned (§3.1.5), not the highest of every match.
+#[test]
+fn condstore_enabled_by_fetch_and_the_modseq_of_min_and_max() {
+    let (_s, mut c) = server("conf-condstore");
+    for n in 1..=3 {
+        c.append("INBOX", "", format!("From: a@x.test\r\nSubject: {n}\r\n\r\n{n}\r\n").as_bytes());
+    }
+    c.ok("SELECT INBOX");
+    c.ok("STORE 3 +FLAGS (\\Flagged)");
+    let out = c.ok("FETCH 1:3 (MODSEQ)");
+    assert!(out.contains("* OK [HIGHESTMODSEQ "), "{out}");
+    let modseq = |n: usize| -> String {
+        let line = out.lines().find(|l| l.starts_with(&format!("* {n} FETCH"))).unwrap_or_default();
+        line.split("MODSEQ (").nth(1).unwrap_or_default().split(')').next().unwrap_or_default().to_string()
+    };
+    let (first, last) = (modseq(1), modseq(3));
+    assert!(!first.is_empty() && first != last, "{out}");
+    assert!(!c.ok("FETCH 1 (MODSEQ)").contains("HIGHESTMODSEQ"), "only the first time");
+    let out = c.ok("SEARCH RETURN (MIN) MODSEQ 1");
+    assert!(out.contains(&format!(" MIN 1 MODSEQ {first}\r\n")), "{out}");
+    let out = c.ok("SEARCH RETURN (MAX) MODSEQ 1");
+    assert!(out.contains(&format!(" MAX 3 MODSEQ {last}\r\n")), "{out}");
+}

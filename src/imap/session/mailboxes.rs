@@ -102,7 +102,7 @@ impl Session {
 
     pub(super) async fn status(&mut self, tag: &str, name: String, items: &[String]) {
         if items.iter().any(|i| i == "HIGHESTMODSEQ") {
-            self.condstore = true;
+            self.enable_condstore();
         }
         match self.status_line(&name, items).await {
             Ok(line) => self.send(&format!("{line}{tag} OK STATUS completed\r\n")),

@@ -145,6 +145,20 @@ impl Session {
         if self.utf8_names { quoted(name) } else { quoted(&utf7::encode(name)) }
     }
 
+    /// RFC 7162 §3.1: the first CONDSTORE-enabling command (FETCH MODSEQ or
+    /// CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH MODSEQ, STATUS
+    /// HIGHESTMODSEQ) while a mailbox is selected also tells its HIGHESTMODSEQ.
+    fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(v) = &self.selected {
+            let line = format!("* OK [HIGHESTMODSEQ {}] CONDSTORE enabled\r\n", v.highestmodseq);
+            self.send(&line);
+        }
+    }
+
     fn send(&mut self, text: &str) {
         self.conn.queue(text.as_bytes());
     }
@@ -507,7 +521,7 @@ impl Session {
                     return Ok(Flow::Continue);
                 }
                 if changed_since.is_some() || items.contains(&MessageDataItemName::ModSeq) {
-                    self.condstore = true;
+                    self.enable_condstore();
                     if !items.contains(&MessageDataItemName::ModSeq) {
                         items.push(MessageDataItemName::ModSeq);
                     }
@@ -523,7 +537,7 @@ impl Session {
                 };
                 let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(n)| *n as i64).next();
                 if unchanged_since.is_some() {
-                    self.condstore = true;
+                    self.enable_condstore();
                 }
                 self.store(&tag, &sequence_set, op, flags, response == StoreResponse::Silent, uid, unchanged_since)
                     .await;

@@ -96,7 +96,7 @@ impl Session {
         let numbers: Vec<i64> = hits.iter().map(|h| if uid { h.meta.uid } else { h.seq as i64 }).collect();
         let modseq = search::uses_modseq(keys).then(|| hits.iter().map(|h| h.meta.modseq).max()).flatten();
         if search::uses_modseq(keys) {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let verb = if uid { "UID " } else { "" };
         let mut ret = self.search_return.take();
@@ -132,6 +132,15 @@ impl Session {
                 if ret.count {
                     line.push_str(&format!(" COUNT {}", numbers.len()));
                 }
+                // RFC 7162 §3.1.5: with only MIN and/or MAX asked for, the
+                // MODSEQ is of the messages returned, not of every match.
+                let modseq = match (ret.all || ret.count, hits.first(), hits.last()) {
+                    (false, Some(first), Some(last)) if ret.min || ret.max => modseq.map(|_| {
+                        let of = |h: Option<&Hit>| h.map_or(0, |h| h.meta.modseq);
+                        of(ret.min.then_some(first)).max(of(ret.max.then_some(last)))
+                    }),
+                    _ => modseq,
+                };
                 if let Some(m) = modseq {
                     line.push_str(&format!(" MODSEQ {m}"));
                 }

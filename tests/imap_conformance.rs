@@ -227,3 +227,39 @@ fn condstore_enabled_by_fetch_and_the_modseq_of_min_and_max() {
     let out = c.ok("SEARCH RETURN (MAX) MODSEQ 1");
     assert!(out.contains(&format!(" MAX 3 MODSEQ {last}\r\n")), "{out}");
 }
+
+/// \Recent in an IMAP4rev1 session (RFC 3501 §2.3.2): a message is recent in
+/// exactly one session — the first to select the mailbox after it came. So
+/// STATUS elsewhere stops counting it, EXAMINE shows it without taking it,
+/// and a message arriving while selected is announced with RECENT.
+#[test]
+fn recent_belongs_to_one_session() {
+    let (s, mut a) = server("conf-recent");
+    a.append("INBOX", "", b"From: a@x.test\r\nSubject: one\r\n\r\none\r\n");
+    a.append("INBOX", "", b"From: a@x.test\r\nSubject: two\r\n\r\ntwo\r\n");
+    let mut b = Imap::login(s.imap, "alice@hato.test", "pw-alice");
+    let out = b.ok("STATUS INBOX (RECENT MESSAGES)");
+    assert!(out.contains("RECENT 2"), "nobody has selected it yet: {out}");
+    let out = b.ok("EXAMINE INBOX");
+    assert!(out.contains("* 2 RECENT\r\n"), "EXAMINE shows them: {out}");
+    let out = a.ok("SELECT INBOX");
+    assert!(out.contains("* 2 RECENT\r\n"), "EXAMINE did not take them: {out}");
+    let out = b.ok("STATUS INBOX (RECENT)");
+    assert!(out.contains("RECENT 0"), "a's now: {out}");
+    let out = b.ok("CLOSE");
+    assert!(out.contains("OK"), "{out}");
+
+    deliver(&s, "alice@hato.test", 1);
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = a.ok("NOOP");
+        if seen.contains("EXISTS") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // All three are recent in this session: the two it took at SELECT and the new one.
+    assert!(seen.contains("* 3 EXISTS\r\n") && seen.contains("* 3 RECENT\r\n"), "{seen}");
+    let out = a.ok("FETCH 3 (FLAGS)");
+    assert!(out.contains("\\Recent"), "{out}");
+}

@@ -141,8 +141,9 @@ pub struct View {
     pub uidvalidity: i64,
     pub uidnext: i64,
     pub highestmodseq: i64,
-    /// Messages from this UID on are \Recent in this session.
-    pub recent_from: i64,
+    /// The UID ranges (inclusive) \Recent in this session: those it was the
+    /// first to see (RFC 3501 §2.3.2), at SELECT and as they arrived since.
+    recent: Vec<(i64, i64)>,
     pub msgs: Msgs,
 }
 
@@ -169,7 +170,7 @@ impl View {
             uidvalidity: st.uidvalidity,
             uidnext: st.uidnext,
             highestmodseq: st.highestmodseq,
-            recent_from: i64::MAX,
+            recent: Vec::new(),
             msgs: Msgs::from_metas(st.messages),
         }
     }
@@ -197,7 +198,21 @@ impl View {
     }
 
     pub fn is_recent(&self, uid: i64) -> bool {
-        uid >= self.recent_from
+        self.recent.iter().any(|(lo, hi)| (*lo..=*hi).contains(&uid))
+    }
+
+    /// Makes the messages in view from UID `first` on recent in this session
+    /// (the store says this session claimed them).
+    pub fn claim_recent_from(&mut self, first: i64) {
+        let last = self.msgs.last_uid();
+        if first <= last {
+            self.recent.push((first, last));
+        }
+    }
+
+    /// How many messages in view are \Recent in this session.
+    pub fn recent_count(&self) -> usize {
+        (0..self.msgs.len()).filter(|i| self.is_recent(self.msgs.uid(*i))).count()
     }
 
     pub fn position(&self, uid: i64) -> Option<usize> {

@@ -34,7 +34,6 @@ impl Session {
         let v = self.selected.as_ref()?;
         let (mailbox, account) = (v.name.clone(), self.account());
         let msgs = v.msgs.clone();
-        let recent_from = v.recent_from;
         let max_seq = msgs.len() as u64;
         let max_uid = msgs.last_uid() as u64;
         let need = search::needs(keys);
@@ -75,7 +74,7 @@ impl Session {
                     continue; // expunged meanwhile
                 }
                 let seq = (start + k) as u64 + 1;
-                let mut c = Candidate::new(seq, max_seq, max_uid, meta, meta.uid >= recent_from);
+                let mut c = Candidate::new(seq, max_seq, max_uid, meta, v.is_recent(meta.uid));
                 if let Some(s) = summary.as_ref() {
                     c = c.with_summary(s);
                 }

@@ -55,15 +55,26 @@ impl Session {
                 return;
             }
         };
+        let unclaimed = state.first_recent_uid;
         let mut v = View::new(name, read_only, state);
         // IMAP4rev2 has no \Recent; such a session leaves the messages recent for others.
-        if !read_only && !self.rev2 {
-            match self.sh.store.claim_recent(self.account(), v.name.clone()).await {
-                Ok(first) => v.recent_from = first,
-                Err(e) => warn!(target: "hato::imap", "could not claim \\Recent messages: {e}"),
+        if !self.rev2 {
+            // RFC 3501 §2.3.2: a read-only session sees them recent and leaves them so.
+            let first = match read_only {
+                true => Some(unclaimed),
+                false => match self.sh.store.claim_recent(self.account(), v.name.clone()).await {
+                    Ok(first) => Some(first),
+                    Err(e) => {
+                        warn!(target: "hato::imap", "could not claim \\Recent messages: {e}");
+                        None
+                    }
+                },
+            };
+            if let Some(first) = first {
+                v.claim_recent_from(first);
             }
         }
-        let recent = (0..v.msgs.len()).filter(|i| v.is_recent(v.msgs.uid(*i))).count();
+        let recent = v.recent_count();
         v.msgs.learn_keywords();
         let mut out = v.flags_responses();
         out.push_str(&format!("* {} EXISTS\r\n", v.msgs.len()));
@@ -113,16 +124,29 @@ impl Session {
         self.selected = Some(v);
     }
 
-    /// Reports other sessions' changes to the selected mailbox.
+    /// Reports other sessions' changes to the selected mailbox. Messages that
+    /// arrived are claimed as \Recent for this session (IMAP4rev1, read-write)
+    /// and the new RECENT count follows their EXISTS.
     pub(super) async fn refresh(&mut self) {
         let Some(v) = &self.selected else { return };
-        let (name, since) = (v.name.clone(), v.highestmodseq);
-        if let Ok(ch) = self.sh.store.changes(self.account(), name, since).await {
-            let (condstore, qresync) = (self.condstore, self.qresync);
-            if let Some(v) = self.selected.as_mut() {
-                for l in v.sync(ch, condstore, qresync) {
-                    self.conn.queue(l.as_bytes());
+        let (name, since, before) = (v.name.clone(), v.highestmodseq, v.msgs.last_uid());
+        let Ok(ch) = self.sh.store.changes(self.account(), name.clone(), since).await else { return };
+        let (condstore, qresync) = (self.condstore, self.qresync);
+        let Some(v) = self.selected.as_mut() else { return };
+        for l in v.sync(ch, condstore, qresync) {
+            self.conn.queue(l.as_bytes());
+        }
+        let (arrived, read_only) = (v.msgs.last_uid() > before, v.read_only);
+        if arrived && !read_only && !self.rev2 {
+            match self.sh.store.claim_recent(self.account(), name).await {
+                Ok(first) => {
+                    if let Some(v) = self.selected.as_mut() {
+                        v.claim_recent_from(first.max(before + 1));
+                        let recent = v.recent_count();
+                        self.send(&format!("* {recent} RECENT\r\n"));
+                    }
                 }
+                Err(e) => warn!(target: "hato::imap", "could not claim \\Recent messages: {e}"),
             }
         }
     }

@@ -263,3 +263,37 @@ fn recent_belongs_to_one_session() {
     let out = a.ok("FETCH 3 (FLAGS)");
     assert!(out.contains("\\Recent"), "{out}");
 }
+
+/// RFC 5258 §3: unknown selection or return options, and RECURSIVEMATCH
+/// alone, are errors (BAD), not silently ignored.
+#[test]
+fn list_extended_refuses_what_it_does_not_know() {
+    let (_s, mut c) = server("conf-list-ext");
+    for bad in
+        ["LIST (FROBNICATE) \"\" \"*\"", "LIST (RECURSIVEMATCH) \"\" \"*\"", "LIST \"\" \"*\" RETURN (FROBNICATE)"]
+    {
+        let out = c.cmd(bad);
+        assert!(out.lines().last().unwrap_or_default().contains(" BAD "), "{bad} → {out}");
+    }
+    let out = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\" RETURN (CHILDREN)");
+    assert!(out.lines().last().unwrap_or_default().contains(" OK "), "{out}");
+}
+
+/// A subscribed "Work/2026" under an unsubscribed "Work": LSUB "%" names
+/// Work as \Noselect (RFC 3501 §6.3.9), and LIST (SUBSCRIBED RECURSIVEMATCH)
+/// names it with CHILDINFO ("SUBSCRIBED") (RFC 5258 §3.5).
+#[test]
+fn subscribed_children_show_their_parent() {
+    let (_s, mut c) = server("conf-lsub");
+    c.ok("CREATE Work/2026");
+    c.ok("SUBSCRIBE Work/2026");
+    let out = c.ok("LSUB \"\" \"%\"");
+    assert!(out.contains("* LSUB (\\Noselect) \"/\" \"Work\"\r\n"), "{out}");
+    assert!(!out.contains("Work/2026"), "{out}");
+    let out = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"");
+    assert!(out.contains("* LIST () \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"), "{out}");
+    let out = c.ok("LIST (SUBSCRIBED) \"\" \"%\"");
+    assert!(!out.contains("Work"), "without RECURSIVEMATCH the parent is not named: {out}");
+    let out = c.ok("LSUB \"\" \"*\"");
+    assert!(out.contains("\"Work/2026\"") && !out.contains("\"Work\"\r\n"), "{out}");
+}

@@ -208,11 +208,24 @@ pub fn recognise(line: &[u8]) -> Option<Extended> {
     }
 }
 
+/// LIST selection options Hato knows (RFC 5258, RFC 6154's SPECIAL-USE).
+const SELECTION: &[&str] = &["SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"];
+/// LIST return options Hato knows (RFC 5258, RFC 6154, RFC 5819's STATUS).
+const RETURNS: &[&str] = &["SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"];
+
 fn list(lsub: bool, t: &[(Tok, usize)]) -> Result<ListCommand, &'static str> {
     let mut cmd = ListCommand { lsub, ..Default::default() };
     let mut i = 2;
     if t.get(i).is_some_and(|x| x.0 == Tok::Open) {
         let (opts, next) = word_list(t, i).ok_or("bad LIST selection options")?;
+        // RFC 5258 §3: an unknown selection option is an error, and
+        // RECURSIVEMATCH only qualifies another option.
+        if opts.iter().any(|o| !SELECTION.contains(&o.as_str())) {
+            return Err("unknown LIST selection option");
+        }
+        if opts.iter().any(|o| o == "RECURSIVEMATCH") && opts.iter().all(|o| o == "RECURSIVEMATCH" || o == "REMOTE") {
+            return Err("RECURSIVEMATCH needs another selection option");
+        }
         cmd.selection = opts;
         i = next;
     }
@@ -257,6 +270,9 @@ fn list(lsub: bool, t: &[(Tok, usize)]) -> Result<ListCommand, &'static str> {
                 }
                 Some(Tok::Word(w)) => {
                     let w = String::from_utf8_lossy(w).to_ascii_uppercase();
+                    if !RETURNS.contains(&w.as_str()) {
+                        return Err("unknown LIST return option");
+                    }
                     if w == "STATUS" {
                         let (items, next) = word_list(t, i + 1).ok_or("STATUS needs a parenthesised item list")?;
                         cmd.status = items;

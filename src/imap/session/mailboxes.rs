@@ -28,6 +28,31 @@ pub(super) fn matches(pattern: &str, name: &str) -> bool {
     next[0]
 }
 
+/// Parents a subscribed listing must still name: a pattern matches them but
+/// not their subscribed descendant ("%" against "a" for a subscribed "a/b"),
+/// and they were not listed themselves.
+fn subscribed_parents(
+    list: &[crate::store::MailboxInfo],
+    patterns: &[String],
+    shown: &std::collections::HashSet<&str>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in list.iter().filter(|m| m.subscribed && !patterns.iter().any(|p| matches(p, &m.name))) {
+        let mut end = 0;
+        while let Some(i) = m.name[end..].find('/') {
+            let parent = &m.name[..end + i];
+            end += i + 1;
+            if !shown.contains(parent)
+                && patterns.iter().any(|p| matches(p, parent))
+                && !out.iter().any(|o| o == parent)
+            {
+                out.push(parent.to_string());
+            }
+        }
+    }
+    out
+}
+
 impl Session {
     pub(super) async fn list(&mut self, tag: &str, cmd: ListCommand) {
         let verb = if cmd.lsub { "LSUB" } else { "LIST" };
@@ -52,10 +77,12 @@ impl Session {
             }
         };
         let mut out = String::new();
+        let mut shown = std::collections::HashSet::new();
         for m in &list {
             if !patterns.iter().any(|p| matches(p, &m.name)) || (only_subscribed && !m.subscribed) {
                 continue;
             }
+            shown.insert(m.name.as_str());
             if only_special && m.special_use.is_none() {
                 continue;
             }
@@ -73,6 +100,20 @@ impl Session {
                 match self.status_line(&m.name, &cmd.status).await {
                     Ok(line) => out.push_str(&line),
                     Err(e) => warn!(target: "hato::imap", "LIST-STATUS of {} failed: {e}", m.name),
+                }
+            }
+        }
+        if only_subscribed {
+            let recursive = has(&cmd.selection, "RECURSIVEMATCH");
+            for parent in subscribed_parents(&list, &patterns, &shown) {
+                // RFC 3501 §6.3.9 (LSUB with %) and RFC 5258 §3.5 (CHILDINFO).
+                match (cmd.lsub, recursive) {
+                    (true, _) => out.push_str(&format!("* LSUB (\\Noselect) \"/\" {}\r\n", self.wire(&parent))),
+                    (false, true) => out.push_str(&format!(
+                        "* LIST () \"/\" {} (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
+                        self.wire(&parent)
+                    )),
+                    (false, false) => {}
                 }
             }
         }

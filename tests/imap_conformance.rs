@@ -297,3 +297,28 @@ fn subscribed_children_show_their_parent() {
     let out = c.ok("LSUB \"\" \"*\"");
     assert!(out.contains("\"Work/2026\"") && !out.contains("\"Work\"\r\n"), "{out}");
 }
+
+/// RFC 5256 §2.2 step 5: a reply whose parent is not in the mailbox joins
+/// the message with its base subject that is not a reply, as its child.
+#[test]
+fn thread_references_joins_a_reply_by_subject() {
+    let (_s, mut c) = server("conf-thread");
+    c.append(
+        "INBOX",
+        "",
+        b"From: a@x.test\r\nDate: Mon, 1 Jun 2026 10:00:00 +0000\r\nSubject: Lunch\r\nMessage-ID: <a@x>\r\n\r\n?\r\n",
+    );
+    c.append(
+        "INBOX",
+        "",
+        b"From: b@x.test\r\nDate: Mon, 1 Jun 2026 11:00:00 +0000\r\nSubject: Re: lunch\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <gone@x>\r\n\r\nyes\r\n",
+    );
+    c.append(
+        "INBOX",
+        "",
+        b"From: c@x.test\r\nDate: Mon, 1 Jun 2026 12:00:00 +0000\r\nSubject: other\r\nMessage-ID: <c@x>\r\n\r\n.\r\n",
+    );
+    c.ok("SELECT INBOX");
+    let out = c.ok("THREAD REFERENCES UTF-8 ALL");
+    assert!(out.contains("* THREAD (1 2)(3)\r\n"), "{out}");
+}

@@ -16,6 +16,8 @@ pub struct Summary {
     pub date: i64,
     pub size: i64,
     pub base_subject: String,
+    /// Whether the subject marks a reply or forward (RFC 5256 §2.1).
+    pub reply: bool,
     pub from: String,
     pub to: String,
     pub cc: String,
@@ -42,6 +44,7 @@ impl Summary {
             s.date = d.to_timestamp();
         }
         s.base_subject = base_subject(m.subject().unwrap_or(""));
+        s.reply = is_reply(m.subject().unwrap_or(""));
         (s.from, s.display_from) = first_mailbox(m.from());
         (s.to, s.display_to) = first_mailbox(m.to());
         s.cc = first_mailbox(m.cc()).0;
@@ -56,6 +59,30 @@ impl Summary {
         }
         s
     }
+}
+
+/// RFC 5256 §2.1: a subject is a reply or forward when extracting its base
+/// subject removes a "Re:"/"Fw:"/"Fwd:" prefix (after any "[list]" blobs),
+/// a "(fwd)" trailer, or a "[fwd: …]" wrapper — a list tag alone is not.
+pub fn is_reply(subject: &str) -> bool {
+    let s = subject.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    if s.ends_with("(fwd)") || (s.starts_with("[fwd:") && s.ends_with(']')) {
+        return true;
+    }
+    let mut rest = s.as_str();
+    while let Some(after) = rest.strip_prefix('[').and_then(|r| r.find(']').map(|e| r[e + 1..].trim_start())) {
+        rest = after;
+    }
+    ["re", "fwd", "fw"].iter().any(|p| {
+        rest.strip_prefix(p).is_some_and(|r| {
+            let r = r.trim_start();
+            let r = match r.strip_prefix('[') {
+                Some(x) => x.find(']').map_or(x, |e| x[e + 1..].trim_start()),
+                None => r,
+            };
+            r.starts_with(':')
+        })
+    })
 }
 
 /// RFC 5256 §2.1 base subject: without "Re:", "Fwd:", "[list]" prefixes,
@@ -145,6 +172,8 @@ mod tests {
         assert_eq!(base_subject("[Fwd: Lunch]"), "lunch");
         assert_eq!(base_subject("[only blob]"), "[only blob]");
         assert_eq!(base_subject("Re: 会議の件"), "会議の件");
+        assert!(is_reply("Re: x") && is_reply("[list] FWD[2]: x") && is_reply("x (fwd)") && is_reply("[Fwd: x]"));
+        assert!(!is_reply("[list] x") && !is_reply("Regarding: x") && !is_reply("report"));
     }
 
     #[test]

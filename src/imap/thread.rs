@@ -128,29 +128,63 @@ pub fn references(msgs: &[Summary]) -> Vec<Node> {
             None => roots.extend(kids),
         }
     }
-    let subject = |n: &Node| -> String {
-        let first = n.n.or_else(|| n.children.first().and_then(|c| c.n));
-        first.and_then(|x| msgs.iter().find(|m| m.n == x)).map(|m| m.base_subject.clone()).unwrap_or_default()
-    };
-    // Gather roots that share a base subject under one dummy parent.
-    let mut merged: Vec<Node> = Vec::new();
-    for r in roots {
-        let s = subject(&r);
-        if let Some(existing) = merged.iter_mut().find(|m| !s.is_empty() && subject(m) == s) {
-            if existing.n.is_some() {
-                let old = std::mem::replace(existing, Node { n: None, date: 0, children: Vec::new() });
-                existing.children.push(old);
+    gather_by_subject(roots, msgs)
+}
+
+/// RFC 5256 §2.2 step 5: roots with the same base subject are put together.
+/// Each subject's representative is a dummy if there is one, else a root
+/// that is not a reply; a reply joins a non-reply as its child, and
+/// anything else shares a new dummy parent with the representative.
+fn gather_by_subject(roots: Vec<Node>, msgs: &[Summary]) -> Vec<Node> {
+    let summary =
+        |n: &Node| n.n.or_else(|| n.children.first().and_then(|c| c.n)).and_then(|x| msgs.iter().find(|m| m.n == x));
+    let subject = |n: &Node| summary(n).map(|m| m.base_subject.clone()).unwrap_or_default();
+    let reply = |n: &Node| n.n.is_some() && summary(n).is_some_and(|m| m.reply);
+    let mut table: HashMap<String, usize> = HashMap::new();
+    for (i, r) in roots.iter().enumerate() {
+        let s = subject(r);
+        if s.is_empty() {
+            continue;
+        }
+        match table.get(&s) {
+            None => {
+                table.insert(s, i);
             }
-            match r.n {
-                Some(_) => existing.children.push(r),
-                None => existing.children.extend(r.children),
+            Some(&j) => {
+                let held = &roots[j];
+                if (held.n.is_some() && r.n.is_none()) || (reply(held) && r.n.is_some() && !reply(r)) {
+                    table.insert(s, i);
+                }
             }
-            sort_by_date(&mut existing.children);
-            existing.date = existing.children[0].date;
-        } else {
-            merged.push(r);
         }
     }
+    let mut slots: Vec<Option<Node>> = roots.into_iter().map(Some).collect();
+    for i in 0..slots.len() {
+        let Some(s) = slots[i].as_ref().map(subject) else { continue };
+        let Some(&j) = table.get(&s) else { continue };
+        if i == j {
+            continue;
+        }
+        let (Some(node), Some(held)) = (slots[i].take(), slots[j].take()) else { continue };
+        let held = match (held.n.is_some(), node.n.is_some()) {
+            (false, false) => Node { children: [held.children, node.children].concat(), ..held },
+            (false, true) => Node { children: [held.children, vec![node]].concat(), ..held },
+            (true, false) => Node { children: [node.children, vec![held]].concat(), ..node },
+            (true, true) if !reply(&held) && reply(&node) => {
+                let mut held = held;
+                held.children.push(node);
+                held
+            }
+            (true, true) => Node { n: None, date: 0, children: vec![held, node] },
+        };
+        let mut held = held;
+        sort_by_date(&mut held.children);
+        if held.n.is_none() {
+            held.date = held.children.first().map_or(0, |c| c.date);
+        }
+        slots[j] = Some(held);
+    }
+    let mut merged: Vec<Node> = slots.into_iter().flatten().collect();
     sort_by_date(&mut merged);
     merged
 }
@@ -205,6 +239,7 @@ mod tests {
             n,
             date,
             base_subject: super::super::sort::base_subject(subject),
+            reply: super::super::sort::is_reply(subject),
             message_id: Some(id.into()),
             references: refs.iter().map(|r| r.to_string()).collect(),
             ..Default::default()
@@ -237,7 +272,15 @@ mod tests {
 
     #[test]
     fn references_gathers_same_subject_roots() {
+        // RFC 5256 §2.2 (5C): a reply joins the non-reply with its subject.
         let msgs = vec![msg(1, 10, "Lunch", "a", &[]), msg(2, 20, "Re: lunch", "b", &["unknown"])];
+        assert_eq!(render(&references(&msgs)), "(1 2)");
+        let msgs = vec![msg(1, 10, "Re: lunch", "a", &[]), msg(2, 20, "Lunch", "b", &[])];
+        assert_eq!(render(&references(&msgs)), "(2 1)");
+        // Neither (or both) a reply: siblings under a dummy.
+        let msgs = vec![msg(1, 10, "Lunch", "a", &[]), msg(2, 20, "lunch", "b", &[])];
+        assert_eq!(render(&references(&msgs)), "((1)(2))");
+        let msgs = vec![msg(1, 10, "Re: lunch", "a", &[]), msg(2, 20, "Re: lunch", "b", &[])];
         assert_eq!(render(&references(&msgs)), "((1)(2))");
     }
 

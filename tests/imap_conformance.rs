@@ -322,3 +322,20 @@ fn thread_references_joins_a_reply_by_subject() {
     let out = c.ok("THREAD REFERENCES UTF-8 ALL");
     assert!(out.contains("* THREAD (1 2)(3)\r\n"), "{out}");
 }
+
+/// ESORT (RFC 5267): SORT RETURN answers with ESEARCH — MIN and MAX the
+/// first and last in sort order, ALL in sort order, COUNT.
+#[test]
+fn esort_returns_in_sort_order() {
+    let (_s, mut c) = server("conf-esort");
+    for subject in ["b", "c", "a"] {
+        c.append("INBOX", "", format!("From: x@x.test\r\nSubject: {subject}\r\n\r\n.\r\n").as_bytes());
+    }
+    c.ok("SELECT INBOX");
+    let out = c.ok("CAPABILITY");
+    assert!(out.contains(" ESORT"), "{out}");
+    let out = c.ok("SORT RETURN (MIN MAX ALL COUNT) (SUBJECT) UTF-8 ALL");
+    assert!(out.starts_with("* ESEARCH (TAG \"") && out.contains("\") MIN 3 MAX 2 ALL 3,1:2 COUNT 3\r\n"), "{out}");
+    let out = c.ok("SORT (SUBJECT) UTF-8 ALL");
+    assert!(out.contains("* SORT 3 1 2\r\n"), "without RETURN, a plain SORT: {out}");
+}

@@ -168,10 +168,14 @@ pub fn recognise(line: &[u8]) -> Option<Extended> {
         i += 1;
     }
     match word(t.get(i)).as_deref() {
-        Some("SEARCH") if word(t.get(i + 1)).as_deref() == Some("RETURN") => {
+        // ESEARCH (RFC 4731), and ESORT (RFC 5267) for SORT.
+        Some(verb @ ("SEARCH" | "SORT")) if word(t.get(i + 1)).as_deref() == Some("RETURN") => {
             let Some((opts, next)) = word_list(&t, i + 2) else {
                 return Some(Extended::Bad { tag, why: "RETURN needs a parenthesised list of MIN, MAX, COUNT, ALL" });
             };
+            if verb == "SORT" && opts.iter().any(|o| o == "SAVE") {
+                return Some(Extended::Bad { tag, why: "SORT RETURN takes MIN, MAX, COUNT and ALL" });
+            }
             let mut ret = SearchReturn::default();
             for o in &opts {
                 match o.as_str() {

@@ -21,6 +21,27 @@ pub(super) fn charset_ok(cs: &str) -> bool {
 /// Messages read from the store per round trip.
 const SEARCH_BATCH: usize = 256;
 
+/// Numbers in the order given, each run of consecutive ones as a range
+/// ("3:5,1,8:7" for 3 4 5 1 8 7): the ALL of an ESORT answer.
+fn ordered_set(order: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        if let Some(&next) = order.get(i + 1) {
+            // A run goes one way: up by one each step, or down by one.
+            let up = next > order[i];
+            let step = |a: u64, b: u64| if up { b.checked_sub(a) == Some(1) } else { a.checked_sub(b) == Some(1) };
+            while j + 1 < order.len() && step(order[j], order[j + 1]) {
+                j += 1;
+            }
+        }
+        out.push(if i == j { order[i].to_string() } else { format!("{}:{}", order[i], order[j]) });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
 /// A message that matched: its sequence number, metadata and (when read) bytes.
 struct Hit {
     seq: u64,
@@ -171,13 +192,31 @@ impl Session {
 
     pub(super) async fn sort(&mut self, tag: &str, criteria: &[SortCriterion], keys: &[SearchKey<'_>], uid: bool) {
         let Some(msgs) = self.summaries(tag, keys, uid).await else { return };
-        let list: Vec<String> = sort::sort(msgs, criteria).iter().map(u64::to_string).collect();
+        let order = sort::sort(msgs, criteria);
+        let verb = if uid { "UID " } else { "" };
+        // RFC 5267 ESORT: MIN and MAX are the first and last in sort order,
+        // ALL keeps the sort order (runs of consecutive numbers as ranges).
+        if let Some(ret) = self.search_return.take() {
+            let mut line = format!("* ESEARCH (TAG \"{tag}\"){}", if uid { " UID" } else { "" });
+            if let (Some(first), Some(last)) = (order.first(), order.last()) {
+                if ret.min {
+                    line.push_str(&format!(" MIN {first}"));
+                }
+                if ret.max {
+                    line.push_str(&format!(" MAX {last}"));
+                }
+                if ret.all {
+                    line.push_str(&format!(" ALL {}", ordered_set(&order)));
+                }
+            }
+            if ret.count {
+                line.push_str(&format!(" COUNT {}", order.len()));
+            }
+            return self.send(&format!("{line}\r\n{tag} OK {verb}SORT completed\r\n"));
+        }
+        let list: Vec<String> = order.iter().map(u64::to_string).collect();
         let sep = if list.is_empty() { "" } else { " " };
-        self.send(&format!(
-            "* SORT{sep}{}\r\n{tag} OK {}SORT completed\r\n",
-            list.join(" "),
-            if uid { "UID " } else { "" }
-        ));
+        self.send(&format!("* SORT{sep}{}\r\n{tag} OK {verb}SORT completed\r\n", list.join(" ")));
     }
 
     pub(super) async fn thread(&mut self, tag: &str, references: bool, keys: &[SearchKey<'_>], uid: bool) {
@@ -186,5 +225,16 @@ impl Session {
         let body = thread::render(&threads);
         let sep = if body.is_empty() { "" } else { " " };
         self.send(&format!("* THREAD{sep}{body}\r\n{tag} OK {}THREAD completed\r\n", if uid { "UID " } else { "" }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ordered_set_keeps_the_order() {
+        assert_eq!(super::ordered_set(&[3, 4, 5, 1, 8, 7]), "3:5,1,8:7");
+        assert_eq!(super::ordered_set(&[2, 9, 4]), "2,9,4");
+        assert_eq!(super::ordered_set(&[1]), "1");
+        assert_eq!(super::ordered_set(&[]), "");
     }
 }

@@ -202,10 +202,12 @@ impl Session {
                 }
             }
         }
-        let with_flags: Vec<MessageDataItemName> = match items.contains(&MessageDataItemName::Flags) {
-            true => Vec::new(),
-            false => items.iter().cloned().chain([MessageDataItemName::Flags]).collect(),
-        };
+        // The items plus FLAGS, for the messages this fetch marked \Seen.
+        let with_flags: Vec<MessageDataItemName> =
+            match newly_seen.is_empty() || items.contains(&MessageDataItemName::Flags) {
+                true => Vec::new(),
+                false => items.iter().cloned().chain([MessageDataItemName::Flags]).collect(),
+            };
         let (need, parse) = (fetch::needs_content(items), fetch::needs_parse(items));
         let header_only = fetch::header_only(items);
         // Contents come from the store a batch at a time: one read per batch,
@@ -266,7 +268,7 @@ impl Session {
                 } else {
                     None
                 };
-                let shown = match newly_seen.contains(&meta.uid) && !with_flags.is_empty() {
+                let shown = match !with_flags.is_empty() && newly_seen.contains(&meta.uid) {
                     true => &with_flags[..],
                     false => items,
                 };

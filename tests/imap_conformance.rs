@@ -339,3 +339,33 @@ fn esort_returns_in_sort_order() {
     let out = c.ok("SORT (SUBJECT) UTF-8 ALL");
     assert!(out.contains("* SORT 3 1 2\r\n"), "without RETURN, a plain SORT: {out}");
 }
+
+/// SORT (RFC 5256) compares with i;ascii-casemap: a–z fold to A–Z, so "_"
+/// and "[" come after every letter. FROM/TO/CC take the addr-mailbox of the
+/// first address — for a group, the group's name (its start marker);
+/// DISPLAYTO (RFC 5957) the display name when not empty, else mailbox@host.
+#[test]
+fn sort_keys_as_the_rfcs_define_them() {
+    let (_s, mut c) = server("conf-sortkeys");
+    let messages = [
+        "Subject: a\r\nTo: c@x.test\r\nCc: zed@x.test\r\n",
+        "Subject: C\r\nTo: team: y@x.test;\r\nCc: _x@x.test\r\n",
+        "Subject: b\r\nTo: \"Quinn\" <a@x.test>\r\nCc: Abe <abe@x.test>\r\n",
+        "Subject: _\r\n",
+        "Subject: [xyz]\r\nTo: undisclosed-recipients:;\r\n",
+        "To: \"\" <b@x.test>\r\n",
+    ];
+    for headers in messages {
+        c.append("INBOX", "", format!("From: f@x.test\r\n{headers}\r\nbody\r\n").as_bytes());
+    }
+    c.ok("SELECT INBOX");
+    let sort = |c: &mut Imap, criteria: &str| {
+        let out = c.ok(&format!("SORT ({criteria}) UTF-8 ALL"));
+        out.lines().find_map(|l| l.strip_prefix("* SORT ")).unwrap_or_default().trim().to_string()
+    };
+    assert_eq!(sort(&mut c, "SUBJECT"), "6 1 3 2 5 4", "base subjects \"\" A B C [XYZ] _");
+    assert_eq!(sort(&mut c, "REVERSE SUBJECT"), "4 5 2 3 1 6");
+    assert_eq!(sort(&mut c, "CC"), "4 5 6 3 1 2", "no Cc, then ABE ZED _X");
+    assert_eq!(sort(&mut c, "TO"), "4 3 6 1 2 5", "no To, then A B C TEAM UNDISCLOSED-RECIPIENTS");
+    assert_eq!(sort(&mut c, "DISPLAYTO"), "4 6 1 3 2 5", "\"\", B@X.TEST, C@X.TEST, QUINN, TEAM, UNDISCLOSED…");
+}

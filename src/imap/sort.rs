@@ -6,7 +6,10 @@ use std::cmp::Ordering;
 use imap_codec::imap_types::extensions::sort::{SortCriterion, SortKey};
 use mail_parser::{Address, Message};
 
-/// The parts of one message SORT and THREAD look at.
+/// The parts of one message SORT and THREAD look at. The string keys are
+/// kept in the form SORT compares them: RFC 5256 sorts with the
+/// i;ascii-casemap collation (a–z folded to A–Z, all else by octet), so
+/// "_" and "[" sort after the letters and a key is folded once, here.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// What the response names it by: a sequence number or a UID.
@@ -27,13 +30,42 @@ pub struct Summary {
     pub references: Vec<String>,
 }
 
-fn first_mailbox(a: Option<&Address>) -> (String, String) {
-    let Some(first) = a.and_then(|a| a.first()) else { return (String::new(), String::new()) };
-    let addr = first.address().unwrap_or("").to_lowercase();
-    let local = addr.split('@').next().unwrap_or("").to_string();
-    // RFC 5957: the display name, or the address when there is none.
-    let display = first.name().map(str::to_lowercase).unwrap_or_else(|| addr.clone());
-    (local, display)
+/// The first address structure of an ENVELOPE address list, as
+/// (addr-name, addr-mailbox, addr-host). A group's first structure is its
+/// start marker: no name, the group's name as mailbox, no host (RFC 3501
+/// §7.4.2) — so a "To: team: a@x;" sorts by "team", as in Dovecot.
+fn first_address<'a>(a: Option<&'a Address<'a>>) -> Option<(Option<&'a str>, &'a str, Option<&'a str>)> {
+    let (group, members) = match a? {
+        Address::List(list) => (None, &list[..]),
+        Address::Group(groups) => groups.first().map(|g| (g.name.as_deref(), &g.addresses[..]))?,
+    };
+    if let Some(name) = group {
+        return Some((None, name, None));
+    }
+    let first = members.first()?;
+    let email = first.address().unwrap_or("");
+    let (mailbox, host) = match email.rsplit_once('@') {
+        Some((m, h)) => (m, Some(h)),
+        None => (email, None),
+    };
+    Some((first.name(), mailbox, host))
+}
+
+/// RFC 5256: FROM, TO and CC sort by the addr-mailbox of the first address.
+fn mailbox_key(a: Option<&Address>) -> String {
+    first_address(a).map(|(_, mailbox, _)| mailbox.to_ascii_uppercase()).unwrap_or_default()
+}
+
+/// RFC 5957 §3: the display name when it is not empty, else
+/// mailbox@host, else the mailbox, else nothing.
+fn display_key(a: Option<&Address>) -> String {
+    let Some((name, mailbox, host)) = first_address(a) else { return String::new() };
+    let key = match (name.map(str::trim).filter(|n| !n.is_empty()), host.filter(|h| !h.is_empty())) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(host)) => format!("{mailbox}@{host}"),
+        (None, None) => mailbox.to_string(),
+    };
+    key.to_ascii_uppercase()
 }
 
 impl Summary {
@@ -45,9 +77,11 @@ impl Summary {
         }
         s.base_subject = base_subject(m.subject().unwrap_or(""));
         s.reply = is_reply(m.subject().unwrap_or(""));
-        (s.from, s.display_from) = first_mailbox(m.from());
-        (s.to, s.display_to) = first_mailbox(m.to());
-        s.cc = first_mailbox(m.cc()).0;
+        s.from = mailbox_key(m.from());
+        s.to = mailbox_key(m.to());
+        s.cc = mailbox_key(m.cc());
+        s.display_from = display_key(m.from());
+        s.display_to = display_key(m.to());
         s.message_id = m.message_id().map(str::to_string);
         s.references =
             m.references().as_text_list().map(|l| l.iter().map(|x| x.to_string()).collect()).unwrap_or_default();
@@ -61,69 +95,71 @@ impl Summary {
     }
 }
 
+/// subj-blob = "[" *BLOBCHAR "]" *WSP (RFC 5256 §5): what follows a blob
+/// at the start of `s`. A blob holds no "[" or "]".
+fn after_blob(s: &str) -> Option<&str> {
+    let body = s.strip_prefix('[')?;
+    let end = body.find(['[', ']'])?;
+    body[end..].strip_prefix(']').map(str::trim_start)
+}
+
+/// subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":" on a folded
+/// subject: what follows it.
+fn after_refwd(s: &str) -> Option<&str> {
+    ["RE", "FWD", "FW"].iter().find_map(|p| {
+        let r = s.strip_prefix(p)?.trim_start();
+        let r = after_blob(r).unwrap_or(r);
+        r.strip_prefix(':').map(str::trim_start)
+    })
+}
+
+/// Step 1 of §2.1 — blanks collapsed — and the i;ascii-casemap folding.
+fn folded(subject: &str) -> String {
+    subject.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase()
+}
+
 /// RFC 5256 §2.1: a subject is a reply or forward when extracting its base
 /// subject removes a "Re:"/"Fw:"/"Fwd:" prefix (after any "[list]" blobs),
 /// a "(fwd)" trailer, or a "[fwd: …]" wrapper — a list tag alone is not.
 pub fn is_reply(subject: &str) -> bool {
-    let s = subject.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    if s.ends_with("(fwd)") || (s.starts_with("[fwd:") && s.ends_with(']')) {
+    let s = folded(subject);
+    if s.ends_with("(FWD)") || (s.starts_with("[FWD:") && s.ends_with(']')) {
         return true;
     }
     let mut rest = s.as_str();
-    while let Some(after) = rest.strip_prefix('[').and_then(|r| r.find(']').map(|e| r[e + 1..].trim_start())) {
+    while let Some(after) = after_blob(rest) {
         rest = after;
     }
-    ["re", "fwd", "fw"].iter().any(|p| {
-        rest.strip_prefix(p).is_some_and(|r| {
-            let r = r.trim_start();
-            let r = match r.strip_prefix('[') {
-                Some(x) => x.find(']').map_or(x, |e| x[e + 1..].trim_start()),
-                None => r,
-            };
-            r.starts_with(':')
-        })
-    })
+    after_refwd(rest).is_some()
 }
 
 /// RFC 5256 §2.1 base subject: without "Re:", "Fwd:", "[list]" prefixes,
-/// "(fwd)" trailers and surrounding blanks; compared case-insensitively.
+/// "(fwd)" trailers and surrounding blanks; folded by i;ascii-casemap.
 pub fn base_subject(subject: &str) -> String {
-    let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let mut s = folded(subject);
     loop {
         let before = s.clone();
-        while let Some(t) = s.strip_suffix("(fwd)") {
+        // (2) subj-trailer.
+        while let Some(t) = s.strip_suffix("(FWD)") {
             s = t.trim_end().to_string();
         }
+        // (3)–(5): subj-leader (blobs then Re/Fw/Fwd), and a blob that leaves a non-empty base.
         loop {
-            let inner = s.clone();
-            // subj-blob: "[...]" followed by more text.
-            if s.starts_with('[')
-                && let Some(end) = s.find(']')
-            {
-                let rest = s[end + 1..].trim_start();
-                if !rest.is_empty() {
-                    s = rest.to_string();
-                }
+            let mut rest = s.as_str();
+            while let Some(after) = after_blob(rest) {
+                rest = after;
             }
-            for prefix in ["re", "fwd", "fw"] {
-                if let Some(rest) = s.strip_prefix(prefix) {
-                    let rest = rest.trim_start();
-                    let rest = if rest.starts_with('[') {
-                        rest.find(']').map(|e| rest[e + 1..].trim_start()).unwrap_or(rest)
-                    } else {
-                        rest
-                    };
-                    if let Some(after) = rest.strip_prefix(':') {
-                        s = after.trim_start().to_string();
-                        break;
-                    }
-                }
-            }
-            if s == inner {
+            let next = match after_refwd(rest) {
+                Some(after) => after,
+                None => after_blob(&s).filter(|after| !after.is_empty()).unwrap_or(&s),
+            };
+            if next.len() == s.len() {
                 break;
             }
+            s = next.to_string();
         }
-        if let Some(inner) = s.strip_prefix("[fwd:").and_then(|x| x.strip_suffix(']')) {
+        // (6) subj-fwd-hdr … subj-fwd-trl, then again from (2).
+        if let Some(inner) = s.strip_prefix("[FWD:").and_then(|x| x.strip_suffix(']')) {
             s = inner.trim().to_string();
         }
         if s == before {
@@ -167,10 +203,14 @@ mod tests {
 
     #[test]
     fn base_subjects() {
-        assert_eq!(base_subject("Re: Fwd: [list] Hello  world (fwd)"), "hello world");
-        assert_eq!(base_subject("RE: re[2]: hello"), "hello");
-        assert_eq!(base_subject("[Fwd: Lunch]"), "lunch");
-        assert_eq!(base_subject("[only blob]"), "[only blob]");
+        assert_eq!(base_subject("Re: Fwd: [list] Hello  world (fwd)"), "HELLO WORLD");
+        assert_eq!(base_subject("RE: re[2]: hello"), "HELLO");
+        assert_eq!(base_subject("[Fwd: Lunch]"), "LUNCH");
+        assert_eq!(base_subject("[only blob]"), "[ONLY BLOB]");
+        assert_eq!(base_subject("[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)"), "B");
+        assert_eq!(base_subject("Re: [FWD: c]"), "C");
+        assert_eq!(base_subject("ärger"), "äRGER", "only a–z are folded");
+        assert_eq!(base_subject("[a[b] c"), "[A[B] C", "a blob holds no bracket");
         assert_eq!(base_subject("Re: 会議の件"), "会議の件");
         assert!(is_reply("Re: x") && is_reply("[list] FWD[2]: x") && is_reply("x (fwd)") && is_reply("[Fwd: x]"));
         assert!(!is_reply("[list] x") && !is_reply("Regarding: x") && !is_reply("report"));

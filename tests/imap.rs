@@ -268,6 +268,23 @@ fn imapclient_livetest() {
     assert!(unexpected.is_empty(), "unexpected livetest failures {unexpected:?}\n{text}\n{}", s.log());
 }
 
+/// MULTIAPPEND (RFC 3502) as imapclient's multiappend() sends it: three
+/// messages with their own flags and dates in one APPEND, APPENDUID 1:3.
+#[test]
+fn multiappend_with_imapclient() {
+    let pydeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("build/pydeps");
+    assert!(pydeps.join("imapclient").exists(), "imapclient is missing: run scripts/deps");
+    let s = Server::start("imap-multiappend", "");
+    s.populate("hato.test", &["alice"]);
+    let out = std::process::Command::new(PYTHON)
+        .args([&py_script("imap_multiappend.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"])
+        .env("PYTHONPATH", &pydeps)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("multiappend ok"), "{text}\n{}", s.log());
+}
+
 /// Livetest cases that fail for reasons outside Hato, with the reason.
 const LIVETEST_KNOWN: &[(&str, &str)] = &[];
 

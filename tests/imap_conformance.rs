@@ -369,3 +369,27 @@ fn sort_keys_as_the_rfcs_define_them() {
     assert_eq!(sort(&mut c, "TO"), "4 3 6 1 2 5", "no To, then A B C TEAM UNDISCLOSED-RECIPIENTS");
     assert_eq!(sort(&mut c, "DISPLAYTO"), "4 6 1 3 2 5", "\"\", B@X.TEST, C@X.TEST, QUINN, TEAM, UNDISCLOSED…");
 }
+
+/// MULTIAPPEND (RFC 3502): the messages of one APPEND are stored together or
+/// not at all — here the second would pass the quota, so neither is kept;
+/// a malformed later message gets BAD and nothing is stored.
+#[test]
+fn multiappend_is_all_or_nothing() {
+    let (s, mut c) = server("conf-multiappend");
+    s.ok(&["account", "quota", "alice@hato.test", "1"]);
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(600 * 1024));
+    let one = "Subject: one\r\n\r\n1\r\n";
+    let (one, big) = (one.as_bytes(), big.as_bytes());
+    let out = c.cmd_literals("APPEND INBOX", &[("", one), ("", big), ("", big)]);
+    assert!(out.contains(" NO ") && out.to_lowercase().contains("quota"), "{out}");
+    let out = c.cmd_literals("APPEND INBOX", &[("", one), (" (\\Seen", one)]);
+    assert!(out.contains(" BAD ") && out.contains("message 2"), "{out}");
+    let out = c.ok("STATUS INBOX (MESSAGES)");
+    assert!(out.contains("(MESSAGES 0)"), "nothing kept: {out}");
+
+    let out = c.cmd_literals("APPEND INBOX", &[("", one), (" (\\Seen) \"01-Feb-2024 10:00:00 +0000\"", big)]);
+    assert!(out.contains(" OK [APPENDUID ") && out.contains(" 1:2] "), "{out}");
+    c.ok("SELECT INBOX");
+    let out = c.ok("FETCH 2 (FLAGS INTERNALDATE)");
+    assert!(out.contains("\\Seen") && out.contains("01-Feb-2024 10:00:00 +0000"), "{out}");
+}

@@ -1,6 +1,7 @@
 //! IMAP4rev1 on the shared store. imap-codec parses (its `Fragmentizer`
 //! frames lines and literals, `CommandCodec` decodes); `extended` covers the
-//! grammar imap-codec lacks (ESEARCH's RETURN, LIST-EXTENDED); `session` holds
+//! grammar imap-codec lacks (ESEARCH's RETURN, LIST-EXTENDED) and `append`
+//! cuts an APPEND of several messages into APPENDs of one; `session` holds
 //! the conversation; `view` keeps a selected mailbox's sequence numbers in
 //! step with the store; `fetch` and `structure` render message data; `search`
 //! evaluates SEARCH keys; `sort` and `thread` order results; `utf7` converts
@@ -11,8 +12,10 @@
 //! store's per-account notifier), UNSELECT, UIDPLUS, MOVE, NAMESPACE, ID,
 //! ENABLE, CONDSTORE, QRESYNC, QUOTA, ESEARCH, SEARCHRES, LIST-EXTENDED,
 //! LIST-STATUS, STATUS=SIZE, SPECIAL-USE, BINARY, SASL-IR, UTF8=ACCEPT,
-//! SORT (+DISPLAY), THREAD=ORDEREDSUBJECT/REFERENCES. Not offered: COMPRESS.
+//! MULTIAPPEND, SORT (+DISPLAY), ESORT, THREAD=ORDEREDSUBJECT/REFERENCES,
+//! COMPRESS=DEFLATE.
 
+mod append;
 mod extended;
 mod fetch;
 mod fuzz;

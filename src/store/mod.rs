@@ -361,8 +361,9 @@ contract::contract! {
             flags: Vec<String>,
             unchanged_since: Option<i64>,
         ) -> FlagsChanged, notify account;
-        /// Stores a client-uploaded message (checking the quota).
-        fn append(account: String, mailbox: String, body: Vec<u8>, flags: String, date: i64) -> Appended, notify account;
+        /// Stores client-uploaded messages in one transaction, all or none
+        /// (MULTIAPPEND, RFC 3502), checking the quota for them together.
+        fn append(account: String, mailbox: String, uploads: Vec<Upload>) -> Appended, notify account;
         /// Copies messages; `check_quota` is false for MOVE (the originals go right after).
         fn copy(account: String, from: String, to: String, uids: Vec<i64>, check_quota: bool) -> Copied, notify account;
         fn create_mailbox(account: String, name: String) -> (), notify account;

@@ -620,11 +620,21 @@ pub struct FlagsChanged {
     pub modified: Vec<i64>,
 }
 
-/// Where an APPEND put the message.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One message a client uploads (IMAP APPEND, WebMail's Sent and Drafts).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Upload {
+    pub body: Vec<u8>,
+    /// Flags and keywords, space-separated.
+    pub flags: String,
+    /// The internal date.
+    pub date: i64,
+}
+
+/// Where an APPEND put its messages: one UID per upload, in order.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Appended {
     pub uidvalidity: i64,
-    pub uid: i64,
+    pub uids: Vec<i64>,
 }
 
 /// Where a COPY put the messages: the destination's UIDVALIDITY and each

@@ -79,6 +79,22 @@ impl Imap {
         self.append_as("~", mailbox, flags, message)
     }
 
+    /// Sends `command` followed by literals, each after its own text (flags,
+    /// a date) and as a non-synchronising literal (LITERAL+): one APPEND of
+    /// several messages (MULTIAPPEND) is `("", m1), (" (\\Seen)", m2)`.
+    pub fn cmd_literals(&mut self, command: &str, parts: &[(&str, &[u8])]) -> String {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        let mut bytes = format!("{tag} {command}").into_bytes();
+        for (text, literal) in parts {
+            bytes.extend_from_slice(format!("{text} {{{}+}}\r\n", literal.len()).as_bytes());
+            bytes.extend_from_slice(literal);
+        }
+        bytes.extend_from_slice(b"\r\n");
+        self.w.write_all(&bytes).unwrap();
+        self.until(&tag)
+    }
+
     fn append_as(&mut self, literal: &str, mailbox: &str, flags: &str, message: &[u8]) -> String {
         self.tag += 1;
         let tag = format!("t{}", self.tag);

@@ -1,10 +1,15 @@
 //! Commands on mailboxes as a whole: LIST/LSUB (with LIST-EXTENDED and
-//! LIST-STATUS), STATUS (with SIZE, DELETED, HIGHESTMODSEQ) and QUOTA.
+//! LIST-STATUS), STATUS (with SIZE, DELETED, HIGHESTMODSEQ), QUOTA, and
+//! APPEND (with MULTIAPPEND).
 
-use tracing::warn;
+use imap_codec::imap_types::mailbox::Mailbox;
+use tracing::{info, warn};
 
 use super::{Session, quoted};
+use crate::imap::append::Message;
 use crate::imap::extended::ListCommand;
+use crate::imap::view::uid_set;
+use crate::store::{Appended, StoreError, Upload};
 
 /// IMAP LIST wildcards: `*` matches anything, `%` anything but the delimiter.
 /// Matched by dynamic programming over (pattern, name) positions, so a
@@ -159,6 +164,31 @@ impl Session {
 
     /// QUOTA (RFC 9208): one root, "", holding every mailbox of the account;
     /// STORAGE in KiB from the account's quota. `mailbox` for GETQUOTAROOT.
+    /// APPEND of one message or several (RFC 3502): stored together or not
+    /// at all, and answered with APPENDUID for each (RFC 4315).
+    pub(super) async fn append(&mut self, tag: &str, mailbox: Mailbox<'_>, messages: Vec<Message>) {
+        let mailbox = match self.mailbox_name(&mailbox) {
+            Ok(n) => n,
+            Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
+        };
+        let now = crate::clock::now();
+        let uploads = messages
+            .into_iter()
+            .map(|m| Upload { flags: m.flags.join(" "), date: m.date.unwrap_or(now), body: m.body })
+            .collect();
+        match self.sh.store.append(self.account(), mailbox.clone(), uploads).await {
+            Ok(Appended { uidvalidity, uids }) => {
+                info!(target: "hato::imap", mailbox = %mailbox, uids = ?uids, "appended");
+                self.refresh().await;
+                self.send(&format!("{tag} OK [APPENDUID {uidvalidity} {}] APPEND completed\r\n", uid_set(&uids)));
+            }
+            Err(StoreError::NotFound(_)) => {
+                self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", self.wire(&mailbox)));
+            }
+            Err(e) => self.done(tag, "APPEND", Err(e)),
+        }
+    }
+
     pub(super) async fn quota(&mut self, tag: &str, mailbox: Option<String>) {
         let account = match self.sh.store.account(self.account()).await {
             Ok(Some(a)) => a,

@@ -19,7 +19,6 @@ use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::command::{Command, CommandBody, FetchModifier, StoreModifier};
 use imap_codec::imap_types::core::LiteralMode;
-use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
 use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName};
@@ -28,6 +27,7 @@ use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::append;
 use super::extended::{self, Extended, ListCommand, SearchReturn};
 use super::view::View;
 use super::{Shared, utf7};
@@ -41,7 +41,7 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 SASL-IR SEARCHRES UTF8=ACCEPT LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
-     QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
+     MULTIAPPEND QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
      SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 
 pub struct Session {
@@ -228,6 +228,17 @@ impl Session {
                 && let Some(swapped) = extended::substitute_saved(&bytes, &|uid_form| self.saved_set(uid_form))
             {
                 bytes = swapped;
+            }
+            if !too_big
+                && self.user.is_some()
+                && let Some(multi) = append::multi(&bytes)
+            {
+                let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
+                match multi {
+                    Ok(m) => self.append(&tag, m.mailbox, m.messages).await,
+                    Err(why) => self.send(&format!("{tag} BAD {why}\r\n")),
+                }
+                continue;
             }
             if !too_big && self.user.is_some() {
                 match extended::recognise(&bytes) {
@@ -452,24 +463,7 @@ impl Session {
                 self.done(&tag, name, r);
             }
             CommandBody::Append { mailbox, flags, date, message } => {
-                let body = match &message {
-                    LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
-                    LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
-                };
-                let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
-                let date = date.map(|d| d.as_ref().timestamp()).unwrap_or_else(crate::clock::now);
-                let mailbox = mailbox!(mailbox);
-                match self.sh.store.append(self.account(), mailbox.clone(), body, flags.join(" "), date).await {
-                    Ok(crate::store::Appended { uidvalidity: validity, uid }) => {
-                        info!(target: "hato::imap", mailbox = %mailbox, uid, "appended");
-                        self.refresh().await;
-                        self.send(&format!("{tag} OK [APPENDUID {validity} {uid}] APPEND completed\r\n"));
-                    }
-                    Err(crate::store::StoreError::NotFound(_)) => {
-                        self.send(&format!("{tag} NO [TRYCREATE] no mailbox {}\r\n", self.wire(&mailbox)));
-                    }
-                    Err(e) => self.done(&tag, "APPEND", Err(e)),
-                }
+                self.append(&tag, mailbox, vec![append::Message::new(&flags, date.as_ref(), &message)]).await;
             }
             CommandBody::Compress { .. } if self.conn.is_compressed() => {
                 self.send(&format!("{tag} NO [COMPRESSIONACTIVE] DEFLATE is already on\r\n"));

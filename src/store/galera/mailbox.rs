@@ -14,7 +14,7 @@ use super::sql::{Tx, all, marks, one, run, values};
 use crate::ids::Id;
 use crate::store::{
     Appended, ChangeMark, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
-    MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, assemble,
+    MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, Upload, assemble,
     return_path_header,
 };
 use crate::summary::Summary;
@@ -428,31 +428,48 @@ pub async fn set_flags(
     Ok(out)
 }
 
-/// Stores a message a client uploaded, checking the quota. `mid` is made
-/// before the first attempt: a retry finds the message it stored.
-pub async fn append_message(
+/// Stores messages a client uploaded, checking the quota for all of them.
+/// `ids` (one per upload) are made before the first attempt: a retry after
+/// an unknown commit outcome finds the messages it stored.
+pub async fn append_messages(
     tx: &mut Tx<'_>,
     account: &str,
     mailbox: &str,
-    body: &[u8],
-    flags: &str,
-    date: i64,
-    mid: Id,
+    uploads: &[Upload],
+    ids: &[Id],
 ) -> Result<Appended, StoreError> {
     let (id, uidvalidity) = mailbox_id(tx, account, mailbox).await?;
-    if let Some(uid) = one::<i64>(tx, "SELECT uid FROM messages WHERE id = ?", (mid.0,)).await? {
-        return Ok(Appended { uidvalidity, uid });
+    let mut uids = Vec::with_capacity(uploads.len());
+    for mid in ids {
+        match one::<i64>(tx, "SELECT uid FROM messages WHERE id = ?", (mid.0,)).await? {
+            Some(uid) => uids.push(uid),
+            None => break,
+        }
+    }
+    if !uids.is_empty() {
+        // All or none were committed together.
+        return Ok(Appended { uidvalidity, uids });
     }
     let (quota, used) = account_of(tx, account).await?;
-    let size = body.len() as i64;
+    let size: i64 = uploads.iter().map(|u| u.body.len() as i64).sum();
     if quota > 0 && used + size > quota {
         return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
     }
-    let blob = blob::put(tx, body).await?;
-    let row = NewRow { id: mid, blob: &blob, return_path: "", has_return_path: false, size, flags, date };
-    let uid = append(tx, id, row).await?;
+    for (u, mid) in uploads.iter().zip(ids) {
+        let blob = blob::put(tx, &u.body).await?;
+        let row = NewRow {
+            id: *mid,
+            blob: &blob,
+            return_path: "",
+            has_return_path: false,
+            size: u.body.len() as i64,
+            flags: &u.flags,
+            date: u.date,
+        };
+        uids.push(append(tx, id, row).await?);
+    }
     add_usage(tx, account, size).await?;
-    Ok(Appended { uidvalidity, uid })
+    Ok(Appended { uidvalidity, uids })
 }
 
 /// Adds messages an administrator imports (no quota check; usage still counted).

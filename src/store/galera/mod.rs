@@ -633,18 +633,12 @@ impl Backend for Galera {
             })
             .await
     }
-    async fn append(
-        &self,
-        account: String,
-        mailbox: String,
-        body: Vec<u8>,
-        flags: String,
-        date: i64,
-    ) -> Result<Appended, StoreError> {
-        let (home, mid) = (account.clone(), Id::new());
+    async fn append(&self, account: String, mailbox: String, uploads: Vec<Upload>) -> Result<Appended, StoreError> {
+        let home = account.clone();
+        let ids: Vec<Id> = uploads.iter().map(|_| Id::new()).collect();
         self.cluster
             .write(Route::Home(&home), async move |tx| {
-                mailbox::append_message(tx, &account, &mailbox, &body, &flags, date, mid).await
+                mailbox::append_messages(tx, &account, &mailbox, &uploads, &ids).await
             })
             .await
     }

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::ids::Id;
 use crate::store::{
     Appended, ChangeMark, Changes, Copied, Filing, FlagOp, FlagUpdate, FlagsChanged, Folder, MailboxInfo, MailboxState,
-    MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, assemble,
+    MessageData, MessageMeta, MessageSummary, Snapshot, StoreError, StoredMessage, UidSize, Upload, assemble,
     return_path_header,
 };
 use crate::summary::Summary;
@@ -498,26 +498,28 @@ fn account_of(c: &Connection, account: &str) -> Result<(i64, i64), StoreError> {
     .ok_or_else(|| StoreError::NotFound(format!("account {account}")))
 }
 
-/// Stores a message a client uploaded (IMAP APPEND); returns (uidvalidity, uid).
-pub fn append_message(
+/// Stores messages a client uploaded (IMAP APPEND), all in the caller's transaction.
+pub fn append_messages(
     c: &Connection,
     account: &str,
     mailbox: &str,
-    body: &[u8],
-    flags: &str,
-    date: i64,
+    uploads: &[Upload],
 ) -> Result<Appended, StoreError> {
     let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
     let (quota, used) = account_of(c, account)?;
-    let size = body.len() as i64;
+    let size: i64 = uploads.iter().map(|u| u.body.len() as i64).sum();
     if quota > 0 && used + size > quota {
         return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
     }
-    let blob = put_blob(c, body)?;
-    let uid = append(c, id, &blob, "", size, flags, date)?;
-    c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
+    let mut uids = Vec::with_capacity(uploads.len());
+    for u in uploads {
+        let blob = put_blob(c, &u.body)?;
+        let uid = append(c, id, &blob, "", u.body.len() as i64, &u.flags, u.date)?;
+        c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
+        uids.push(uid);
+    }
     c.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE address = ?1", params![account, size])?;
-    Ok(Appended { uidvalidity, uid })
+    Ok(Appended { uidvalidity, uids })
 }
 
 /// Adds messages an administrator imports (no quota check; usage still counted).

@@ -383,15 +383,8 @@ impl Backend for Sqlite {
     ) -> Result<FlagsChanged, StoreError> {
         self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since)).await
     }
-    async fn append(
-        &self,
-        account: String,
-        mailbox: String,
-        body: Vec<u8>,
-        flags: String,
-        date: i64,
-    ) -> Result<Appended, StoreError> {
-        self.db.write(move |c| mailbox::append_message(c, &account, &mailbox, &body, &flags, date)).await
+    async fn append(&self, account: String, mailbox: String, uploads: Vec<Upload>) -> Result<Appended, StoreError> {
+        self.db.write(move |c| mailbox::append_messages(c, &account, &mailbox, &uploads)).await
     }
     async fn copy(
         &self,

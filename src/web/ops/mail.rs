@@ -275,7 +275,8 @@ pub async fn send(c: &Ctx<'_>, mut d: Draft) -> Result<(), WebError> {
         return Err(WebError::Send(refused.join("; ")));
     }
     let sent = special(c, "\\Sent").await?;
-    c.app.store.append(me, sent, raw, "\\Seen".into(), crate::clock::now()).await?;
+    let upload = Upload { body: raw, flags: "\\Seen".into(), date: crate::clock::now() };
+    c.app.store.append(me, sent, vec![upload]).await?;
     if !refused.is_empty() {
         return Err(WebError::Send(format!("sent, but refused for: {}", refused.join("; "))));
     }
@@ -287,7 +288,8 @@ pub async fn save_draft(c: &Ctx<'_>, mut d: Draft) -> Result<(), WebError> {
     d.from = me.clone();
     let drafts = special(c, "\\Drafts").await?;
     let raw = message::build(&d, &c.app.cfg.hostname, crate::clock::now());
-    c.app.store.append(me, drafts, raw, "\\Draft \\Seen".into(), crate::clock::now()).await?;
+    let upload = Upload { body: raw, flags: "\\Draft \\Seen".into(), date: crate::clock::now() };
+    c.app.store.append(me, drafts, vec![upload]).await?;
     Ok(())
 }
 

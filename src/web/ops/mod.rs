@@ -19,7 +19,9 @@ use super::message::{self, Draft, Shown};
 use super::session::Session;
 use super::{App, WebError};
 use crate::ids::Id;
-use crate::store::{Account, AuditEntry, FlagOp, QuarantineEntry, QueueAction, QueueFilter, QueuedMessage, Role};
+use crate::store::{
+    Account, AuditEntry, FlagOp, QuarantineEntry, QueueAction, QueueFilter, QueuedMessage, Role, Upload,
+};
 
 pub struct Ctx<'a> {
     pub app: &'a Arc<App>,

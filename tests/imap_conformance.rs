@@ -393,3 +393,30 @@ fn multiappend_is_all_or_nothing() {
     let out = c.ok("FETCH 2 (FLAGS INTERNALDATE)");
     assert!(out.contains("\\Seen") && out.contains("01-Feb-2024 10:00:00 +0000"), "{out}");
 }
+
+/// LIST with a pattern ending in "%" names the levels of hierarchy that are
+/// not mailboxes themselves, as not selectable (RFC 3501/9051 §6.3.9):
+/// \Noselect for IMAP4rev1, \NonExistent (RFC 5258) under LIST-EXTENDED.
+/// "*" does not ask for them. A CHILDINFO-only entry answers RETURN (CHILDREN).
+#[test]
+fn list_names_levels_that_are_not_mailboxes() {
+    let (_s, mut c) = server("conf-levels");
+    for m in ["m/test1", "m/test2/", "m/test2/test1", "m/test4/test5", "m/test8/test8"] {
+        c.ok(&format!("CREATE {m}"));
+    }
+    c.ok("SUBSCRIBE m/test2/test1");
+
+    let out = c.ok("LIST \"\" %");
+    assert!(out.contains("* LIST (\\Noselect \\HasChildren) \"/\" \"m\"\r\n"), "{out}");
+    assert!(out.contains("\"INBOX\""), "{out}");
+    let out = c.ok("LIST \"\" m/% RETURN (CHILDREN)");
+    assert!(out.contains("* LIST (\\NonExistent \\HasChildren) \"/\" \"m/test4\"\r\n"), "{out}");
+    assert!(out.contains("* LIST (\\NonExistent \\HasChildren) \"/\" \"m/test8\"\r\n"), "{out}");
+    assert!(out.contains("* LIST (\\HasChildren) \"/\" \"m/test2\"\r\n"), "a real mailbox as it is: {out}");
+    assert!(!out.contains("\"m/test4/test5\""), "% stops at one level: {out}");
+    let out = c.ok("LIST \"\" *");
+    assert!(!out.contains("\"m\"\r\n") && !out.contains("\"m/test4\"\r\n"), "{out}");
+
+    let out = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" m/test2% RETURN (CHILDREN)");
+    assert!(out.contains("* LIST (\\HasChildren) \"/\" \"m/test2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"), "{out}");
+}

@@ -58,6 +58,27 @@ fn subscribed_parents(
     out
 }
 
+/// Levels of hierarchy that are no mailbox of their own ("a" when only
+/// "a/b" exists) and that a pattern ending in "%" matches: RFC 3501 and
+/// RFC 9051 §6.3.9 have them listed, as not selectable. "*" does not ask for them.
+fn implied_levels(list: &[crate::store::MailboxInfo], patterns: &[String]) -> Vec<String> {
+    let wanted: Vec<&String> = patterns.iter().filter(|p| p.ends_with('%')).collect();
+    let mut out: Vec<String> = Vec::new();
+    for m in list {
+        for (i, _) in m.name.match_indices('/') {
+            let level = &m.name[..i];
+            if !level.is_empty()
+                && wanted.iter().any(|p| matches(p, level))
+                && !list.iter().any(|o| o.name == level)
+                && !out.iter().any(|o| o == level)
+            {
+                out.push(level.to_string());
+            }
+        }
+    }
+    out
+}
+
 impl Session {
     pub(super) async fn list(&mut self, tag: &str, cmd: ListCommand) {
         let verb = if cmd.lsub { "LSUB" } else { "LIST" };
@@ -110,16 +131,25 @@ impl Session {
         }
         if only_subscribed {
             let recursive = has(&cmd.selection, "RECURSIVEMATCH");
+            // RETURN (CHILDREN): such a parent has children by definition.
+            let attrs = if has(&cmd.returns, "CHILDREN") { "\\HasChildren" } else { "" };
             for parent in subscribed_parents(&list, &patterns, &shown) {
                 // RFC 3501 §6.3.9 (LSUB with %) and RFC 5258 §3.5 (CHILDINFO).
                 match (cmd.lsub, recursive) {
                     (true, _) => out.push_str(&format!("* LSUB (\\Noselect) \"/\" {}\r\n", self.wire(&parent))),
                     (false, true) => out.push_str(&format!(
-                        "* LIST () \"/\" {} (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
+                        "* LIST ({attrs}) \"/\" {} (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
                         self.wire(&parent)
                     )),
                     (false, false) => {}
                 }
+            }
+        } else if !only_special {
+            // \NonExistent (RFC 5258) where the client used LIST-EXTENDED or IMAP4rev2, \Noselect for IMAP4rev1.
+            let extended = self.rev2 || !cmd.selection.is_empty() || !cmd.returns.is_empty() || patterns.len() > 1;
+            let absent = if extended { "\\NonExistent" } else { "\\Noselect" };
+            for level in implied_levels(&list, &patterns) {
+                out.push_str(&format!("* LIST ({absent} \\HasChildren) \"/\" {}\r\n", self.wire(&level)));
             }
         }
         out.push_str(&format!("{tag} OK {verb} completed\r\n"));

@@ -420,3 +420,33 @@ fn list_names_levels_that_are_not_mailboxes() {
     let out = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" m/test2% RETURN (CHILDREN)");
     assert!(out.contains("* LIST (\\HasChildren) \"/\" \"m/test2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"), "{out}");
 }
+
+/// Subscriptions outlive their mailbox (RFC 3501 §6.3.6: a server must not
+/// drop a subscribed name by itself): LIST (SUBSCRIBED) shows it
+/// \NonExistent, LSUB \Noselect, until UNSUBSCRIBE. RENAME takes the
+/// mailbox's inferiors and their subscriptions with it (§6.3.5).
+#[test]
+fn subscriptions_outlive_mailboxes_and_follow_renames() {
+    let (_s, mut c) = server("conf-subscriptions");
+    for m in ["m/a", "m/b", "m/b/c"] {
+        c.ok(&format!("CREATE {m}"));
+    }
+    c.ok("SUBSCRIBE m/a");
+    c.ok("SUBSCRIBE m/b/c");
+    c.ok("DELETE m/a");
+    let out = c.ok("LIST (SUBSCRIBED) \"\" m/*");
+    assert!(out.contains("* LIST (\\NonExistent \\Subscribed) \"/\" \"m/a\"\r\n"), "{out}");
+    let out = c.ok("LSUB \"\" m/*");
+    assert!(out.contains("* LSUB (\\Noselect) \"/\" \"m/a\"\r\n"), "{out}");
+    c.ok("UNSUBSCRIBE m/a");
+    let out = c.ok("LSUB \"\" m/*");
+    assert!(!out.contains("\"m/a\""), "{out}");
+
+    c.ok("RENAME m/b m/z");
+    let out = c.ok("LIST \"\" m/*");
+    assert!(out.contains("\"m/z\"\r\n") && out.contains("\"m/z/c\"\r\n") && !out.contains("\"m/b"), "{out}");
+    let out = c.ok("LSUB \"\" m/*");
+    assert!(out.contains("\"m/z/c\"\r\n") && !out.contains("m/b/c"), "{out}");
+    let out = c.cmd("SUBSCRIBE m/nothing");
+    assert!(out.contains(" NO "), "subscribing needs the mailbox: {out}");
+}

@@ -370,6 +370,8 @@ contract::contract! {
         fn delete_mailbox(account: String, name: String) -> (), notify account;
         fn rename_mailbox(account: String, from: String, to: String) -> (), notify account;
         fn set_subscribed(account: String, name: String, on: bool) -> ();
+        /// The names subscribed to, also those whose mailbox was deleted.
+        fn subscriptions(account: String) -> Vec<String>;
         /// Removes messages by UID; returns how many went. Quota usage and unshared bodies go with them.
         fn expunge(account: String, mailbox: String, uids: Vec<i64>) -> usize, notify account;
         fn messages(account: String, mailbox: String, with_content: bool) -> Vec<StoredMessage>;

@@ -710,6 +710,20 @@ pub fn apply_flags(cur: &str, op: FlagOp, flags: &[String]) -> String {
     set.join(" ")
 }
 
+/// What RENAME does to each name it touches: `from` itself and its inferiors
+/// ("from/…"), as (old, new) pairs. Used by both backends.
+pub fn renamed_names(names: &[String], from: &str, to: &str) -> Vec<(String, String)> {
+    let prefix = format!("{from}/");
+    names
+        .iter()
+        .filter_map(|n| match n.strip_prefix(&prefix) {
+            Some(rest) => Some((n.clone(), format!("{to}/{rest}"))),
+            None if n == from => Some((n.clone(), to.to_string())),
+            None => None,
+        })
+        .collect()
+}
+
 /// Refuses mailbox names no client could use (and INBOX, which always exists).
 pub fn valid_mailbox_name(name: &str) -> Result<(), crate::store::StoreError> {
     let bad = name.is_empty()
@@ -720,4 +734,17 @@ pub fn valid_mailbox_name(name: &str) -> Result<(), crate::store::StoreError> {
         || name.chars().any(|c| c.is_control() || c == '*' || c == '%')
         || name.eq_ignore_ascii_case("INBOX");
     if bad { Err(crate::store::StoreError::Invalid(format!("'{name}' is not a usable mailbox name"))) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_takes_inferiors_and_nothing_else() {
+        let names: Vec<String> = ["a", "a/x", "a/x/y", "ab", "b/a"].iter().map(|s| s.to_string()).collect();
+        let moved = renamed_names(&names, "a", "c");
+        let pairs: Vec<(&str, &str)> = moved.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
+        assert_eq!(pairs, [("a", "c"), ("a/x", "c/x"), ("a/x/y", "c/x/y")]);
+    }
 }

@@ -36,16 +36,12 @@ pub(super) fn matches(pattern: &str, name: &str) -> bool {
 /// Parents a subscribed listing must still name: a pattern matches them but
 /// not their subscribed descendant ("%" against "a" for a subscribed "a/b"),
 /// and they were not listed themselves.
-fn subscribed_parents(
-    list: &[crate::store::MailboxInfo],
-    patterns: &[String],
-    shown: &std::collections::HashSet<&str>,
-) -> Vec<String> {
+fn subscribed_parents(subs: &[String], patterns: &[String], shown: &std::collections::HashSet<&str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for m in list.iter().filter(|m| m.subscribed && !patterns.iter().any(|p| matches(p, &m.name))) {
+    for name in subs.iter().filter(|n| !patterns.iter().any(|p| matches(p, n))) {
         let mut end = 0;
-        while let Some(i) = m.name[end..].find('/') {
-            let parent = &m.name[..end + i];
+        while let Some(i) = name[end..].find('/') {
+            let parent = &name[..end + i];
             end += i + 1;
             if !shown.contains(parent)
                 && patterns.iter().any(|p| matches(p, parent))
@@ -95,9 +91,11 @@ impl Session {
         let only_subscribed = cmd.lsub || has(&cmd.selection, "SUBSCRIBED");
         let only_special = has(&cmd.selection, "SPECIAL-USE");
         let show_subscribed = has(&cmd.selection, "SUBSCRIBED") || has(&cmd.returns, "SUBSCRIBED");
-        let list = match self.sh.store.mailboxes(self.account()).await {
-            Ok(l) => l,
-            Err(e) => {
+        let store = &self.sh.store;
+        let subs = if only_subscribed { store.subscriptions(self.account()).await } else { Ok(Vec::new()) };
+        let (list, subs) = match (store.mailboxes(self.account()).await, subs) {
+            (Ok(l), Ok(s)) => (l, s),
+            (Err(e), _) | (_, Err(e)) => {
                 warn!(target: "hato::imap", "list failed: {e}");
                 return self.send(&format!("{tag} NO [UNAVAILABLE] cannot list mailboxes\r\n"));
             }
@@ -129,11 +127,20 @@ impl Session {
                 }
             }
         }
+        if only_subscribed && !only_special {
+            // Subscribed names whose mailbox is gone (RFC 5258 §3: \NonExistent; LSUB: \Noselect).
+            let gone = subs.iter().filter(|n| !list.iter().any(|m| &m.name == *n));
+            for name in gone.filter(|n| patterns.iter().any(|p| matches(p, n))) {
+                shown.insert(name.as_str());
+                let attrs = if cmd.lsub { "\\Noselect" } else { "\\NonExistent \\Subscribed" };
+                out.push_str(&format!("* {verb} ({attrs}) \"/\" {}\r\n", self.wire(name)));
+            }
+        }
         if only_subscribed {
             let recursive = has(&cmd.selection, "RECURSIVEMATCH");
             // RETURN (CHILDREN): such a parent has children by definition.
             let attrs = if has(&cmd.returns, "CHILDREN") { "\\HasChildren" } else { "" };
-            for parent in subscribed_parents(&list, &patterns, &shown) {
+            for parent in subscribed_parents(&subs, &patterns, &shown) {
                 // RFC 3501 §6.3.9 (LSUB with %) and RFC 5258 §3.5 (CHILDINFO).
                 match (cmd.lsub, recursive) {
                     (true, _) => out.push_str(&format!("* LSUB (\\Noselect) \"/\" {}\r\n", self.wire(&parent))),

@@ -125,7 +125,7 @@ pub async fn remove_account(tx: &mut Tx<'_>, address: &str) -> Result<(), StoreE
         return Err(StoreError::NotFound(format!("account {address}")));
     }
     super::mailbox::delete_all(tx, address).await?;
-    for table in ["sieve_scripts", "vacations", "vacation_replies"] {
+    for table in ["sieve_scripts", "vacations", "vacation_replies", "subscriptions"] {
         run(tx, &format!("DELETE FROM {table} WHERE account = ?"), (address,)).await?;
     }
     Ok(())

@@ -162,7 +162,8 @@ pub async fn mailboxes(tx: &mut Tx<'_>, account: &str) -> Result<Vec<MailboxInfo
     let rows: Vec<(String, Option<String>, i64, i64, i64, bool)> = all(
         tx,
         "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),
-                b.uidvalidity, b.uidnext, b.subscribed
+                b.uidvalidity, b.uidnext,
+                EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = b.account AND s.name = b.name)
          FROM mailboxes b WHERE b.account = ? ORDER BY b.name = 'INBOX' DESC, b.name",
         (account,),
     )
@@ -574,7 +575,7 @@ pub async fn create_mailbox(tx: &mut Tx<'_>, account: &str, name: &str, mid: Id)
     // Not subscribed: RFC 3501 leaves subscribing to the client.
     run(
         tx,
-        "INSERT INTO mailboxes (id, account, name, uidvalidity, subscribed) VALUES (?, ?, ?, ?, FALSE)",
+        "INSERT INTO mailboxes (id, account, name, uidvalidity) VALUES (?, ?, ?, ?)",
         (mid.0, account, name, validity),
     )
     .await?;
@@ -591,6 +592,7 @@ pub async fn create_defaults(tx: &mut Tx<'_>, account: &str) -> Result<(), Store
             (Id::new().0, account, *name, *special, validity),
         )
         .await?;
+        run(tx, "INSERT IGNORE INTO subscriptions (account, name) VALUES (?, ?)", (account, *name)).await?;
     }
     Ok(())
 }
@@ -621,19 +623,38 @@ pub async fn delete_all(tx: &mut Tx<'_>, account: &str) -> Result<(), StoreError
     Ok(())
 }
 
+/// Renames a mailbox with its inferiors and their subscriptions (as the
+/// SQLite store does).
 pub async fn rename_mailbox(tx: &mut Tx<'_>, account: &str, from: &str, to: &str) -> Result<(), StoreError> {
     crate::store::valid_mailbox_name(from)?;
     crate::store::valid_mailbox_name(to)?;
     mailbox_id(tx, account, from).await?;
-    if mailbox_id(tx, account, to).await.is_ok() {
-        return Err(StoreError::Exists(format!("mailbox {to}")));
+    let names: Vec<String> = all(tx, "SELECT name FROM mailboxes WHERE account = ?", (account,)).await?;
+    let moved = crate::store::renamed_names(&names, from, to);
+    for (_, new) in &moved {
+        if mailbox_id(tx, account, new).await.is_ok() {
+            return Err(StoreError::Exists(format!("mailbox {new}")));
+        }
     }
-    run(tx, "UPDATE mailboxes SET name = ? WHERE account = ? AND name = ?", (to, account, from)).await?;
+    for (old, new) in &moved {
+        run(tx, "UPDATE mailboxes SET name = ? WHERE account = ? AND name = ?", (new, account, old)).await?;
+        run(tx, "UPDATE subscriptions SET name = ? WHERE account = ? AND name = ?", (new, account, old)).await?;
+    }
     Ok(())
 }
 
+/// Subscribing needs the mailbox; unsubscribing does not.
 pub async fn set_subscribed(tx: &mut Tx<'_>, account: &str, name: &str, on: bool) -> Result<(), StoreError> {
-    let (id, _) = mailbox_id(tx, account, name).await?;
-    run(tx, "UPDATE mailboxes SET subscribed = ? WHERE id = ?", (on, id)).await?;
+    if on {
+        mailbox_id(tx, account, name).await?;
+        run(tx, "INSERT IGNORE INTO subscriptions (account, name) VALUES (?, ?)", (account, name)).await?;
+    } else {
+        run(tx, "DELETE FROM subscriptions WHERE account = ? AND name = ?", (account, name)).await?;
+    }
     Ok(())
+}
+
+/// The names an account is subscribed to, mailboxes or not.
+pub async fn subscriptions(tx: &mut Tx<'_>, account: &str) -> Result<Vec<String>, StoreError> {
+    all(tx, "SELECT name FROM subscriptions WHERE account = ? ORDER BY name", (account,)).await
 }

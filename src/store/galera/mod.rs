@@ -679,6 +679,9 @@ impl Backend for Galera {
             .write(Route::Home(&home), async move |tx| mailbox::set_subscribed(tx, &account, &name, on).await)
             .await
     }
+    async fn subscriptions(&self, account: String) -> Result<Vec<String>, StoreError> {
+        self.cluster.read(async move |tx| mailbox::subscriptions(tx, &account).await).await
+    }
     async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
         let home = account.clone();
         self.cluster

@@ -260,6 +260,16 @@ const MIGRATIONS: &[&[&str]] = &[
             ADD COLUMN IF NOT EXISTS dsn_orcpt VARCHAR(500) NULL,
             ADD COLUMN IF NOT EXISTS delay_warned BOOLEAN NOT NULL DEFAULT FALSE",
     ],
+    &[
+        // 6: subscriptions apart from mailboxes: RFC 3501 §6.3.6 keeps a name
+        // subscribed when its mailbox is deleted (LIST shows it \NonExistent).
+        "CREATE TABLE IF NOT EXISTS subscriptions (
+            account VARCHAR(255) NOT NULL,
+            name    VARCHAR(255) NOT NULL,
+            PRIMARY KEY (account, name))",
+        "INSERT IGNORE INTO subscriptions (account, name) SELECT account, name FROM mailboxes WHERE subscribed",
+        "ALTER TABLE mailboxes DROP COLUMN IF EXISTS subscribed",
+    ],
 ];
 
 /// Brings the database to the newest schema this Hato knows.

@@ -104,6 +104,7 @@ pub fn add_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
             "INSERT INTO mailboxes (id, account, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![crate::ids::Id::new().0, a.address, name, special, validity],
         )?;
+        c.execute("INSERT INTO subscriptions (account, name) VALUES (?1, ?2)", params![a.address, name])?;
     }
     Ok(())
 }

@@ -201,7 +201,8 @@ fn append(
 
 pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, StoreError> {
     let mut st = c.prepare(
-        "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id), b.uidvalidity, b.uidnext, b.subscribed
+        "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id), b.uidvalidity, b.uidnext,
+                EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = b.account AND s.name = b.name)
          FROM mailboxes b WHERE b.account = ?1 ORDER BY b.name = 'INBOX' DESC, b.name",
     )?;
     let rows = st.query_map([account], |r| {
@@ -598,7 +599,7 @@ pub fn create_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), S
     account_of(c, account)?;
     let n = c.execute(
         // Not subscribed: RFC 3501 leaves subscribing to the client, which does it explicitly.
-        "INSERT OR IGNORE INTO mailboxes (id, account, name, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 0)",
+        "INSERT OR IGNORE INTO mailboxes (id, account, name, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
         params![Id::new().0, account, name, next_uidvalidity(c)?],
     )?;
     if n == 0 {
@@ -620,22 +621,49 @@ pub fn delete_mailbox(c: &Connection, account: &str, name: &str) -> Result<(), S
     Ok(())
 }
 
-/// Renames a mailbox. A new UIDVALIDITY is not needed: the messages keep their UIDs.
+/// Renames a mailbox with its inferiors ("a" to "b" takes "a/x" to "b/x",
+/// RFC 3501 §6.3.5) and their subscriptions. A new UIDVALIDITY is not
+/// needed: the messages keep their UIDs.
 pub fn rename_mailbox(c: &Connection, account: &str, from: &str, to: &str) -> Result<(), StoreError> {
     crate::store::valid_mailbox_name(from)?;
     crate::store::valid_mailbox_name(to)?;
     mailbox_id(c, account, from)?;
-    if mailbox_id(c, account, to).is_ok() {
-        return Err(StoreError::Exists(format!("mailbox {to}")));
+    let moved = crate::store::renamed_names(&mailbox_names(c, account)?, from, to);
+    for (_, new) in &moved {
+        if mailbox_id(c, account, new).is_ok() {
+            return Err(StoreError::Exists(format!("mailbox {new}")));
+        }
     }
-    c.execute("UPDATE mailboxes SET name = ?3 WHERE account = ?1 AND name = ?2", params![account, from, to])?;
+    for (old, new) in &moved {
+        c.execute("UPDATE mailboxes SET name = ?3 WHERE account = ?1 AND name = ?2", params![account, old, new])?;
+        c.execute("UPDATE subscriptions SET name = ?3 WHERE account = ?1 AND name = ?2", params![account, old, new])?;
+    }
     Ok(())
 }
 
+fn mailbox_names(c: &Connection, account: &str) -> Result<Vec<String>, StoreError> {
+    let mut st = c.prepare("SELECT name FROM mailboxes WHERE account = ?1")?;
+    let names = st.query_map([account], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+/// Subscribing needs the mailbox; unsubscribing does not (a deleted
+/// mailbox's name stays subscribed until the client lets it go).
 pub fn set_subscribed(c: &Connection, account: &str, name: &str, on: bool) -> Result<(), StoreError> {
-    let (id, _) = mailbox_id(c, account, name)?;
-    c.execute("UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1", params![id, on])?;
+    if on {
+        mailbox_id(c, account, name)?;
+        c.execute("INSERT OR IGNORE INTO subscriptions (account, name) VALUES (?1, ?2)", params![account, name])?;
+    } else {
+        c.execute("DELETE FROM subscriptions WHERE account = ?1 AND name = ?2", params![account, name])?;
+    }
     Ok(())
+}
+
+/// The names an account is subscribed to, mailboxes or not.
+pub fn subscriptions(c: &Connection, account: &str) -> Result<Vec<String>, StoreError> {
+    let mut st = c.prepare("SELECT name FROM subscriptions WHERE account = ?1 ORDER BY name")?;
+    let names = st.query_map([account], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -408,6 +408,9 @@ impl Backend for Sqlite {
     async fn set_subscribed(&self, account: String, name: String, on: bool) -> Result<(), StoreError> {
         self.db.write(move |c| mailbox::set_subscribed(c, &account, &name, on)).await
     }
+    async fn subscriptions(&self, account: String) -> Result<Vec<String>, StoreError> {
+        self.db.read(move |c| mailbox::subscriptions(c, &account)).await
+    }
     async fn expunge(&self, account: String, mailbox: String, uids: Vec<i64>) -> Result<usize, StoreError> {
         self.db.write(move |c| mailbox::expunge(c, &account, &mailbox, &uids)).await
     }

@@ -310,6 +310,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE queue ADD COLUMN dsn_orcpt TEXT;
     ALTER TABLE queue ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 18: subscriptions apart from mailboxes: RFC 3501 §6.3.6 keeps a name
+    // subscribed when its mailbox is deleted (LIST shows it \NonExistent).
+    r#"
+    CREATE TABLE subscriptions (
+        account TEXT NOT NULL REFERENCES accounts(address) ON DELETE CASCADE,
+        name    TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    );
+    INSERT INTO subscriptions (account, name) SELECT account, name FROM mailboxes WHERE subscribed = 1;
+    ALTER TABLE mailboxes DROP COLUMN subscribed;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -342,6 +353,32 @@ mod tests {
         migrate(&mut conn).unwrap();
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
+    }
+
+    /// Migration 18 keeps what was subscribed when the flag leaves `mailboxes`.
+    #[test]
+    fn subscriptions_carried_over() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(17) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO domains (name, created) VALUES ('x.test', 0);
+             INSERT INTO accounts (address, domain, password_hash, created) VALUES ('a@x.test', 'x.test', '', 0);
+             INSERT INTO mailboxes (id, account, name, uidvalidity, subscribed) VALUES (1, 'a@x.test', 'On', 1, 1);
+             INSERT INTO mailboxes (id, account, name, uidvalidity, subscribed) VALUES (2, 'a@x.test', 'Off', 2, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let subs: Vec<String> = conn
+            .prepare("SELECT name FROM subscriptions")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(subs, ["On"]);
     }
 
     #[test]

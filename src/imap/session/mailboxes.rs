@@ -199,8 +199,6 @@ impl Session {
         }
     }
 
-    /// QUOTA (RFC 9208): one root, "", holding every mailbox of the account;
-    /// STORAGE in KiB from the account's quota. `mailbox` for GETQUOTAROOT.
     /// APPEND of one message or several (RFC 3502): stored together or not
     /// at all, and answered with APPENDUID for each (RFC 4315).
     pub(super) async fn append(&mut self, tag: &str, mailbox: Mailbox<'_>, messages: Vec<Message>) {
@@ -226,6 +224,8 @@ impl Session {
         }
     }
 
+    /// QUOTA (RFC 9208): one root, "", holding every mailbox of the account;
+    /// STORAGE in KiB from the account's quota. `mailbox` for GETQUOTAROOT.
     pub(super) async fn quota(&mut self, tag: &str, mailbox: Option<String>) {
         let account = match self.sh.store.account(self.account()).await {
             Ok(Some(a)) => a,

@@ -306,6 +306,37 @@ async fn a_batch_files_each_entry_and_one_refusal_spares_the_others() {
         assert_eq!(s.messages(A.into(), "INBOX".into(), false).await.unwrap().len(), 3);
     }
 }
+/// On Galera the entry is queued and claimed through the local node and
+/// filed by the account's home node, which may not have applied the claim
+/// yet: the delivery must still find it, not report it gone.
+#[tokio::test]
+async fn an_entry_just_claimed_is_filed_wherever_the_account_lives() {
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        s.add_domain("example.test".into()).await.unwrap();
+        // Enough accounts that, with three nodes, some live on another one.
+        let names: Vec<String> = (0..6).map(|i| format!("u{i}@example.test")).collect();
+        for n in &names {
+            s.add_account(account(n)).await.unwrap();
+        }
+        for round in 0..20 {
+            for n in &names {
+                s.enqueue(message(&[(n, Some(n))])).await.unwrap();
+                let claimed = s.claim_due("n1".into(), crate::clock::now() + 1, 60, 10).await.unwrap();
+                assert_eq!(claimed.len(), 1, "round {round}, {n}");
+                assert!(
+                    file(s, &claimed[0], vec![Filing::to(Folder::Inbox)]).await,
+                    "round {round}: {n} reported gone"
+                );
+            }
+        }
+        for n in &names {
+            assert_eq!(s.messages(n.clone(), "INBOX".into(), false).await.unwrap().len(), 20, "{n}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn leases_keep_two_nodes_off_one_entry() {
     for t in each_backend().await {

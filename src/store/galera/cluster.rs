@@ -28,7 +28,10 @@
 //!   Write transactions do not wait (each causal wait is a round of the
 //!   group protocol, several per transaction): what they read to decide is
 //!   locked or re-checked by the writing statement, and a write based on a
-//!   row another node changed fails certification and is retried.
+//!   row another node changed fails certification and is retried. What a
+//!   write does not find may only not have arrived yet: where that matters
+//!   (a delivery on the home node of a queue entry claimed here) a causal
+//!   `lookup_at` that node tells before "not found" is believed.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -267,6 +270,16 @@ impl Cluster {
     /// need not see one snapshot: use `read` where that matters.
     pub async fn lookup<R>(&self, f: impl AsyncFnMut(&mut Tx<'_>) -> Result<R, StoreError>) -> Result<R, StoreError> {
         self.run(Route::Local, Mode::Lookup, f).await
+    }
+
+    /// A causal lookup on the node `route` picks: to learn whether rows
+    /// committed through another node have reached the one a write went to.
+    pub async fn lookup_at<R>(
+        &self,
+        route: Route<'_>,
+        f: impl AsyncFnMut(&mut Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.run(route, Mode::Lookup, f).await
     }
 
     /// One causal lookup on a serving node other than the local one, without

@@ -450,3 +450,101 @@ fn subscriptions_outlive_mailboxes_and_follow_renames() {
     let out = c.cmd("SUBSCRIBE m/nothing");
     assert!(out.contains(" NO "), "subscribing needs the mailbox: {out}");
 }
+
+/// The ESEARCH line of the search tagged `tag` in `out`.
+fn esearch_of<'a>(out: &'a str, tag: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.starts_with(&format!("* ESEARCH (TAG \"{tag}\")"))).collect()
+}
+
+/// CONTEXT=SEARCH (RFC 5267): PARTIAL returns positions of the result, and
+/// RETURN (UPDATE) keeps the result up to date — ADDTO and REMOVEFROM as
+/// flags change, messages arrive (through another session) and are expunged,
+/// a removal told before the EXPUNGE that renumbers — until CANCELUPDATE.
+#[test]
+fn search_context_partial_and_updates() {
+    let (s, mut c) = server("conf-context-search");
+    for i in 1..=6 {
+        c.append("INBOX", "", format!("From: x@x.test\r\nSubject: m{i}\r\n\r\nhello\r\n").as_bytes());
+    }
+    c.ok("SELECT INBOX");
+    assert!(c.ok("CAPABILITY").contains(" CONTEXT=SEARCH"));
+    for (range, answer) in [("2:4", "(2:4 2:4)"), ("4:2", "(2:4 2:4)"), ("1:9", "(1:9 1:6)"), ("7:9", "(7:9 NIL)")] {
+        let out = c.ok(&format!("SEARCH RETURN (PARTIAL {range}) ALL"));
+        assert!(out.contains(&format!("\") PARTIAL {answer}\r\n")), "{range}: {out}");
+    }
+    for bad in ["PARTIAL 1", "PARTIAL 1:*", "PARTIAL *:1", "PARTIAL 0:2"] {
+        let out = c.cmd(&format!("SEARCH RETURN ({bad}) ALL"));
+        assert!(out.lines().last().unwrap().contains(" BAD "), "{bad}: {out}");
+    }
+
+    let out = c.ok("SEARCH RETURN (UPDATE) BODY hello SEEN");
+    let tag = out.lines().last().unwrap().split(' ').next().unwrap().to_string();
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\")")], "{out}");
+    let out = c.ok("STORE 1,2,5 +FLAGS (\\Seen)");
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") ADDTO (0 1:2,5)")], "{out}");
+    let out = c.ok("STORE 1,2 -FLAGS (\\Seen)");
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 1:2)")], "{out}");
+    c.ok("STORE 3:6 +FLAGS.SILENT (\\Deleted)");
+    let out = c.ok("EXPUNGE");
+    let removal = out.find(&format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 5)\r\n")).expect(&out);
+    assert!(removal < out.find("* 5 EXPUNGE").expect(&out), "told before the renumbering: {out}");
+
+    // Another session files a seen message that matches: the next NOOP says so.
+    let mut other = Imap::login(s.imap, "alice@hato.test", "pw-alice");
+    other.append("INBOX", "\\Seen", b"From: y@x.test\r\nSubject: late\r\n\r\nhello again\r\n");
+    other.append("INBOX", "\\Seen", b"From: y@x.test\r\nSubject: other\r\n\r\nno greeting\r\n");
+    let out = c.ok("NOOP");
+    assert!(out.contains("* 4 EXISTS"), "{out}");
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") ADDTO (0 3)")], "{out}");
+
+    c.ok(&format!("CANCELUPDATE \"{tag}\""));
+    let out = c.ok("STORE 1 +FLAGS (\\Seen)");
+    assert!(esearch_of(&out, &tag).is_empty(), "no updates after CANCELUPDATE: {out}");
+
+    // A UID search's updates name UIDs (messages 1, 2 are UIDs 1, 2; 3 is 7).
+    let out = c.ok("UID SEARCH RETURN (UPDATE ALL) UNSEEN");
+    let tag = out.lines().last().unwrap().split(' ').next().unwrap().to_string();
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") UID ALL 2")], "{out}");
+    let out = c.ok("STORE 1,3 -FLAGS (\\Seen)");
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") UID ADDTO (0 1,7)")], "{out}");
+    c.ok("UNSELECT");
+    assert!(c.cmd(&format!("CANCELUPDATE \"{tag}\"")).lines().last().unwrap().contains(" BAD "));
+}
+
+/// CONTEXT=SORT (RFC 5267): PARTIAL in sort order, and updates that name
+/// positions in the sorted result, to be applied in the order given.
+#[test]
+fn sort_context_partial_and_updates() {
+    let (_s, mut c) = server("conf-context-sort");
+    for subject in ["c", "a", "d", "b"] {
+        c.append("INBOX", "", format!("From: x@x.test\r\nSubject: {subject}\r\n\r\n.\r\n").as_bytes());
+    }
+    c.ok("SELECT INBOX");
+    assert!(c.ok("CAPABILITY").contains(" CONTEXT=SORT"));
+    let out = c.ok("SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL");
+    assert!(out.contains("\") PARTIAL (1:2 2,4)\r\n"), "{out}");
+    let out = c.ok("SORT RETURN (PARTIAL 2:9 COUNT) (REVERSE SUBJECT) UTF-8 ALL");
+    assert!(out.contains("\") PARTIAL (2:9 1,4,2) COUNT 4\r\n"), "{out}");
+
+    // Sorted a(2) b(4) c(1) d(3), all unseen.
+    let out = c.ok("UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 UNSEEN");
+    let tag = out.lines().last().unwrap().split(' ').next().unwrap().to_string();
+    let out = c.ok("STORE 2 +FLAGS (\\Seen)");
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (1 2)")], "{out}");
+    // A new message "bb" goes between b and c: second place.
+    let out = c.append("INBOX", "", b"From: x@x.test\r\nSubject: bb\r\n\r\n.\r\n");
+    let out = out + &c.ok("NOOP");
+    assert_eq!(esearch_of(&out, &tag), [format!("* ESEARCH (TAG \"{tag}\") UID ADDTO (2 5)")], "{out}");
+    // b bb c d → a b bb d: c (third) leaves, a comes first.
+    let out = c.ok("STORE 1:2 FLAGS (\\Seen)");
+    let out = out + &c.ok("STORE 2 -FLAGS (\\Seen)");
+    let told: Vec<&str> = esearch_of(&out, &tag);
+    assert_eq!(
+        told,
+        [
+            format!("* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (3 1)"),
+            format!("* ESEARCH (TAG \"{tag}\") UID ADDTO (1 2)")
+        ],
+        "{out}"
+    );
+}

@@ -1,5 +1,5 @@
 //! Grammar imap-codec does not cover: ESEARCH's `SEARCH RETURN (…)` (RFC 4731)
-//! and LIST-EXTENDED's selection/return options and pattern lists (RFC 5258,
+//! with CONTEXT's UPDATE and PARTIAL and its CANCELUPDATE (RFC 5267), and LIST-EXTENDED's selection/return options and pattern lists (RFC 5258,
 //! RFC 5819 LIST-STATUS). Both are recognised on a command without literals;
 //! anything else goes to imap-codec unchanged.
 
@@ -12,6 +12,10 @@ pub struct SearchReturn {
     pub all: bool,
     /// SEARCHRES: keep the result for "$".
     pub save: bool,
+    /// CONTEXT (RFC 5267): keep the result up to date with ADDTO/REMOVEFROM.
+    pub update: bool,
+    /// CONTEXT: the 1-based positions lo..=hi of the result only.
+    pub partial: Option<(u32, u32)>,
 }
 
 /// A LIST or LSUB command in extended form. Names are still on-the-wire bytes.
@@ -37,6 +41,11 @@ pub enum Extended {
     List {
         tag: String,
         cmd: ListCommand,
+    },
+    /// CANCELUPDATE (RFC 5267): stop updating the searches of these tags.
+    CancelUpdate {
+        tag: String,
+        tags: Vec<String>,
     },
     /// Recognised but malformed: answer BAD with this text.
     Bad {
@@ -168,33 +177,36 @@ pub fn recognise(line: &[u8]) -> Option<Extended> {
         i += 1;
     }
     match word(t.get(i)).as_deref() {
-        // ESEARCH (RFC 4731), and ESORT (RFC 5267) for SORT.
+        // ESEARCH (RFC 4731), and ESORT and CONTEXT (RFC 5267).
         Some(verb @ ("SEARCH" | "SORT")) if word(t.get(i + 1)).as_deref() == Some("RETURN") => {
             let Some((opts, next)) = word_list(&t, i + 2) else {
-                return Some(Extended::Bad { tag, why: "RETURN needs a parenthesised list of MIN, MAX, COUNT, ALL" });
+                return Some(Extended::Bad { tag, why: "RETURN needs a parenthesised list of options" });
             };
-            if verb == "SORT" && opts.iter().any(|o| o == "SAVE") {
-                return Some(Extended::Bad { tag, why: "SORT RETURN takes MIN, MAX, COUNT and ALL" });
-            }
-            let mut ret = SearchReturn::default();
-            for o in &opts {
-                match o.as_str() {
-                    "MIN" => ret.min = true,
-                    "MAX" => ret.max = true,
-                    "COUNT" => ret.count = true,
-                    "ALL" => ret.all = true,
-                    "SAVE" => ret.save = true,
-                    _ => return Some(Extended::Bad { tag, why: "unknown SEARCH RETURN option" }),
+            let ret = match search_return(&opts) {
+                Ok(r) if verb == "SORT" && r.save => {
+                    return Some(Extended::Bad { tag, why: "SORT RETURN cannot SAVE" });
                 }
-            }
-            if opts.is_empty() {
-                ret.all = true;
-            }
+                Ok(r) => r,
+                Err(why) => return Some(Extended::Bad { tag, why }),
+            };
             let search_end = t[i].1;
             let rest_start = t.get(next - 1)?.1;
             let mut rewritten = line[..search_end].to_vec();
             rewritten.extend_from_slice(&line[rest_start..]);
             Some(Extended::Search { rewritten, ret })
+        }
+        Some("CANCELUPDATE") if i == 1 => {
+            let tags: Vec<String> = t[2..]
+                .iter()
+                .filter_map(|(tok, _)| match tok {
+                    Tok::Word(w) => Some(String::from_utf8_lossy(w).into_owned()),
+                    _ => None,
+                })
+                .collect();
+            if tags.is_empty() || tags.len() != t.len() - 2 {
+                return Some(Extended::Bad { tag, why: "CANCELUPDATE takes the tags of searches, as strings" });
+            }
+            Some(Extended::CancelUpdate { tag, tags })
         }
         Some(cmd @ ("LIST" | "LSUB")) if i == 1 => {
             let extended = t.get(2).is_some_and(|x| x.0 == Tok::Open)
@@ -210,6 +222,40 @@ pub fn recognise(line: &[u8]) -> Option<Extended> {
         }
         _ => None,
     }
+}
+
+/// The options of SEARCH/SORT RETURN (…), upper-cased. An empty list means ALL.
+fn search_return(opts: &[String]) -> Result<SearchReturn, &'static str> {
+    let mut ret = SearchReturn::default();
+    let mut o = opts.iter();
+    while let Some(opt) = o.next() {
+        match opt.as_str() {
+            "MIN" => ret.min = true,
+            "MAX" => ret.max = true,
+            "COUNT" => ret.count = true,
+            "ALL" => ret.all = true,
+            "SAVE" => ret.save = true,
+            "UPDATE" => ret.update = true,
+            // A hint that more is coming (RFC 5267 §4.2): nothing to do.
+            "CONTEXT" => {}
+            "PARTIAL" => {
+                let range = o.next().ok_or("PARTIAL needs a range like 1:100")?;
+                ret.partial = Some(partial_range(range).ok_or("PARTIAL takes two positions like 1:100")?);
+            }
+            _ => return Err("unknown SEARCH RETURN option"),
+        }
+    }
+    if opts.is_empty() {
+        ret.all = true;
+    }
+    Ok(ret)
+}
+
+/// RFC 5267 partial-range: two positions from 1, either order, no "*".
+fn partial_range(w: &str) -> Option<(u32, u32)> {
+    let (a, b) = w.split_once(':')?;
+    let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+    (a > 0 && b > 0).then(|| (a.min(b), a.max(b)))
 }
 
 /// LIST selection options Hato knows (RFC 5258, RFC 6154's SPECIAL-USE).
@@ -314,6 +360,34 @@ mod tests {
         assert!(ret.save && !ret.all);
         assert!(matches!(recognise(b"a3 SEARCH RETURN (FROB) ALL\r\n"), Some(Extended::Bad { .. })));
         assert!(recognise(b"a4 SEARCH ALL\r\n").is_none());
+    }
+
+    #[test]
+    fn context_options_and_cancelupdate() {
+        let Some(Extended::Search { rewritten, ret }) =
+            recognise(b"a1 SORT RETURN (UPDATE PARTIAL 4:2) (ARRIVAL) US-ASCII ALL\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(rewritten, b"a1 SORT (ARRIVAL) US-ASCII ALL\r\n");
+        assert_eq!(ret, SearchReturn { update: true, partial: Some((2, 4)), ..Default::default() });
+        let Some(Extended::Search { ret, .. }) = recognise(b"a2 SEARCH RETURN (CONTEXT COUNT) ALL\r\n") else {
+            panic!()
+        };
+        assert!(ret.count && !ret.all && !ret.update);
+        for bad in [
+            &b"b SEARCH RETURN (PARTIAL 1) ALL\r\n"[..],
+            b"b SEARCH RETURN (PARTIAL 1:*) ALL\r\n",
+            b"b SEARCH RETURN (PARTIAL) ALL\r\n",
+            b"b SEARCH RETURN (PARTIAL 0:3) ALL\r\n",
+        ] {
+            assert!(matches!(recognise(bad), Some(Extended::Bad { .. })), "{}", String::from_utf8_lossy(bad));
+        }
+        let Some(Extended::CancelUpdate { tag, tags }) = recognise(b"c CANCELUPDATE \"a1\" \"a2\"\r\n") else {
+            panic!()
+        };
+        assert_eq!((tag.as_str(), tags), ("c", vec!["a1".to_string(), "a2".to_string()]));
+        assert!(matches!(recognise(b"c CANCELUPDATE\r\n"), Some(Extended::Bad { .. })));
     }
 
     #[test]

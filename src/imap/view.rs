@@ -5,6 +5,7 @@
 
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
+use super::context::SearchContext;
 use crate::store::{Changes, MailboxState, MessageMeta};
 
 /// One message in a view, packed: with 5,000 sessions on 10,000-message
@@ -145,6 +146,8 @@ pub struct View {
     /// first to see (RFC 3501 §2.3.2), at SELECT and as they arrived since.
     recent: Vec<(i64, i64)>,
     pub msgs: Msgs,
+    /// Searches kept up to date for the client (RFC 5267), ended with the view.
+    pub contexts: Vec<SearchContext>,
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set: "1:3,7,9:10".
@@ -172,7 +175,16 @@ impl View {
             highestmodseq: st.highestmodseq,
             recent: Vec::new(),
             msgs: Msgs::from_metas(st.messages),
+            contexts: Vec::new(),
         }
+    }
+
+    /// Tells each kept search that `gone` are being expunged, numbered as
+    /// they are before the view lets them go.
+    pub fn forget_in_contexts(&mut self, gone: &[i64]) -> Vec<String> {
+        let msgs = &self.msgs;
+        let number = |u: i64| msgs.position(u).map(|i| i as i64 + 1);
+        self.contexts.iter_mut().filter_map(|c| c.forget(gone, &number)).collect()
     }
 
     /// The untagged FLAGS and PERMANENTFLAGS responses (RFC 3501 §7.2.6,
@@ -252,7 +264,7 @@ impl View {
     /// tell the client: EXPUNGE (or VANISHED under QRESYNC), FETCH for flag
     /// changes (with MODSEQ under CONDSTORE), EXISTS for new messages.
     pub fn sync(&mut self, ch: Changes, condstore: bool, qresync: bool) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.forget_in_contexts(&ch.vanished);
         let mut gone: Vec<usize> = ch.vanished.iter().filter_map(|u| self.position(*u)).collect();
         if !gone.is_empty() {
             if qresync {

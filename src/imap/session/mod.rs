@@ -42,7 +42,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 SASL-IR SEARCHRES UTF8=ACCEPT LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
      MULTIAPPEND QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
-     SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
+     SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 
 pub struct Session {
     sh: Arc<Shared>,
@@ -248,6 +248,10 @@ impl Session {
                     }
                     Some(Extended::List { tag, cmd }) => {
                         self.list(&tag, cmd).await;
+                        continue;
+                    }
+                    Some(Extended::CancelUpdate { tag, tags }) => {
+                        self.cancel_update(&tag, &tags);
                         continue;
                     }
                     Some(Extended::Bad { tag, why }) => {

@@ -2,11 +2,13 @@
 //! the selected mailbox. Key evaluation is `imap::search`; ordering is
 //! `imap::sort` and `imap::thread`.
 
+use imap_codec::imap_types::ToStatic;
 use imap_codec::imap_types::extensions::sort::SortCriterion;
 use imap_codec::imap_types::search::SearchKey;
 use tracing::warn;
 
-use super::Session;
+use super::{Session, quoted};
+use crate::imap::context::{MAX_CONTEXTS, SearchContext};
 use crate::imap::search::{self, Candidate};
 use crate::imap::sort::{self, Summary};
 use crate::imap::thread;
@@ -49,9 +51,46 @@ struct Hit {
     content: Option<Vec<u8>>,
 }
 
+/// What SORT and THREAD order by, numbered by UID or sequence number.
+fn summarise(hits: &[Hit], uid: bool) -> Vec<Summary> {
+    hits.iter()
+        .map(|h| {
+            let parsed = h.content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c));
+            let n = if uid { h.meta.uid as u64 } else { h.seq };
+            Summary::new(n, h.meta.internal_date, h.meta.size, parsed.as_ref())
+        })
+        .collect()
+}
+
+/// RFC 5267 PARTIAL: the numbers at positions lo..=hi of a result, as
+/// `PARTIAL (lo:hi set)`, NIL when none are there.
+fn partial(numbers: &[u64], (lo, hi): (u32, u32), sorted: bool) -> String {
+    let from = (lo as usize - 1).min(numbers.len());
+    let to = (hi as usize).min(numbers.len());
+    let part = &numbers[from..to];
+    let set = if part.is_empty() {
+        "NIL".to_string()
+    } else if sorted {
+        ordered_set(part)
+    } else {
+        uid_set(&part.iter().map(|n| *n as i64).collect::<Vec<_>>())
+    };
+    format!(" PARTIAL ({lo}:{hi} {set})")
+}
+
 impl Session {
     /// Runs the keys over the selected mailbox. None after a NO was sent.
     async fn matching(&mut self, tag: &str, keys: &[SearchKey<'_>], want_content: bool) -> Option<Vec<Hit>> {
+        let hits = self.evaluate(keys, want_content).await;
+        if hits.is_none() && self.selected.is_some() {
+            self.send(&format!("{tag} NO [UNAVAILABLE] cannot read messages\r\n"));
+        }
+        hits
+    }
+
+    /// Runs the keys over the selected mailbox; None if there is none or the
+    /// store could not be read (logged).
+    async fn evaluate(&mut self, keys: &[SearchKey<'_>], want_content: bool) -> Option<Vec<Hit>> {
         let v = self.selected.as_ref()?;
         let (mailbox, account) = (v.name.clone(), self.account());
         let msgs = v.msgs.clone();
@@ -78,7 +117,6 @@ impl Session {
                 (Ok(c), Ok(s)) => (c.into_iter().peekable(), s.into_iter().peekable()),
                 (Err(e), _) | (_, Err(e)) => {
                     warn!(target: "hato::imap", "search failed: {e}");
-                    self.send(&format!("{tag} NO [UNAVAILABLE] cannot read messages\r\n"));
                     return None;
                 }
             };
@@ -149,6 +187,10 @@ impl Session {
                         line.push_str(&format!(" ALL {}", uid_set(&numbers)));
                     }
                 }
+                if let Some(range) = ret.partial {
+                    let numbers: Vec<u64> = numbers.iter().map(|n| *n as u64).collect();
+                    line.push_str(&partial(&numbers, range, false));
+                }
                 if ret.count {
                     line.push_str(&format!(" COUNT {}", numbers.len()));
                 }
@@ -164,7 +206,12 @@ impl Session {
                 if let Some(m) = modseq {
                     line.push_str(&format!(" MODSEQ {m}"));
                 }
-                line + "\r\n"
+                line.push_str("\r\n");
+                if ret.update {
+                    let result = hits.iter().map(|h| h.meta.uid).collect();
+                    line.push_str(&self.keep_context(tag, uid, keys, None, result));
+                }
+                line
             }
             None => {
                 let list: Vec<String> = numbers.iter().map(i64::to_string).collect();
@@ -179,20 +226,12 @@ impl Session {
 
     async fn summaries(&mut self, tag: &str, keys: &[SearchKey<'_>], uid: bool) -> Option<Vec<Summary>> {
         let hits = self.matching(tag, keys, true).await?;
-        Some(
-            hits.iter()
-                .map(|h| {
-                    let parsed = h.content.as_deref().and_then(|c| mail_parser::MessageParser::default().parse(c));
-                    let n = if uid { h.meta.uid as u64 } else { h.seq };
-                    Summary::new(n, h.meta.internal_date, h.meta.size, parsed.as_ref())
-                })
-                .collect(),
-        )
+        Some(summarise(&hits, uid))
     }
 
     pub(super) async fn sort(&mut self, tag: &str, criteria: &[SortCriterion], keys: &[SearchKey<'_>], uid: bool) {
-        let Some(msgs) = self.summaries(tag, keys, uid).await else { return };
-        let order = sort::sort(msgs, criteria);
+        let Some(hits) = self.matching(tag, keys, true).await else { return };
+        let order = sort::sort(summarise(&hits, uid), criteria);
         let verb = if uid { "UID " } else { "" };
         // RFC 5267 ESORT: MIN and MAX are the first and last in sort order,
         // ALL keeps the sort order (runs of consecutive numbers as ranges).
@@ -209,10 +248,19 @@ impl Session {
                     line.push_str(&format!(" ALL {}", ordered_set(&order)));
                 }
             }
+            if let Some(range) = ret.partial {
+                line.push_str(&partial(&order, range, true));
+            }
             if ret.count {
                 line.push_str(&format!(" COUNT {}", order.len()));
             }
-            return self.send(&format!("{line}\r\n{tag} OK {verb}SORT completed\r\n"));
+            line.push_str("\r\n");
+            if ret.update {
+                let by_uid = if uid { order } else { sort::sort(summarise(&hits, true), criteria) };
+                let result = by_uid.iter().map(|u| *u as i64).collect();
+                line.push_str(&self.keep_context(tag, uid, keys, Some(criteria), result));
+            }
+            return self.send(&format!("{line}{tag} OK {verb}SORT completed\r\n"));
         }
         let list: Vec<String> = order.iter().map(u64::to_string).collect();
         let sep = if list.is_empty() { "" } else { " " };
@@ -225,6 +273,69 @@ impl Session {
         let body = thread::render(&threads);
         let sep = if body.is_empty() { "" } else { " " };
         self.send(&format!("* THREAD{sep}{body}\r\n{tag} OK {}THREAD completed\r\n", if uid { "UID " } else { "" }));
+    }
+}
+
+/// Searches kept up to date (RFC 5267 CONTEXT; see `imap::context`).
+impl Session {
+    /// Keeps a SEARCH or SORT's result up to date; the untagged NO to send
+    /// instead when the session keeps as many as it may.
+    fn keep_context(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        keys: &[SearchKey<'_>],
+        sort: Option<&[SortCriterion]>,
+        result: Vec<i64>,
+    ) -> String {
+        let Some(v) = self.selected.as_mut() else { return String::new() };
+        v.contexts.retain(|c| c.tag != tag);
+        if v.contexts.len() >= MAX_CONTEXTS {
+            return format!(
+                "* NO [NOUPDATE {}] no more than {MAX_CONTEXTS} searches are kept up to date\r\n",
+                quoted(tag)
+            );
+        }
+        let keys = keys.iter().map(ToStatic::to_static).collect();
+        let sort = sort.map(<[SortCriterion]>::to_vec);
+        v.contexts.push(SearchContext { tag: tag.to_string(), uid, keys, sort, result });
+        String::new()
+    }
+
+    /// CANCELUPDATE: the searches of these tags are no longer updated.
+    pub(super) fn cancel_update(&mut self, tag: &str, tags: &[String]) {
+        match self.selected.as_mut() {
+            Some(v) => {
+                v.contexts.retain(|c| !tags.contains(&c.tag));
+                self.send(&format!("{tag} OK CANCELUPDATE completed\r\n"));
+            }
+            None => self.send(&format!("{tag} BAD CANCELUPDATE needs a selected mailbox\r\n")),
+        }
+    }
+
+    /// Evaluates each kept search again after the mailbox changed and tells
+    /// the client what entered and left its result.
+    pub(super) async fn update_contexts(&mut self) {
+        let Some(v) = self.selected.as_mut() else { return };
+        if v.contexts.is_empty() {
+            return;
+        }
+        let mut contexts = std::mem::take(&mut v.contexts);
+        let mut out = String::new();
+        for c in &mut contexts {
+            let Some(hits) = self.evaluate(&c.keys, c.sort.is_some()).await else { continue };
+            let new: Vec<i64> = match &c.sort {
+                None => hits.iter().map(|h| h.meta.uid).collect(),
+                Some(criteria) => sort::sort(summarise(&hits, true), criteria).iter().map(|u| *u as i64).collect(),
+            };
+            let Some(v) = self.selected.as_ref() else { return };
+            let number = |u: i64| v.position(u).map(|i| i as i64 + 1);
+            out.extend(c.update(new, &number));
+        }
+        if let Some(v) = self.selected.as_mut() {
+            v.contexts = contexts;
+        }
+        self.send(&out);
     }
 }
 

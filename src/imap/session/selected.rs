@@ -133,7 +133,8 @@ impl Session {
         let Ok(ch) = self.sh.store.changes(self.account(), name.clone(), since).await else { return };
         let (condstore, qresync) = (self.condstore, self.qresync);
         let Some(v) = self.selected.as_mut() else { return };
-        for l in v.sync(ch, condstore, qresync) {
+        let told = v.sync(ch, condstore, qresync);
+        for l in &told {
             self.conn.queue(l.as_bytes());
         }
         let (arrived, read_only) = (v.msgs.last_uid() > before, v.read_only);
@@ -148,6 +149,9 @@ impl Session {
                 }
                 Err(e) => warn!(target: "hato::imap", "could not claim \\Recent messages: {e}"),
             }
+        }
+        if !told.is_empty() {
+            self.update_contexts().await;
         }
     }
 
@@ -332,6 +336,9 @@ impl Session {
                     out.extend(v.announce_keywords());
                     out.push_str(&fetches);
                 }
+                self.send(&out);
+                self.update_contexts().await;
+                let mut out = String::new();
                 if modified.is_empty() {
                     out.push_str(&format!("{tag} OK STORE completed\r\n"));
                 } else {
@@ -382,7 +389,8 @@ impl Session {
         let Some(v) = self.selected.as_mut() else { return };
         let mut seqs: Vec<usize> = uids.iter().filter_map(|u| v.position(*u)).collect();
         seqs.sort_unstable_by(|a, b| b.cmp(a));
-        let mut out = String::new();
+        // REMOVEFROM before EXPUNGE: its numbers are those before it.
+        let mut out: String = v.forget_in_contexts(uids).concat();
         if qresync && !seqs.is_empty() {
             out.push_str(&format!("* VANISHED {}\r\n", uid_set(uids)));
         }

@@ -548,3 +548,88 @@ fn sort_context_partial_and_updates() {
         "{out}"
     );
 }
+
+/// CATENATE (RFC 4469): a message built from pieces sent (TEXT) and pieces
+/// of stored messages named by IMAP URLs (RFC 5092: whole, HEADER, TEXT, a
+/// part, a PARTIAL range). A URL that names nothing, or a mailbox whose
+/// UIDVALIDITY is not the URL's, refuses the APPEND with BADURL and stores
+/// nothing; a missing target mailbox is TRYCREATE whatever the URLs say.
+#[test]
+fn catenate_builds_messages_from_text_and_urls() {
+    let (_s, mut c) = server("conf-catenate");
+    assert!(c.ok("CAPABILITY").contains(" CATENATE"));
+    let one = b"From: foo@example.com\r\n\r\nHello world body\r\n";
+    let two = b"From: foo2@example.com\r\n\r\nLookslike: header\r\n\r\nAnother body\r\n";
+    let out = c.cmd_literals_then("APPEND INBOX (\\Seen \\Flagged) CATENATE (TEXT", &[("", one)], ")");
+    assert!(out.contains("OK [APPENDUID "), "{out}");
+    c.cmd_literals_then("APPEND INBOX CATENATE (TEXT", &[("", two)], ")");
+    let out = c.ok("SELECT INBOX");
+    let validity = out.split("[UIDVALIDITY ").nth(1).and_then(|r| r.split(']').next()).unwrap().to_string();
+    let out = c.ok("FETCH 1:2 (FLAGS BODY.PEEK[])");
+    assert!(out.contains("* 1 FETCH (FLAGS (\\Seen \\Flagged \\Recent)"), "{out}");
+    assert!(out.contains(&format!("BODY[] {{{}}}\r\n{}", one.len(), String::from_utf8_lossy(one))), "{out}");
+    c.ok("CREATE Box2");
+
+    let url = |rest: &str| format!("URL \"/INBOX/;UID={rest}\"");
+    let between = format!(" {} TEXT", url("1/;SECTION=1"));
+    // Each APPEND as the text before its literals, the literals, and what follows them.
+    type Append<'a> = (String, Vec<(&'a str, &'a [u8])>, &'a str);
+    let appends: Vec<Append> = vec![
+        (format!("CATENATE ({}", url("1/;SECTION=HEADER")), vec![(" TEXT", b"body1\r\n")], ")"),
+        (
+            format!("CATENATE (URL \"/INBOX;UIDVALIDITY={validity}/;UID=1/;SECTION=header\""),
+            vec![(" TEXT", b"body2\r\n")],
+            ")",
+        ),
+        (format!("CATENATE ({}", url("2/;SECTION=TEXT")), vec![(" TEXT", b"body3\r\n")], ")"),
+        (format!("CATENATE ({}", url("2/;SECTION=1")), vec![(" TEXT", b"body4\r\n")], ")"),
+        (
+            "CATENATE (TEXT".into(),
+            vec![("", b"From: new@example.com\r\nSubject: test header\r\n\r\n"), (&between, b"suffix\r\n")],
+            ")",
+        ),
+        (format!("CATENATE ({}", url("2/;PARTIAL=100000.1")), vec![(" TEXT", b"Hdr: foo\r\n\r\nbody7\r\n")], ")"),
+    ];
+    for (command, parts, tail) in &appends {
+        let out = c.cmd_literals_then(&format!("APPEND Box2 {command}"), parts, tail);
+        assert!(out.lines().last().unwrap().contains(" OK [APPENDUID "), "{command}: {out}");
+    }
+    // A whole message by URL, beside a whole message sent (MULTIAPPEND).
+    let out = c.cmd_literals(&format!("APPEND Box2 CATENATE ({}) (\\Seen)", url("2")), &[("", b"plain\r\n")]);
+    assert!(out.lines().last().unwrap().contains(" OK [APPENDUID "), "{out}");
+
+    let refused = [
+        "CATENATE (URL \"/INBOX;UIDVALIDITY=12345/;UID=1/;SECTION=HEADER\"".to_string(),
+        format!("CATENATE ({}", url("99")),
+        "CATENATE (URL \"/Nowhere/;UID=1\"".to_string(),
+        "CATENATE (URL \"/INBOX\"".to_string(),
+    ];
+    for command in &refused {
+        let out = c.cmd_literals_then(&format!("APPEND Box2 {command}"), &[(" TEXT", b"x\r\n")], ")");
+        assert!(out.lines().last().unwrap().contains(" NO [BADURL \"/"), "{command}: {out}");
+    }
+    let out = c.cmd_literals_then(
+        "APPEND Nonexistent CATENATE (URL \"/INBOX;UIDVALIDITY=12345/;UID=1\"",
+        &[(" TEXT", b"x\r\n")],
+        ")",
+    );
+    assert!(out.lines().last().unwrap().contains(" NO [TRYCREATE]"), "{out}");
+
+    c.ok("SELECT Box2");
+    let out = c.ok("FETCH 1:* BODY.PEEK[]");
+    let expect: [&[u8]; 8] = [
+        b"From: foo@example.com\r\n\r\nbody1\r\n",
+        b"From: foo@example.com\r\n\r\nbody2\r\n",
+        b"Lookslike: header\r\n\r\nAnother body\r\nbody3\r\n",
+        b"Lookslike: header\r\n\r\nAnother body\r\nbody4\r\n",
+        b"From: new@example.com\r\nSubject: test header\r\n\r\nHello world body\r\nsuffix\r\n",
+        b"Hdr: foo\r\n\r\nbody7\r\n",
+        two,
+        b"plain\r\n",
+    ];
+    for (i, e) in expect.iter().enumerate() {
+        let want = format!("* {} FETCH (BODY[] {{{}}}\r\n{}", i + 1, e.len(), String::from_utf8_lossy(e));
+        assert!(out.contains(&want), "message {}: {out}", i + 1);
+    }
+    assert!(!out.contains("* 9 FETCH"), "nothing of the refused APPENDs was stored: {out}");
+}

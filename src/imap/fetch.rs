@@ -171,6 +171,52 @@ fn section_data(section: Option<&Section>, body: &[u8], parsed: Option<&mail_par
     }
 }
 
+/// The bytes an IMAP URL's `;SECTION=` and `;PARTIAL=` name in a message
+/// (CATENATE): the section as BODY[…] reads it. Err when the section is no
+/// FETCH section.
+pub fn url_piece(
+    content: &[u8],
+    section: Option<&str>,
+    partial: Option<(u32, Option<u32>)>,
+) -> Result<Vec<u8>, Unsupported> {
+    use imap_codec::CommandCodec;
+    use imap_codec::decode::Decoder;
+    use imap_codec::imap_types::command::CommandBody;
+    use imap_codec::imap_types::fetch::MacroOrMessageDataItemNames;
+    let parsed = mail_parser::MessageParser::default().parse(content);
+    let data = match section {
+        None => content.to_vec(),
+        Some(section) => {
+            // The one grammar of sections: imap-codec's, on a FETCH made for it.
+            let fetch = format!("x FETCH 1 BODY.PEEK[{section}]\r\n");
+            let names = match CommandCodec::default().decode(fetch.as_bytes()) {
+                Ok((b"", c)) => match c.body {
+                    CommandBody::Fetch {
+                        macro_or_item_names: MacroOrMessageDataItemNames::MessageDataItemNames(n),
+                        ..
+                    } => n,
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            match names.as_slice() {
+                [MessageDataItemName::BodyExt { section, .. }] => {
+                    section_data(section.as_ref(), content, parsed.as_ref()).1
+                }
+                _ => return Err(Unsupported("the URL's section is not one FETCH knows")),
+            }
+        }
+    };
+    Ok(match partial {
+        None => data,
+        Some((offset, length)) => {
+            let s = (offset as usize).min(data.len());
+            let e = length.map_or(data.len(), |l| s.saturating_add(l as usize).min(data.len()));
+            data[s..e].to_vec()
+        }
+    })
+}
+
 /// Applies a <start.length> partial; returns the origin label and the slice.
 fn cut(data: &[u8], partial: Option<(u32, std::num::NonZeroU32)>) -> (String, &[u8]) {
     match partial {

@@ -26,6 +26,7 @@ mod session;
 mod sort;
 mod structure;
 mod thread;
+mod url;
 mod utf7;
 mod view;
 

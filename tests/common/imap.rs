@@ -83,6 +83,11 @@ impl Imap {
     /// a date) and as a non-synchronising literal (LITERAL+): one APPEND of
     /// several messages (MULTIAPPEND) is `("", m1), (" (\\Seen)", m2)`.
     pub fn cmd_literals(&mut self, command: &str, parts: &[(&str, &[u8])]) -> String {
+        self.cmd_literals_then(command, parts, "")
+    }
+
+    /// As `cmd_literals`, with `tail` after the last literal.
+    pub fn cmd_literals_then(&mut self, command: &str, parts: &[(&str, &[u8])], tail: &str) -> String {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
         let mut bytes = format!("{tag} {command}").into_bytes();
@@ -90,7 +95,7 @@ impl Imap {
             bytes.extend_from_slice(format!("{text} {{{}+}}\r\n", literal.len()).as_bytes());
             bytes.extend_from_slice(literal);
         }
-        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(format!("{tail}\r\n").as_bytes());
         self.w.write_all(&bytes).unwrap();
         self.until(&tag)
     }

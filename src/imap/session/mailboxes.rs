@@ -1,15 +1,16 @@
 //! Commands on mailboxes as a whole: LIST/LSUB (with LIST-EXTENDED and
 //! LIST-STATUS), STATUS (with SIZE, DELETED, HIGHESTMODSEQ), QUOTA, and
-//! APPEND (with MULTIAPPEND).
+//! APPEND (with MULTIAPPEND and CATENATE).
 
 use imap_codec::imap_types::mailbox::Mailbox;
 use tracing::{info, warn};
 
 use super::{Session, quoted};
-use crate::imap::append::Message;
+use crate::imap::append::{Message, Piece};
 use crate::imap::extended::ListCommand;
 use crate::imap::view::uid_set;
-use crate::store::{Appended, StoreError, Upload};
+use crate::imap::{fetch, url};
+use crate::store::{Appended, MailboxInfo, StoreError, Upload};
 
 /// IMAP LIST wildcards: `*` matches anything, `%` anything but the delimiter.
 /// Matched by dynamic programming over (pattern, name) positions, so a
@@ -207,10 +208,13 @@ impl Session {
             Err(why) => return self.send(&format!("{tag} NO [CANNOT] {why}\r\n")),
         };
         let now = crate::clock::now();
-        let uploads = messages
-            .into_iter()
-            .map(|m| Upload { flags: m.flags.join(" "), date: m.date.unwrap_or(now), body: m.body })
-            .collect();
+        let mut uploads = Vec::with_capacity(messages.len());
+        for m in messages {
+            match self.assemble(&mailbox, m.pieces).await {
+                Ok(body) => uploads.push(Upload { flags: m.flags.join(" "), date: m.date.unwrap_or(now), body }),
+                Err(refusal) => return self.send(&format!("{tag} {refusal}\r\n")),
+            }
+        }
         match self.sh.store.append(self.account(), mailbox.clone(), uploads).await {
             Ok(Appended { uidvalidity, uids }) => {
                 info!(target: "hato::imap", mailbox = %mailbox, uids = ?uids, "appended");
@@ -222,6 +226,52 @@ impl Session {
             }
             Err(e) => self.done(tag, "APPEND", Err(e)),
         }
+    }
+
+    /// A message's text from its pieces, each URL read from the account's
+    /// own mailboxes (CATENATE, RFC 4469); Err is the refusal to send.
+    async fn assemble(&mut self, target: &str, pieces: Vec<Piece>) -> Result<Vec<u8>, String> {
+        let max = self.sh.cfg.smtp.max_message_size;
+        let mut body = Vec::new();
+        let mut boxes: Option<Vec<MailboxInfo>> = None;
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) if body.is_empty() => body = t,
+                Piece::Text(t) => body.extend_from_slice(&t),
+                Piece::Url(u) => {
+                    if boxes.is_none() {
+                        let list = self.sh.store.mailboxes(self.account()).await;
+                        boxes = Some(list.map_err(|_| "NO [UNAVAILABLE] cannot read the mailboxes".to_string())?);
+                    }
+                    let boxes = boxes.as_deref().unwrap_or_default();
+                    // RFC 4469 §5: a missing target is TRYCREATE, whatever the URLs say.
+                    if !boxes.iter().any(|b| b.name == target) {
+                        return Err(format!("NO [TRYCREATE] no mailbox {}", self.wire(target)));
+                    }
+                    body.extend(self.url_piece(boxes, &u).await?);
+                }
+            }
+            if body.len() > max {
+                return Err(format!("NO [TOOBIG] the message would exceed {max} bytes"));
+            }
+        }
+        Ok(body)
+    }
+
+    /// The bytes one IMAP URL names, or a BADURL refusal saying why not.
+    async fn url_piece(&mut self, boxes: &[MailboxInfo], u: &str) -> Result<Vec<u8>, String> {
+        let bad = |why: &str| format!("NO [BADURL {}] {why}", quoted(u));
+        let url = url::parse(u).map_err(bad)?;
+        let mailbox = boxes.iter().find(|b| b.name == url.mailbox).ok_or_else(|| bad("no such mailbox"))?;
+        if url.uidvalidity.is_some_and(|v| v != mailbox.uidvalidity) {
+            return Err(bad("the mailbox's UIDVALIDITY is not the URL's"));
+        }
+        let content = match self.sh.store.content(self.account(), url.mailbox.clone(), url.uid).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(bad("no such message")),
+            Err(_) => return Err("NO [UNAVAILABLE] cannot read the message a URL names".into()),
+        };
+        fetch::url_piece(&content, url.section.as_deref(), url.partial).map_err(|e| bad(e.0))
     }
 
     /// QUOTA (RFC 9208): one root, "", holding every mailbox of the account;

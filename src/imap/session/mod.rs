@@ -41,7 +41,7 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 SASL-IR SEARCHRES UTF8=ACCEPT LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
-     MULTIAPPEND QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
+     MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
      SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 
 pub struct Session {
@@ -231,7 +231,7 @@ impl Session {
             }
             if !too_big
                 && self.user.is_some()
-                && let Some(multi) = append::multi(&bytes)
+                && let Some(multi) = append::recognise(&bytes)
             {
                 let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
                 match multi {

@@ -148,7 +148,7 @@ mod tests {
         let mime_seed: &[u8] = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--x--\r\n";
         let targets: [Target; 9] = [
             ("smtp", smtp, vec![b"EHLO x\r\nMAIL FROM:<a@b> RET=FULL ENVID=x+2B\r\nRCPT TO:<c@d> NOTIFY=SUCCESS ORCPT=rfc822;c@d\r\nBDAT 5 LAST\r\n", b"Subject: s\r\n\r\nbody\r\n..x\r\n.\r\n"]),
-            ("imap", imap, vec![b"a1 LOGIN u p\r\n", b"a2 UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n", b"a3 APPEND INBOX {5}\r\nhello\r\n", b"a4 APPEND INBOX CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=2.1.MIME/;PARTIAL=1.9\" TEXT {2}\r\nhi)\r\n", b"/INBOX/;UID=7/;SECTION=HEADER.FIELDS%20(SUBJECT)", b"a5 SORT RETURN (UPDATE PARTIAL 1:9) (SUBJECT) UTF-8 ALL\r\n"]),
+            ("imap", imap, vec![b"a1 LOGIN u p\r\n", b"a2 UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n", b"a3 APPEND INBOX {5}\r\nhello\r\n", b"a4 APPEND INBOX CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=2.1.MIME/;PARTIAL=1.9\" TEXT {2}\r\nhi)\r\n", b"/INBOX/;UID=7/;SECTION=HEADER.FIELDS%20(SUBJECT)", b"a5 SORT RETURN (UPDATE PARTIAL 1:9) (SUBJECT) UTF-8 ALL\r\n", b"a6 NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge)) (subtree (Lists \"Work\") (MessageNew MessageExpunge FlagChange))\r\n"]),
             ("pop3", pop3, vec![b"USER a\r\n", b"RETR 1\r\n", b"TOP 1 10\r\n"]),
             ("managesieve", managesieve, vec![b"PUTSCRIPT \"s\" {5+}\r\nkeep;\r\n", b"AUTHENTICATE \"PLAIN\" \"AGEAYg==\"\r\n"]),
             ("sieve", sieve, vec![b"require [\"fileinto\"]; if header :contains \"subject\" \"x\" { fileinto \"J\"; } else { keep; }"]),

@@ -633,3 +633,69 @@ fn catenate_builds_messages_from_text_and_urls() {
     }
     assert!(!out.contains("* 9 FETCH"), "nothing of the refused APPENDs was stored: {out}");
 }
+
+/// NOTIFY (RFC 5465): SET STATUS first tells each mailbox's state; then,
+/// with no command running, the client hears of new mail and expunges in the
+/// selected mailbox (with the FETCH attributes it asked for), of other
+/// mailboxes by STATUS, and of names and subscriptions by LIST. Events Hato
+/// does not report are BADEVENT; MessageNew without MessageExpunge is BAD.
+#[test]
+fn notify_tells_changes_without_being_asked() {
+    let (s, mut c) = server("conf-notify");
+    let mut other = Imap::login(s.imap, "alice@hato.test", "pw-alice");
+    assert!(c.ok("CAPABILITY").contains(" NOTIFY"));
+    c.ok("CREATE Box2");
+    c.append("Box2", "", b"Subject: one\r\n\r\n1\r\n");
+    let validity = c.ok("STATUS Box2 (UIDVALIDITY)");
+    let validity = validity.split("UIDVALIDITY ").nth(1).unwrap().split(')').next().unwrap().to_string();
+
+    let out = c.ok("NOTIFY SET STATUS (mailboxes Box2 (MessageNew MessageExpunge))");
+    assert!(out.contains(&format!("* STATUS \"Box2\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY {validity})\r\n")), "{out}");
+    let out = c.ok("NOTIFY SET STATUS (mailboxes Box2 (MessageNew MessageExpunge FlagChange))");
+    assert!(out.contains(&format!("(MESSAGES 1 UIDNEXT 2 UIDVALIDITY {validity} HIGHESTMODSEQ ")), "{out}");
+    let out = c.ok("NOTIFY SET (mailboxes Box2 (MessageNew MessageExpunge FlagChange))");
+    assert!(!out.contains("* STATUS"), "no STATUS without the STATUS indicator: {out}");
+    let out = c.cmd("NOTIFY SET (personal (AnnotationChange))");
+    assert!(out.contains(" NO [BADEVENT ("), "{out}");
+    let out = c.cmd("NOTIFY SET (personal (MessageNew))");
+    assert!(out.lines().last().unwrap().contains(" BAD "), "{out}");
+
+    c.ok("SELECT INBOX");
+    c.ok("NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) (mailboxes Box2 (MessageNew MessageExpunge FlagChange)) (personal (MailboxName SubscriptionChange))");
+    other.append("INBOX", "\\Flagged", b"Subject: new\r\n\r\nnew mail\r\n");
+    let told = c.unsolicited_until(" FETCH ");
+    assert!(told.contains("* 1 EXISTS\r\n"), "{told}");
+    assert!(told.contains("* 1 FETCH (UID 1 FLAGS (\\Flagged"), "{told}");
+    other.append("Box2", "", b"Subject: two\r\n\r\n2\r\n");
+    let told = c.unsolicited_until("* STATUS");
+    // With FlagChange asked for, the new message's modseq comes along.
+    assert!(told.contains("* STATUS \"Box2\" (MESSAGES 2 UIDNEXT 3 HIGHESTMODSEQ "), "{told}");
+    other.ok("SELECT Box2");
+    other.ok("STORE 1 +FLAGS (\\Seen)");
+    let told = c.unsolicited_until("* STATUS");
+    assert!(told.ends_with(")\r\n") && told.contains("* STATUS \"Box2\" (HIGHESTMODSEQ "), "{told}");
+    other.ok("CREATE Fresh");
+    assert!(c.unsolicited_until("* LIST").ends_with("* LIST () \"/\" \"Fresh\"\r\n"));
+    other.ok("SUBSCRIBE Fresh");
+    assert!(c.unsolicited_until("* LIST").ends_with("* LIST (\\Subscribed) \"/\" \"Fresh\"\r\n"));
+    other.ok("DELETE Fresh");
+    assert!(c.unsolicited_until("* LIST").ends_with("* LIST (\\NonExistent) \"/\" \"Fresh\"\r\n"));
+    other.ok("SELECT INBOX");
+    other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    other.ok("EXPUNGE");
+    let told = c.unsolicited_until("EXPUNGE");
+    assert!(told.ends_with("* 1 EXPUNGE\r\n"), "{told}");
+
+    // selected-delayed: the EXPUNGE waits for a command; new mail does not.
+    other.append("INBOX", "", b"Subject: a\r\n\r\na\r\n");
+    let out = c.ok("NOTIFY SET (selected-delayed (MessageNew MessageExpunge))") + &c.ok("NOOP");
+    assert!(out.contains("* 1 EXISTS"), "{out}");
+    other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    other.ok("EXPUNGE");
+    other.append("INBOX", "", b"Subject: b\r\n\r\nb\r\n");
+    let told = c.unsolicited_until("EXISTS");
+    assert!(told.ends_with("* 2 EXISTS\r\n") && !told.contains("EXPUNGE"), "{told}");
+    let out = c.ok("NOOP");
+    assert!(out.contains("* 1 EXPUNGE\r\n"), "the held expunge, told when it may be: {out}");
+    c.ok("NOTIFY NONE");
+}

@@ -55,7 +55,7 @@ pub enum Extended {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(super) enum Tok {
     Word(Vec<u8>),
     Open,
     Close,
@@ -63,7 +63,7 @@ enum Tok {
 
 /// Splits a command line into words, quoted strings and parentheses, with
 /// each token's end offset. None if the line holds something else (a literal).
-fn tokens(line: &[u8]) -> Option<Vec<(Tok, usize)>> {
+pub(super) fn tokens(line: &[u8]) -> Option<Vec<(Tok, usize)>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < line.len() {

@@ -1,6 +1,6 @@
 //! One entry point for `cargo fuzz` (fuzz/fuzz_targets/imap.rs) into the
 //! parts of IMAP that read peer input: the extended grammar, APPEND's
-//! (MULTIAPPEND, CATENATE), IMAP URLs and the sections they name, mailbox-name
+//! (MULTIAPPEND, CATENATE), NOTIFY's, IMAP URLs and the sections they name, mailbox-name
 //! decoding, imap-codec's decoder and then SEARCH evaluation, FETCH rendering,
 //! SORT and THREAD on sample messages — and the input itself as a message.
 
@@ -10,7 +10,7 @@ use imap_codec::imap_types::command::CommandBody;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
 use mail_parser::MessageParser;
 
-use super::{append, extended, fetch, search, sort, structure, thread, url, utf7};
+use super::{append, extended, fetch, notify, search, sort, structure, thread, url, utf7};
 use crate::store::MessageMeta;
 
 const SAMPLE: &[u8] = b"From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\nTo: a@b.test\r\nSubject: Re: report\r\nMessage-ID: <m1@x>\r\nReferences: <m0@x>\r\nDate: Sat, 28 Nov 2026 12:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\nhello\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n--XX\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n";
@@ -44,6 +44,7 @@ fn exercise_message(raw: &[u8], items: &[MessageDataItemName]) {
 pub fn fuzz_input(input: &[u8]) {
     let _ = extended::recognise(input);
     let _ = append::recognise(input);
+    let _ = notify::recognise(input, &|raw| utf7::decode(raw));
     let _ = utf7::decode(input);
     if let Ok(s) = std::str::from_utf8(input) {
         if let Ok(u) = url::parse(s) {

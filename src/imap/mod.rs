@@ -1,7 +1,8 @@
 //! IMAP4rev1 on the shared store. imap-codec parses (its `Fragmentizer`
 //! frames lines and literals, `CommandCodec` decodes); `extended` covers the
 //! grammar imap-codec lacks (ESEARCH's RETURN, CONTEXT's options and
-//! CANCELUPDATE, LIST-EXTENDED), `context` keeps searches up to date, and
+//! CANCELUPDATE, LIST-EXTENDED), `context` keeps searches up to date,
+//! `notify` reads NOTIFY and words what it reports, `url` reads IMAP URLs, and
 //! `append` cuts an APPEND of several messages into APPENDs of one; `session` holds
 //! the conversation; `view` keeps a selected mailbox's sequence numbers in
 //! step with the store; `fetch` and `structure` render message data; `search`
@@ -13,7 +14,7 @@
 //! store's per-account notifier), UNSELECT, UIDPLUS, MOVE, NAMESPACE, ID,
 //! ENABLE, CONDSTORE, QRESYNC, QUOTA, ESEARCH, SEARCHRES, LIST-EXTENDED,
 //! LIST-STATUS, STATUS=SIZE, SPECIAL-USE, BINARY, SASL-IR, UTF8=ACCEPT,
-//! MULTIAPPEND, SORT (+DISPLAY), ESORT, CONTEXT=SEARCH/SORT, THREAD=ORDEREDSUBJECT/REFERENCES,
+//! MULTIAPPEND, CATENATE, NOTIFY, SORT (+DISPLAY), ESORT, CONTEXT=SEARCH/SORT, THREAD=ORDEREDSUBJECT/REFERENCES,
 //! COMPRESS=DEFLATE.
 
 mod append;
@@ -21,6 +22,7 @@ mod context;
 mod extended;
 mod fetch;
 mod fuzz;
+mod notify;
 mod search;
 mod session;
 mod sort;

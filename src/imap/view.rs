@@ -148,6 +148,9 @@ pub struct View {
     pub msgs: Msgs,
     /// Searches kept up to date for the client (RFC 5267), ended with the view.
     pub contexts: Vec<SearchContext>,
+    /// UIDs expunged elsewhere whose EXPUNGE waits for a command that may
+    /// tell it (NOTIFY's selected-delayed, RFC 5465).
+    held: Vec<i64>,
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set: "1:3,7,9:10".
@@ -176,6 +179,7 @@ impl View {
             recent: Vec::new(),
             msgs: Msgs::from_metas(st.messages),
             contexts: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -263,9 +267,12 @@ impl View {
     /// Applies changes from the store and returns the untagged responses that
     /// tell the client: EXPUNGE (or VANISHED under QRESYNC), FETCH for flag
     /// changes (with MODSEQ under CONDSTORE), EXISTS for new messages.
-    pub fn sync(&mut self, ch: Changes, condstore: bool, qresync: bool) -> Vec<String> {
-        let mut out = self.forget_in_contexts(&ch.vanished);
-        let mut gone: Vec<usize> = ch.vanished.iter().filter_map(|u| self.position(*u)).collect();
+    /// With `hold`, expunges are kept for a later sync without it.
+    pub fn sync(&mut self, ch: Changes, condstore: bool, qresync: bool, hold: bool) -> Vec<String> {
+        self.held.extend(&ch.vanished);
+        let vanished = if hold { Vec::new() } else { std::mem::take(&mut self.held) };
+        let mut out = self.forget_in_contexts(&vanished);
+        let mut gone: Vec<usize> = vanished.iter().filter_map(|u| self.position(*u)).collect();
         if !gone.is_empty() {
             if qresync {
                 let uids: Vec<i64> = gone.iter().map(|i| self.msgs.uid(*i)).collect();
@@ -343,7 +350,7 @@ mod tests {
     #[test]
     fn sync_reports_expunge_flags_and_exists() {
         let mut v = View::new("INBOX".into(), false, state(&[1, 2, 3, 4]));
-        let out = v.sync(changes(vec![meta(3, "\\Seen", 7), meta(7, "", 8)], vec![2, 4, 50]), false, false);
+        let out = v.sync(changes(vec![meta(3, "\\Seen", 7), meta(7, "", 8)], vec![2, 4, 50]), false, false, false);
         assert_eq!(
             out,
             ["* 4 EXPUNGE\r\n", "* 2 EXPUNGE\r\n", "* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n", "* 3 EXISTS\r\n"]
@@ -351,14 +358,28 @@ mod tests {
         assert_eq!((0..v.msgs.len()).map(|i| v.msgs.uid(i)).collect::<Vec<_>>(), [1, 3, 7]);
         assert_eq!(v.msgs.get(1).unwrap().flags, "\\Seen");
         assert_eq!(std::mem::size_of::<Slot>(), 24);
-        assert!(v.sync(changes(vec![meta(3, "\\Seen", 7)], vec![2]), false, false).is_empty(), "nothing new to tell");
+        assert!(
+            v.sync(changes(vec![meta(3, "\\Seen", 7)], vec![2]), false, false, false).is_empty(),
+            "nothing new to tell"
+        );
         assert_eq!(v.highestmodseq, 9);
+    }
+
+    #[test]
+    fn held_expunges_wait_for_a_sync_that_may_tell_them() {
+        let mut v = View::new("INBOX".into(), false, state(&[1, 2, 3]));
+        let out = v.sync(changes(vec![meta(9, "", 8)], vec![2]), false, false, true);
+        assert_eq!(out, ["* 4 EXISTS\r\n"], "the new message is told, the expunge is not");
+        assert_eq!(v.msgs.len(), 4);
+        let out = v.sync(changes(vec![], vec![]), false, false, false);
+        assert_eq!(out, ["* 2 EXPUNGE\r\n"]);
+        assert_eq!((0..v.msgs.len()).map(|i| v.msgs.uid(i)).collect::<Vec<_>>(), [1, 3, 9]);
     }
 
     #[test]
     fn sync_under_qresync_says_vanished_with_modseq() {
         let mut v = View::new("INBOX".into(), false, state(&[1, 2, 3, 4, 5]));
-        let out = v.sync(changes(vec![meta(5, "\\Flagged", 9)], vec![1, 2, 4]), true, true);
+        let out = v.sync(changes(vec![meta(5, "\\Flagged", 9)], vec![1, 2, 4]), true, true, false);
         assert_eq!(out, ["* VANISHED 1:2,4\r\n", "* 2 FETCH (UID 5 FLAGS (\\Flagged) MODSEQ (9))\r\n"]);
         assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
     }

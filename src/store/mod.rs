@@ -369,7 +369,7 @@ contract::contract! {
         fn create_mailbox(account: String, name: String) -> (), notify account;
         fn delete_mailbox(account: String, name: String) -> (), notify account;
         fn rename_mailbox(account: String, from: String, to: String) -> (), notify account;
-        fn set_subscribed(account: String, name: String, on: bool) -> ();
+        fn set_subscribed(account: String, name: String, on: bool) -> (), notify account;
         /// The names subscribed to, also those whose mailbox was deleted.
         fn subscriptions(account: String) -> Vec<String>;
         /// Removes messages by UID; returns how many went. Quota usage and unshared bodies go with them.

@@ -311,6 +311,7 @@ pub struct MailboxInfo {
     pub messages: i64,
     pub uidvalidity: i64,
     pub uidnext: i64,
+    pub highestmodseq: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -24,6 +24,19 @@ impl Imap {
         c
     }
 
+    /// What the server sends unasked (NOTIFY), up to and including the first
+    /// line that contains `needle`; a 30 s silence fails the test.
+    pub fn unsolicited_until(&mut self, needle: &str) -> String {
+        let mut all = String::new();
+        loop {
+            let line = self.line();
+            all.push_str(&line);
+            if line.contains(needle) {
+                return all;
+            }
+        }
+    }
+
     /// One line as sent, CRLF included; a literal it announces is read with it.
     fn line(&mut self) -> String {
         let mut line = String::new();

@@ -5,6 +5,7 @@
 //! `query` SEARCH, SORT and THREAD.
 
 mod mailboxes;
+mod notify;
 mod query;
 mod selected;
 
@@ -42,7 +43,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 SASL-IR SEARCHRES UTF8=ACCEPT LITERAL+ IDLE UNSELECT UIDPLUS MOVE NAMESPACE ID ENABLE CONDSTORE QRESYNC \
      MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE ESEARCH LIST-EXTENDED LIST-STATUS STATUS=SIZE SPECIAL-USE BINARY \
-     SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
+     SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT NOTIFY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 
 pub struct Session {
     sh: Arc<Shared>,
@@ -67,6 +68,8 @@ pub struct Session {
     utf8_names: bool,
     /// SEARCHRES (RFC 5182): the UIDs a SEARCH … RETURN (SAVE) kept for "$".
     saved: Vec<i64>,
+    /// NOTIFY (RFC 5465): what the client asked to hear of between commands.
+    notify: Option<notify::Notifying>,
     errors: u32,
 }
 
@@ -98,6 +101,7 @@ impl Session {
             rev2: false,
             utf8_names: false,
             saved: Vec::new(),
+            notify: None,
             errors: 0,
         }
     }
@@ -209,7 +213,10 @@ impl Session {
                 Some(_) => {}
                 None => {
                     self.conn.flush_if_idle().await?;
-                    let bytes = self.conn.read_some(self.timeout()).await?;
+                    let bytes = match self.notify {
+                        Some(_) => self.read_notifying(selected::IDLE_POLL).await?,
+                        None => self.conn.read_some(self.timeout()).await?,
+                    };
                     self.frag.enqueue_bytes(&bytes);
                 }
             }
@@ -238,6 +245,9 @@ impl Session {
                     Ok(m) => self.append(&tag, m.mailbox, m.messages).await,
                     Err(why) => self.send(&format!("{tag} BAD {why}\r\n")),
                 }
+                continue;
+            }
+            if !too_big && self.user.is_some() && self.notify_command(&bytes).await.is_some() {
                 continue;
             }
             if !too_big && self.user.is_some() {

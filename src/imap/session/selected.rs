@@ -18,7 +18,7 @@ use crate::store::{FlagOp, MessageMeta};
 
 /// How often IDLE looks at the store without being woken: a last resort
 /// (other cluster nodes' changes wake it through `Store::follow_changes`).
-const IDLE_POLL: Duration = Duration::from_secs(30);
+pub(super) const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Messages read from the store per round trip in FETCH.
 const FETCH_BATCH: usize = 128;
 /// Header blocks are small: larger batches mean fewer store round trips.
@@ -128,12 +128,20 @@ impl Session {
     /// arrived are claimed as \Recent for this session (IMAP4rev1, read-write)
     /// and the new RECENT count follows their EXISTS.
     pub(super) async fn refresh(&mut self) {
-        let Some(v) = &self.selected else { return };
+        self.refresh_holding(false).await;
+    }
+
+    /// As `refresh`; with `hold`, expunges wait for a later refresh (NOTIFY's
+    /// selected-delayed between commands, when EXPUNGE may not be sent).
+    /// The UIDs of messages that arrived, for NOTIFY's MessageNew FETCH.
+    pub(super) async fn refresh_holding(&mut self, hold: bool) -> Vec<i64> {
+        let Some(v) = &self.selected else { return Vec::new() };
         let (name, since, before) = (v.name.clone(), v.highestmodseq, v.msgs.last_uid());
-        let Ok(ch) = self.sh.store.changes(self.account(), name.clone(), since).await else { return };
+        let Ok(ch) = self.sh.store.changes(self.account(), name.clone(), since).await else { return Vec::new() };
         let (condstore, qresync) = (self.condstore, self.qresync);
-        let Some(v) = self.selected.as_mut() else { return };
-        let told = v.sync(ch, condstore, qresync);
+        let Some(v) = self.selected.as_mut() else { return Vec::new() };
+        let told = v.sync(ch, condstore, qresync, hold);
+        let arrivals: Vec<i64> = (0..v.msgs.len()).rev().map(|i| v.msgs.uid(i)).take_while(|u| *u > before).collect();
         for l in &told {
             self.conn.queue(l.as_bytes());
         }
@@ -153,6 +161,7 @@ impl Session {
         if !told.is_empty() {
             self.update_contexts().await;
         }
+        arrivals
     }
 
     pub(super) async fn fetch(
@@ -501,6 +510,7 @@ impl Session {
                 }
                 Some(Err(ConnError::Timeout(_))) | None => {
                     self.refresh().await;
+                    self.notify_tick().await;
                     if let Err(e) = self.conn.flush().await {
                         break Err(e);
                     }

@@ -159,11 +159,12 @@ pub async fn change_marks(tx: &mut Tx<'_>, accounts: &[String]) -> Result<Vec<Ch
 }
 
 pub async fn mailboxes(tx: &mut Tx<'_>, account: &str) -> Result<Vec<MailboxInfo>, StoreError> {
-    let rows: Vec<(String, Option<String>, i64, i64, i64, bool)> = all(
+    type Row = (String, Option<String>, i64, i64, i64, bool, i64);
+    let rows: Vec<Row> = all(
         tx,
         "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),
                 b.uidvalidity, b.uidnext,
-                EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = b.account AND s.name = b.name)
+                EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = b.account AND s.name = b.name), b.highestmodseq
          FROM mailboxes b WHERE b.account = ? ORDER BY b.name = 'INBOX' DESC, b.name",
         (account,),
     )
@@ -173,13 +174,14 @@ pub async fn mailboxes(tx: &mut Tx<'_>, account: &str) -> Result<Vec<MailboxInfo
     }
     Ok(rows
         .into_iter()
-        .map(|(name, special_use, messages, uidvalidity, uidnext, subscribed)| MailboxInfo {
+        .map(|(name, special_use, messages, uidvalidity, uidnext, subscribed, highestmodseq)| MailboxInfo {
             name,
             special_use,
             subscribed,
             messages,
             uidvalidity,
             uidnext,
+            highestmodseq,
         })
         .collect())
 }

@@ -202,7 +202,7 @@ fn append(
 pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, StoreError> {
     let mut st = c.prepare(
         "SELECT b.name, b.special_use, (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id), b.uidvalidity, b.uidnext,
-                EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = b.account AND s.name = b.name)
+                EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = b.account AND s.name = b.name), b.highestmodseq
          FROM mailboxes b WHERE b.account = ?1 ORDER BY b.name = 'INBOX' DESC, b.name",
     )?;
     let rows = st.query_map([account], |r| {
@@ -213,6 +213,7 @@ pub fn mailboxes(c: &Connection, account: &str) -> Result<Vec<MailboxInfo>, Stor
             uidvalidity: r.get(3)?,
             uidnext: r.get(4)?,
             subscribed: r.get(5)?,
+            highestmodseq: r.get(6)?,
         })
     })?;
     let list: Vec<MailboxInfo> = rows.collect::<Result<_, _>>()?;

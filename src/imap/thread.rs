@@ -18,8 +18,10 @@ fn leaf(s: &Summary) -> Node {
     Node { n: Some(s.n), date: s.date, children: Vec::new() }
 }
 
+/// RFC 5256 §2.2 step 6: by sent date, then by order in the mailbox; a
+/// dummy sorts as its first child.
 fn sort_by_date(nodes: &mut [Node]) {
-    nodes.sort_by_key(|x| (x.date, x.n));
+    nodes.sort_by_key(|x| (x.date, x.n.or_else(|| x.children.first().and_then(|c| c.n))));
 }
 
 pub fn ordered_subject(msgs: &[Summary]) -> Vec<Node> {
@@ -259,6 +261,15 @@ mod tests {
             msg(7, 60, "Re: lost", "g", &["zz"]),
         ];
         assert_eq!(render(&references(&msgs)), "(1 (2)(3 4))(5)((6)(7))");
+    }
+
+    #[test]
+    fn a_dummy_sorts_as_its_first_child_on_equal_dates() {
+        // Message 1 and the dummy over 2 and 3 share a date: 1 comes first,
+        // as the dummy sorts as message 2.
+        let msgs =
+            vec![msg(1, 5, "solo", "a", &[]), msg(2, 5, "Re: lost", "b", &["zz"]), msg(3, 9, "Re: lost", "c", &["zz"])];
+        assert_eq!(render(&references(&msgs)), "(1)((2)(3))");
     }
 
     #[test]

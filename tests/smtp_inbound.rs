@@ -245,3 +245,41 @@ fn a_resend_after_a_lost_answer_is_not_delivered_twice() {
     }
     assert_eq!(s.mailbox("alice@hato.test", "INBOX").len(), 5, "{inbox:?}");
 }
+
+/// Mail to one account is filed in the order it was accepted: 150 messages
+/// sent one after another over one smtplib connection, to two accounts in
+/// turn, get UIDs in the order they were sent, though the queue files them
+/// in batches and the two accounts at once.
+#[test]
+fn mail_is_filed_in_the_order_it_was_accepted() {
+    let s = Server::start("mx-order", "");
+    s.populate("hato.test", &["alice", "bob"]);
+    let code = format!(
+        "import smtplib\n\
+         c = smtplib.SMTP('127.0.0.1', {})\n\
+         for i in range(150):\n\
+         \x20   to = 'bob@hato.test' if i % 3 == 0 else 'alice@hato.test'\n\
+         \x20   c.sendmail('f@example.org', [to], 'Subject: n%d\\r\\nMessage-ID: <order-%d@example.org>\\r\\n\\r\\nx\\r\\n' % (i, i))\n\
+         c.quit()\n",
+        s.mx
+    );
+    let (ok, out) = run(PYTHON, &["-c", &code]);
+    assert!(ok, "{out}");
+    for (account, want) in [("alice@hato.test", 100), ("bob@hato.test", 50)] {
+        let got = s.wait_mailbox(account, "INBOX", want, Duration::from_secs(60));
+        assert_eq!(got.len(), want, "{account}");
+        let mut by_uid: Vec<(i64, i64)> = got
+            .iter()
+            .map(|m| {
+                let id = m["message_id"].as_str().unwrap();
+                let n = id.trim_start_matches("<order-").trim_end_matches("@example.org>").parse().unwrap();
+                (m["uid"].as_i64().unwrap(), n)
+            })
+            .collect();
+        by_uid.sort();
+        let sent: Vec<i64> = by_uid.iter().map(|(_, n)| *n).collect();
+        let mut in_order = sent.clone();
+        in_order.sort();
+        assert_eq!(sent, in_order, "{account}: filed out of order");
+    }
+}

@@ -14,6 +14,11 @@
 //! (a remote delivery cut off between the peer's 250 and the commit of its
 //! outcome is made again: the at-least-once window SMTP has anyway). At
 //! start a runner frees the leases its node held before a crash.
+//!
+//! One account's mail is filed in the order it was accepted: claims hand
+//! entries out by acceptance time (`accepted_us`), and a runner files an
+//! account's batches one after another in one task (`line_up`). Across the
+//! nodes of a cluster the order holds per node only.
 
 mod autoreply;
 pub mod dsn;
@@ -24,7 +29,7 @@ mod tls_policy;
 pub use local::recipient;
 pub mod route;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,10 +66,16 @@ pub struct Runner {
     node: String,
     /// Entries this process is delivering now: their leases are renewed.
     leased: Mutex<HashSet<Id>>,
+    /// Per account, the batches of local entries waiting to be filed, in
+    /// the order claimed; an account is here while its one filing task runs.
+    local_lines: Mutex<HashMap<String, VecDeque<Batch>>>,
     workers: Arc<Semaphore>,
     local_workers: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
+
+/// Local entries of one account filed in one transaction, with their leases.
+type Batch = (Vec<QueueEntry>, Leased);
 
 /// Stops renewing an entry's lease when its delivery task ends, however it
 /// ends (the recorded outcome has ended the lease in the store, or the
@@ -109,6 +120,7 @@ impl Runner {
             store,
             wake,
             leased: Mutex::new(HashSet::new()),
+            local_lines: Mutex::new(HashMap::new()),
             per_domain: Mutex::new(HashMap::new()),
         })
     }
@@ -168,17 +180,13 @@ impl Runner {
             }
         }
         for (account, mut entries) in local {
+            let mut batches = Vec::new();
             while !entries.is_empty() {
                 let batch: Vec<QueueEntry> = entries.drain(..entries.len().min(LOCAL_BATCH)).collect();
                 let guard = Leased { runner: self.clone(), ids: batch.iter().map(|e| e.id).collect() };
-                let me = self.clone();
-                let account = account.clone();
-                tokio::spawn(async move {
-                    let Ok(_worker) = me.local_workers.acquire().await else { return };
-                    me.deliver_local(&account, batch).await;
-                    drop(guard);
-                });
+                batches.push((batch, guard));
             }
+            self.line_up(account, batches);
         }
         for ((_, domain), entries) in remote {
             let guard = Leased { runner: self.clone(), ids: entries.iter().map(|e| e.id).collect() };
@@ -189,6 +197,52 @@ impl Runner {
             });
         }
         Ok(())
+    }
+
+    /// Puts an account's batches in its line, behind those claimed before,
+    /// and starts the account's filing task unless it runs: one account's
+    /// mail is filed in the order it was accepted (claims hand entries out
+    /// in that order), never by two tasks racing for its mailbox.
+    fn line_up(self: &Arc<Self>, account: String, batches: Vec<Batch>) {
+        let mut lines = self.local_lines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(line) = lines.get_mut(&account) {
+            line.extend(batches);
+            return;
+        }
+        lines.insert(account.clone(), batches.into());
+        tokio::spawn(self.clone().file_in_turn(account));
+    }
+
+    /// Files an account's batches one after another until its line is empty.
+    async fn file_in_turn(self: Arc<Self>, account: String) {
+        loop {
+            let next = {
+                let mut lines = self.local_lines.lock().unwrap_or_else(|p| p.into_inner());
+                match lines.get_mut(&account).and_then(VecDeque::pop_front) {
+                    Some(next) => next,
+                    None => {
+                        lines.remove(&account);
+                        return;
+                    }
+                }
+            };
+            let (batch, guard) = next;
+            let Ok(worker) = self.local_workers.clone().acquire_owned().await else {
+                self.local_lines.lock().unwrap_or_else(|p| p.into_inner()).remove(&account);
+                return;
+            };
+            // Its own task, so that a panic while filing ends this batch
+            // (its leases lapse and it is claimed again), not the line.
+            let (me, account) = (self.clone(), account.clone());
+            let filing = tokio::spawn(async move {
+                me.deliver_local(&account, batch).await;
+                drop(worker);
+            });
+            if let Err(e) = filing.await {
+                warn!(target: "hato::queue", "a local delivery task failed: {e}");
+            }
+            drop(guard);
+        }
     }
 
     /// Delivers entries of one account: each planned (its script, its

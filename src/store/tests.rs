@@ -337,6 +337,25 @@ async fn an_entry_just_claimed_is_filed_wherever_the_account_lives() {
     }
 }
 
+/// Claims hand entries out in the order their mail was accepted, also
+/// within one second (ids are random, so they cannot tell).
+#[tokio::test]
+async fn claims_follow_acceptance_order() {
+    for t in each_backend().await {
+        eprintln!("backend: {}", t.kind);
+        let s = &t.store;
+        with_accounts(s).await;
+        let mut sent = Vec::new();
+        for _ in 0..40 {
+            let m = message(&[(A, Some(A))]);
+            sent.push(m.id);
+            s.enqueue(m).await.unwrap();
+        }
+        let claimed = s.claim_due("n1".into(), crate::clock::now() + 1, 60, 100).await.unwrap();
+        assert_eq!(claimed.iter().map(|e| e.message).collect::<Vec<_>>(), sent);
+    }
+}
+
 #[tokio::test]
 async fn leases_keep_two_nodes_off_one_entry() {
     for t in each_backend().await {

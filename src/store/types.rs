@@ -246,6 +246,10 @@ pub struct QueueEntry {
     pub dsn: RecipientDsn,
     /// Whether the sender was told that this recipient's delivery is delayed.
     pub delay_warned: bool,
+    /// When the message was accepted (unix microseconds): claims hand out
+    /// entries in this order, so one account's mail is filed as it came.
+    #[serde(skip)]
+    pub accepted_us: i64,
 }
 
 /// The queue at one moment: messages and recipient rows still to deliver.

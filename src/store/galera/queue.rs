@@ -55,18 +55,19 @@ fn queue_statements(m: &NewMessage, blob: &str, now: i64) -> Vec<Stmt> {
         ],
     )];
     if !m.recipients.is_empty() {
-        let mut v: Vec<Value> = Vec::with_capacity(m.recipients.len() * 10);
+        let mut v: Vec<Value> = Vec::with_capacity(m.recipients.len() * 11);
+        let accepted = crate::clock::now_micros();
         for r in &m.recipients {
             let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
             v.extend([r.id.0.into(), m.id.0.into(), r.address.as_str().into(), opt(&r.local_account), domain.into()]);
             v.extend([now.into(), "".into(), now.into()]);
-            v.extend([r.dsn.notify.map(|n| n.to_string()).into(), opt(&r.dsn.orcpt)]);
+            v.extend([r.dsn.notify.map(|n| n.to_string()).into(), opt(&r.dsn.orcpt), accepted.into()]);
         }
         out.push(Stmt::new(
             format!(
-                "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created, dsn_notify, dsn_orcpt)
+                "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, last_error, created, dsn_notify, dsn_orcpt, accepted_us)
                  VALUES {}",
-                rows(m.recipients.len(), 10)
+                rows(m.recipients.len(), 11)
             ),
             v,
         ));
@@ -83,7 +84,7 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewMessage, now: i64) -> Result<(), St
     batch(tx, &queue_statements(m, &blob, now)).await
 }
 
-const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned";
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned, accepted_us";
 
 /// Column `i` of a row read with ENTRY_COLS or MESSAGE_COLS.
 fn take<T: FromValue>(r: &mut Row, i: usize) -> Result<T, StoreError> {
@@ -112,6 +113,7 @@ fn entry(mut r: Row) -> Result<QueueEntry, StoreError> {
         lease_until: take(&mut r, 11)?,
         dsn: RecipientDsn { notify: notify.and_then(|n| Notify::parse(&n)), orcpt: take(&mut r, 13)? },
         delay_warned: take(&mut r, 14)?,
+        accepted_us: take(&mut r, 15)?,
     })
 }
 
@@ -131,7 +133,7 @@ pub async fn claim_due(
     let ids: Vec<i64> = all(
         tx,
         "SELECT id FROM queue WHERE state = 'ready' AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?)
-         ORDER BY next_attempt LIMIT ? FOR UPDATE SKIP LOCKED",
+         ORDER BY next_attempt, accepted_us LIMIT ? FOR UPDATE SKIP LOCKED",
         (now, now, limit as u64),
     )
     .await?;
@@ -163,7 +165,7 @@ pub async fn claim_due(
         tx,
         &format!(
             "SELECT {ENTRY_COLS} FROM queue WHERE id IN ({}) AND lease_node = ? AND lease_until = ?
-             ORDER BY next_attempt, id",
+             ORDER BY next_attempt, accepted_us, id",
             marks(ids.len())
         ),
         values(params),

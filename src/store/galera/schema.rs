@@ -270,6 +270,11 @@ const MIGRATIONS: &[&[&str]] = &[
         "INSERT IGNORE INTO subscriptions (account, name) SELECT account, name FROM mailboxes WHERE subscribed",
         "ALTER TABLE mailboxes DROP COLUMN IF EXISTS subscribed",
     ],
+    &[
+        // 7: when each queued message was accepted, to the microsecond: a
+        // claim hands entries out in that order, so mail is filed as it came.
+        "ALTER TABLE queue ADD COLUMN IF NOT EXISTS accepted_us BIGINT NOT NULL DEFAULT 0",
+    ],
 ];
 
 /// Brings the database to the newest schema this Hato knows.

@@ -34,18 +34,19 @@ pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreErro
         return Ok(());
     }
     let mut st = c.prepare_cached(
-        "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, created, dsn_notify, dsn_orcpt)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
+        "INSERT INTO queue (id, message, recipient, local_account, domain, next_attempt, created, dsn_notify, dsn_orcpt, accepted_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)",
     )?;
+    let accepted = crate::clock::now_micros();
     for r in &m.recipients {
         let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
         let notify = r.dsn.notify.map(|n| n.to_string());
-        st.execute(params![r.id.0, m.id.0, r.address, r.local_account, domain, now, notify, r.dsn.orcpt])?;
+        st.execute(params![r.id.0, m.id.0, r.address, r.local_account, domain, now, notify, r.dsn.orcpt, accepted])?;
     }
     Ok(())
 }
 
-const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned";
+const ENTRY_COLS: &str = "id, message, recipient, local_account, domain, state, attempts, next_attempt, last_error, created, lease_node, lease_until, dsn_notify, dsn_orcpt, delay_warned, accepted_us";
 
 fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
     Ok(QueueEntry {
@@ -66,6 +67,7 @@ fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<QueueEntry> {
             orcpt: r.get(13)?,
         },
         delay_warned: r.get(14)?,
+        accepted_us: r.get(15)?,
     })
 }
 
@@ -81,12 +83,12 @@ pub fn claim_due(
     let mut st = c.prepare_cached(&format!(
         "UPDATE queue SET lease_node = ?1, lease_until = ?2 WHERE id IN (
             SELECT id FROM queue WHERE state = 'ready' AND next_attempt <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
-            ORDER BY next_attempt LIMIT ?4)
+            ORDER BY next_attempt, accepted_us LIMIT ?4)
          RETURNING {ENTRY_COLS}"
     ))?;
     let rows = st.query_map(params![node, now + lease_secs, now, limit as i64], entry_row)?;
     let mut due: Vec<QueueEntry> = rows.collect::<Result<_, _>>()?;
-    due.sort_by_key(|e| (e.next_attempt, e.id));
+    due.sort_by_key(|e| (e.next_attempt, e.accepted_us, e.id));
     Ok(due)
 }
 

@@ -321,6 +321,11 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO subscriptions (account, name) SELECT account, name FROM mailboxes WHERE subscribed = 1;
     ALTER TABLE mailboxes DROP COLUMN subscribed;
     "#,
+    // 19: when each queued message was accepted, to the microsecond: a
+    // claim hands entries out in that order, so mail is filed as it came.
+    r#"
+    ALTER TABLE queue ADD COLUMN accepted_us INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -46,10 +46,12 @@ use crate::store::{
 };
 use route::{RouteError, Router};
 
-/// At most this many local entries of one account are filed in one
-/// transaction: enough to take a burst in a few turns at the mailbox's UID
-/// counter, few enough that one transaction stays small.
+/// Local entries of one account are leased and lined up in chunks of this
+/// many, and up to `LOCAL_TURN` chunks waiting in the account's line are
+/// filed in one transaction: a burst takes a few turns at the mailbox's UID
+/// counter (and a few fsyncs), one transaction stays small.
 const LOCAL_BATCH: usize = 50;
+const LOCAL_TURN: usize = 4;
 
 /// How long a woken runner lets new mail gather before it claims.
 const CLAIM_GATHER: Duration = Duration::from_millis(20);
@@ -213,20 +215,23 @@ impl Runner {
         tokio::spawn(self.clone().file_in_turn(account));
     }
 
-    /// Files an account's batches one after another until its line is empty.
+    /// Files an account's batches in turns, in line order, until the line is empty.
     async fn file_in_turn(self: Arc<Self>, account: String) {
         loop {
-            let next = {
+            let turn: Vec<Batch> = {
                 let mut lines = self.local_lines.lock().unwrap_or_else(|p| p.into_inner());
-                match lines.get_mut(&account).and_then(VecDeque::pop_front) {
-                    Some(next) => next,
-                    None => {
-                        lines.remove(&account);
-                        return;
-                    }
+                let turn: Vec<Batch> = match lines.get_mut(&account) {
+                    Some(line) => line.drain(..line.len().min(LOCAL_TURN)).collect(),
+                    None => Vec::new(),
+                };
+                if turn.is_empty() {
+                    lines.remove(&account);
+                    return;
                 }
+                turn
             };
-            let (batch, guard) = next;
+            let (chunks, guards): (Vec<Vec<QueueEntry>>, Vec<Leased>) = turn.into_iter().unzip();
+            let batch = chunks.concat();
             let Ok(worker) = self.local_workers.clone().acquire_owned().await else {
                 self.local_lines.lock().unwrap_or_else(|p| p.into_inner()).remove(&account);
                 return;
@@ -241,7 +246,7 @@ impl Runner {
             if let Err(e) = filing.await {
                 warn!(target: "hato::queue", "a local delivery task failed: {e}");
             }
-            drop(guard);
+            drop(guards);
         }
     }
 

@@ -78,6 +78,18 @@ enum Flow {
     Close,
 }
 
+/// Returns when the account's mailboxes change; never without a notifier
+/// (or once it is gone), so a `select!` then waits on its other branches.
+async fn changed(watch: &mut Option<watch::Receiver<u64>>) {
+    let woken = match watch.as_mut() {
+        Some(w) => w.changed().await.is_ok(),
+        None => false,
+    };
+    if !woken {
+        std::future::pending::<()>().await;
+    }
+}
+
 fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }

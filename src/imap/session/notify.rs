@@ -159,18 +159,9 @@ impl Session {
             if left.is_zero() {
                 break Err(ConnError::Timeout(limit));
             }
-            let changed = async {
-                let woken = match watch.as_mut() {
-                    Some(w) => w.changed().await.is_ok(),
-                    None => false,
-                };
-                if !woken {
-                    std::future::pending::<()>().await;
-                }
-            };
             let read = tokio::select! {
                 r = self.conn.read_some(left.min(poll)) => Some(r),
-                _ = changed => None,
+                _ = super::changed(&mut watch) => None,
             };
             match read {
                 Some(Ok(bytes)) => break Ok(bytes),

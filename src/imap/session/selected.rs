@@ -485,19 +485,9 @@ impl Session {
             if left.is_zero() {
                 break Err(ConnError::Timeout(IDLE_TIMEOUT));
             }
-            let changed = async {
-                match watch.as_mut() {
-                    Some(w) => {
-                        if w.changed().await.is_err() {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             let line = tokio::select! {
                 r = self.conn.read_line(1024, left.min(IDLE_POLL)) => Some(r),
-                _ = changed => None,
+                _ = super::changed(&mut watch) => None,
             };
             match line {
                 Some(Ok(line)) if line.trim_ascii().eq_ignore_ascii_case(b"DONE") => {

@@ -61,7 +61,6 @@ pub enum Refusal {
 
 /// `line` as a NOTIFY command: its tag and what it asks, None when it is
 /// no NOTIFY. `decode` turns a mailbox name from the wire into the store's.
-#[allow(clippy::type_complexity)]
 pub fn recognise(
     line: &[u8],
     decode: &dyn Fn(&[u8]) -> Result<String, &'static str>,

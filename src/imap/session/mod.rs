@@ -2,7 +2,8 @@
 //! RFC 3501 §3 (not authenticated → authenticated → selected → logout).
 //! This file holds the loop, dispatch and login; `mailboxes` the commands on
 //! mailboxes as a whole, `selected` those on a selected mailbox's messages,
-//! `query` SEARCH, SORT and THREAD.
+//! `query` SEARCH, SORT and THREAD (and searches kept up to date), `notify`
+//! NOTIFY and the wait for a command that tells changes meanwhile.
 
 mod mailboxes;
 mod notify;

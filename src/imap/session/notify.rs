@@ -47,7 +47,7 @@ impl Session {
     pub(super) async fn notify_command(&mut self, bytes: &[u8]) -> Option<()> {
         let decode = |raw: &[u8]| self.name_from_wire(raw);
         let (tag, parsed) = notify::recognise(bytes, &decode)?;
-        let groups = match parsed {
+        let (status, groups) = match parsed {
             Ok(Command::None) => {
                 self.notify = None;
                 self.send(&format!("{tag} OK NOTIFY NONE completed\r\n"));
@@ -63,7 +63,6 @@ impl Session {
                 return Some(());
             }
         };
-        let (status, groups) = groups;
         if groups.iter().filter_map(|g| g.events.fetch.as_deref()).any(|f| fetch_items(f).is_none()) {
             self.send(&format!("{tag} BAD MessageNew's FETCH attributes are not ones FETCH takes\r\n"));
             return Some(());
@@ -111,13 +110,13 @@ impl Session {
             Ok(a) => a,
             Err(e) => return warn!(target: "hato::imap", "NOTIFY could not list mailboxes: {e}"),
         };
-        let selected = self.selected.as_ref().map(|v| v.name.clone());
-        let Some(n) = self.notify.as_mut() else { return };
-        let before = std::mem::replace(&mut n.known, after);
-        let wire = |name: &str| self.wire(name);
+        let selected = self.selected.as_ref().map(|v| v.name.as_str());
         let Some(n) = self.notify.as_ref() else { return };
-        let lines = notify::changes(&n.groups, &before, &n.known, selected.as_deref(), &wire);
-        self.send(&lines.concat());
+        let lines = notify::changes(&n.groups, &n.known, &after, selected, &|name| self.wire(name)).concat();
+        if let Some(n) = self.notify.as_mut() {
+            n.known = after;
+        }
+        self.send(&lines);
     }
 
     /// MessageNew's FETCH for messages that just arrived in the selected

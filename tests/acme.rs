@@ -21,6 +21,8 @@ struct Pebble {
     ca: std::path::PathBuf,
     http_port: u16,
     _child: KillOnDrop,
+    // After the child: pebble is stopped before its files go.
+    _dir: TempDir,
 }
 
 /// pebble with its listener's certificate from a test CA, validating
@@ -47,7 +49,7 @@ fn pebble(dns: &Dns) -> Pebble {
         .spawn()
         .expect("start pebble (scripts/deps installs it)");
     wait_listening(port, "pebble");
-    Pebble { directory: format!("https://localhost:{port}/dir"), ca, http_port, _child: KillOnDrop(child) }
+    Pebble { directory: format!("https://localhost:{port}/dir"), ca, http_port, _child: KillOnDrop(child), _dir: dir }
 }
 
 fn acme_config(directory: &str, ca: &Path, http_port: u16, extra: &str) -> String {

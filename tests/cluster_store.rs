@@ -118,7 +118,6 @@ fn two_nodes_deliver_to_one_mailbox_exactly_once() {
     for home_routing in [true, false] {
         let tag = temp_dir("cluster-db");
         let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
-        std::fs::remove_dir_all(&tag).ok();
         // Server a's local node is the first, server b's the second.
         let mut b_nodes = nodes.clone();
         b_nodes.swap(0, 1);
@@ -209,7 +208,6 @@ fn two_servers(name: &str, extra: &str) -> Option<(Server, Server)> {
     let ca = std::env::var_os("HATO_TEST_GALERA_CA").map(std::path::PathBuf::from);
     let tag = temp_dir(&format!("cluster-{name}"));
     let database = tag.file_name().unwrap().to_string_lossy().replace('-', "_");
-    std::fs::remove_dir_all(&tag).ok();
     let mut b_nodes = nodes.clone();
     b_nodes.swap(0, 1);
     let a = Server::start(&format!("{name}-a"), &(galera_section(&database, "node-a", &nodes, ca.as_deref()) + extra));

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 
-fn config_only(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+fn config_only(tag: &str) -> (TempDir, std::path::PathBuf) {
     let dir = temp_dir(tag);
     let cfg = dir.join("hato.toml");
     std::fs::write(&cfg, "data_dir = \"data\"\n").unwrap();
@@ -22,7 +22,7 @@ fn ctl(cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn directory_lifecycle_with_exit_codes() {
-    let (dir, cfg) = config_only("ctl-dir");
+    let (_dir, cfg) = config_only("ctl-dir");
     assert_eq!(ctl(&cfg, &["domain", "add", "Example.TEST"]).0, 0);
     let (code, _, err) = ctl(&cfg, &["domain", "add", "example.test"]);
     assert_eq!(code, 4, "exists → 4: {err}");
@@ -85,7 +85,6 @@ fn directory_lifecycle_with_exit_codes() {
     }
     let (_, out, _) = ctl(&cfg, &["--json", "domain", "list"]);
     assert_eq!(out.trim(), "[]");
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -101,13 +100,12 @@ fn errors_name_the_problem() {
     assert!(err.contains("unknown field `hostnme`"), "{err}");
     let o = std::process::Command::new(BIN).args(["ctl", "frobnicate"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    std::fs::remove_dir_all(dir).ok();
 }
 
 /// `hato ctl … | head -1`: the reader leaves before the output is written.
 #[test]
 fn a_reader_that_leaves_early_ends_the_command_quietly() {
-    let (dir, cfg) = config_only("ctl-pipe");
+    let (_dir, cfg) = config_only("ctl-pipe");
     assert_eq!(ctl(&cfg, &["domain", "add", "example.test"]).0, 0);
     let mut child = std::process::Command::new(BIN)
         .args(["ctl", "--config", cfg.to_str().unwrap(), "domain", "list"])
@@ -120,7 +118,6 @@ fn a_reader_that_leaves_early_ends_the_command_quietly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]

@@ -206,7 +206,8 @@ fn a_smarthost_whose_certificate_does_not_verify_gets_no_mail_and_no_password() 
     assert!(relay.mailbox("bob@far.test", "INBOX").is_empty());
 
     // A CA file that is not a certificate is refused when the server starts.
-    let junk = temp_dir("dl-bad-ca").join("ca.pem");
+    let junk_dir = temp_dir("dl-bad-ca");
+    let junk = junk_dir.join("ca.pem");
     std::fs::write(&junk, "not a certificate\n").unwrap();
     let bad = Server::prepare("dl-bad-ca", &smarthost("localhost:25", Some(&junk)));
     let out = std::process::Command::new(BIN).args(["serve", "--config"]).arg(&bad.config).output().unwrap();

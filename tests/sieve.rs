@@ -119,7 +119,6 @@ fn user_scripts_managed_over_managesieve_and_run_at_delivery() {
     assert_eq!(listed, serde_json::json!([{"name": "main", "active": true}]));
     s.ok(&["sieve", "activate", "alice@hato.test"]);
     assert_eq!(s.ctl_json(&["sieve", "list", "alice@hato.test"])[0]["active"], false);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -167,5 +166,4 @@ fn server_script_refuses_and_discards_before_queueing() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2, column 3: unknown command \"frobnicate\""), "{err}");
-    std::fs::remove_dir_all(dir).ok();
 }

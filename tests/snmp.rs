@@ -213,6 +213,5 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 100, min_uptime_secs = 5,
         sup_log()
     );
     drop(sup);
-    let _ = std::fs::remove_dir_all(&dir);
     drop(server);
 }

@@ -123,7 +123,6 @@ restart = {{ initial_backoff_ms = 50, max_backoff_ms = 200, min_uptime_secs = 5,
     let (w, s) = (line_of(&t, "stopped", "worker"), line_of(&t, "stopped", "web"));
     assert!(w.is_some() && s.is_some() && w < s, "reverse order: {t}");
     assert!(!alive(worker) && !alive(web2));
-    std::fs::remove_dir_all(dir).ok();
 }
 
 fn nix_kill(pid: i32) {

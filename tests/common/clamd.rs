@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 pub struct Clamd {
     pub socket: PathBuf,
-    dir: PathBuf,
+    dir: super::TempDir,
     child: Child,
 }
 
@@ -67,6 +67,5 @@ impl Clamd {
 impl Drop for Clamd {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -28,13 +28,38 @@ pub fn free_port() -> u16 {
     }
 }
 
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A directory of the test's own under /tmp, removed when it is dropped —
+/// unless the test is failing, so what it held can be read afterwards.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     let mut raw = [0u8; 6];
     std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut raw).unwrap();
     let name: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     let dir = std::env::temp_dir().join(format!("hato-test-{tag}-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// The Galera cluster `scripts/test` started (`HATO_TEST_GALERA`,
@@ -78,7 +103,7 @@ pub fn galera_section(database: &str, node_name: &str, nodes: &[String], ca: Opt
 /// A Galera cluster of a test's own (`scripts/galera-cluster`, nodes on
 /// PREFIX.11-13), for tests that kill its nodes; stopped by pid when dropped.
 pub struct PrivateCluster {
-    pub dir: PathBuf,
+    pub dir: TempDir,
     pub nodes: Vec<String>,
 }
 
@@ -128,14 +153,11 @@ impl Drop for PrivateCluster {
         let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/galera-cluster"))
             .args(["stop", self.dir.to_str().unwrap()])
             .output();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
 pub struct Server {
-    pub dir: PathBuf,
+    pub dir: TempDir,
     pub config: PathBuf,
     pub mx: u16,
     pub submission: u16,
@@ -360,9 +382,6 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -442,7 +461,7 @@ impl Raw {
 /// The aiosmtpd receiver of tests/py/sink.py, on its own port.
 pub struct Sink {
     pub port: u16,
-    pub dir: PathBuf,
+    pub dir: TempDir,
     child: Child,
 }
 
@@ -460,7 +479,7 @@ impl Sink {
         let dir = temp_dir("sink");
         let mut cmd = Command::new(PYTHON);
         cmd.env("SINK_HOST", host);
-        cmd.arg(py_script("sink.py")).arg(port.to_string()).arg(&dir).arg(mode);
+        cmd.arg(py_script("sink.py")).arg(port.to_string()).arg(&*dir).arg(mode);
         if let Some((c, k)) = tls {
             cmd.arg(c).arg(k);
         }
@@ -498,7 +517,6 @@ impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -599,7 +617,7 @@ pub fn smtp_send(port: u16, from: &str, to: &str, message: &[u8]) -> String {
 /// The appliance's unbound, run with its own configuration file
 /// (rootfs/etc/hato/unbound.conf) on a free port; `site` stands in for what
 /// `hato init` writes to /run/hato/unbound-forward.conf. Returns its port.
-pub fn appliance_unbound(site: &str) -> (u16, KillOnDrop) {
+pub fn appliance_unbound(site: &str) -> (u16, Unbound) {
     let dir = temp_dir("unbound");
     let port = free_port();
     let forward = dir.join("forward.conf");
@@ -618,9 +636,15 @@ pub fn appliance_unbound(site: &str) -> (u16, KillOnDrop) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start unbound (scripts/deps installs it)");
-    let unbound = KillOnDrop(unbound);
+    let unbound = Unbound { _process: KillOnDrop(unbound), _dir: dir };
     wait_listening(port, "unbound");
     (port, unbound)
+}
+
+/// A running unbound and its directory, stopped and then removed.
+pub struct Unbound {
+    _process: KillOnDrop,
+    _dir: TempDir,
 }
 
 /// Waits (up to 20 s) until a server the test started accepts TCP on `port`.

@@ -11,6 +11,10 @@
 //!   signal SERVICE TERM|KILL|HUP|INT
 //!                               e.g. KILL a service that hangs
 //!   smart                       every disk's SMART data as smartctl reports it
+//!   reseed                      apply the seed disk again at the next boot
+//!                               (`supervisor::seed`)
+//!   watchdog hang               stop feeding the watchdog, as a hung PID 1
+//!                               would: the box resets when it fires
 //!   poweroff | reboot           orderly shutdown
 //!   help
 
@@ -20,6 +24,8 @@ use nix::sys::signal::Signal;
 pub enum Command {
     Status,
     Smart,
+    Reseed,
+    HangWatchdog,
     Restart(String),
     Signal(String, Signal),
     PowerOff,
@@ -28,8 +34,8 @@ pub enum Command {
     Nothing,
 }
 
-pub const HELP: &str =
-    "commands: status | smart | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | poweroff | reboot | help\n";
+pub const HELP: &str = "commands: status | smart | reseed | watchdog hang | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | \
+     poweroff | reboot | help\n";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -37,6 +43,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         [] => Command::Nothing,
         ["status"] => Command::Status,
         ["smart"] => Command::Smart,
+        ["reseed"] => Command::Reseed,
+        ["watchdog", "hang"] => Command::HangWatchdog,
         ["help"] | ["?"] => Command::Help,
         ["poweroff"] => Command::PowerOff,
         ["reboot"] => Command::Reboot,
@@ -82,6 +90,9 @@ mod tests {
         assert_eq!(parse("  "), Ok(Command::Nothing));
         assert_eq!(parse("status"), Ok(Command::Status));
         assert_eq!(parse("smart"), Ok(Command::Smart));
+        assert_eq!(parse("reseed"), Ok(Command::Reseed));
+        assert_eq!(parse("watchdog hang"), Ok(Command::HangWatchdog));
+        assert!(parse("watchdog").is_err());
         assert_eq!(parse("restart hato"), Ok(Command::Restart("hato".into())));
         assert_eq!(parse("signal hato KILL"), Ok(Command::Signal("hato".into(), Signal::SIGKILL)));
         assert_eq!(parse("signal snmpd sighup"), Ok(Command::Signal("snmpd".into(), Signal::SIGHUP)));

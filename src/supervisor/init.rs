@@ -213,47 +213,6 @@ fn mount_var(persistent: bool) {
     mnt("overlay", "/var", "overlay", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&opts));
 }
 
-/// Copies configuration from a seed disk (a small vfat disk labelled HATO-SEED)
-/// into /data/etc, once. This is how a VM or a lab install is preconfigured.
-fn apply_seed() {
-    let etc = Path::new("/data/etc");
-    let _ = fs::create_dir_all(etc);
-    let Some(dev) = fs::read_dir("/sys/class/block").ok().and_then(|d| {
-        d.flatten().find_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let dev = format!("/dev/{name}");
-            // The volume label sits at offset 43 (FAT12/16) or 71 (FAT32).
-            let mut boot = [0u8; 90];
-            let read = fs::File::open(&dev).and_then(|mut f| f.read_exact(&mut boot));
-            (read.is_ok() && (&boot[43..52] == b"HATO-SEED" || &boot[71..80] == b"HATO-SEED")).then_some(dev)
-        })
-    }) else {
-        return;
-    };
-    let _ = fs::create_dir_all("/run/seed");
-    if mount(Some(dev.as_str()), "/run/seed", Some("vfat"), MsFlags::MS_RDONLY, None::<&str>).is_err() {
-        warn!(target: "hato::init", "seed disk {dev} could not be mounted");
-        return;
-    }
-    for f in ["hato.toml", "network.toml", "admin-password", "bootstrap.toml"] {
-        let (src, dst) = (Path::new("/run/seed").join(f), etc.join(f));
-        if src.exists() && !dst.exists() {
-            let _ = fs::copy(&src, &dst);
-            info!(target: "hato::init", "seeded {f} from {dev}");
-        }
-    }
-    // Virus signatures for a machine that cannot reach ClamAV's mirrors.
-    if let Ok(files) = fs::read_dir("/run/seed/clamav") {
-        let _ = fs::create_dir_all("/data/clamav");
-        for f in files.flatten() {
-            if fs::copy(f.path(), Path::new("/data/clamav").join(f.file_name())).is_ok() {
-                info!(target: "hato::init", "seeded virus signatures {} from {dev}", f.file_name().to_string_lossy());
-            }
-        }
-    }
-    let _ = nix::mount::umount("/run/seed");
-}
-
 fn network(cfg: &NetworkConfig) {
     let host = if cfg.hostname.is_empty() { "hato" } else { &cfg.hostname };
     let _ = nix::unistd::sethostname(host);
@@ -357,16 +316,15 @@ fn configure_snmpd() {
     }
 }
 
-/// On first boot, an admin password shown once on the console (or taken from the seed).
-fn first_boot_password() {
+/// The administrator password: a seed's (on first boot or when a seed is
+/// applied again), else on first boot one shown once on the console.
+fn admin_password() {
     let marker = Path::new("/data/etc/admin.hash");
-    if marker.exists() {
-        return;
-    }
     let seeded =
         fs::read_to_string("/data/etc/admin-password").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (password, shown) = match seeded {
         Some(p) => (p, false),
+        None if marker.exists() => return,
         None => (crate::ids::token(16), true),
     };
     if let Ok(hash) = crate::directory::hash_password(&password) {
@@ -410,6 +368,7 @@ fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) ->
         s.push_str(&format!("web console: https://{a}/\n"));
     }
     s.push_str(&format!("memory used: {} MiB    (type `help` here for console commands)\n", memory_used_mib()));
+    s.push_str(&format!("hardware: {}\n", super::hardware::inventory()));
     for svc in board.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         s.push_str(&format!("  {:<12} {:<11} restarts {}\n", svc.name, svc.state, svc.restarts));
     }
@@ -429,22 +388,6 @@ fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) ->
         s.push_str(&format!("  ! {text}\n"));
     }
     s
-}
-
-/// Feeds /dev/watchdog from a thread; the returned handle's drop disarms it.
-fn watchdog() -> Option<fs::File> {
-    let dog = fs::OpenOptions::new().write(true).open("/dev/watchdog").ok()?;
-    let mut feeder = dog.try_clone().ok()?;
-    std::thread::spawn(move || {
-        loop {
-            if feeder.write_all(b"k").is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_secs(5));
-        }
-    });
-    info!(target: "hato::init", "hardware watchdog armed");
-    Some(dog)
 }
 
 /// First-boot provisioning from the seed: domains, accounts and aliases.
@@ -622,6 +565,8 @@ pub fn main() -> ! {
     early_mounts();
     let _ = crate::logs::init("info");
     info!(target: "hato::init", "Hato {} starting as PID {}", env!("CARGO_PKG_VERSION"), std::process::id());
+    let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    info!(target: "hato::init", "kernel command line: {}", cmdline.trim());
     // ctrl-alt-del sends SIGINT to us instead of rebooting at once.
     let _ = nix::sys::reboot::set_cad_enabled(false);
     apply_sysctls(Path::new("/etc/hato/sysctl.conf"));
@@ -630,12 +575,16 @@ pub fn main() -> ! {
     if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES) {
         warn!(target: "hato::init", "cannot raise the open-file limit: {e}");
     }
+    // Drivers first: the data disks may sit on a controller only the full module tree has.
+    super::hardware::hotplug();
+    super::hardware::coldplug();
     let persistent = mount_data();
     mount_var(persistent);
     if persistent {
-        apply_seed();
+        super::seed::apply();
         prepare_data_dirs();
-        first_boot_password();
+        admin_password();
+        super::bootloader::apply(partition("esp"));
         configure_snmpd();
     }
     let net: NetworkConfig = fs::read_to_string("/data/etc/network.toml")
@@ -649,7 +598,8 @@ pub fn main() -> ! {
         info!(target: "hato::init", "firewall loaded");
     }
     network(&net);
-    let dog = watchdog();
+    info!(target: "hato::init", "hardware: {}", super::hardware::inventory());
+    let dog = super::hardware::watchdog();
 
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -688,6 +638,8 @@ pub fn main() -> ! {
                 }
                 super::console::Command::Restart(name) => handle.restart(&name),
                 super::console::Command::Signal(name, sig) => handle.signal(&name, sig),
+                super::console::Command::Reseed => console(&super::seed::ask_again()),
+                super::console::Command::HangWatchdog => console(super::hardware::hang_watchdog()),
                 super::console::Command::PowerOff => drop(typed_tx.send(Stop::PowerOff)),
                 super::console::Command::Reboot => drop(typed_tx.send(Stop::Reboot)),
                 super::console::Command::Help | super::console::Command::Nothing => console(super::console::HELP),

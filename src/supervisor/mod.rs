@@ -7,10 +7,16 @@
 //! - `spec`: the configuration (services, readiness, restart policy).
 //! - `state`: the per-service state machine (pure, unit-tested).
 //! - `reaper`: the only caller of waitpid.
+//! - `hardware`, `seed`, `bootloader`, `init`: the appliance's PID 1 —
+//!   drivers and the watchdog, the seed disk, the kernel command line, and
+//!   the boot itself.
 
+mod bootloader;
 pub mod console;
+mod hardware;
 pub mod init;
 mod reaper;
+mod seed;
 pub mod snmpd;
 pub mod spec;
 pub mod state;

@@ -316,12 +316,15 @@ fn configure_snmpd() {
     }
 }
 
-/// The administrator password: a seed's (on first boot or when a seed is
-/// applied again), else on first boot one shown once on the console.
-fn admin_password() {
+/// The administrator password: the seed's when one was applied at this boot,
+/// else on first boot one shown once on the console. An `admin-password`
+/// not just seeded (left by versions that copied the seed at every boot) is
+/// deleted unused: it must not undo a password the administrator changed.
+fn admin_password(seeded_now: bool) {
     let marker = Path::new("/data/etc/admin.hash");
-    let seeded =
-        fs::read_to_string("/data/etc/admin-password").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let file = Path::new("/data/etc/admin-password");
+    let seeded = fs::read_to_string(file).ok().map(|s| s.trim().to_string()).filter(|s| seeded_now && !s.is_empty());
+    let _ = fs::remove_file(file);
     let (password, shown) = match seeded {
         Some(p) => (p, false),
         None if marker.exists() => return,
@@ -330,7 +333,6 @@ fn admin_password() {
     if let Ok(hash) = crate::directory::hash_password(&password) {
         let _ = fs::write(marker, hash);
     }
-    let _ = fs::remove_file("/data/etc/admin-password");
     if shown {
         console(&format!(
             "\n  First boot: the administrator password is  {password}\n  It is shown only this once.\n\n"
@@ -581,9 +583,9 @@ pub fn main() -> ! {
     let persistent = mount_data();
     mount_var(persistent);
     if persistent {
-        super::seed::apply();
+        let seeded = super::seed::apply();
         prepare_data_dirs();
-        admin_password();
+        admin_password(seeded);
         super::bootloader::apply(partition("esp"));
         configure_snmpd();
     }

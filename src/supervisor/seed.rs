@@ -70,25 +70,27 @@ fn find() -> Option<String> {
 }
 
 /// Applies the seed disk if there is one and it is wanted (see the module's
-/// invariants). Called by `hato init` with /data mounted, before anything
-/// reads /data/etc.
-pub fn apply() {
-    let Some(dev) = find() else { return };
+/// invariants); true when it was. Called by `hato init` with /data mounted,
+/// before anything reads /data/etc.
+pub fn apply() -> bool {
+    let Some(dev) = find() else { return false };
     let _ = fs::create_dir_all(MOUNT);
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // Read-write, to wipe the secrets; a write-protected stick is still read.
     let writable = mount(Some(dev.as_str()), MOUNT, Some("vfat"), flags, None::<&str>).is_ok();
     if !writable && mount(Some(dev.as_str()), MOUNT, Some("vfat"), flags | MsFlags::MS_RDONLY, None::<&str>).is_err() {
         warn!(target: "hato::init", "seed disk {dev} could not be mounted");
-        return;
+        return false;
     }
     let stick = Path::new(MOUNT);
+    let mut applied_now = false;
     match read_serial(stick) {
         Ok(serial) => {
             let (last, asked) = (applied(), Path::new(ASKED).exists());
             if wanted(serial, last, asked) {
                 copy_in(&dev, stick, serial);
                 wipe_secrets(&dev, stick, writable);
+                applied_now = true;
             } else {
                 info!(target: "hato::init",
                     "seed disk {dev} (serial {serial}) ignored: serial {} was applied already; give its seed.toml a \
@@ -102,6 +104,7 @@ pub fn apply() {
         ),
     }
     let _ = umount(MOUNT);
+    applied_now
 }
 
 fn read_serial(stick: &Path) -> Result<u64, String> {

@@ -6,6 +6,7 @@
 //! per event, not once per poll. SMART comes from `smartctl -j` (`smart`);
 //! Each transition is an `alert` (log line and SNMP trap).
 
+pub mod clock;
 pub mod mdstat;
 pub mod smart;
 
@@ -26,6 +27,8 @@ pub struct Report {
     pub arrays: Vec<mdstat::Array>,
     pub filesystems: Vec<FsUsage>,
     pub disks: Vec<smart::Disk>,
+    /// The clock as chronyd keeps it (the appliance's monitor only).
+    pub clock: Option<clock::Clock>,
     /// Active conditions by key, with severity and text.
     pub conditions: BTreeMap<String, (Severity, String)>,
 }
@@ -124,7 +127,22 @@ pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>, disks: Ve
             }
         }
     }
-    Report { arrays, filesystems, disks, conditions: c }
+    Report { arrays, filesystems, disks, clock: None, conditions: c }
+}
+
+/// A command's standard output, read to its end. As PID 1 the supervisor's
+/// reaper collects every child that exits (and would make `output()` fail
+/// with ECHILD), so there the child is not waited for here.
+fn stdout_of(cmd: &mut std::process::Command) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    let mut out = Vec::new();
+    let read = child.stdout.take()?.read_to_end(&mut out);
+    if std::process::id() != 1 {
+        let _ = child.wait();
+    }
+    read.ok().map(|_| out)
 }
 
 /// Reads the machine's current state.
@@ -154,6 +172,7 @@ pub async fn monitor(
 ) {
     let mut last = evaluate(Vec::new(), Vec::new(), Vec::new());
     let mut unwritable = false;
+    let mut clock_asked: Option<std::time::Instant> = None;
     loop {
         let probe = data.join(".health-probe");
         let wrote = std::fs::write(&probe, crate::clock::now().to_string().as_bytes())
@@ -169,9 +188,22 @@ pub async fn monitor(
         }
         unwritable = wrote.is_err();
         let data_path = data.clone();
-        let now = tokio::task::spawn_blocking(move || read(&[&data_path]))
-            .await
-            .unwrap_or_else(|_| evaluate(Vec::new(), Vec::new(), Vec::new()));
+        // chronyd is asked every 30 s; its answer is carried between.
+        let ask_clock = clock_asked.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(30));
+        if ask_clock {
+            clock_asked = Some(std::time::Instant::now());
+        }
+        let carried = last.clock.clone();
+        let mut now = tokio::task::spawn_blocking(move || {
+            let mut report = read(&[&data_path]);
+            report.clock = if ask_clock { clock::read() } else { carried };
+            report
+        })
+        .await
+        .unwrap_or_else(|_| evaluate(Vec::new(), Vec::new(), Vec::new()));
+        if let Some((key, condition)) = clock::condition(now.clock.as_ref(), clock::uptime_secs()) {
+            now.conditions.insert(key, condition);
+        }
         {
             let (raised, cleared) = diff(&last, &now);
             for (key, (sev, text)) in &raised {

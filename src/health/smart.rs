@@ -123,25 +123,10 @@ pub fn raw_all() -> Vec<(String, String)> {
         .into_iter()
         .filter_map(|dev| {
             // smartctl's exit status is a bit mask of findings, so the JSON is read whatever it is.
-            let out = stdout_of(Command::new("smartctl").args(["-j", "-a", &dev]))?;
+            let out = super::stdout_of(Command::new("smartctl").args(["-j", "-a", &dev]))?;
             Some((dev, String::from_utf8_lossy(&out).into_owned()))
         })
         .collect()
-}
-
-/// A command's standard output, read to its end. As PID 1 the supervisor's
-/// reaper collects every child that exits (and would make `output()` fail
-/// with ECHILD), so there the child is not waited for here.
-fn stdout_of(cmd: &mut Command) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
-    let mut out = Vec::new();
-    let read = child.stdout.take()?.read_to_end(&mut out);
-    if std::process::id() != 1 {
-        let _ = child.wait();
-    }
-    read.ok().map(|_| out)
 }
 
 #[cfg(test)]

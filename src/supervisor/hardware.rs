@@ -240,7 +240,7 @@ pub fn watchdog() -> Option<fs::File> {
     });
     let identity = fs::read_to_string("/sys/class/watchdog/watchdog0/identity").unwrap_or_default();
     let timeout = fs::read_to_string("/sys/class/watchdog/watchdog0/timeout").unwrap_or_default();
-    info!(target: "hato::init", "hardware watchdog armed: {} (resets after {} s unfed)", identity.trim(), timeout.trim());
+    info!(target: "hato::init", "hardware watchdog armed: {} (timeout {} s)", identity.trim(), timeout.trim());
     Some(dog)
 }
 

@@ -39,6 +39,8 @@ pub struct NetworkConfig {
     /// Zones the site's DNS servers serve that the public DNS does not know
     /// (e.g. "corp.example"): resolved without DNSSEC validation.
     pub dns_private_zones: Vec<String>,
+    /// NTP servers; empty means the DHCP lease's, else Debian's pool.
+    pub ntp: Vec<String>,
 }
 
 fn console(msg: &str) {
@@ -220,8 +222,11 @@ fn network(cfg: &NetworkConfig) {
     let iface = if cfg.interface.is_empty() { "eth0" } else { &cfg.interface };
     run("ip", &["link", "set", iface, "up"]);
     if cfg.address.is_empty() {
-        // busybox udhcpc applies the lease with its default script.
-        run("busybox", &["udhcpc", "-i", iface, "-b", "-q", "-t", "5", "-s", "/etc/hato/udhcpc.script"]);
+        // busybox udhcpc applies the lease with /etc/hato/udhcpc.script; NTP servers are asked for too.
+        run(
+            "busybox",
+            &["udhcpc", "-i", iface, "-b", "-q", "-t", "5", "-O", "ntpsrv", "-s", "/etc/hato/udhcpc.script"],
+        );
     } else {
         run("ip", &["addr", "add", &cfg.address, "dev", iface]);
         if !cfg.gateway.is_empty() {
@@ -237,6 +242,17 @@ fn network(cfg: &NetworkConfig) {
     let _ = fs::create_dir_all("/run/hato");
     let _ = fs::write(super::unbound::FORWARD_CONF, super::unbound::forward_config(&servers, &cfg.dns_private_zones));
     info!(target: "hato::init", servers = %servers.join(" "), "DNS: unbound forwards to the network's servers (none: from the root)");
+    let ntp = if cfg.ntp.is_empty() {
+        fs::read_to_string(super::chrony::DHCP_SERVERS)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    } else {
+        cfg.ntp.clone()
+    };
+    let _ = fs::write(super::chrony::CONF, super::chrony::config(&ntp));
+    info!(target: "hato::init", servers = %ntp.join(" "), "time: chronyd follows these NTP servers (none: Debian's pool)");
 }
 
 /// The hato user owns the mail data; created in the image, given the data directory here.
@@ -371,6 +387,11 @@ fn status_screen(board: &StatusBoard, health: Option<&crate::health::Report>) ->
     }
     s.push_str(&format!("memory used: {} MiB    (type `help` here for console commands)\n", memory_used_mib()));
     s.push_str(&format!("hardware: {}\n", super::hardware::inventory()));
+    match health.and_then(|h| h.clock.as_ref()) {
+        Some(c) if c.synchronised => s.push_str(&format!("time: synchronised to {}\n", c.source)),
+        Some(_) => s.push_str("time: NOT synchronised (no NTP server answers yet)\n"),
+        None => {}
+    }
     for svc in board.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         s.push_str(&format!("  {:<12} {:<11} restarts {}\n", svc.name, svc.state, svc.restarts));
     }

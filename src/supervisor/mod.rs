@@ -12,6 +12,7 @@
 //!   the boot itself.
 
 mod bootloader;
+pub mod chrony;
 pub mod console;
 mod hardware;
 pub mod init;

@@ -143,7 +143,7 @@ mod tests {
         let cfg: SupervisorConfig = toml::from_str(include_str!("../../rootfs/etc/hato/supervisor.toml")).unwrap();
         cfg.validate().unwrap();
         let names: Vec<&str> = cfg.services.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["unbound", "clamd", "freshclam", "galera", "vrrp", "hato", "snmpd"]);
+        assert_eq!(names, ["unbound", "chronyd", "clamd", "freshclam", "galera", "vrrp", "hato", "snmpd"]);
         assert!(cfg.snmp.is_some());
     }
 }

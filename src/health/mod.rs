@@ -133,7 +133,7 @@ pub fn evaluate(arrays: Vec<mdstat::Array>, filesystems: Vec<FsUsage>, disks: Ve
 /// A command's standard output, read to its end. As PID 1 the supervisor's
 /// reaper collects every child that exits (and would make `output()` fail
 /// with ECHILD), so there the child is not waited for here.
-fn stdout_of(cmd: &mut std::process::Command) -> Option<Vec<u8>> {
+pub(crate) fn stdout_of(cmd: &mut std::process::Command) -> Option<Vec<u8>> {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;

@@ -15,6 +15,8 @@
 //!                               (`supervisor::seed`)
 //!   watchdog hang               stop feeding the watchdog, as a hung PID 1
 //!                               would: the box resets when it fires
+//!   raid add DISK               rebuild the degraded data RAID onto a new,
+//!                               blank disk (`supervisor::raid`)
 //!   poweroff | reboot           orderly shutdown
 //!   help
 
@@ -26,6 +28,7 @@ pub enum Command {
     Smart,
     Reseed,
     HangWatchdog,
+    RaidAdd(String),
     Restart(String),
     Signal(String, Signal),
     PowerOff,
@@ -34,7 +37,7 @@ pub enum Command {
     Nothing,
 }
 
-pub const HELP: &str = "commands: status | smart | reseed | watchdog hang | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | \
+pub const HELP: &str = "commands: status | smart | reseed | watchdog hang | raid add DISK | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | \
      poweroff | reboot | help\n";
 
 pub fn parse(line: &str) -> Result<Command, String> {
@@ -45,6 +48,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ["smart"] => Command::Smart,
         ["reseed"] => Command::Reseed,
         ["watchdog", "hang"] => Command::HangWatchdog,
+        ["raid", "add", disk] => Command::RaidAdd(disk.to_string()),
         ["help"] | ["?"] => Command::Help,
         ["poweroff"] => Command::PowerOff,
         ["reboot"] => Command::Reboot,
@@ -93,6 +97,8 @@ mod tests {
         assert_eq!(parse("reseed"), Ok(Command::Reseed));
         assert_eq!(parse("watchdog hang"), Ok(Command::HangWatchdog));
         assert!(parse("watchdog").is_err());
+        assert_eq!(parse("raid add vdd"), Ok(Command::RaidAdd("vdd".into())));
+        assert!(parse("raid add").is_err());
         assert_eq!(parse("restart hato"), Ok(Command::Restart("hato".into())));
         assert_eq!(parse("signal hato KILL"), Ok(Command::Signal("hato".into(), Signal::SIGKILL)));
         assert_eq!(parse("signal snmpd sighup"), Ok(Command::Signal("snmpd".into(), Signal::SIGHUP)));

@@ -110,70 +110,13 @@ fn partition(name: &str) -> Option<String> {
     None
 }
 
-/// Whole disks with no partitions and not the boot disk: candidates for data RAID.
-fn blank_disks(boot_disk: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let Ok(entries) = fs::read_dir("/sys/block") else { return out };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !(name.starts_with("vd") || name.starts_with("sd") || name.starts_with("nvme")) || name == boot_disk {
-            continue;
-        }
-        let has_parts = fs::read_dir(e.path())
-            .map(|d| d.flatten().any(|c| c.file_name().to_string_lossy().starts_with(&name)))
-            .unwrap_or(false);
-        let size: u64 = fs::read_to_string(e.path().join("size")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        // A seed disk is tiny; data disks are not.
-        if !has_parts && size > 64 * 2048 {
-            out.push(format!("/dev/{name}"));
-        }
-    }
-    out.sort();
-    out
-}
-
-fn has_filesystem(dev: &str) -> bool {
-    // ext4 superblock magic 0xEF53 at offset 1080.
-    let mut buf = [0u8; 2];
-    fs::File::open(dev)
-        .and_then(|mut f| {
-            use std::io::Seek;
-            f.seek(std::io::SeekFrom::Start(1080))?;
-            f.read_exact(&mut buf)
-        })
-        .map(|_| buf == [0x53, 0xEF])
-        .unwrap_or(false)
-}
-
-/// Finds or makes the data filesystem: RAID1 over two blank disks when there
-/// are two, else the boot disk's data partition; formats it on first boot.
+/// The data filesystem's device: the data RAID (`raid`), else the boot
+/// disk's data partition; formatted on first boot by `mount_data`.
 fn data_device() -> Option<String> {
     let root = partition("rootA")?;
     let boot_disk =
         root.trim_start_matches("/dev/").trim_end_matches(char::is_numeric).trim_end_matches('p').to_string();
-    let disks = blank_disks(&boot_disk);
-    if disks.len() >= 2 {
-        let md = "/dev/md0";
-        let members: Vec<&str> = disks[..2].iter().map(String::as_str).collect();
-        let mut assemble = vec!["--assemble", md, "--run"];
-        assemble.extend(&members);
-        if !run("mdadm", &assemble) {
-            info!(target: "hato::init", "creating RAID1 on {members:?}");
-            let mut create =
-                vec!["--create", md, "--level=1", "--raid-devices=2", "--metadata=1.2", "--run", "--name=hato-data"];
-            create.extend(&members);
-            if !run("mdadm", &create) {
-                crate::alert::raise(
-                    "data.raid_create",
-                    crate::alert::Severity::Critical,
-                    "cannot create the data RAID; falling back to the boot disk",
-                );
-                return partition("data");
-            }
-        }
-        return Some(md.into());
-    }
-    partition("data")
+    super::raid::data_device(&boot_disk, run).or_else(|| partition("data"))
 }
 
 fn mount_data() -> bool {
@@ -185,7 +128,7 @@ fn mount_data() -> bool {
         );
         return false;
     };
-    if !has_filesystem(&dev) {
+    if !super::raid::has_filesystem(&dev) {
         info!(target: "hato::init", "first boot: formatting {dev}");
         if !run("mkfs.ext4", &["-q", "-F", "-L", "hato-data", &dev]) {
             return false;
@@ -663,6 +606,7 @@ pub fn main() -> ! {
                 super::console::Command::Signal(name, sig) => handle.signal(&name, sig),
                 super::console::Command::Reseed => console(&super::seed::ask_again()),
                 super::console::Command::HangWatchdog => console(super::hardware::hang_watchdog()),
+                super::console::Command::RaidAdd(disk) => console(&super::raid::add(&disk)),
                 super::console::Command::PowerOff => drop(typed_tx.send(Stop::PowerOff)),
                 super::console::Command::Reboot => drop(typed_tx.send(Stop::Reboot)),
                 super::console::Command::Help | super::console::Command::Nothing => console(super::console::HELP),

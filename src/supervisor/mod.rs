@@ -7,15 +7,16 @@
 //! - `spec`: the configuration (services, readiness, restart policy).
 //! - `state`: the per-service state machine (pure, unit-tested).
 //! - `reaper`: the only caller of waitpid.
-//! - `hardware`, `seed`, `bootloader`, `init`: the appliance's PID 1 —
-//!   drivers and the watchdog, the seed disk, the kernel command line, and
-//!   the boot itself.
+//! - `hardware`, `raid`, `seed`, `bootloader`, `chrony`, `init`: the
+//!   appliance's PID 1 — drivers and the watchdog, the data RAID, the seed
+//!   disk, the kernel command line, the clock, and the boot itself.
 
 mod bootloader;
 pub mod chrony;
 pub mod console;
 mod hardware;
 pub mod init;
+mod raid;
 mod reaper;
 mod seed;
 pub mod snmpd;

@@ -115,7 +115,11 @@ pub fn data_device(boot_disk: &str, run: impl Fn(&str, &[&str]) -> bool) -> Opti
                 crate::alert::raise(
                     "data.raid_assemble",
                     crate::alert::Severity::Critical,
-                    &format!("cannot assemble the data RAID from {}; mail cannot be stored", members.join(", ")),
+                    &format!(
+                        "cannot assemble the data RAID from {}: its mail is not reachable; the boot disk's data \
+                         partition is used meanwhile",
+                        members.join(", ")
+                    ),
                 );
                 return None;
             }

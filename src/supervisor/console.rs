@@ -11,6 +11,10 @@
 //!   signal SERVICE TERM|KILL|HUP|INT
 //!                               e.g. KILL a service that hangs
 //!   smart                       every disk's SMART data as smartctl reports it
+//!   inspect                     mounts, hardening sysctls, processes with
+//!                               their users, listening sockets with their
+//!                               owners, as the kernel reports them
+//!                               (`supervisor::inspect`)
 //!   reseed                      apply the seed disk again at the next boot
 //!                               (`supervisor::seed`)
 //!   watchdog hang               stop feeding the watchdog, as a hung PID 1
@@ -26,6 +30,7 @@ use nix::sys::signal::Signal;
 pub enum Command {
     Status,
     Smart,
+    Inspect,
     Reseed,
     HangWatchdog,
     RaidAdd(String),
@@ -37,7 +42,7 @@ pub enum Command {
     Nothing,
 }
 
-pub const HELP: &str = "commands: status | smart | reseed | watchdog hang | raid add DISK | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | \
+pub const HELP: &str = "commands: status | smart | inspect | reseed | watchdog hang | raid add DISK | restart SERVICE | signal SERVICE TERM|KILL|HUP|INT | \
      poweroff | reboot | help\n";
 
 pub fn parse(line: &str) -> Result<Command, String> {
@@ -46,6 +51,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         [] => Command::Nothing,
         ["status"] => Command::Status,
         ["smart"] => Command::Smart,
+        ["inspect"] => Command::Inspect,
         ["reseed"] => Command::Reseed,
         ["watchdog", "hang"] => Command::HangWatchdog,
         ["raid", "add", disk] => Command::RaidAdd(disk.to_string()),
@@ -94,6 +100,7 @@ mod tests {
         assert_eq!(parse("  "), Ok(Command::Nothing));
         assert_eq!(parse("status"), Ok(Command::Status));
         assert_eq!(parse("smart"), Ok(Command::Smart));
+        assert_eq!(parse("inspect"), Ok(Command::Inspect));
         assert_eq!(parse("reseed"), Ok(Command::Reseed));
         assert_eq!(parse("watchdog hang"), Ok(Command::HangWatchdog));
         assert!(parse("watchdog").is_err());

@@ -22,6 +22,8 @@ use super::{StatusBoard, Supervisor};
 
 const DATA: &str = "/data";
 const SUPERVISOR_CONFIG: &str = "/etc/hato/supervisor.toml";
+/// The hardening sysctls, applied at boot and read back by the console's `inspect`.
+const SYSCTL_CONF: &str = "/etc/hato/sysctl.conf";
 /// The appliance's state for the web console (`supervisor::status`).
 pub const STATUS_FILE: &str = "/run/hato/status.json";
 
@@ -166,10 +168,9 @@ fn network(cfg: &NetworkConfig) {
     run("ip", &["link", "set", iface, "up"]);
     if cfg.address.is_empty() {
         // busybox udhcpc applies the lease with /etc/hato/udhcpc.script; NTP servers are asked for too.
-        run(
-            "busybox",
-            &["udhcpc", "-i", iface, "-b", "-q", "-t", "5", "-O", "ntpsrv", "-s", "/etc/hato/udhcpc.script"],
-        );
+        // It returns once it has a lease (or has tried 5 times) and stays behind to renew it: a lease
+        // left to expire hands this box's address to the next machine that asks.
+        run("busybox", &["udhcpc", "-i", iface, "-b", "-t", "5", "-O", "ntpsrv", "-s", "/etc/hato/udhcpc.script"]);
     } else {
         run("ip", &["addr", "add", &cfg.address, "dev", iface]);
         if !cfg.gateway.is_empty() {
@@ -535,7 +536,7 @@ pub fn main() -> ! {
     info!(target: "hato::init", "kernel command line: {}", cmdline.trim());
     // ctrl-alt-del sends SIGINT to us instead of rebooting at once.
     let _ = nix::sys::reboot::set_cad_enabled(false);
-    apply_sysctls(Path::new("/etc/hato/sysctl.conf"));
+    apply_sysctls(Path::new(SYSCTL_CONF));
     // The kernel gives PID 1 1024 open files, and every service inherits
     // that; the mail server holds one per connection.
     if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES) {
@@ -602,6 +603,7 @@ pub fn main() -> ! {
                         console(&format!("---- smartctl -j -a {dev} ----\n{}\n---- end {dev} ----\n", json.trim_end()));
                     }
                 }
+                super::console::Command::Inspect => console(&super::inspect::report(Path::new(SYSCTL_CONF))),
                 super::console::Command::Restart(name) => handle.restart(&name),
                 super::console::Command::Signal(name, sig) => handle.signal(&name, sig),
                 super::console::Command::Reseed => console(&super::seed::ask_again()),

@@ -16,6 +16,7 @@ pub mod chrony;
 pub mod console;
 mod hardware;
 pub mod init;
+mod inspect;
 mod raid;
 mod reaper;
 mod seed;

@@ -34,6 +34,7 @@
 mod contract;
 pub mod dsn;
 mod error;
+pub(crate) mod fulltext;
 mod galera;
 pub mod membership;
 mod sqlite;

@@ -1,10 +1,10 @@
 //! This node's full-text index of the cluster's archive.
 //!
 //! Galera replicates InnoDB tables, and SQLite's FTS5 trigram index (what
-//! finds Japanese text without a word splitter) has no InnoDB equivalent, so
-//! each node keeps its own index in a small SQLite file beside its data: a
-//! derived copy, rebuilt from the replicated archive rows whenever it is
-//! lost or emptied (`hato ctl archive index --rebuild`).
+//! finds Japanese text without a word splitter; `store::fulltext`) has no
+//! InnoDB equivalent, so each node keeps its own index in a small SQLite
+//! file beside its data: a derived copy, rebuilt from the replicated archive
+//! rows whenever it is lost or emptied (`hato ctl archive index --rebuild`).
 //!
 //! The indexer follows the archive by `archived_at` (when each row was
 //! written) with a cursor that only moves past rows this index holds; every
@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::store::fulltext::{self, like};
 use crate::store::{ArchiveText, StoreError};
 
 pub struct LocalIndex {
@@ -32,10 +33,16 @@ impl LocalIndex {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // Derived data: losing the last commits to a crash only means indexing them again.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
+        // An index written by an earlier Hato kept a copy of every text: it is started again.
+        let old: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'archive_text'", [], |r| r.get(0))?;
+        if old > 0 {
+            conn.execute_batch("DROP TABLE archive_text; DROP TABLE IF EXISTS indexed; DROP TABLE IF EXISTS state;")?;
+        }
+        conn.execute_batch(fulltext::SCHEMA)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
-             CREATE VIRTUAL TABLE IF NOT EXISTS archive_text USING fts5(subject, addresses, body, attachments, tokenize = 'trigram');
-             CREATE TABLE IF NOT EXISTS indexed (id INTEGER PRIMARY KEY, created INTEGER NOT NULL);
+            "CREATE TABLE IF NOT EXISTS indexed (id INTEGER PRIMARY KEY, created INTEGER NOT NULL, subject TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS indexed_created ON indexed(created);
              CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )?;
@@ -81,11 +88,11 @@ pub fn missing(c: &Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
 pub fn add(c: &Connection, rows: &[ArchiveText]) -> Result<(), StoreError> {
     let tx = c.unchecked_transaction()?;
     for t in rows {
+        fulltext::insert(&tx, t)?;
         tx.execute(
-            "INSERT OR REPLACE INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![t.id.0, t.subject, t.addresses, t.body, t.attachments],
+            "INSERT OR REPLACE INTO indexed (id, created, subject) VALUES (?1, ?2, ?3)",
+            params![t.id.0, t.created, t.subject],
         )?;
-        tx.execute("INSERT OR REPLACE INTO indexed (id, created) VALUES (?1, ?2)", params![t.id.0, t.created])?;
     }
     tx.commit()?;
     Ok(())
@@ -98,7 +105,7 @@ pub fn count(c: &Connection) -> Result<u64, StoreError> {
 pub fn remove(c: &Connection, ids: &[i64]) -> Result<(), StoreError> {
     let tx = c.unchecked_transaction()?;
     for id in ids {
-        tx.execute("DELETE FROM archive_text WHERE rowid = ?1", [id])?;
+        fulltext::delete(&tx, *id)?;
         tx.execute("DELETE FROM indexed WHERE id = ?1", [id])?;
     }
     tx.commit()?;
@@ -114,7 +121,8 @@ pub fn older_than(c: &Connection, before: i64, keep: &std::collections::HashSet<
 
 /// Forgets everything; the indexer reads the whole archive again.
 pub fn clear(c: &Connection) -> Result<(), StoreError> {
-    c.execute_batch("DELETE FROM archive_text; DELETE FROM indexed; DELETE FROM state;")?;
+    fulltext::clear(c)?;
+    c.execute_batch("DELETE FROM indexed; DELETE FROM state;")?;
     Ok(())
 }
 
@@ -126,29 +134,16 @@ pub fn matches(
     limit: usize,
     offset: usize,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut sql = String::from("SELECT i.id FROM indexed i JOIN archive_text t ON t.rowid = i.id WHERE 1");
+    let mut sql = String::from("SELECT i.id FROM indexed i WHERE 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(text) = text {
-        if text.chars().count() >= 3 {
-            // A phrase query on the trigram index.
-            args.push(format!("\"{}\"", text.replace('"', "\"\"")).into());
-            sql.push_str(&format!(
-                " AND t.rowid IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?{})",
-                args.len()
-            ));
-        } else {
-            // Trigrams need three characters; shorter words (会議) are scanned for.
-            args.push(like(text).into());
-            let p = args.len();
-            sql.push_str(&format!(
-                " AND (t.body LIKE ?{p} ESCAPE '\\' OR t.subject LIKE ?{p} ESCAPE '\\' OR t.attachments LIKE ?{p} ESCAPE '\\'
-                   OR t.addresses LIKE ?{p} ESCAPE '\\')"
-            ));
-        }
+        let Some(q) = fulltext::query(c, text)? else { return Ok(Vec::new()) };
+        args.push(q.into());
+        sql.push_str(&format!(" AND i.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?{})", args.len()));
     }
     if let Some(s) = subject {
         args.push(like(s).into());
-        sql.push_str(&format!(" AND t.subject LIKE ?{} ESCAPE '\\'", args.len()));
+        sql.push_str(&format!(" AND i.subject LIKE ?{} ESCAPE '\\'", args.len()));
     }
     sql.push_str(&format!(" ORDER BY i.created DESC, i.id DESC LIMIT {limit} OFFSET {offset}"));
     let mut st = c.prepare(&sql)?;
@@ -158,7 +153,7 @@ pub fn matches(
 
 /// The decoded subjects of these messages, where the index holds them.
 pub fn subjects(c: &Connection, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, StoreError> {
-    let mut st = c.prepare_cached("SELECT subject FROM archive_text WHERE rowid = ?1")?;
+    let mut st = c.prepare_cached("SELECT subject FROM indexed WHERE id = ?1")?;
     let mut out = std::collections::HashMap::new();
     for id in ids {
         if let Some(s) = st.query_row([id], |r| r.get::<_, String>(0)).optional()? {
@@ -168,6 +163,48 @@ pub fn subjects(c: &Connection, ids: &[i64]) -> Result<std::collections::HashMap
     Ok(out)
 }
 
-fn like(s: &str) -> String {
-    format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Id;
+
+    /// An index file written by an earlier Hato (with a copy of every text) is started again.
+    #[tokio::test]
+    async fn an_index_with_copies_of_the_text_is_started_again() {
+        let path = std::env::temp_dir().join(format!("hato-index-{}.sqlite", crate::ids::token(8)));
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(
+                "CREATE VIRTUAL TABLE archive_text USING fts5(subject, addresses, body, attachments, tokenize = 'trigram');
+                 CREATE TABLE indexed (id INTEGER PRIMARY KEY, created INTEGER NOT NULL);
+                 CREATE TABLE state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 INSERT INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (1, 's', '', 'text', '');
+                 INSERT INTO indexed (id, created) VALUES (1, 5);
+                 INSERT INTO state (name, value) VALUES ('cursor_at', 5);",
+            )
+            .expect("old schema");
+        }
+        let index = LocalIndex::open(&path).expect("open the index");
+        let (held, at) = index.with(|c| Ok((count(c)?, cursor(c)?.0))).await.expect("read");
+        assert_eq!((held, at), (0, 0), "nothing held, the cursor back at the start");
+        let text = ArchiveText {
+            id: Id(1),
+            created: 5,
+            subject: "報告".into(),
+            body: "会議の議事録".into(),
+            ..Default::default()
+        };
+        let found = index
+            .with(move |c| {
+                add(c, &[text])?;
+                Ok((matches(c, Some("会議"), None, 10, 0)?, subjects(c, &[1])?))
+            })
+            .await
+            .expect("index and search");
+        assert_eq!(found.0, vec![1]);
+        assert_eq!(found.1.get(&1).map(String::as_str), Some("報告"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

@@ -1,12 +1,14 @@
 //! The archive: every message that passed through, once, whatever became of
 //! it (accepted, quarantined, refused after DATA), kept apart from mailboxes
 //! so no user action removes it. Rows are written in the same transaction as
-//! the message's fate; the full-text rows (FTS5, trigram, so Japanese text is
-//! found without a word splitter) are filled shortly after by the indexer.
+//! the message's fate; the full-text rows (`store::fulltext`) are filled
+//! shortly after by the indexer, which also puts the decoded subject in the
+//! row in place of the header's raw one.
 
 use rusqlite::{Connection, OptionalExtension, params, types::Value};
 
 use crate::ids::Id;
+use crate::store::fulltext::{self, like};
 use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
 /// Archives a message; false when it was archived before (its id is the
@@ -47,11 +49,12 @@ pub fn unindexed(c: &Connection, limit: usize) -> Result<Vec<UnindexedArchive>, 
 /// Adds full-text rows and marks their archive rows indexed.
 pub fn index(c: &Connection, rows: &[ArchiveText]) -> Result<(), StoreError> {
     for t in rows {
+        fulltext::insert(c, t)?;
+        let subject: String = t.subject.chars().take(200).collect();
         c.execute(
-            "INSERT OR REPLACE INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![t.id.0, t.subject, t.addresses, t.body, t.attachments],
+            "UPDATE archive SET indexed = 1, subject = CASE WHEN ?2 = '' THEN subject ELSE ?2 END WHERE id = ?1",
+            params![t.id.0, subject],
         )?;
-        c.execute("UPDATE archive SET indexed = 1 WHERE id = ?1", [t.id.0])?;
     }
     Ok(())
 }
@@ -73,20 +76,16 @@ pub fn index_status(c: &Connection) -> Result<IndexStatus, StoreError> {
 
 /// Forgets every full-text row; the indexer reads the archive again.
 pub fn reindex(c: &Connection) -> Result<(), StoreError> {
-    c.execute("DELETE FROM archive_text", [])?;
+    fulltext::clear(c)?;
     c.execute("UPDATE archive SET indexed = 0 WHERE indexed = 1", [])?;
     Ok(())
-}
-
-fn like(s: &str) -> String {
-    format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
 pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
     let mut sql = String::from(
         "SELECT a.id, a.created, a.direction, a.disposition, a.reason, a.sender, a.recipients, a.message_id, a.size, a.legal_hold,
-                coalesce(t.subject, a.subject)
-         FROM archive a LEFT JOIN archive_text t ON t.rowid = a.id WHERE 1",
+                a.subject
+         FROM archive a WHERE 1",
     );
     let mut args: Vec<Value> = Vec::new();
     // Binds a value and returns its placeholder.
@@ -101,7 +100,7 @@ pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, Sto
         sql.push_str(&format!(" AND a.recipients LIKE {} ESCAPE '\\'", bind(like(v).into())));
     }
     if let Some(v) = &q.subject {
-        sql.push_str(&format!(" AND coalesce(t.subject, a.subject) LIKE {} ESCAPE '\\'", bind(like(v).into())));
+        sql.push_str(&format!(" AND a.subject LIKE {} ESCAPE '\\'", bind(like(v).into())));
     }
     if let Some(v) = &q.message_id {
         sql.push_str(&format!(" AND a.message_id = {}", bind(v.clone().into())));
@@ -116,18 +115,11 @@ pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, Sto
         sql.push_str(&format!(" AND a.created < {}", bind(v.into())));
     }
     if let Some(text) = &q.text {
-        if text.chars().count() >= 3 {
-            // A phrase query on the trigram index.
-            let p = bind(format!("\"{}\"", text.replace('"', "\"\"")).into());
-            sql.push_str(&format!(" AND a.id IN (SELECT rowid FROM archive_text WHERE archive_text MATCH {p})"));
-        } else {
-            // Trigrams need three characters; shorter words (会議) are scanned for.
-            let p = bind(like(text).into());
-            sql.push_str(&format!(
-                " AND a.id IN (SELECT rowid FROM archive_text WHERE body LIKE {p} ESCAPE '\\' OR subject LIKE {p} ESCAPE '\\' \
-                 OR attachments LIKE {p} ESCAPE '\\' OR addresses LIKE {p} ESCAPE '\\')"
-            ));
-        }
+        let Some(fts) = fulltext::query(c, text)? else { return Ok(Vec::new()) };
+        sql.push_str(&format!(
+            " AND a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH {})",
+            bind(fts.into())
+        ));
     }
     sql.push_str(&format!(" ORDER BY a.created DESC, a.id DESC LIMIT {}", q.limit.clamp(1, 100_000)));
     let mut st = c.prepare(&sql)?;
@@ -170,7 +162,7 @@ pub fn expire(c: &Connection, before: i64) -> Result<usize, StoreError> {
         .collect::<Result<_, _>>()?;
     for (id, blob) in &rows {
         c.execute("DELETE FROM archive WHERE id = ?1", [id])?;
-        c.execute("DELETE FROM archive_text WHERE rowid = ?1", [id])?;
+        fulltext::delete(c, *id)?;
         super::mailbox::release_blob(c, blob)?;
     }
     Ok(rows.len())

@@ -326,6 +326,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE queue ADD COLUMN accepted_us INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 20: the archive's full-text index keeps no copy of the text
+    // (crate::store::fulltext); the indexer fills it again from the archive.
+    r#"
+    DROP TABLE archive_text;
+    CREATE VIRTUAL TABLE archive_fts USING fts5(subject, addresses, body, attachments,
+        tokenize = 'trigram', content = '', contentless_delete = 1);
+    CREATE VIRTUAL TABLE archive_fts_vocab USING fts5vocab(archive_fts, 'row');
+    UPDATE archive SET indexed = 0;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -384,6 +393,28 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(subs, ["On"]);
+    }
+
+    /// Migration 20 drops the full-text copies and has every archived message indexed again.
+    #[test]
+    fn archive_indexed_again_without_copies() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(19) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO archive (id, created, direction, disposition, sender, recipients, subject, message_id, blob_id, size, indexed)
+             VALUES (7, 0, 'inbound', 'delivered', 'a@x.test', 'b@x.test', 's', '<m@x>', 'b', 1, 1);
+             INSERT INTO archive_text (rowid, subject, addresses, body, attachments) VALUES (7, 's', '', 'the whole text again', '');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let pending: i64 = conn.query_row("SELECT count(*) FROM archive WHERE indexed = 0", [], |r| r.get(0)).unwrap();
+        assert_eq!(pending, 1);
+        let old: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'archive_text'", [], |r| r.get(0)).unwrap();
+        assert_eq!(old, 0);
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! The archive's full-text index, as both backends keep it in SQLite: the
+//! SQLite store beside its archive rows, each Galera node in a file of its
+//! own (`galera/index.rs`).
+//!
+//! An FTS5 trigram table (it finds Japanese text without a word splitter)
+//! that keeps no copy of the text (`content=''`): the message itself is in
+//! the archive, and a second copy of its text doubled what the archive cost
+//! on disk (issue 15: 294 MB of copies beside 311 MB of index for 300 MB of
+//! mail). Of a message's body only the first `BODY_MAX` bytes are indexed.
+//!
+//! Trigrams cannot answer a word of one or two characters (会議) by
+//! themselves, and without the text there is nothing to scan; such a word is
+//! found through the index's vocabulary instead: every trigram that begins
+//! with it, or-ed together. Each column's text ends with two newlines so
+//! that a word at its very end begins a trigram too.
+
+use rusqlite::{Connection, params};
+
+use crate::store::{ArchiveText, StoreError};
+
+/// How much of a message's body text is indexed: 16 KiB is some 2,500 English
+/// words or 5,000 Japanese characters, more than nearly every mail says; the
+/// trigram index of a text costs about as much disk as the text, so indexing
+/// 100 KB of it would double what the message costs (attachments' names are
+/// indexed whatever their size).
+pub const BODY_MAX: usize = 16 * 1024;
+
+/// Vocabulary terms a one- or two-character word may expand to before the
+/// search is refused as too broad.
+const EXPANSION_MAX: usize = 5_000;
+
+/// Creates the table and its vocabulary view (idempotent).
+pub const SCHEMA: &str = "
+    CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(subject, addresses, body, attachments,
+        tokenize = 'trigram', content = '', contentless_delete = 1);
+    CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts_vocab USING fts5vocab(archive_fts, 'row');";
+
+/// Indexes one message's text (replacing what was indexed under its id).
+pub fn insert(c: &Connection, t: &ArchiveText) -> Result<(), StoreError> {
+    // Two newlines after each column: a word of one or two characters at its very end begins a trigram too.
+    let column = |s: &str| format!("{s}\n\n");
+    c.execute(
+        "INSERT OR REPLACE INTO archive_fts (rowid, subject, addresses, body, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![t.id.0, column(&t.subject), column(&t.addresses), column(truncated(&t.body)), column(&t.attachments)],
+    )?;
+    Ok(())
+}
+
+pub fn delete(c: &Connection, id: i64) -> Result<(), StoreError> {
+    c.execute("DELETE FROM archive_fts WHERE rowid = ?1", [id])?;
+    Ok(())
+}
+
+pub fn clear(c: &Connection) -> Result<(), StoreError> {
+    c.execute("DELETE FROM archive_fts", [])?;
+    Ok(())
+}
+
+/// The body up to `BODY_MAX` bytes, cut at a character boundary.
+fn truncated(body: &str) -> &str {
+    if body.len() <= BODY_MAX {
+        return body;
+    }
+    let mut end = BODY_MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    &body[..end]
+}
+
+/// The FTS5 query that finds `text` anywhere in the indexed columns, or
+/// None when no indexed message can hold it.
+pub fn query(c: &Connection, text: &str) -> Result<Option<String>, StoreError> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    if text.chars().count() >= 3 {
+        return Ok(Some(quote(text)));
+    }
+    // The trigram tokenizer folds case; its vocabulary holds the folded trigrams.
+    let word = text.to_lowercase();
+    if word.is_empty() {
+        return Ok(None);
+    }
+    let mut st = c.prepare_cached("SELECT term FROM archive_fts_vocab WHERE term >= ?1 AND term < ?2 LIMIT ?3")?;
+    let terms: Vec<String> = st
+        .query_map(params![word, format!("{word}\u{10FFFF}"), (EXPANSION_MAX + 1) as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if terms.len() > EXPANSION_MAX {
+        return Err(StoreError::Invalid(format!(
+            "`{text}` is part of too many words to search for; give at least {} characters",
+            word.chars().count() + 1
+        )));
+    }
+    Ok((!terms.is_empty()).then(|| terms.iter().map(|t| quote(t)).collect::<Vec<_>>().join(" OR ")))
+}
+
+/// A LIKE pattern finding `s` anywhere (with `ESCAPE '\'`).
+pub fn like(s: &str) -> String {
+    format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Id;
+
+    fn index(texts: &[(i64, &str, &str)]) -> Connection {
+        let c = Connection::open_in_memory().expect("open");
+        c.execute_batch(SCHEMA).expect("schema");
+        for (id, subject, body) in texts {
+            let t =
+                ArchiveText { id: Id(*id), subject: subject.to_string(), body: body.to_string(), ..Default::default() };
+            insert(&c, &t).expect("insert");
+        }
+        c
+    }
+
+    fn found(c: &Connection, text: &str) -> Vec<i64> {
+        let Some(q) = query(c, text).expect("query") else { return Vec::new() };
+        let mut st =
+            c.prepare("SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?1 ORDER BY rowid").expect("prepare");
+        st.query_map([q], |r| r.get(0)).expect("match").collect::<Result<_, _>>().expect("rows")
+    }
+
+    #[test]
+    fn finds_words_of_any_length_wherever_they_stand() {
+        let c = index(&[
+            (1, "明日の会議", "十時から"),
+            (2, "予定", "ここで会議"),
+            (3, "Budget", "the Q3 numbers"),
+            (4, "x", "会"),
+        ]);
+        assert_eq!(found(&c, "会議"), vec![1, 2], "two characters, at the end of subject and body");
+        assert_eq!(found(&c, "会"), vec![1, 2, 4], "one character, even as a whole column");
+        assert_eq!(found(&c, "十時から"), vec![1]);
+        assert_eq!(found(&c, "bud"), vec![3], "case folded");
+        assert_eq!(found(&c, "q3"), vec![3]);
+        assert_eq!(found(&c, "zz"), Vec::<i64>::new());
+        assert_eq!(found(&c, "議事"), Vec::<i64>::new());
+        delete(&c, 1).expect("delete");
+        assert_eq!(found(&c, "会議"), vec![2], "a deleted message is not found");
+    }
+
+    #[test]
+    fn indexes_only_the_first_part_of_a_long_body() {
+        let long = format!("{}終わりの言葉", "あ".repeat(BODY_MAX));
+        let c = index(&[(1, "s", &format!("冒頭の言葉{long}"))]);
+        assert_eq!(found(&c, "冒頭の言葉"), vec![1]);
+        assert_eq!(found(&c, "終わりの言葉"), Vec::<i64>::new());
+        assert!(truncated(&long).len() <= BODY_MAX && long.starts_with(truncated(&long)));
+    }
+
+    #[test]
+    fn a_single_common_character_is_refused_with_a_reason() {
+        // More distinct trigrams beginning with `e` than a search may expand to.
+        let cjk = |n: usize| char::from_u32(0x4E00 + n as u32).expect("a CJK character");
+        let words: Vec<String> =
+            (0..EXPANSION_MAX + 10).map(|i| format!("e{}{}", cjk(i / 100), cjk(i % 100))).collect();
+        // A thousand words (8 KB) per message, within what a body has indexed.
+        let bodies: Vec<String> = words.chunks(1000).map(|w| w.join(" ")).collect();
+        let rows: Vec<(i64, &str, &str)> =
+            bodies.iter().enumerate().map(|(i, b)| (i as i64 + 1, "s", b.as_str())).collect();
+        let c = index(&rows);
+        assert!(query(&c, "e丁").expect("two characters").is_some());
+        let Err(e) = query(&c, "e") else { panic!("a search for `e` expanded to every word") };
+        assert!(e.to_string().contains("at least 2 characters"), "{e}");
+    }
+}

@@ -73,6 +73,11 @@ fn archive_keeps_and_finds_everything() {
     assert_eq!(search(&s, &["--subject", "会議"]).len(), 1);
     assert_eq!(search(&s, &["--message-id", "<jis-1@example.jp>"]).len(), 1);
     assert_eq!(search(&s, &["--from", "suzuki"]).len(), 1);
+    // Sender searches of any length, and the recipient (in the same index column) is not the sender.
+    assert_eq!(search(&s, &["--from", "zu"]).len(), 1);
+    assert_eq!(search(&s, &["--from", "a"]).len(), 4, "every sender has an a");
+    assert_eq!(search(&s, &["--from", "example.jp"]).len(), 3);
+    assert_eq!(search(&s, &["--from", "alice"]).len(), 0);
     assert_eq!(search(&s, &["--direction", "outbound"]).len(), 0);
     let everything = search(&s, &[]);
     assert_eq!(everything.len(), 4, "{everything:?}");

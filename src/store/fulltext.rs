@@ -93,6 +93,11 @@ pub fn query(c: &Connection, text: &str) -> Result<Option<String>, StoreError> {
     Ok((!terms.is_empty()).then(|| terms.iter().map(|t| quote(t)).collect::<Vec<_>>().join(" OR ")))
 }
 
+/// `query` limited to one column (`addresses`, `subject`, …).
+pub fn query_in(c: &Connection, column: &str, text: &str) -> Result<Option<String>, StoreError> {
+    Ok(query(c, text)?.map(|q| format!("{{{column}}} : ({q})")))
+}
+
 /// A LIKE pattern finding `s` anywhere (with `ESCAPE '\'`).
 pub fn like(s: &str) -> String {
     format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
@@ -136,6 +141,11 @@ mod tests {
         assert_eq!(found(&c, "q3"), vec![3]);
         assert_eq!(found(&c, "zz"), Vec::<i64>::new());
         assert_eq!(found(&c, "議事"), Vec::<i64>::new());
+        let subject_only = query_in(&c, "subject", "会議").expect("query").expect("terms");
+        let mut st = c.prepare("SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?1").expect("prepare");
+        let ids: Vec<i64> =
+            st.query_map([subject_only], |r| r.get(0)).expect("match").map(|r| r.expect("row")).collect();
+        assert_eq!(ids, vec![1], "in the subject only");
         delete(&c, 1).expect("delete");
         assert_eq!(found(&c, "会議"), vec![2], "a deleted message is not found");
     }

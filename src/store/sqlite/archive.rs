@@ -94,6 +94,19 @@ pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, Sto
         format!("?{}", args.len())
     };
     if let Some(v) = &q.from {
+        // The index's addresses column holds the sender: it narrows the rows to look at, the
+        // LIKE decides. Rows not indexed yet (the newest few) are looked at anyway.
+        // A word too common to narrow anything (one letter) is left to the LIKE alone.
+        match fulltext::query_in(c, "addresses", v) {
+            Ok(Some(fts)) => sql.push_str(&format!(
+                " AND a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH {} \
+                 UNION ALL SELECT id FROM archive WHERE indexed = 0)",
+                bind(fts.into())
+            )),
+            Ok(None) if !v.is_empty() => sql.push_str(" AND a.indexed = 0"),
+            Ok(None) | Err(StoreError::Invalid(_)) => {}
+            Err(e) => return Err(e),
+        }
         sql.push_str(&format!(" AND a.sender LIKE {} ESCAPE '\\'", bind(like(v).into())));
     }
     if let Some(v) = &q.to {

@@ -28,7 +28,7 @@ const SYSCTL_CONF: &str = "/etc/hato/sysctl.conf";
 pub const STATUS_FILE: &str = "/run/hato/status.json";
 
 /// Network and identity, from /data/etc/network.toml (seeded on first boot).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
     pub hostname: String,
@@ -160,7 +160,8 @@ fn mount_var(persistent: bool) {
     mnt("overlay", "/var", "overlay", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&opts));
 }
 
-fn network(cfg: &NetworkConfig) {
+/// Brings the interface up and returns the DNS and NTP servers it names.
+fn network(cfg: &NetworkConfig) -> super::lease::Servers {
     let host = if cfg.hostname.is_empty() { "hato" } else { &cfg.hostname };
     let _ = nix::unistd::sethostname(host);
     run("ip", &["link", "set", "lo", "up"]);
@@ -180,23 +181,11 @@ fn network(cfg: &NetworkConfig) {
     // Configured servers win; otherwise a DHCP lease has written its own.
     if !cfg.dns.is_empty() || !cfg.address.is_empty() {
         let resolv: String = cfg.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
-        let _ = fs::write("/run/resolv.conf", resolv);
+        let _ = fs::write(super::lease::RESOLV_CONF, resolv);
     }
-    let servers = super::unbound::nameservers(&fs::read_to_string("/run/resolv.conf").unwrap_or_default());
-    let _ = fs::create_dir_all("/run/hato");
-    let _ = fs::write(super::unbound::FORWARD_CONF, super::unbound::forward_config(&servers, &cfg.dns_private_zones));
-    info!(target: "hato::init", servers = %servers.join(" "), "DNS: unbound forwards to the network's servers (none: from the root)");
-    let ntp = if cfg.ntp.is_empty() {
-        fs::read_to_string(super::chrony::DHCP_SERVERS)
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(String::from)
-            .collect()
-    } else {
-        cfg.ntp.clone()
-    };
-    let _ = fs::write(super::chrony::CONF, super::chrony::config(&ntp));
-    info!(target: "hato::init", servers = %ntp.join(" "), "time: chronyd follows these NTP servers (none: Debian's pool)");
+    let servers = super::lease::Servers::read(cfg);
+    servers.write(cfg);
+    servers
 }
 
 /// The hato user owns the mail data; created in the image, given the data directory here.
@@ -564,7 +553,7 @@ pub fn main() -> ! {
     } else {
         info!(target: "hato::init", "firewall loaded");
     }
-    network(&net);
+    let servers = network(&net);
     info!(target: "hato::init", "hardware: {}", super::hardware::inventory());
     let dog = super::hardware::watchdog();
 
@@ -639,6 +628,9 @@ pub fn main() -> ! {
         });
         if persistent {
             tokio::spawn(crate::health::monitor(DATA.into(), Duration::from_secs(5), health_tx));
+        }
+        if net.address.is_empty() {
+            tokio::spawn(super::lease::follow(net, sup.handle(), servers));
         }
         let run = tokio::spawn(sup.run(async move {
             let _ = stop_rx.await;

@@ -17,6 +17,7 @@ pub mod console;
 mod hardware;
 pub mod init;
 mod inspect;
+mod lease;
 mod raid;
 mod reaper;
 mod seed;

@@ -3,7 +3,8 @@
 //! dns_servers` in the appliance's hato.toml). Its fixed configuration is
 //! /etc/hato/unbound.conf; `hato init` writes the part that depends on the
 //! site: the network's DNS servers (static ones from network.toml or those
-//! of the DHCP lease, as /run/resolv.conf has them) become forwarders, so a
+//! of the DHCP lease, as /run/resolv.conf has them, followed by `lease.rs`
+//! when a renewal changes them) become forwarders, so a
 //! network that allows DNS only to its own servers still works; with none,
 //! unbound resolves from the root. Private zones those servers serve that
 //! the public DNS does not know (`dns_private_zones`) are asked without

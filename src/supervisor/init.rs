@@ -113,16 +113,20 @@ fn partition(name: &str) -> Option<String> {
 }
 
 /// The data filesystem's device: the data RAID (`raid`), else the boot
-/// disk's data partition; formatted on first boot by `mount_data`.
-fn data_device() -> Option<String> {
+/// disk's data partition; and whether `mount_data` may format it when it
+/// has no filesystem (an array only when this boot created it).
+fn data_device() -> Option<(String, bool)> {
     let root = partition("rootA")?;
     let boot_disk =
         root.trim_start_matches("/dev/").trim_end_matches(char::is_numeric).trim_end_matches('p').to_string();
-    super::raid::data_device(&boot_disk, run).or_else(|| partition("data"))
+    match super::raid::data_device(&boot_disk, run) {
+        Some(array) => Some((array.path, array.created)),
+        None => partition("data").map(|p| (p, true)),
+    }
 }
 
 fn mount_data() -> bool {
-    let Some(dev) = data_device() else {
+    let Some((dev, may_format)) = data_device() else {
         crate::alert::raise(
             "data.missing",
             crate::alert::Severity::Critical,
@@ -130,9 +134,24 @@ fn mount_data() -> bool {
         );
         return false;
     };
-    if !super::raid::has_filesystem(&dev) {
-        info!(target: "hato::init", "first boot: formatting {dev}");
-        if !run("mkfs.ext4", &["-q", "-F", "-L", "hato-data", &dev]) {
+    match super::raid::first_use(may_format, super::raid::has_filesystem(&dev)) {
+        super::raid::FirstUse::Mount => {}
+        super::raid::FirstUse::Format => {
+            info!(target: "hato::init", "first boot: formatting {dev}");
+            if !run("mkfs.ext4", &["-q", "-F", "-L", "hato-data", &dev]) {
+                return false;
+            }
+        }
+        super::raid::FirstUse::Refuse => {
+            crate::alert::raise(
+                "data.unreadable",
+                crate::alert::Severity::Critical,
+                &format!(
+                    "the data RAID {dev} was assembled but holds no filesystem: it is left as it is (not \
+                     formatted) so that its data can be recovered; mail cannot be stored until it is, or \
+                     until its disks are wiped or replaced to start afresh"
+                ),
+            );
             return false;
         }
     }

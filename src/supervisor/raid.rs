@@ -12,6 +12,11 @@
 //! - A disk joins an existing array only when the administrator says so, and
 //!   only a blank one (no partitions, no filesystem, no superblock) at least
 //!   as large as the array's members.
+//! - An array that was assembled is never formatted: only one created in this
+//!   boot may be. An assembled array without a filesystem is damage (seen
+//!   under QEMU: disks behind an emulated MegaRAID lost their last writes at
+//!   a power cut), and formatting it would destroy what recovery could save;
+//!   `hato init` raises `data.unreadable` and leaves it alone.
 
 use std::fs;
 use std::io::{Read, Seek};
@@ -102,7 +107,30 @@ fn plan(disks: &[Disk]) -> Plan {
 /// Assembles or makes the data RAID; `None` when there is none to use (the
 /// boot disk's data partition is then the data disk). `run` runs a command
 /// and says whether it succeeded (init's, before the supervisor starts).
-pub fn data_device(boot_disk: &str, run: impl Fn(&str, &[&str]) -> bool) -> Option<String> {
+/// The data array, and whether it was made in this boot (and so may be formatted).
+pub struct Array {
+    pub path: String,
+    pub created: bool,
+}
+
+/// What to do with the data device at boot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstUse {
+    Mount,
+    Format,
+    /// It should hold a filesystem and does not: leave it for recovery.
+    Refuse,
+}
+
+pub fn first_use(may_format: bool, filesystem: bool) -> FirstUse {
+    match (filesystem, may_format) {
+        (true, _) => FirstUse::Mount,
+        (false, true) => FirstUse::Format,
+        (false, false) => FirstUse::Refuse,
+    }
+}
+
+pub fn data_device(boot_disk: &str, run: impl Fn(&str, &[&str]) -> bool) -> Option<Array> {
     let disks: Vec<Disk> = whole_disks(boot_disk)
         .into_iter()
         .map(|path| Disk { superblock: has_md_superblock(&path), filesystem: has_filesystem(&path), path })
@@ -127,7 +155,7 @@ pub fn data_device(boot_disk: &str, run: impl Fn(&str, &[&str]) -> bool) -> Opti
                 let name = d.path.trim_start_matches("/dev/");
                 info!(target: "hato::init", "{name} is blank: type `raid add {name}` at the console to rebuild onto it");
             }
-            Some(MD.into())
+            Some(Array { path: MD.into(), created: false })
         }
         Plan::Create(members) => {
             info!(target: "hato::init", "creating RAID1 on {members:?}");
@@ -135,7 +163,7 @@ pub fn data_device(boot_disk: &str, run: impl Fn(&str, &[&str]) -> bool) -> Opti
                 vec!["--create", MD, "--level=1", "--raid-devices=2", "--metadata=1.2", "--run", "--name=hato-data"];
             args.extend(members.iter().map(String::as_str));
             if run("mdadm", &args) {
-                Some(MD.into())
+                Some(Array { path: MD.into(), created: true })
             } else {
                 crate::alert::raise(
                     "data.raid_create",
@@ -216,5 +244,13 @@ mod tests {
         // A disk with a filesystem is never made a member; one blank disk is no array.
         assert_eq!(plan(&[disk("/dev/sda", false, true), disk("/dev/vdb", false, false)]), Plan::None);
         assert_eq!(plan(&[disk("/dev/sda", false, false)]), Plan::None);
+    }
+
+    #[test]
+    fn only_what_this_boot_made_is_formatted() {
+        assert_eq!(first_use(true, false), FirstUse::Format, "an array created just now");
+        assert_eq!(first_use(false, false), FirstUse::Refuse, "an assembled array that lost its filesystem");
+        assert_eq!(first_use(false, true), FirstUse::Mount);
+        assert_eq!(first_use(true, true), FirstUse::Mount);
     }
 }

@@ -104,9 +104,6 @@ fn plan(disks: &[Disk]) -> Plan {
     if blank.len() == 2 { Plan::Create(blank) } else { Plan::None }
 }
 
-/// Assembles or makes the data RAID; `None` when there is none to use (the
-/// boot disk's data partition is then the data disk). `run` runs a command
-/// and says whether it succeeded (init's, before the supervisor starts).
 /// The data array, and whether it was made in this boot (and so may be formatted).
 pub struct Array {
     pub path: String,
@@ -122,6 +119,8 @@ pub enum FirstUse {
     Refuse,
 }
 
+/// `may_format`: the device was made in this boot (an array just created, or
+/// the boot disk's data partition, blank until its first boot).
 pub fn first_use(may_format: bool, filesystem: bool) -> FirstUse {
     match (filesystem, may_format) {
         (true, _) => FirstUse::Mount,
@@ -130,6 +129,9 @@ pub fn first_use(may_format: bool, filesystem: bool) -> FirstUse {
     }
 }
 
+/// Assembles or makes the data RAID; `None` when there is none to use (the
+/// boot disk's data partition is then the data disk). `run` runs a command
+/// and says whether it succeeded (init's, before the supervisor starts).
 pub fn data_device(boot_disk: &str, run: impl Fn(&str, &[&str]) -> bool) -> Option<Array> {
     let disks: Vec<Disk> = whole_disks(boot_disk)
         .into_iter()

@@ -16,7 +16,9 @@
 //!   boot may be. An assembled array without a filesystem is damage (seen
 //!   under QEMU: disks behind an emulated MegaRAID lost their last writes at
 //!   a power cut), and formatting it would destroy what recovery could save;
-//!   `hato init` raises `data.unreadable` and leaves it alone.
+//!   `hato init` raises `data.unreadable` and leaves it alone. (A first boot
+//!   cut short between creating the array and formatting it, a second or so,
+//!   leaves the same picture and is refused too: its disks must be wiped.)
 
 use std::fs;
 use std::io::{Read, Seek};

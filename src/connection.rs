@@ -3,6 +3,8 @@
 //! Shared by SMTP now and IMAP/POP3 later. Reads are bounded (a line longer
 //! than the limit is an error, not an allocation) and time-limited; writes are
 //! buffered and flushed when the peer has no more pipelined input waiting.
+//! Thousands of sessions sit idle at once, so buffers are small while waiting
+//! and a large one (a long command, a large response) is given back once used.
 
 use std::io;
 use std::pin::Pin;
@@ -133,16 +135,16 @@ impl Deflate {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// What a read for a new command reserves: a command line is short, and
+/// thousands of sessions wait in IDLE with this buffer.
+const FIRST_READ: usize = 1024;
+/// Buffers larger than this are given back once empty, so a session that
+/// fetched a large message does not keep its buffer while idle.
+const KEEP: usize = 4 * 1024;
 
 impl Connection {
     pub fn new(stream: Stream) -> Connection {
-        Connection {
-            stream,
-            rbuf: Vec::with_capacity(READ_CHUNK),
-            rpos: 0,
-            wbuf: Vec::with_capacity(1024),
-            deflate: None,
-        }
+        Connection { stream, rbuf: Vec::new(), rpos: 0, wbuf: Vec::new(), deflate: None }
     }
 
     pub fn is_tls(&self) -> bool {
@@ -168,6 +170,9 @@ impl Connection {
                 None => self.stream.write_all(&self.wbuf).await?,
             }
             self.wbuf.clear();
+            if self.wbuf.capacity() > KEEP {
+                self.wbuf = Vec::new();
+            }
         }
         self.stream.flush().await?;
         Ok(())
@@ -189,6 +194,9 @@ impl Connection {
         if self.rpos > 0 && self.rpos == self.rbuf.len() {
             self.rbuf.clear();
             self.rpos = 0;
+            if self.rbuf.capacity() > KEEP {
+                self.rbuf = Vec::new();
+            }
         } else if self.rpos > READ_CHUNK {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
@@ -202,11 +210,17 @@ impl Connection {
                 }
             }
         }
-        // Read into a separate buffer and append only what arrived: if the caller
-        // drops this future (IDLE waits on the store notifier too), the
-        // connection's buffer is left exactly as it was.
-        let mut chunk = [0u8; READ_CHUNK];
-        let n = match tokio::time::timeout(timeout, self.stream.read(&mut chunk)).await {
+        // `read_buf` appends only what arrived: if the caller drops this future
+        // (IDLE waits on the store notifier too), the buffer is left as it was.
+        let step = if self.rpos == self.rbuf.len() { FIRST_READ } else { READ_CHUNK };
+        let into = match self.deflate.as_mut() {
+            Some(d) => &mut d.pending,
+            None => &mut self.rbuf,
+        };
+        // A connection waiting for its next command (most of them, most of the
+        // time: IDLE) holds a small buffer; one that is being sent data, a large one.
+        into.reserve(step);
+        let n = match tokio::time::timeout(timeout, self.stream.read_buf(into)).await {
             Err(_) => return Err(ConnError::Timeout(timeout)),
             Ok(Err(e)) => return Err(e.into()),
             Ok(Ok(n)) => n,
@@ -214,12 +228,8 @@ impl Connection {
         if n == 0 {
             return Err(ConnError::Closed);
         }
-        match self.deflate.as_mut() {
-            Some(d) => {
-                d.pending.extend_from_slice(&chunk[..n]);
-                d.inflate(&mut self.rbuf)?;
-            }
-            None => self.rbuf.extend_from_slice(&chunk[..n]),
+        if let Some(d) = self.deflate.as_mut() {
+            d.inflate(&mut self.rbuf)?;
         }
         Ok(())
     }
@@ -350,5 +360,48 @@ impl Connection {
     pub async fn shutdown(&mut self) {
         let _ = self.flush().await;
         let _ = self.stream.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pair() -> (Connection, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let peer = TcpStream::connect(l.local_addr().expect("address")).await.expect("connect");
+        let (ours, _) = l.accept().await.expect("accept");
+        (Connection::new(Stream::Plain(ours)), peer)
+    }
+
+    /// An idle session keeps small buffers: what a large command or response
+    /// needed is given back once it is done with (issue 15: memory per session).
+    #[tokio::test]
+    async fn buffers_shrink_after_large_traffic() {
+        let (mut c, mut peer) = pair().await;
+        let t = Duration::from_secs(5);
+        let mut long = vec![b'a'; 100_000];
+        long.push(b'\n');
+        let writer = tokio::spawn(async move {
+            peer.write_all(&long).await.expect("write");
+            peer.write_all(b"b IDLE\r\n").await.expect("write");
+            peer
+        });
+        assert_eq!(c.read_line(200_000, t).await.expect("long line").len(), 100_001);
+        assert!(c.rbuf.capacity() > KEEP, "a long line needed a large buffer");
+        assert_eq!(c.read_line(200_000, t).await.expect("short line"), b"b IDLE\r\n");
+        let mut peer = writer.await.expect("writer");
+        peer.write_all(b"DONE\r\n").await.expect("write");
+        assert_eq!(c.read_line(200_000, t).await.expect("waited-for line"), b"DONE\r\n");
+        assert!(c.rbuf.capacity() <= KEEP, "kept {} bytes after the long line", c.rbuf.capacity());
+
+        c.queue(&vec![b'x'; 100_000]);
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; 100_000];
+            peer.read_exact(&mut got).await.expect("read");
+        });
+        c.flush().await.expect("flush");
+        assert!(c.wbuf.capacity() <= KEEP, "kept {} bytes after a large response", c.wbuf.capacity());
+        reader.await.expect("reader");
     }
 }

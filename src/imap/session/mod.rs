@@ -255,12 +255,12 @@ impl Session {
             {
                 let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
                 match multi {
-                    Ok(m) => self.append(&tag, m.mailbox, m.messages).await,
+                    Ok(m) => Box::pin(self.append(&tag, m.mailbox, m.messages)).await,
                     Err(why) => self.send(&format!("{tag} BAD {why}\r\n")),
                 }
                 continue;
             }
-            if !too_big && self.user.is_some() && self.notify_command(&bytes).await.is_some() {
+            if !too_big && self.user.is_some() && Box::pin(self.notify_command(&bytes)).await.is_some() {
                 continue;
             }
             if !too_big && self.user.is_some() {
@@ -270,7 +270,7 @@ impl Session {
                         bytes = rewritten;
                     }
                     Some(Extended::List { tag, cmd }) => {
-                        self.list(&tag, cmd).await;
+                        Box::pin(self.list(&tag, cmd)).await;
                         continue;
                     }
                     Some(Extended::CancelUpdate { tag, tags }) => {
@@ -314,6 +314,9 @@ impl Session {
         }
     }
 
+    /// Runs one command. Handlers with large futures are boxed (`Box::pin`):
+    /// a task is as large as its largest state, and each idle session's task
+    /// would otherwise carry FETCH's or APPEND's all the time.
     async fn dispatch(&mut self, cmd: Command<'_>) -> Result<Flow, ConnError> {
         let tag = cmd.tag.inner().to_string();
         let authed = self.user.is_some();
@@ -365,7 +368,7 @@ impl Session {
             CommandBody::Login { username, password } => {
                 let user = String::from_utf8_lossy(username.as_ref()).to_string();
                 let pass = String::from_utf8_lossy(password.declassify().as_ref()).to_string();
-                self.login(&tag, &user, &pass).await;
+                Box::pin(self.login(&tag, &user, &pass)).await;
             }
             CommandBody::Authenticate { mechanism: AuthMechanism::Plain, initial_response } => {
                 let raw = match initial_response {
@@ -389,7 +392,7 @@ impl Session {
                     }
                 };
                 match crate::smtp::auth::decode_plain(&crate::smtp::auth::encode_b64(&raw)) {
-                    Ok((u, p)) => self.login(&tag, &u, &p).await,
+                    Ok((u, p)) => Box::pin(self.login(&tag, &u, &p)).await,
                     Err(_) => self.send(&format!("{tag} BAD malformed PLAIN response\r\n")),
                 }
             }
@@ -430,9 +433,9 @@ impl Session {
             }
             CommandBody::GetQuotaRoot { mailbox } => {
                 let name = mailbox!(mailbox);
-                self.quota(&tag, Some(name)).await;
+                Box::pin(self.quota(&tag, Some(name))).await;
             }
-            CommandBody::GetQuota { root } if root.as_ref().is_empty() => self.quota(&tag, None).await,
+            CommandBody::GetQuota { root } if root.as_ref().is_empty() => Box::pin(self.quota(&tag, None)).await,
             CommandBody::GetQuota { .. } => {
                 self.send(&format!("{tag} NO [NONEXISTENT] the only quota root is \"\"\r\n"))
             }
@@ -441,11 +444,11 @@ impl Session {
             }
             CommandBody::Select { mailbox, parameters } => {
                 let name = mailbox!(mailbox);
-                self.select(&tag, name, false, &parameters).await;
+                Box::pin(self.select(&tag, name, false, &parameters)).await;
             }
             CommandBody::Examine { mailbox, parameters } => {
                 let name = mailbox!(mailbox);
-                self.select(&tag, name, true, &parameters).await;
+                Box::pin(self.select(&tag, name, true, &parameters)).await;
             }
             CommandBody::List { reference, mailbox_wildcard } | CommandBody::Lsub { reference, mailbox_wildcard } => {
                 let pattern = match &mailbox_wildcard {
@@ -458,12 +461,12 @@ impl Session {
                 };
                 let cmd =
                     ListCommand { lsub: name == "LSUB", reference, patterns: vec![pattern], ..Default::default() };
-                self.list(&tag, cmd).await;
+                Box::pin(self.list(&tag, cmd)).await;
             }
             CommandBody::Status { mailbox, item_names } => {
                 let name = mailbox!(mailbox);
                 let items: Vec<String> = item_names.iter().map(|i| format!("{i:?}").to_ascii_uppercase()).collect();
-                self.status(&tag, name, &items).await;
+                Box::pin(self.status(&tag, name, &items)).await;
             }
             CommandBody::Create { mailbox } => {
                 let name = mailbox!(mailbox);
@@ -490,7 +493,7 @@ impl Session {
                 self.done(&tag, name, r);
             }
             CommandBody::Append { mailbox, flags, date, message } => {
-                self.append(&tag, mailbox, vec![append::Message::new(&flags, date.as_ref(), &message)]).await;
+                Box::pin(self.append(&tag, mailbox, vec![append::Message::new(&flags, date.as_ref(), &message)])).await;
             }
             CommandBody::Compress { .. } if self.conn.is_compressed() => {
                 self.send(&format!("{tag} NO [COMPRESSIONACTIVE] DEFLATE is already on\r\n"));
@@ -547,7 +550,7 @@ impl Session {
                         items.push(MessageDataItemName::ModSeq);
                     }
                 }
-                self.fetch(&tag, &sequence_set, &items, uid, changed_since, vanished).await;
+                Box::pin(self.fetch(&tag, &sequence_set, &items, uid, changed_since, vanished)).await;
             }
             CommandBody::Store { sequence_set, kind, response, flags, uid, modifiers } => {
                 let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
@@ -560,22 +563,22 @@ impl Session {
                 if unchanged_since.is_some() {
                     self.enable_condstore();
                 }
-                self.store(&tag, &sequence_set, op, flags, response == StoreResponse::Silent, uid, unchanged_since)
-                    .await;
+                let silent = response == StoreResponse::Silent;
+                Box::pin(self.store(&tag, &sequence_set, op, flags, silent, uid, unchanged_since)).await;
             }
             CommandBody::Expunge => {
-                self.expunge(None).await;
+                Box::pin(self.expunge(None)).await;
                 self.send(&format!("{tag} OK EXPUNGE completed\r\n"));
             }
             CommandBody::ExpungeUid { sequence_set } => {
-                self.expunge(Some(&sequence_set)).await;
+                Box::pin(self.expunge(Some(&sequence_set))).await;
                 self.send(&format!("{tag} OK UID EXPUNGE completed\r\n"));
             }
             CommandBody::Search { charset, criteria, uid } => {
                 if let Some(cs) = charset.as_ref().map(|c| c.as_ref().to_string()).filter(|c| !query::charset_ok(c)) {
                     self.send(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] cannot search in {cs}\r\n"));
                 } else {
-                    self.search(&tag, criteria.as_ref(), uid).await;
+                    Box::pin(self.search(&tag, criteria.as_ref(), uid)).await;
                 }
             }
             CommandBody::Sort { sort_criteria, charset, search_criteria, uid } => {
@@ -585,7 +588,7 @@ impl Session {
                         charset.as_ref()
                     ));
                 } else {
-                    self.sort(&tag, sort_criteria.as_ref(), search_criteria.as_ref(), uid).await;
+                    Box::pin(self.sort(&tag, sort_criteria.as_ref(), search_criteria.as_ref(), uid)).await;
                 }
             }
             CommandBody::Thread { algorithm, charset, search_criteria, uid } => {
@@ -603,20 +606,20 @@ impl Session {
                         charset.as_ref()
                     ));
                 } else {
-                    self.thread(&tag, references, search_criteria.as_ref(), uid).await;
+                    Box::pin(self.thread(&tag, references, search_criteria.as_ref(), uid)).await;
                 }
             }
             CommandBody::Copy { sequence_set, mailbox, uid } => {
                 let to = mailbox!(mailbox);
-                self.copy(&tag, &sequence_set, to, uid, false).await;
+                Box::pin(self.copy(&tag, &sequence_set, to, uid, false)).await;
             }
             CommandBody::Move { sequence_set, mailbox, uid } => {
                 let to = mailbox!(mailbox);
-                self.copy(&tag, &sequence_set, to, uid, true).await;
+                Box::pin(self.copy(&tag, &sequence_set, to, uid, true)).await;
             }
             CommandBody::Close => {
                 if self.selected.as_ref().is_some_and(|v| !v.read_only) {
-                    self.remove_deleted(None, false).await;
+                    Box::pin(self.remove_deleted(None, false)).await;
                 }
                 self.selected = None;
                 self.saved.clear();

@@ -246,6 +246,8 @@ fn recent_belongs_to_one_session() {
     assert!(out.contains("* 2 RECENT\r\n"), "EXAMINE did not take them: {out}");
     let out = b.ok("STATUS INBOX (RECENT)");
     assert!(out.contains("RECENT 0"), "a's now: {out}");
+    let out = b.ok("SELECT INBOX");
+    assert!(out.contains("* 0 RECENT\r\n"), "a second SELECT finds nothing left to take: {out}");
     let out = b.ok("CLOSE");
     assert!(out.contains("OK"), "{out}");
 

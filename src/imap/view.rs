@@ -34,6 +34,10 @@ pub struct Msgs {
 
 impl Msgs {
     fn intern(&mut self, flags: &str) -> u32 {
+        // Neighbours mostly share their flags (a SELECT interns every message in UID order).
+        if let Some(s) = self.slots.last().filter(|s| self.flagsets[s.flags as usize] == flags) {
+            return s.flags;
+        }
         match self.flagsets.iter().position(|f| f == flags) {
             Some(i) => i as u32,
             None => {

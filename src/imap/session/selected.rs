@@ -55,13 +55,16 @@ impl Session {
                 return;
             }
         };
-        let unclaimed = state.first_recent_uid;
+        let (unclaimed, state_uidnext) = (state.first_recent_uid, state.uidnext);
         let mut v = View::new(name, read_only, state);
         // IMAP4rev2 has no \Recent; such a session leaves the messages recent for others.
         if !self.rev2 {
             // RFC 3501 §2.3.2: a read-only session sees them recent and leaves them so.
             let first = match read_only {
                 true => Some(unclaimed),
+                // Nothing arrived since the last claim: skip a write (and its fsync) per SELECT.
+                // A message arriving meanwhile is claimed at this session's next refresh.
+                false if unclaimed >= state_uidnext => None,
                 false => match self.sh.store.claim_recent(self.account(), v.name.clone()).await {
                     Ok(first) => Some(first),
                     Err(e) => {

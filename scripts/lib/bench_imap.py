@@ -77,6 +77,10 @@ def ops(port, user, password, server_pid):
         ("search_subject", lambda: m.uid("SEARCH", "SUBJECT", "re")),
         ("search_from", lambda: m.uid("SEARCH", "FROM", "example")),
         ("search_body", lambda: m.uid("SEARCH", "BODY", "linux")),
+        ("search_text", lambda: m.uid("SEARCH", "TEXT", "linux")),
+        ("search_body_rare", lambda: m.uid("SEARCH", "BODY", "zyxwvut")),
+        ("examine", lambda: m.select("INBOX", readonly=True)),
+        ("select", lambda: m.select("INBOX")),
         ("login_100_by_20", lambda: logins(port, user, password)),
     ]
     for name, f in runs:

@@ -85,6 +85,9 @@ pub struct Connection {
     wbuf: Vec<u8>,
     /// IMAP COMPRESS=DEFLATE (RFC 4978), once the client turned it on.
     deflate: Option<Box<Deflate>>,
+    /// The last read brought a full small buffer: the peer is sending data (a
+    /// DATA body, a literal), so reads are large and the buffer is kept.
+    streaming: bool,
 }
 
 /// Raw deflate both ways. `rbuf` holds inflated bytes; compressed input not
@@ -144,7 +147,7 @@ const KEEP: usize = 4 * 1024;
 
 impl Connection {
     pub fn new(stream: Stream) -> Connection {
-        Connection { stream, rbuf: Vec::new(), rpos: 0, wbuf: Vec::new(), deflate: None }
+        Connection { stream, rbuf: Vec::new(), rpos: 0, wbuf: Vec::new(), deflate: None, streaming: false }
     }
 
     pub fn is_tls(&self) -> bool {
@@ -194,7 +197,7 @@ impl Connection {
         if self.rpos > 0 && self.rpos == self.rbuf.len() {
             self.rbuf.clear();
             self.rpos = 0;
-            if self.rbuf.capacity() > KEEP {
+            if !self.streaming && self.rbuf.capacity() > KEEP {
                 self.rbuf = Vec::new();
             }
         } else if self.rpos > READ_CHUNK {
@@ -212,7 +215,7 @@ impl Connection {
         }
         // `read_buf` appends only what arrived: if the caller drops this future
         // (IDLE waits on the store notifier too), the buffer is left as it was.
-        let step = if self.rpos == self.rbuf.len() { FIRST_READ } else { READ_CHUNK };
+        let step = if self.streaming || self.rpos < self.rbuf.len() { READ_CHUNK } else { FIRST_READ };
         let into = match self.deflate.as_mut() {
             Some(d) => &mut d.pending,
             None => &mut self.rbuf,
@@ -220,6 +223,7 @@ impl Connection {
         // A connection waiting for its next command (most of them, most of the
         // time: IDLE) holds a small buffer; one that is being sent data, a large one.
         into.reserve(step);
+        let room = into.capacity() - into.len();
         let n = match tokio::time::timeout(timeout, self.stream.read_buf(into)).await {
             Err(_) => return Err(ConnError::Timeout(timeout)),
             Ok(Err(e)) => return Err(e.into()),
@@ -228,6 +232,7 @@ impl Connection {
         if n == 0 {
             return Err(ConnError::Closed);
         }
+        self.streaming = n == room;
         if let Some(d) = self.deflate.as_mut() {
             d.inflate(&mut self.rbuf)?;
         }

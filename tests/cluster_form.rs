@@ -109,7 +109,14 @@ impl Db {
     /// Starts the database again if it has exited, as the appliance's supervisor does; counts it.
     fn restart_if_exited(&mut self) -> bool {
         let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) else { return false };
+        // Why it stopped, so a run that fails later says what went wrong first.
+        let log = self.log();
+        let this_run = log.rfind("starting MariaDB Galera").map_or(&log[..], |i| &log[i..]);
+        let errors: Vec<&str> = this_run.lines().filter(|l| l.contains("[ERROR]")).collect();
         eprintln!("galera-node of {} exited ({st}); started again", self.cluster_dir.display());
+        for line in &errors[errors.len().saturating_sub(6)..] {
+            eprintln!("  {line}");
+        }
         self.start();
         true
     }
@@ -486,6 +493,10 @@ fn three_nodes_form_a_cluster_and_survive_a_crash_an_orderly_restart_and_a_power
             ["<m1@ext.test>", "<m2@ext.test>", "<m4@ext.test>", "<m3@ext.test>"],
             "every acknowledged message, once"
         );
+    }
+    // Nodes that took a state transfer at the same time each listened on their own address.
+    for db in &dbs {
+        assert!(!db.log().contains("Address already in use"), "{}", tail(&db.log()));
     }
 
     // n3 leaves, through its console: its database leaves Galera, the others forget it, its

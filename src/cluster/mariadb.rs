@@ -14,6 +14,8 @@
 //!   waits for it. After a full power loss no node is safe to bootstrap:
 //!   Galera's `pc.recovery` re-forms the last primary component by itself
 //!   once its members are back. No other path bootstraps: never two primaries.
+//!   Each keeps its write-set cache across the crash (`gcache.recover`), so
+//!   the ones behind catch up by IST rather than by a full copy.
 
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -119,9 +121,12 @@ wsrep_sst_method=mariabackup
 wsrep_sst_auth=hato_sst:{sst_password}
 wsrep_sst_receive_address={sst_addr}
 wsrep_slave_threads=4
-wsrep_provider_options=\"gmcast.listen_addr=tcp://{gcomm_addr};ist.recv_addr={ist_addr};pc.recovery=TRUE;gcache.size=128M;evs.suspect_timeout={suspect};evs.inactive_timeout=PT15S;evs.keepalive_period=PT0.5S;socket.ssl=YES;socket.ssl_ca={ca};socket.ssl_cert={cert};socket.ssl_key={key}\"
+wsrep_provider_options=\"gmcast.listen_addr=tcp://{gcomm_addr};ist.recv_addr={ist_addr};pc.recovery=TRUE;gcache.size=128M;gcache.recover=yes;evs.suspect_timeout={suspect};evs.inactive_timeout=PT15S;evs.keepalive_period=PT0.5S;socket.ssl=YES;socket.ssl_ca={ca};socket.ssl_cert={cert};socket.ssl_key={key}\"
 [sst]
 encrypt=3
+# socat listens for a state transfer on every address unless told: two nodes on one host (tests,
+# a lab) would both want the port, and the second's transfer would fail.
+sockopt={sst_bind}
 # The chain is checked against the cluster CA; names are not (certificates name IP addresses,
 # which the SST script would compare as \"localhost\" on loopback).
 ssl-mode=VERIFY_CA
@@ -141,6 +146,10 @@ socket={run}/mysqld.sock
         sql_addr = NodeFile::at(me, p.sql),
         sst_addr = NodeFile::at(me, p.sst),
         ist_addr = NodeFile::at(me, p.ist),
+        sst_bind = match me {
+            std::net::IpAddr::V4(a) => format!("bind={a}"),
+            std::net::IpAddr::V6(a) => format!("bind=[{a}]"),
+        },
         suspect = node.suspect_timeout,
     )
 }

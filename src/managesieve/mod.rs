@@ -172,7 +172,7 @@ impl Session {
     async fn read_bytes(&mut self, n: usize) -> Result<Vec<u8>, ConnError> {
         let mut data = Vec::with_capacity(n);
         while data.len() < n {
-            let chunk = self.conn.read_some(self.timeout()).await?;
+            let chunk = self.conn.read_bulk(self.timeout()).await?;
             let take = (n - data.len()).min(chunk.len());
             data.extend_from_slice(&chunk[..take]);
             if take < chunk.len() {

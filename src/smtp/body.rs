@@ -51,7 +51,7 @@ impl Session {
             if left.is_zero() {
                 return Err(ConnError::Timeout(deadline));
             }
-            let chunk = match self.conn.read_some(left).await {
+            let chunk = match self.conn.read_bulk(left).await {
                 Ok(c) => c,
                 Err(e) => {
                     info!(target: "hato::smtp", "connection lost during DATA; nothing was accepted: {e}");

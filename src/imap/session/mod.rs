@@ -201,8 +201,16 @@ impl Session {
 
     /// Reads until one whole command (with its literals) is framed.
     async fn next_message(&mut self) -> Result<(), ConnError> {
+        // Between a literal's announcement and its end the client is sending data in bulk.
+        let mut in_literal = false;
         loop {
-            match self.frag.progress() {
+            let progress = self.frag.progress();
+            in_literal = match progress {
+                Some(FragmentInfo::Line { announcement, .. }) => announcement.is_some(),
+                Some(FragmentInfo::Literal { .. }) => false,
+                None => in_literal,
+            };
+            match progress {
                 Some(FragmentInfo::Line { announcement: Some(LiteralAnnouncement { mode, length }), .. }) => {
                     if length > self.max_message {
                         let tag = self.frag.decode_tag().map(|t| t.inner().to_string()).unwrap_or_else(|| "*".into());
@@ -215,6 +223,7 @@ impl Session {
                             self.send("* BYE literal too large\r\n");
                             return Err(ConnError::LineTooLong(max as usize));
                         }
+                        in_literal = false;
                         continue;
                     }
                     if mode == LiteralMode::Sync {
@@ -228,6 +237,7 @@ impl Session {
                     self.conn.flush_if_idle().await?;
                     let bytes = match self.notify {
                         Some(_) => self.read_notifying(selected::IDLE_POLL).await?,
+                        None if in_literal => self.conn.read_bulk(self.timeout()).await?,
                         None => self.conn.read_some(self.timeout()).await?,
                     };
                     self.frag.enqueue_bytes(&bytes);

@@ -42,8 +42,28 @@ impl DotReader {
         }
     }
 
+    fn push_all(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(self.limit.saturating_sub(self.body.len()));
+        self.body.extend_from_slice(&bytes[..take]);
+        if take < bytes.len() {
+            self.oversize = true;
+        }
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) -> Progress {
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.state == State::Mid {
+                // Inside a line only CR can change anything: take the bytes before it at once.
+                let end = memchr::memchr(b'\r', &chunk[i..]).map_or(chunk.len(), |k| i + k);
+                self.push_all(&chunk[i..end]);
+                i = end;
+                if i == chunk.len() {
+                    break;
+                }
+            }
+            let b = chunk[i];
+            i += 1;
             self.state = match (self.state, b) {
                 (State::LineStart, b'.') => State::Dot,
                 (State::LineStart | State::Mid, b'\r') => {
@@ -72,7 +92,7 @@ impl DotReader {
                     self.push(b);
                     State::Mid
                 }
-                (State::DotCr, b'\n') => return Progress::Done(i + 1),
+                (State::DotCr, b'\n') => return Progress::Done(i),
                 (State::DotCr, b'\r') => {
                     self.push(b'\r');
                     State::DotCr
@@ -172,6 +192,28 @@ mod tests {
                 expect.extend_from_slice(b"\r\n");
             }
             assert_eq!(back, expect);
+        }
+    }
+
+    /// However the wire is cut into reads, the body, the end and the limit come out the same.
+    #[test]
+    fn any_split_gives_the_same_body() {
+        let wire = b"a\r\r\n.\r.x\r\n..\r\nline\rmid\nlf\r\n\r\n.\r\rz\r\n.\r\nNEXT";
+        for limit in [1000, 20] {
+            let whole = read_all(wire, limit);
+            assert_eq!(whole.1, Some(wire.len() - 4));
+            for cut in 1..wire.len() {
+                let mut r = DotReader::new(limit);
+                let mut done = None;
+                for (k, piece) in wire.chunks(cut).enumerate() {
+                    if let Progress::Done(n) = r.feed(piece) {
+                        done = Some(k * cut + n);
+                        break;
+                    }
+                }
+                let over = r.oversize();
+                assert_eq!((r.into_body(), done, over), whole, "limit {limit}, reads of {cut}");
+            }
         }
     }
 }

@@ -7,18 +7,27 @@
 
 use rusqlite::{Connection, OptionalExtension, params, types::Value};
 
+use super::mailbox::BlobKey;
 use crate::ids::Id;
 use crate::store::fulltext::{self, like};
 use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
-/// Archives a message; false when it was archived before (its id is the
-/// message's, so a repeated commit of the same message is recognised by it).
-pub fn record(c: &Connection, m: &NewMessage, disposition: &str, reason: &str, now: i64) -> Result<bool, StoreError> {
-    let blob = super::mailbox::put_blob(c, &m.body)?;
+/// Archives a message and stores its body (`blob`, made from `m.body`);
+/// false when it was archived before (its id is the message's, so a repeated
+/// commit of the same message is recognised by it).
+pub fn record(
+    c: &Connection,
+    m: &NewMessage,
+    blob: &BlobKey,
+    disposition: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    super::mailbox::put_blob(c, blob, &m.body)?;
     let added = c.execute(
         "INSERT OR IGNORE INTO archive (id, created, direction, disposition, reason, sender, recipients, subject, message_id, blob_id, size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![m.id.0, now, m.direction(), disposition, reason, m.sender, m.recipient_list(), m.subject, m.message_id, blob, m.body.len() as i64],
+        params![m.id.0, now, m.direction(), disposition, reason, m.sender, m.recipient_list(), m.subject, m.message_id, blob.id, m.body.len() as i64],
     )?;
     Ok(added > 0)
 }

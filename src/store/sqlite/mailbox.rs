@@ -10,21 +10,33 @@ use crate::store::{
 };
 use crate::summary::Summary;
 
-/// Stores a body once under its SHA-256 and returns the id.
-pub fn put_blob(c: &Connection, data: &[u8]) -> Result<String, StoreError> {
-    let id = crate::ids::sha256_hex(data);
-    let added = c.execute(
-        "INSERT OR IGNORE INTO blobs (id, size, data) VALUES (?1, ?2, ?3)",
-        params![id, data.len() as i64, data],
-    )?;
-    if added > 0 {
-        put_summary(c, &id, data)?;
-    }
-    Ok(id)
+/// A body's content address and summary, worked out before the write: the
+/// writer thread runs every write of the node one after another, and hashing
+/// and parsing a 100 KB body there held all the others up.
+pub struct BlobKey {
+    pub id: String,
+    summary: Summary,
 }
 
-fn put_summary(c: &Connection, blob: &str, data: &[u8]) -> Result<(), StoreError> {
-    let s = Summary::of(data);
+impl BlobKey {
+    pub fn of(data: &[u8]) -> BlobKey {
+        BlobKey { id: crate::ids::sha256_hex(data), summary: Summary::of(data) }
+    }
+}
+
+/// Stores a body once under its SHA-256 (`key`, made from this `data`).
+pub fn put_blob(c: &Connection, key: &BlobKey, data: &[u8]) -> Result<(), StoreError> {
+    let added = c.execute(
+        "INSERT OR IGNORE INTO blobs (id, size, data) VALUES (?1, ?2, ?3)",
+        params![key.id, data.len() as i64, data],
+    )?;
+    if added > 0 {
+        put_summary(c, &key.id, &key.summary, data)?;
+    }
+    Ok(())
+}
+
+fn put_summary(c: &Connection, blob: &str, s: &Summary, data: &[u8]) -> Result<(), StoreError> {
     c.execute(
         "INSERT OR REPLACE INTO summaries (blob_id, subject, from_addr, to_addr, cc, bcc, sent_ymd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![blob, s.subject, s.from, s.to, s.cc, s.bcc, s.sent_ymd],
@@ -49,7 +61,7 @@ pub fn backfill_summaries(c: &Connection) -> Result<usize, StoreError> {
         .collect::<Result<_, _>>()?;
     for id in &ids {
         let data: Vec<u8> = c.query_row("SELECT data FROM blobs WHERE id = ?1", [id], |r| r.get(0))?;
-        put_summary(c, id, &data)?;
+        put_summary(c, id, &Summary::of(&data), &data)?;
     }
     // Every body stored from now on gets its rows in put_blob.
     c.execute("UPDATE counters SET value = 1 WHERE name = 'summaries_complete'", [])?;
@@ -500,12 +512,14 @@ fn account_of(c: &Connection, account: &str) -> Result<(i64, i64), StoreError> {
     .ok_or_else(|| StoreError::NotFound(format!("account {account}")))
 }
 
-/// Stores messages a client uploaded (IMAP APPEND), all in the caller's transaction.
+/// Stores messages a client uploaded (IMAP APPEND), all in the caller's
+/// transaction; `blobs[i]` is made from `uploads[i]`'s body.
 pub fn append_messages(
     c: &Connection,
     account: &str,
     mailbox: &str,
     uploads: &[Upload],
+    blobs: &[BlobKey],
 ) -> Result<Appended, StoreError> {
     let (id, uidvalidity) = mailbox_id(c, account, mailbox)?;
     let (quota, used) = account_of(c, account)?;
@@ -514,9 +528,9 @@ pub fn append_messages(
         return Err(StoreError::Quota(format!("{account} would exceed its quota of {quota} bytes")));
     }
     let mut uids = Vec::with_capacity(uploads.len());
-    for u in uploads {
-        let blob = put_blob(c, &u.body)?;
-        let uid = append(c, id, &blob, "", u.body.len() as i64, &u.flags, u.date)?;
+    for (u, blob) in uploads.iter().zip(blobs) {
+        put_blob(c, blob, &u.body)?;
+        let uid = append(c, id, &blob.id, "", u.body.len() as i64, &u.flags, u.date)?;
         c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
         uids.push(uid);
     }
@@ -529,8 +543,9 @@ pub fn import(c: &Connection, account: &str, mailbox: &str, msgs: &[Vec<u8>], no
     let (id, _) = mailbox_id(c, account, mailbox)?;
     let mut total = 0i64;
     for m in msgs {
-        let blob = put_blob(c, m)?;
-        let uid = append(c, id, &blob, "", m.len() as i64, "", now)?;
+        let blob = BlobKey::of(m);
+        put_blob(c, &blob, m)?;
+        let uid = append(c, id, &blob.id, "", m.len() as i64, "", now)?;
         c.execute("UPDATE messages SET has_return_path = 0 WHERE mailbox_id = ?1 AND uid = ?2", params![id, uid])?;
         total += m.len() as i64;
     }

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use db::Db;
+use mailbox::BlobKey;
 
 pub struct Sqlite {
     db: Db,
@@ -150,12 +151,17 @@ impl Backend for Sqlite {
     }
 
     async fn enqueue(&self, msg: NewMessage) -> Result<(), StoreError> {
+        let blob = BlobKey::of(&msg.body);
         self.db
             .write(move |c| {
                 // The archive row outlives the queue rows: a message archived
                 // before was queued before, and may be delivered already.
                 let now = now();
-                if archive::record(c, &msg, "accepted", "", now)? { queue::enqueue(c, &msg, now) } else { Ok(()) }
+                if archive::record(c, &msg, &blob, "accepted", "", now)? {
+                    queue::enqueue(c, &msg, &blob.id, now)
+                } else {
+                    Ok(())
+                }
             })
             .await
     }
@@ -193,13 +199,14 @@ impl Backend for Sqlite {
         self.db.read(move |c| queue::list(c, &filter)).await
     }
     async fn record_outcomes(&self, outcomes: Vec<EntryOutcome>, bounce: Option<NewMessage>) -> Result<(), StoreError> {
+        let bounce = bounce.map(|b| (BlobKey::of(&b.body), b));
         self.db
             .write(move |c| {
                 let now = now();
-                if let Some(b) = &bounce
-                    && archive::record(c, b, "accepted", "delivery status notification", now)?
+                if let Some((blob, b)) = &bounce
+                    && archive::record(c, b, blob, "accepted", "delivery status notification", now)?
                 {
-                    queue::enqueue(c, b, now)?;
+                    queue::enqueue(c, b, &blob.id, now)?;
                 }
                 queue::record_outcomes(c, &outcomes)
             })
@@ -218,9 +225,12 @@ impl Backend for Sqlite {
     }
 
     async fn archive_import(&self, msgs: Vec<ImportedArchive>) -> Result<(), StoreError> {
+        let blobs: Vec<BlobKey> = msgs.iter().map(|m| BlobKey::of(&m.message.body)).collect();
         self.db
             .write(move |c| {
-                msgs.iter().try_for_each(|m| archive::record(c, &m.message, "imported", "", m.created).map(drop))
+                msgs.iter()
+                    .zip(&blobs)
+                    .try_for_each(|(m, blob)| archive::record(c, &m.message, blob, "imported", "", m.created).map(drop))
             })
             .await
     }
@@ -230,7 +240,8 @@ impl Backend for Sqlite {
         disposition: &'static str,
         reason: String,
     ) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::record(c, &msg, disposition, &reason, now()).map(drop)).await
+        let blob = BlobKey::of(&msg.body);
+        self.db.write(move |c| archive::record(c, &msg, &blob, disposition, &reason, now()).map(drop)).await
     }
     async fn archive_search(&self, q: ArchiveQuery) -> Result<Vec<ArchiveEntry>, StoreError> {
         self.db.read(move |c| archive::search(c, &q)).await
@@ -258,7 +269,8 @@ impl Backend for Sqlite {
     }
 
     async fn quarantine(&self, msg: NewMessage, filter: String, reason: String) -> Result<(), StoreError> {
-        self.db.write(move |c| quarantine::add(c, &msg, &filter, &reason, now())).await
+        let blob = BlobKey::of(&msg.body);
+        self.db.write(move |c| quarantine::add(c, &msg, &blob, &filter, &reason, now())).await
     }
     async fn quarantine_list(&self, limit: usize, account: Option<String>) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.db.read(move |c| quarantine::list(c, limit, account.as_deref())).await
@@ -384,7 +396,8 @@ impl Backend for Sqlite {
         self.db.write(move |c| mailbox::set_flags(c, &account, &mailbox, &uids, op, &flags, unchanged_since)).await
     }
     async fn append(&self, account: String, mailbox: String, uploads: Vec<Upload>) -> Result<Appended, StoreError> {
-        self.db.write(move |c| mailbox::append_messages(c, &account, &mailbox, &uploads)).await
+        let blobs: Vec<BlobKey> = uploads.iter().map(|u| BlobKey::of(&u.body)).collect();
+        self.db.write(move |c| mailbox::append_messages(c, &account, &mailbox, &uploads, &blobs)).await
     }
     async fn copy(
         &self,

@@ -4,18 +4,26 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::mailbox::BlobKey;
 use crate::ids::Id;
 use crate::store::{NewMessage, NewRecipient, QuarantineEntry, StoreError};
 
-pub fn add(c: &Connection, m: &NewMessage, filter: &str, reason: &str, now: i64) -> Result<(), StoreError> {
-    if !super::archive::record(c, m, "quarantined", &format!("{filter}: {reason}"), now)? {
+/// Holds `m` back; `blob` is made from its body.
+pub fn add(
+    c: &Connection,
+    m: &NewMessage,
+    blob: &BlobKey,
+    filter: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    if !super::archive::record(c, m, blob, "quarantined", &format!("{filter}: {reason}"), now)? {
         return Ok(()); // held before (and perhaps released since)
     }
-    let blob = super::mailbox::put_blob(c, &m.body)?;
     let inserted = c.execute(
         "INSERT OR IGNORE INTO quarantine (id, created, blob_id, size, sender, client_ip, helo, auth_user, message_id, subject, filter, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![m.id.0, now, blob, m.body.len() as i64, m.sender, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject, filter, reason],
+        params![m.id.0, now, blob.id, m.body.len() as i64, m.sender, m.client_ip, m.helo, m.auth_user, m.message_id, m.subject, filter, reason],
     )?;
     if inserted > 0 {
         for r in &m.recipients {
@@ -88,7 +96,7 @@ fn remove(c: &Connection, id: Id) -> Result<(), StoreError> {
 pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
     let held = c
         .query_row(
-            "SELECT q.sender, q.client_ip, q.helo, q.auth_user, q.message_id, q.subject, b.data, q.filter
+            "SELECT q.sender, q.client_ip, q.helo, q.auth_user, q.message_id, q.subject, b.data, q.filter, q.blob_id
              FROM quarantine q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?1",
             [id.0],
             |r| {
@@ -104,11 +112,11 @@ pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
                     recipients: Vec::new(),
                     dsn: Default::default(),
                 };
-                Ok((msg, r.get::<_, String>(7)?))
+                Ok((msg, r.get::<_, String>(7)?, r.get::<_, String>(8)?))
             },
         )
         .optional()?;
-    let (mut msg, filter) = held.ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+    let (mut msg, filter, blob) = held.ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
     // Releasing what the spam filter held says it was not spam: learn it as ham.
     if filter == "spam" {
         super::spam::learn(c, &crate::spam::tokens::hashes(&msg.body), false)?;
@@ -117,7 +125,7 @@ pub fn release(c: &Connection, id: Id, now: i64) -> Result<Id, StoreError> {
         .into_iter()
         .map(|(address, local_account)| NewRecipient::new(address, local_account))
         .collect();
-    super::queue::enqueue(c, &msg, now)?;
+    super::queue::enqueue(c, &msg, &blob, now)?;
     // Archived once, when it arrived; the archive now says what became of it.
     super::archive::set_disposition(c, id, "released")?;
     remove(c, id)?;

@@ -9,8 +9,9 @@ use crate::store::{
     RecipientDsn, Ret, StoreError,
 };
 
-pub fn enqueue(c: &Connection, m: &NewMessage, now: i64) -> Result<(), StoreError> {
-    let blob = super::mailbox::put_blob(c, &m.body)?;
+/// Queues `m` for its recipients; its body is stored already, as `blob`
+/// (the archive row's, written in the same transaction, or a held message's).
+pub fn enqueue(c: &Connection, m: &NewMessage, blob: &str, now: i64) -> Result<(), StoreError> {
     // A retried commit finds its own row (the id was made before the first try).
     let inserted = c.execute(
         "INSERT OR IGNORE INTO queued_messages (id, blob_id, sender, received, size, client_ip, helo, auth_user, message_id, subject, dsn_ret, dsn_envid)

@@ -59,8 +59,9 @@ pub fn send(
         "INSERT OR REPLACE INTO vacation_replies (account, sender, last_sent) VALUES (?1, ?2, ?3)",
         params![account, sender, now],
     )?;
-    if super::archive::record(c, reply, "accepted", "vacation reply", now)? {
-        super::queue::enqueue(c, reply, now)?;
+    let blob = super::mailbox::BlobKey::of(&reply.body);
+    if super::archive::record(c, reply, &blob, "accepted", "vacation reply", now)? {
+        super::queue::enqueue(c, reply, &blob.id, now)?;
     }
     Ok(true)
 }

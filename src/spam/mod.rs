@@ -137,7 +137,7 @@ impl Scorer {
         if let Some(m) = &parsed {
             report.hits.extend(rules::check(m, crate::clock::now()));
         }
-        let hashes = tokens::hashes(raw);
+        let hashes = tokens::hashes_of(parsed.as_ref(), raw);
         match self.store.spam_counts(hashes.clone()).await {
             Ok(c) if c.totals.spam.min(c.totals.ham) >= self.cfg.min_trained => {
                 let p = bayes::Model::from_counts(c.tokens, c.totals.spam, c.totals.ham).score(&hashes);

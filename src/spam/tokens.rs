@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use mail_parser::MessageParser;
+use mail_parser::{Message, MessageParser};
 
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F)
@@ -91,8 +91,14 @@ pub fn hash(token: &str) -> i64 {
 
 /// The hashed token set of a raw message, sorted.
 pub fn hashes(raw: &[u8]) -> Vec<i64> {
+    hashes_of(MessageParser::default().parse(raw).as_ref(), raw)
+}
+
+/// `hashes` of a message parsed already: `m` is `raw` parsed, None when it
+/// is not a message (the scorer parses it once for its rules and this).
+pub fn hashes_of(m: Option<&Message>, raw: &[u8]) -> Vec<i64> {
     let mut v = Vec::new();
-    each(raw, &mut |prefix, token| v.push(fnv(fnv(FNV_OFFSET, prefix.as_bytes()), token.as_bytes()) as i64));
+    each(m, raw, &mut |prefix, token| v.push(fnv(fnv(FNV_OFFSET, prefix.as_bytes()), token.as_bytes()) as i64));
     v.sort_unstable();
     v.dedup();
     v
@@ -101,15 +107,16 @@ pub fn hashes(raw: &[u8]) -> Vec<i64> {
 /// The token set of a raw message.
 pub fn of(raw: &[u8]) -> HashSet<String> {
     let mut out = HashSet::new();
-    each(raw, &mut |prefix, token| {
+    each(MessageParser::default().parse(raw).as_ref(), raw, &mut |prefix, token| {
         out.insert(format!("{prefix}{token}"));
     });
     out
 }
 
-/// Every token of a raw message, as (prefix, rest), duplicates included.
-fn each(raw: &[u8], emit: &mut impl FnMut(&str, &str)) {
-    let Some(m) = MessageParser::default().parse(raw) else {
+/// Every token of a raw message (`m` if it parsed), as (prefix, rest),
+/// duplicates included.
+fn each(m: Option<&Message>, raw: &[u8], emit: &mut impl FnMut(&str, &str)) {
+    let Some(m) = m else {
         words("", &String::from_utf8_lossy(raw), emit);
         return;
     };

@@ -363,8 +363,11 @@ async fn leases_keep_two_nodes_off_one_entry() {
         let s = &t.store;
         with_accounts(s).await;
         let m = message(&[("far@remote.test", None)]);
-        let (id, now) = (m.id, crate::clock::now());
+        let id = m.id;
         s.enqueue(m).await.unwrap();
+        // Read after the commit: an entry is due from the second it was enqueued in,
+        // and a slow commit may cross into the next one.
+        let now = crate::clock::now();
         let first = s.claim_due("n1".into(), now, 60, 10).await.unwrap();
         assert_eq!(first.len(), 1);
         assert!(s.claim_due("n2".into(), now, 60, 10).await.unwrap().is_empty(), "held by n1");

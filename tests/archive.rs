@@ -104,6 +104,31 @@ fn archive_keeps_and_finds_everything() {
     assert_eq!(search(&s, &["--message-id", "<jis-1@example.jp>"])[0]["legal_hold"], true);
 }
 
+/// The full-text index is a file apart from the mail, derived from the
+/// archive (`hato.db.archive-index` beside SQLite's database, each Galera
+/// node's `archive-index.db`): lost, it is filled again after a restart.
+#[test]
+fn a_lost_index_file_is_filled_again() {
+    let mut s = Server::start("archive-index", "");
+    s.populate("hato.test", &["alice"]);
+    let body =
+        b"From: tanaka@example.jp\r\nTo: alice@hato.test\r\nSubject: minutes\r\n\r\nquarterly figures attached\r\n";
+    assert!(send(&s, "tanaka@example.jp", body).starts_with("250"));
+    assert_eq!(search_eventually(&s, &["--text", "quarterly"], 1).len(), 1);
+    s.kill9();
+    let data = s.dir.join("data");
+    let files = ["hato.db.archive-index", "archive-index.db"];
+    let index = files.iter().map(|f| data.join(f)).find(|p| p.exists()).expect("an index file in the data directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    s.spawn();
+    let found = search_eventually(&s, &["--text", "quarterly"], 1);
+    assert_eq!(found.len(), 1, "indexed again: {found:?}");
+    assert_eq!(found[0]["subject"], "minutes");
+    assert!(index.exists());
+}
+
 fn crate_today() -> String {
     let (y, m, d) = hato::clock::civil_from_days(hato::clock::now().div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")

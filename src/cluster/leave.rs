@@ -115,11 +115,14 @@ pub async fn leave(cfg: &crate::config::Config, file: &Path) -> Result<Departure
     Ok(Departure { cluster: node.name, told, not_told })
 }
 
-/// The archive index of the cluster's mail goes; a SQLite store from before
-/// the cluster is kept under another name rather than served again.
+/// The archive indexes go (derived, of the cluster's mail or the old
+/// store's); a SQLite store from before the cluster is kept under another
+/// name rather than served again.
 fn set_aside_local_stores(data_dir: &Path) {
-    let _ = std::fs::remove_file(data_dir.join("archive-index.db"));
     for suffix in ["", "-wal", "-shm"] {
+        for index in ["archive-index.db", "hato.db.archive-index"] {
+            let _ = std::fs::remove_file(data_dir.join(format!("{index}{suffix}")));
+        }
         let from = data_dir.join(format!("hato.db{suffix}"));
         if from.exists() {
             let _ = std::fs::rename(&from, data_dir.join(format!("hato.db{suffix}.before-cluster")));

@@ -521,6 +521,11 @@ impl Config {
         self.data_dir.join("hato.db")
     }
 
+    /// The SQLite store's archive index (`store::archive_index`), beside its database.
+    pub fn db_index_path(&self) -> PathBuf {
+        self.data_dir.join("hato.db.archive-index")
+    }
+
     pub fn admin_hash_file(&self) -> PathBuf {
         self.web.admin_hash_file.clone().unwrap_or_else(|| self.data_dir.join("admin.hash"))
     }

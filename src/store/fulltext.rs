@@ -1,6 +1,5 @@
-//! The archive's full-text index, as both backends keep it in SQLite: the
-//! SQLite store beside its archive rows, each Galera node in a file of its
-//! own (`galera/index.rs`).
+//! The archive's full-text index, as both backends keep it: in a SQLite
+//! file of its own beside the store (`store/archive_index.rs`).
 //!
 //! An FTS5 trigram table (it finds Japanese text without a word splitter)
 //! that keeps no copy of the text (`content=''`): the message itself is in

@@ -31,6 +31,7 @@
 //! - errors keep their kind (`StoreError`): temporary ones have been retried
 //!   already.
 
+pub(crate) mod archive_index;
 mod contract;
 pub mod dsn;
 mod error;
@@ -85,7 +86,7 @@ impl Store {
     /// a file or a server themselves.
     pub async fn open(cfg: &Config) -> Result<Store, StoreError> {
         let engine = match cfg.store.backend {
-            StoreBackend::Sqlite => Engine::Sqlite(sqlite::Sqlite::open(&cfg.db_path())?),
+            StoreBackend::Sqlite => Engine::Sqlite(sqlite::Sqlite::open(&cfg.db_path(), &cfg.db_index_path())?),
             StoreBackend::Galera => Engine::Galera(galera::Galera::open(cfg).await?),
         };
         Ok(Store { engine, watchers: Default::default() })

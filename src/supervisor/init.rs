@@ -434,8 +434,10 @@ async fn bootstrap() {
     }
     // The store was opened as root; the service runs as hato.
     if let Ok(Some(u)) = nix::unistd::User::from_name("hato") {
-        for f in ["hato.db", "hato.db-wal", "hato.db-shm"] {
-            let _ = nix::unistd::chown(&cfg.data_dir.join(f), Some(u.uid), Some(u.gid));
+        for base in [cfg.db_path(), cfg.db_index_path()] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = nix::unistd::chown(format!("{}{suffix}", base.display()).as_str(), Some(u.uid), Some(u.gid));
+            }
         }
     }
     info!(target: "hato::init", "bootstrap applied");

@@ -1,6 +1,6 @@
 //! The archive's rows in MariaDB: replicated to every node, written in the
 //! transaction of the message's fate. Full-text search is not here: each
-//! node keeps its own index (`index.rs`) and follows these rows by
+//! node keeps its own index (`store/archive_index.rs`) and follows these rows by
 //! `archived_at`, the time each row was written.
 
 use mysql_async::Value;

@@ -20,7 +20,7 @@
 //! What is replicated and what is per node: every table of `schema.rs` is
 //! replicated (directory, mailboxes, bodies, queue with its leases,
 //! quarantine, archive rows, Sieve, DKIM keys, spam counts, vacation
-//! memory, audit log, web console sessions, failed logins). Per node: the archive's full-text index (`index.rs`,
+//! memory, audit log, web console sessions, failed logins). Per node: the archive's full-text index (`store/archive_index.rs`,
 //! rebuilt from the archive rows), and what `Store` itself keeps in memory
 //! (IDLE wake-ups for changes made through this node).
 
@@ -29,7 +29,6 @@ mod auth;
 mod blob;
 mod cluster;
 mod directory;
-mod index;
 mod mailbox;
 mod misc;
 mod quarantine;
@@ -43,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::config::Config;
+use crate::store::archive_index::{self as index, LocalIndex};
 use cluster::{Cluster, Route};
-use index::LocalIndex;
 
 pub struct Galera {
     cluster: Cluster,

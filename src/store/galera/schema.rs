@@ -8,7 +8,7 @@
 //! differences: bodies are split into rows of at most 1 MiB (`blob_chunks`),
 //! there are no foreign keys (each transaction deletes what it owns, which
 //! keeps certification keys small and explicit), and the archive's
-//! full-text index is not here but on each node (`galera/index.rs`).
+//! full-text index is not here but on each node (`store/archive_index.rs`).
 //! Every table has a primary key, as Galera requires.
 
 use super::sql::{self, Stmt};

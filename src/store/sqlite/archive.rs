@@ -1,16 +1,19 @@
 //! The archive: every message that passed through, once, whatever became of
 //! it (accepted, quarantined, refused after DATA), kept apart from mailboxes
 //! so no user action removes it. Rows are written in the same transaction as
-//! the message's fate; the full-text rows (`store::fulltext`) are filled
-//! shortly after by the indexer, which also puts the decoded subject in the
-//! row in place of the header's raw one.
+//! the message's fate; the full-text rows are filled shortly after by the
+//! indexer into a file of their own (`store::archive_index`, attached to
+//! every reader as `fts`), and `indexed` says which rows that file holds.
+//! Invariant: a row is marked indexed only after the index file committed
+//! it, and at open every row the file does not hold is marked again, so a
+//! lost or restored index file only means indexing again.
 
 use rusqlite::{Connection, OptionalExtension, params, types::Value};
 
 use super::mailbox::BlobKey;
 use crate::ids::Id;
 use crate::store::fulltext::{self, like};
-use crate::store::{ArchiveEntry, ArchiveQuery, ArchiveText, IndexStatus, NewMessage, StoreError, UnindexedArchive};
+use crate::store::{ArchiveEntry, ArchiveQuery, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
 /// Archives a message and stores its body (`blob`, made from `m.body`);
 /// false when it was archived before (its id is the message's, so a repeated
@@ -55,17 +58,22 @@ pub fn unindexed(c: &Connection, limit: usize) -> Result<Vec<UnindexedArchive>, 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Adds full-text rows and marks their archive rows indexed.
-pub fn index(c: &Connection, rows: &[ArchiveText]) -> Result<(), StoreError> {
-    for t in rows {
-        fulltext::insert(c, t)?;
-        let subject: String = t.subject.chars().take(200).collect();
-        c.execute(
-            "UPDATE archive SET indexed = 1, subject = CASE WHEN ?2 = '' THEN subject ELSE ?2 END WHERE id = ?1",
-            params![t.id.0, subject],
-        )?;
+/// Marks archive rows indexed, with the decoded subject in place of the header's raw one.
+pub fn mark_indexed(c: &Connection, subjects: &[(Id, String)]) -> Result<(), StoreError> {
+    let mut st = c.prepare_cached(
+        "UPDATE archive SET indexed = 1, subject = CASE WHEN ?2 = '' THEN subject ELSE ?2 END WHERE id = ?1",
+    )?;
+    for (id, subject) in subjects {
+        let subject: String = subject.chars().take(200).collect();
+        st.execute(params![id.0, subject])?;
     }
     Ok(())
+}
+
+/// Marks for indexing again every row the index file (attached as `fts`)
+/// does not hold: it may be new, lost, or older than the database.
+pub fn unmark_unheld(c: &Connection) -> Result<usize, StoreError> {
+    Ok(c.execute("UPDATE archive SET indexed = 0 WHERE indexed = 1 AND id NOT IN (SELECT id FROM fts.indexed)", [])?)
 }
 
 pub fn index_status(c: &Connection) -> Result<IndexStatus, StoreError> {
@@ -83,9 +91,8 @@ pub fn index_status(c: &Connection) -> Result<IndexStatus, StoreError> {
     )?)
 }
 
-/// Forgets every full-text row; the indexer reads the archive again.
+/// Has the indexer read the whole archive again (once the index file is cleared).
 pub fn reindex(c: &Connection) -> Result<(), StoreError> {
-    fulltext::clear(c)?;
     c.execute("UPDATE archive SET indexed = 0 WHERE indexed = 1", [])?;
     Ok(())
 }
@@ -176,16 +183,16 @@ pub fn set_hold(c: &Connection, id: Id, hold: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Deletes archived messages older than `before` that are not on legal hold.
-pub fn expire(c: &Connection, before: i64) -> Result<usize, StoreError> {
+/// Deletes archived messages older than `before` that are not on legal hold;
+/// returns their ids, for the index file to forget them too.
+pub fn expire(c: &Connection, before: i64) -> Result<Vec<i64>, StoreError> {
     let rows: Vec<(i64, String)> = c
         .prepare("SELECT id, blob_id FROM archive WHERE created < ?1 AND legal_hold = 0")?
         .query_map([before], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (id, blob) in &rows {
         c.execute("DELETE FROM archive WHERE id = ?1", [id])?;
-        fulltext::delete(c, *id)?;
         super::mailbox::release_blob(c, blob)?;
     }
-    Ok(rows.len())
+    Ok(rows.into_iter().map(|(id, _)| id).collect())
 }

@@ -7,6 +7,9 @@
 //! Twenty concurrent SMTP sessions thus share one fsync instead of queuing
 //! for twenty. Invariant: no job's result reaches its caller before COMMIT
 //! returned; with `synchronous=FULL` that means the data is on disk.
+//!
+//! Readers also see the archive's index file (`store::archive_index`),
+//! attached as `fts`; the writer never touches it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -14,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::{mailbox, schema};
+use super::{archive, mailbox, schema};
 use crate::store::StoreError;
 
 /// Largest number of jobs folded into one transaction; bounds commit latency.
@@ -27,6 +30,7 @@ type Job = Box<dyn FnOnce(Result<&Connection, StoreError>) -> (bool, Completion)
 
 pub struct Db {
     path: PathBuf,
+    index: PathBuf,
     jobs: Mutex<mpsc::Sender<Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Bounds concurrent reads, and with them the reader connections (each has
@@ -56,14 +60,32 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+fn attach_index(conn: &Connection, index: &Path) -> Result<(), StoreError> {
+    let name = index.to_str().ok_or_else(|| {
+        StoreError::Unavailable(format!(
+            "the archive index path {} is not UTF-8; move the data directory",
+            index.display()
+        ))
+    })?;
+    conn.execute("ATTACH DATABASE ?1 AS fts", [name])?;
+    Ok(())
+}
+
 impl Db {
-    /// Opens (creating if needed) and migrates the database, then starts the writer.
-    pub fn open(path: &Path) -> Result<Db, StoreError> {
+    /// Opens (creating if needed) and migrates the database, then starts the
+    /// writer. `index` is the archive's index file, already opened.
+    pub fn open(path: &Path, index: &Path) -> Result<Db, StoreError> {
         let mut conn = open_conn(path)?;
         schema::migrate(&mut conn)?;
         let filled = mailbox::backfill_summaries(&conn)?;
         if filled > 0 {
             tracing::info!(target: "hato::store", "summarised {filled} stored messages");
+        }
+        attach_index(&conn, index)?;
+        let unheld = archive::unmark_unheld(&conn)?;
+        conn.execute_batch("DETACH DATABASE fts")?;
+        if unheld > 0 {
+            tracing::info!(target: "hato::store", "{unheld} archived messages are not in the index file; indexing them again");
         }
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -72,6 +94,7 @@ impl Db {
             .map_err(|e| StoreError::Backend(format!("cannot start the store writer thread: {e}")))?;
         Ok(Db {
             path: path.to_path_buf(),
+            index: index.to_path_buf(),
             jobs: Mutex::new(tx),
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Arc::new(tokio::sync::Semaphore::new(reader_count())),
@@ -108,7 +131,7 @@ impl Db {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let readers = self.readers.clone();
-        let path = self.path.clone();
+        let (path, index) = (self.path.clone(), self.index.clone());
         let slot = self
             .read_slots
             .clone()
@@ -120,7 +143,11 @@ impl Db {
             let pooled = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match pooled {
                 Some(c) => c,
-                None => open_conn(&path)?,
+                None => {
+                    let c = open_conn(&path)?;
+                    attach_index(&c, &index)?;
+                    c
+                }
             };
             let result = (|| {
                 let tx = conn.unchecked_transaction()?;

@@ -6,6 +6,10 @@
 //! says which of them make up each store operation, and so which steps
 //! share a transaction: each `self.db.write` closure is one transaction.
 //!
+//! The archive's full-text index is a file of its own beside the database
+//! (`store::archive_index`, `Config::db_index_path`) with its own writer:
+//! indexing neither waits for nor holds up the writer that commits mail.
+//!
 //! Queue leases behave as in a cluster (the runner claims entries) though
 //! only one process ever claims here; `release_leases` at start frees a
 //! crashed run's claims at once.
@@ -27,21 +31,25 @@ mod vacation;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::store::archive_index::{self, LocalIndex};
 use db::Db;
 use mailbox::BlobKey;
 
 pub struct Sqlite {
     db: Db,
+    index: LocalIndex,
     path: PathBuf,
 }
 
 impl Sqlite {
-    pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+    /// Opens the database at `path` and the archive's index file at `index`.
+    pub fn open(path: &Path, index: &Path) -> Result<Sqlite, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
         }
-        Ok(Sqlite { db: Db::open(path)?, path: path.to_path_buf() })
+        let local_index = LocalIndex::open(index)?;
+        Ok(Sqlite { db: Db::open(path, index)?, index: local_index, path: path.to_path_buf() })
     }
 }
 
@@ -253,18 +261,27 @@ impl Backend for Sqlite {
         self.db.write(move |c| archive::set_hold(c, id, hold)).await
     }
     async fn archive_expire(&self, before: i64) -> Result<usize, StoreError> {
-        self.db.write(move |c| archive::expire(c, before)).await
+        let gone = self.db.write(move |c| archive::expire(c, before)).await?;
+        let n = gone.len();
+        // A crash before this leaves index rows of deleted messages: searches
+        // join the archive and never show them; a rebuild drops them.
+        self.index.with(move |c| archive_index::remove(c, &gone)).await?;
+        Ok(n)
     }
     async fn archive_unindexed(&self, limit: usize) -> Result<Vec<UnindexedArchive>, StoreError> {
         self.db.read(move |c| archive::unindexed(c, limit)).await
     }
     async fn archive_index(&self, rows: Vec<ArchiveText>) -> Result<(), StoreError> {
-        self.db.write(move |c| archive::index(c, &rows)).await
+        let subjects: Vec<(Id, String)> = rows.iter().map(|t| (t.id, t.subject.clone())).collect();
+        // The index file first: a row marked indexed is in it (indexing again replaces).
+        self.index.with(move |c| archive_index::add(c, &rows)).await?;
+        self.db.write(move |c| archive::mark_indexed(c, &subjects)).await
     }
     async fn archive_index_status(&self) -> Result<IndexStatus, StoreError> {
         self.db.read(archive::index_status).await
     }
     async fn archive_reindex(&self) -> Result<(), StoreError> {
+        self.index.with(archive_index::clear).await?;
         self.db.write(archive::reindex).await
     }
 

@@ -341,6 +341,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX messages_view ON messages(mailbox_id, uid, modseq, size, internal_date, flags);
     "#,
+    // 22: the archive's full-text index moves to a file of its own
+    // (crate::store::archive_index); opening the store marks every archive
+    // row the new file does not hold for indexing again.
+    r#"
+    DROP TABLE archive_fts_vocab;
+    DROP TABLE archive_fts;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -421,6 +428,10 @@ mod tests {
         let old: i64 =
             conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'archive_text'", [], |r| r.get(0)).unwrap();
         assert_eq!(old, 0);
+        let fts: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'archive_fts%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fts, 0, "migration 22 moved the index to a file of its own");
     }
 
     #[test]

@@ -1,16 +1,24 @@
-//! This node's full-text index of the cluster's archive.
+//! The archive's full-text index in a SQLite file of its own, beside the
+//! store: a derived copy, rebuilt from the archive rows whenever it is lost
+//! or emptied (`hato ctl archive index --rebuild`).
 //!
-//! Galera replicates InnoDB tables, and SQLite's FTS5 trigram index (what
-//! finds Japanese text without a word splitter; `store::fulltext`) has no
-//! InnoDB equivalent, so each node keeps its own index in a small SQLite
-//! file beside its data: a derived copy, rebuilt from the replicated archive
-//! rows whenever it is lost or emptied (`hato ctl archive index --rebuild`).
+//! Why a file of its own: indexing is the costliest write the archive makes
+//! (a trigram per character of up to `fulltext::BODY_MAX` of text). In the
+//! SQLite store's own file it ran on the writer thread that commits mail, so
+//! every SMTP transaction waited behind it (issue 15: a tenth of 100 KB
+//! intake's CPU); here it has a writer of its own and `synchronous=NORMAL`,
+//! and the store's readers attach the file to search it. And Galera
+//! replicates InnoDB tables, while FTS5's trigram index (what finds Japanese
+//! text without a word splitter; `store::fulltext`) has no InnoDB
+//! equivalent, so each Galera node keeps this file for the cluster's archive.
 //!
-//! The indexer follows the archive by `archived_at` (when each row was
-//! written) with a cursor that only moves past rows this index holds; every
-//! so often it also looks a minute behind the cursor for rows whose
-//! transaction committed late. Which archive rows are indexed is recorded
-//! here (`indexed`), so nothing is indexed twice or skipped.
+//! Which archive rows the file holds is recorded in it (`indexed`), so a
+//! backend can tell what to index again after a crash or a restore: the
+//! SQLite store marks a row indexed only after this file took it, and at open
+//! marks again every row the file does not hold. The Galera indexer follows
+//! the archive by `archived_at` (when each row was written) with a cursor
+//! that only moves past rows this index holds; every so often it also looks a
+//! minute behind the cursor for rows whose transaction committed late.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,7 +41,9 @@ impl LocalIndex {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // Derived data: losing the last commits to a crash only means indexing them again.
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
+        // A batch's index pages pass through the WAL (20 MB for 200 large messages), which
+        // SQLite would keep at that size for good; after a checkpoint it is cut to 4 MiB.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;")?;
         // An index written by an earlier Hato kept a copy of every text: it is started again.
         let old: i64 =
             conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'archive_text'", [], |r| r.get(0))?;

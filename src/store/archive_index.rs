@@ -51,6 +51,7 @@ impl LocalIndex {
             conn.execute_batch("DROP TABLE archive_text; DROP TABLE IF EXISTS indexed; DROP TABLE IF EXISTS state;")?;
         }
         conn.execute_batch(fulltext::SCHEMA)?;
+        fulltext::tune(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS indexed (id INTEGER PRIMARY KEY, created INTEGER NOT NULL, subject TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS indexed_created ON indexed(created);

@@ -128,6 +128,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         store: store.clone(),
         guard: guard.clone(),
         tls: tls.clone(),
+        sketches: Default::default(),
     });
     for (implicit_tls, addr, name) in [(false, &cfg.imap.listen, "imap"), (true, &cfg.imap.tls_listen, "imaps")] {
         if let Some(l) = open(addr, name).await? {

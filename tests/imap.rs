@@ -215,6 +215,24 @@ fn envelope_bodystructure_and_sections_on_real_mail() {
     assert!(out.contains("structure ok for 150"), "{out}");
 }
 
+/// BODY and TEXT skip messages whose sketch (`imap::sketch`) rules the
+/// needle out: on 300 real messages and a few encoded Japanese ones, each
+/// search answers the same on the sketched INBOX as on a fresh copy of it,
+/// where every message is read.
+#[test]
+fn sketched_searches_answer_as_reading_everything() {
+    let corpus = format!("{}/../shared/corpus/spamassassin-dev/ham", env!("CARGO_MANIFEST_DIR"));
+    assert!(std::path::Path::new(&corpus).is_dir(), "the shared corpus is missing at {corpus}");
+    let s = Server::start("imap-sketch", "");
+    s.populate("hato.test", &["alice"]);
+    let (ok, out) = run(
+        PYTHON,
+        &[&py_script("imap_search_sketch.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice", &corpus, "300"],
+    );
+    assert!(ok, "{out}\n{}", s.log().lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+    assert!(out.contains("imap search sketch ok"), "{out}");
+}
+
 #[test]
 fn extensions_with_imaplib() {
     let s = Server::start("imap-ext", "");

@@ -6,8 +6,9 @@
 //! `append` cuts an APPEND of several messages into APPENDs of one; `session` holds
 //! the conversation; `view` keeps a selected mailbox's sequence numbers in
 //! step with the store; `fetch` and `structure` render message data; `search`
-//! evaluates SEARCH keys; `sort` and `thread` order results; `utf7` converts
-//! mailbox names between the wire (modified UTF-7) and the store (UTF-8).
+//! evaluates SEARCH keys, skipping messages `sketch` rules out; `sort` and
+//! `thread` order results; `utf7` converts mailbox names between the wire
+//! (modified UTF-7) and the store (UTF-8).
 //!
 //! IMAP4rev1, and IMAP4rev2 after ENABLE (UTF-8 mailbox names, no \Recent,
 //! SEARCH answered by ESEARCH). Extensions: LITERAL+, IDLE (woken by the
@@ -25,6 +26,7 @@ mod fuzz;
 mod notify;
 mod search;
 mod session;
+mod sketch;
 mod sort;
 mod structure;
 mod thread;
@@ -49,6 +51,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     pub guard: Arc<Guard>,
     pub tls: TlsAcceptor,
+    /// What BODY and TEXT searches learnt of each message (`sketch`).
+    pub sketches: sketch::Cache,
 }
 
 fn refuse(r: Refusal) -> &'static [u8] {

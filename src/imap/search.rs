@@ -9,6 +9,7 @@ use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use mail_parser::{Message, MessageParser};
 
+use crate::imap::sketch::{Needle, Sketch};
 use crate::store::MessageMeta;
 use crate::summary::Summary;
 
@@ -59,7 +60,8 @@ pub struct Candidate<'a> {
     parsed: std::cell::OnceCell<Option<Message<'a>>>,
     pub raw: &'a [u8],
     stored: Option<&'a Summary>,
-    made: Option<Summary>,
+    /// Made from the raw header on first use, when no stored summary was given.
+    made: std::cell::OnceCell<Option<Summary>>,
 }
 
 impl<'a> Candidate<'a> {
@@ -73,7 +75,7 @@ impl<'a> Candidate<'a> {
             parsed: std::cell::OnceCell::new(),
             raw: b"",
             stored: None,
-            made: None,
+            made: std::cell::OnceCell::new(),
         }
     }
 
@@ -82,20 +84,18 @@ impl<'a> Candidate<'a> {
         let raw = if headers_only { crate::summary::header_of(raw) } else { raw };
         self.parsed = std::cell::OnceCell::new();
         self.raw = raw;
-        if self.stored.is_none() {
-            self.made = Some(Summary::of(raw));
-        }
+        self.made = std::cell::OnceCell::new();
         self
     }
 
     pub fn with_summary(mut self, s: &'a Summary) -> Candidate<'a> {
         self.stored = Some(s);
-        self.made = None;
         self
     }
 
     fn summary(&self) -> Option<&Summary> {
-        self.stored.or(self.made.as_ref())
+        let made = || (!self.raw.is_empty()).then(|| Summary::of(self.raw));
+        self.stored.or_else(|| self.made.get_or_init(made).as_ref())
     }
 
     fn parsed(&self) -> Option<&Message<'a>> {
@@ -105,24 +105,31 @@ impl<'a> Candidate<'a> {
     }
 }
 
-/// True when the raw bytes prove an ASCII needle is not in the decoded
-/// text: nothing in the message is transfer-encoded, in a charset that
-/// spells ASCII differently, or written as HTML character references (and,
-/// for TEXT, no header has encoded words). Only then may SEARCH skip
-/// decoding; any doubt means "parse and look".
-fn plainly_absent(raw: &[u8], needle: &[u8], with_header: bool) -> bool {
+/// What the raw bytes alone tell of an ASCII needle, lower-casing them once:
+/// - absent (`Some(false)`) when nothing in the message is transfer-encoded,
+///   in a charset that spells ASCII differently, or written as HTML character
+///   references (and, for TEXT, no header has encoded words), and the bytes
+///   lack it: the decoded text cannot have it either;
+/// - for TEXT, present (`Some(true)`) when the bytes have it: TEXT looks in
+///   the raw message too, and lower-casing leaves ASCII runs as they are.
+///
+/// Anything else (`None`) means "parse and look".
+fn raw_verdict(raw: &[u8], needle: &[u8], text: bool) -> Option<bool> {
     if needle.is_empty() || !needle.is_ascii() {
-        return false;
+        return None;
     }
     let lower = raw.to_ascii_lowercase();
     let has = |p: &[u8]| memchr::memmem::find(&lower, p).is_some();
+    if has(&needle.to_ascii_lowercase()) {
+        return text.then_some(true);
+    }
     let disguised = has(b"base64")
         || has(b"quoted-printable")
         || has(b"utf-7")
         || has(b"utf-16")
         || has(b"&#")
-        || (with_header && has(b"=?"));
-    !disguised && !has(&needle.to_ascii_lowercase())
+        || (text && has(b"=?"));
+    (!disguised).then_some(false)
 }
 
 pub fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
@@ -219,17 +226,52 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
                 !h.is_empty() || m.headers().iter().any(|x| x.name().eq_ignore_ascii_case(&name))
             }) && text(&|m| header_text(m, &name), value.as_ref())
         }
-        SearchKey::Body(s) => !plainly_absent(c.raw, s.as_ref(), false) && text(&crate::summary::body_text, s.as_ref()),
-        SearchKey::Text(s) if plainly_absent(c.raw, s.as_ref(), true) => false,
-        SearchKey::Text(s) => {
-            text(&crate::summary::body_text, s.as_ref())
-                || c.parsed()
-                    .is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
-                || contains(&String::from_utf8_lossy(c.raw), s.as_ref())
-        }
+        SearchKey::Body(s) => match raw_verdict(c.raw, s.as_ref(), false) {
+            Some(found) => found,
+            None => text(&crate::summary::body_text, s.as_ref()),
+        },
+        SearchKey::Text(s) => match raw_verdict(c.raw, s.as_ref(), true) {
+            Some(found) => found,
+            // The raw bytes first: a match there needs no parse.
+            None => {
+                contains(&String::from_utf8_lossy(c.raw), s.as_ref())
+                    || text(&crate::summary::body_text, s.as_ref())
+                    || c.parsed()
+                        .is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
+            }
+        },
         // RFC 7162 MODSEQ: per-flag entries share the message's one modseq here.
         SearchKey::ModSequence { modseq, .. } => c.meta.modseq as u64 >= *modseq,
     }
+}
+
+/// The BODY and TEXT needles every match must hold (those of the keys and
+/// of ANDs within them), as sketches know them: a message whose sketch
+/// lacks one of them cannot match.
+pub fn needles(keys: &[SearchKey]) -> Vec<Needle> {
+    let mut out = Vec::new();
+    for k in keys {
+        match k {
+            SearchKey::Body(s) | SearchKey::Text(s) => out.extend(Needle::new(s.as_ref())),
+            SearchKey::And(v) => out.extend(needles(v.as_ref())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The sketch of a message read whole: the strings BODY and TEXT look in,
+/// lower-cased as `contains` lower-cases them.
+pub fn sketch(c: &Candidate) -> Sketch {
+    let mut texts = vec![String::from_utf8_lossy(c.raw).to_lowercase()];
+    if let Some(m) = c.parsed() {
+        texts.push(crate::summary::body_text(m).to_lowercase());
+        let mut names: Vec<&str> = m.headers().iter().map(|h| h.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        texts.extend(names.into_iter().map(|n| header_text(m, n).to_lowercase()));
+    }
+    Sketch::of(c.raw.len(), &texts)
 }
 
 /// Whether the keys use MODSEQ, which makes SEARCH report the highest modseq found.
@@ -247,17 +289,18 @@ pub fn uses_modseq(keys: &[SearchKey]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::plainly_absent;
+    use super::raw_verdict;
 
     #[test]
     fn raw_bytes_decide_only_when_nothing_is_disguised() {
         let plain = b"Subject: hi\r\n\r\nAbout Linux kernels\r\n";
-        assert!(plainly_absent(plain, b"windows", false));
-        assert!(!plainly_absent(plain, b"LINUX", false), "present, in any case");
+        assert_eq!(raw_verdict(plain, b"windows", false), Some(false));
+        assert_eq!(raw_verdict(plain, b"LINUX", false), None, "present in the bytes: BODY must look in the body");
+        assert_eq!(raw_verdict(plain, b"LINUX", true), Some(true), "TEXT looks in the raw bytes too");
         let b64 = b"Content-Transfer-Encoding: base64\r\n\r\nTGludXg=\r\n";
-        assert!(!plainly_absent(b64, b"linux", false), "encoded: must be decoded to know");
-        assert!(!plainly_absent(b"\r\n\r\n&#76;inux", b"linux", false));
-        assert!(!plainly_absent(b"Subject: =?utf-8?q?Linux?=\r\n\r\nx", b"zzz", true));
-        assert!(!plainly_absent(plain, "日本".as_bytes(), false), "non-ASCII needles always decode");
+        assert_eq!(raw_verdict(b64, b"linux", false), None, "encoded: must be decoded to know");
+        assert_eq!(raw_verdict(b"\r\n\r\n&#76;inux", b"linux", false), None);
+        assert_eq!(raw_verdict(b"Subject: =?utf-8?q?Linux?=\r\n\r\nx", b"zzz", true), None);
+        assert_eq!(raw_verdict(plain, "日本".as_bytes(), false), None, "non-ASCII needles always decode");
     }
 }

@@ -1,6 +1,6 @@
 //! SEARCH (with ESEARCH results and CONDSTORE's MODSEQ), SORT and THREAD on
-//! the selected mailbox. Key evaluation is `imap::search`; ordering is
-//! `imap::sort` and `imap::thread`.
+//! the selected mailbox. Key evaluation is `imap::search`, over the messages
+//! `imap::sketch` does not rule out; ordering is `imap::sort` and `imap::thread`.
 
 use imap_codec::imap_types::ToStatic;
 use imap_codec::imap_types::extensions::sort::SortCriterion;
@@ -93,6 +93,7 @@ impl Session {
     async fn evaluate(&mut self, keys: &[SearchKey<'_>], want_content: bool) -> Option<Vec<Hit>> {
         let v = self.selected.as_ref()?;
         let (mailbox, account) = (v.name.clone(), self.account());
+        let sketched = (account.clone(), mailbox.clone(), v.uidvalidity);
         let msgs = v.msgs.clone();
         let max_seq = msgs.len() as u64;
         let max_uid = msgs.last_uid() as u64;
@@ -101,12 +102,28 @@ impl Session {
         let headers_only = !want_content && !need.body;
         // Header keys alone are answered from stored summaries, without reading bodies.
         let read_summaries = need.summary && !read_raw;
+        // A message whose sketch lacks a BODY or TEXT needle cannot match and is
+        // not read; one read whole without a sketch gets one for the next search.
+        let needles = if headers_only { Vec::new() } else { search::needles(keys) };
+        let sketching = !needles.is_empty() && self.sh.sketches.has_room(&sketched);
         let mut hits = Vec::new();
         for start in (0..msgs.len()).step_by(SEARCH_BATCH) {
-            let batch: Vec<MessageMeta> =
-                (start..(start + SEARCH_BATCH).min(msgs.len())).filter_map(|i| msgs.get(i)).collect();
-            let uids: Vec<i64> = batch.iter().map(|m| m.uid).collect();
+            let mut batch: Vec<(u64, MessageMeta, bool)> = (start..(start + SEARCH_BATCH).min(msgs.len()))
+                .filter_map(|i| msgs.get(i).map(|m| (i as u64 + 1, m, true)))
+                .collect();
+            if !needles.is_empty() {
+                let uids: Vec<i64> = batch.iter().map(|(_, m, _)| m.uid).collect();
+                let maybe = self.sh.sketches.ask(&sketched, &uids, |s| needles.iter().all(|n| s.may_contain(n)));
+                batch = batch
+                    .into_iter()
+                    .zip(maybe)
+                    .filter(|(_, maybe)| *maybe != Some(false))
+                    .map(|((seq, meta, _), maybe)| (seq, meta, maybe.is_none()))
+                    .collect();
+            }
+            let uids: Vec<i64> = batch.iter().map(|(_, m, _)| m.uid).collect();
             let (contents, summaries) = match (read_raw, read_summaries) {
+                _ if uids.is_empty() => (Ok(Vec::new()), Ok(Vec::new())),
                 (true, _) => (self.sh.store.contents(account.clone(), mailbox.clone(), uids).await, Ok(Vec::new())),
                 (false, true) => {
                     (Ok(Vec::new()), self.sh.store.summaries(account.clone(), mailbox.clone(), uids).await)
@@ -120,7 +137,8 @@ impl Session {
                     return None;
                 }
             };
-            for (k, meta) in batch.iter().enumerate() {
+            let mut sketches = Vec::new();
+            for (seq, meta, unsketched) in &batch {
                 let content = match contents.peek() {
                     Some(c) if c.uid == meta.uid => contents.next().map(|c| c.data),
                     _ => None,
@@ -132,19 +150,27 @@ impl Session {
                 if (read_raw && content.is_none()) || (read_summaries && summary.is_none()) {
                     continue; // expunged meanwhile
                 }
-                let seq = (start + k) as u64 + 1;
-                let mut c = Candidate::new(seq, max_seq, max_uid, meta, v.is_recent(meta.uid));
+                let mut c = Candidate::new(*seq, max_seq, max_uid, meta, v.is_recent(meta.uid));
                 if let Some(s) = summary.as_ref() {
                     c = c.with_summary(s);
                 }
                 if let Some(raw) = content.as_deref() {
                     c = c.with_raw(raw, headers_only);
                 }
-                if keys.iter().all(|k| search::matches(k, &c)) {
+                let matched = keys.iter().all(|k| search::matches(k, &c));
+                if *unsketched && sketching {
+                    sketches.push((meta.uid, search::sketch(&c)));
+                }
+                if matched {
                     drop(c);
-                    hits.push(Hit { seq, meta: meta.clone(), content: if want_content { content } else { None } });
+                    hits.push(Hit {
+                        seq: *seq,
+                        meta: meta.clone(),
+                        content: if want_content { content } else { None },
+                    });
                 }
             }
+            self.sh.sketches.keep(&sketched, sketches);
         }
         Some(hits)
     }

@@ -129,6 +129,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         guard: guard.clone(),
         tls: tls.clone(),
         sketches: Default::default(),
+        views: Default::default(),
     });
     for (implicit_tls, addr, name) in [(false, &cfg.imap.listen, "imap"), (true, &cfg.imap.tls_listen, "imaps")] {
         if let Some(l) = open(addr, name).await? {

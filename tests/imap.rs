@@ -233,6 +233,18 @@ fn sketched_searches_answer_as_reading_everything() {
     assert!(out.contains("imap search sketch ok"), "{out}");
 }
 
+/// A SELECT of a mailbox selected before starts from the view kept of it
+/// (`imap::kept`) and what changed since, and shows the mailbox as it is.
+#[test]
+fn a_kept_view_shows_what_changed_since() {
+    let s = Server::start("imap-kept", "");
+    s.populate("hato.test", &["alice"]);
+    let (ok, out) =
+        run(PYTHON, &[&py_script("imap_select_kept.py"), &s.imaps.to_string(), "alice@hato.test", "pw-alice"]);
+    assert!(ok, "{out}\n{}", s.log());
+    assert!(out.contains("imap select kept ok"), "{out}");
+}
+
 #[test]
 fn extensions_with_imaplib() {
     let s = Server::start("imap-ext", "");

@@ -5,7 +5,8 @@
 //! `notify` reads NOTIFY and words what it reports, `url` reads IMAP URLs, and
 //! `append` cuts an APPEND of several messages into APPENDs of one; `session` holds
 //! the conversation; `view` keeps a selected mailbox's sequence numbers in
-//! step with the store; `fetch` and `structure` render message data; `search`
+//! step with the store, and `kept` the last view of each mailbox for the
+//! next SELECT; `fetch` and `structure` render message data; `search`
 //! evaluates SEARCH keys, skipping messages `sketch` rules out; `sort` and
 //! `thread` order results; `utf7` converts mailbox names between the wire
 //! (modified UTF-7) and the store (UTF-8).
@@ -23,6 +24,7 @@ mod context;
 mod extended;
 mod fetch;
 mod fuzz;
+mod kept;
 mod notify;
 mod search;
 mod session;
@@ -53,6 +55,8 @@ pub struct Shared {
     pub tls: TlsAcceptor,
     /// What BODY and TEXT searches learnt of each message (`sketch`).
     pub sketches: sketch::Cache,
+    /// The view of each mailbox selected lately, for the next SELECT (`kept`).
+    pub views: kept::Views,
 }
 
 fn refuse(r: Refusal) -> &'static [u8] {

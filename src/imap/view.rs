@@ -71,6 +71,21 @@ impl Msgs {
         self.slots.len()
     }
 
+    /// The same messages with only the flag sets in use and no keyword
+    /// learnt yet: what `from_metas` makes of the same rows.
+    pub fn compacted(&self) -> Msgs {
+        let mut renumbered = vec![None; self.flagsets.len()];
+        let mut m = Msgs { slots: Vec::with_capacity(self.slots.len()), ..Msgs::default() };
+        for s in &self.slots {
+            let to = *renumbered[s.flags as usize].get_or_insert_with(|| {
+                m.flagsets.push(self.flagsets[s.flags as usize].clone());
+                (m.flagsets.len() - 1) as u32
+            });
+            m.slots.push(Slot { flags: to, ..*s });
+        }
+        m
+    }
+
     /// Takes in the keywords of flag sets not looked at yet; true if one is
     /// new. Flag sets are interned and only added, so each is read once.
     pub fn learn_keywords(&mut self) -> bool {
@@ -185,6 +200,26 @@ impl View {
             contexts: Vec::new(),
             held: Vec::new(),
         }
+    }
+
+    /// A view made from one kept at an earlier modseq (`imap::kept`) and
+    /// what changed since, as a refresh would bring it up to date: the same
+    /// view `new` makes of the mailbox's state now.
+    pub fn resumed(name: String, read_only: bool, kept: &Msgs, ch: Changes) -> View {
+        let mut v = View {
+            name,
+            read_only,
+            uidvalidity: ch.uidvalidity,
+            uidnext: ch.uidnext,
+            highestmodseq: ch.highestmodseq,
+            recent: Vec::new(),
+            msgs: kept.clone(),
+            contexts: Vec::new(),
+            held: Vec::new(),
+        };
+        v.sync(ch, false, false, false);
+        v.msgs = v.msgs.compacted();
+        v
     }
 
     /// Tells each kept search that `gone` are being expunged, numbered as
@@ -335,7 +370,29 @@ mod tests {
     }
 
     fn changes(changed: Vec<MessageMeta>, vanished: Vec<i64>) -> Changes {
-        Changes { uidvalidity: 1, uidnext: 100, highestmodseq: 9, changed, vanished }
+        Changes { uidvalidity: 1, uidnext: 100, highestmodseq: 9, first_recent_uid: 1, changed, vanished }
+    }
+
+    #[test]
+    fn a_resumed_view_is_the_view_of_the_state_now() {
+        let then =
+            MailboxState { messages: vec![meta(1, "\\Seen", 1), meta(2, "$Old", 2), meta(3, "", 3)], ..state(&[]) };
+        let mut kept = View::new("INBOX".into(), false, then);
+        kept.msgs.learn_keywords();
+        let ch = changes(vec![meta(1, "\\Seen $New", 6), meta(2, "", 7), meta(8, "\\Draft", 8)], vec![3]);
+        let now = MailboxState {
+            highestmodseq: 9,
+            messages: vec![meta(1, "\\Seen $New", 6), meta(2, "", 7), meta(8, "\\Draft", 8)],
+            ..state(&[])
+        };
+        let mut resumed = View::resumed("INBOX".into(), false, &kept.msgs, ch);
+        let mut fresh = View::new("INBOX".into(), false, now);
+        resumed.msgs.learn_keywords();
+        fresh.msgs.learn_keywords();
+        let all = |v: &View| (0..v.msgs.len()).filter_map(|i| v.msgs.get(i)).collect::<Vec<_>>();
+        assert_eq!(all(&resumed), all(&fresh));
+        assert_eq!(resumed.flags_responses(), fresh.flags_responses(), "$Old is no longer in use: not announced");
+        assert_eq!((resumed.uidnext, resumed.highestmodseq), (fresh.uidnext, fresh.highestmodseq));
     }
 
     #[test]

@@ -359,6 +359,8 @@ pub struct Changes {
     pub uidvalidity: i64,
     pub uidnext: i64,
     pub highestmodseq: i64,
+    /// As in `MailboxState`: a SELECT that resumes a kept view needs it.
+    pub first_recent_uid: i64,
     /// Messages added or whose flags changed, in UID order.
     pub changed: Vec<MessageMeta>,
     /// UIDs expunged, in UID order.

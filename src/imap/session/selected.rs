@@ -14,7 +14,7 @@ use crate::connection::ConnError;
 use crate::imap::fetch;
 use crate::imap::search::in_set;
 use crate::imap::view::{View, uid_set};
-use crate::store::{FlagOp, MessageMeta};
+use crate::store::{FlagOp, MessageMeta, StoreError};
 
 /// How often IDLE looks at the store without being woken: a last resort
 /// (other cluster nodes' changes wake it through `Store::follow_changes`).
@@ -25,6 +25,29 @@ const FETCH_BATCH: usize = 128;
 const HEADER_BATCH: usize = 256;
 
 impl Session {
+    /// The view of a mailbox and the first UID no session has claimed as
+    /// \Recent: brought up to date from the view kept of it (`imap::kept`)
+    /// when there is one, else read whole; kept in turn for the next SELECT.
+    async fn open_view(&self, name: &str, read_only: bool) -> Result<(View, i64), StoreError> {
+        let account = self.account();
+        if let Some((uidvalidity, modseq, kept)) = self.sh.views.get(&account, name) {
+            let ch = self.sh.store.changes(account.clone(), name.to_string(), modseq).await?;
+            if ch.uidvalidity == uidvalidity {
+                let unclaimed = ch.first_recent_uid;
+                let v = View::resumed(name.to_string(), read_only, &kept, ch);
+                if v.highestmodseq != modseq {
+                    self.sh.views.keep(&account, name, v.uidvalidity, v.highestmodseq, v.msgs.clone());
+                }
+                return Ok((v, unclaimed));
+            }
+        }
+        let state = self.sh.store.mailbox_state(account.clone(), name.to_string()).await?;
+        let unclaimed = state.first_recent_uid;
+        let v = View::new(name.to_string(), read_only, state);
+        self.sh.views.keep(&account, name, v.uidvalidity, v.highestmodseq, v.msgs.clone());
+        Ok((v, unclaimed))
+    }
+
     pub(super) async fn select(&mut self, tag: &str, name: String, read_only: bool, params: &[SelectParameter]) {
         self.saved.clear();
         if self.selected.take().is_some() && (self.qresync || self.rev2) {
@@ -43,8 +66,8 @@ impl Session {
                 }
             }
         }
-        let state = match self.sh.store.mailbox_state(self.account(), name.clone()).await {
-            Ok(s) => s,
+        let (mut v, unclaimed) = match self.open_view(&name, read_only).await {
+            Ok(opened) => opened,
             Err(crate::store::StoreError::NotFound(_)) => {
                 self.send(&format!("{tag} NO [NONEXISTENT] no mailbox {}\r\n", self.wire(&name)));
                 return;
@@ -55,8 +78,7 @@ impl Session {
                 return;
             }
         };
-        let (unclaimed, state_uidnext) = (state.first_recent_uid, state.uidnext);
-        let mut v = View::new(name, read_only, state);
+        let state_uidnext = v.uidnext;
         // IMAP4rev2 has no \Recent; such a session leaves the messages recent for others.
         if !self.rev2 {
             // RFC 3501 §2.3.2: a read-only session sees them recent and leaves them so.

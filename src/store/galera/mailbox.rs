@@ -371,9 +371,10 @@ pub async fn state(tx: &mut Tx<'_>, account: &str, mailbox: &str) -> Result<Mail
 
 /// What changed after modseq `since` (see `sqlite::mailbox::changes`).
 pub async fn changes(tx: &mut Tx<'_>, account: &str, mailbox: &str, since: i64) -> Result<Changes, StoreError> {
-    let (id, uidvalidity, uidnext, highestmodseq, floor): (i64, i64, i64, i64, i64) = one(
+    let (id, uidvalidity, uidnext, highestmodseq, floor, first_recent_uid): (i64, i64, i64, i64, i64, i64) = one(
         tx,
-        "SELECT id, uidvalidity, uidnext, highestmodseq, expunge_floor FROM mailboxes WHERE account = ? AND name = ?",
+        "SELECT id, uidvalidity, uidnext, highestmodseq, expunge_floor, first_recent_uid FROM mailboxes
+         WHERE account = ? AND name = ?",
         (account, mailbox),
     )
     .await?
@@ -392,7 +393,7 @@ pub async fn changes(tx: &mut Tx<'_>, account: &str, mailbox: &str, since: i64) 
     } else {
         all(tx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (id, since)).await?
     };
-    Ok(Changes { uidvalidity, uidnext, highestmodseq, changed, vanished })
+    Ok(Changes { uidvalidity, uidnext, highestmodseq, first_recent_uid, changed, vanished })
 }
 
 pub async fn set_flags(

@@ -419,11 +419,12 @@ pub fn state(c: &Connection, account: &str, mailbox: &str) -> Result<MailboxStat
 /// flags changed, and UIDs expunged. Indexed by modseq, so an idle check of an
 /// unchanged mailbox costs two index probes however large the mailbox is.
 pub fn changes(c: &Connection, account: &str, mailbox: &str, since: i64) -> Result<Changes, StoreError> {
-    let (id, uidvalidity, uidnext, highestmodseq, floor): (i64, i64, i64, i64, i64) = c
+    let (id, uidvalidity, uidnext, highestmodseq, floor, first_recent_uid): (i64, i64, i64, i64, i64, i64) = c
         .query_row(
-            "SELECT id, uidvalidity, uidnext, highestmodseq, expunge_floor FROM mailboxes WHERE account = ?1 AND name = ?2",
+            "SELECT id, uidvalidity, uidnext, highestmodseq, expunge_floor, first_recent_uid FROM mailboxes
+             WHERE account = ?1 AND name = ?2",
             [account, mailbox],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))?;
@@ -458,7 +459,7 @@ pub fn changes(c: &Connection, account: &str, mailbox: &str, since: i64) -> Resu
         let mut st = c.prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
         st.query_map(params![id, since], |r| r.get(0))?.collect::<Result<_, _>>()?
     };
-    Ok(Changes { uidvalidity, uidnext, highestmodseq, changed, vanished })
+    Ok(Changes { uidvalidity, uidnext, highestmodseq, first_recent_uid, changed, vanished })
 }
 
 /// Changes flags on messages by UID. With `unchanged_since` (RFC 7162

@@ -21,10 +21,10 @@ use super::view::Msgs;
 const MESSAGES_MAX: usize = 2_000_000;
 
 /// One kept view.
-pub struct Kept {
-    pub uidvalidity: i64,
-    pub highestmodseq: i64,
-    pub msgs: Arc<Msgs>,
+struct Kept {
+    uidvalidity: i64,
+    highestmodseq: i64,
+    msgs: Arc<Msgs>,
     used: u64,
 }
 

@@ -206,17 +206,11 @@ impl View {
     /// what changed since, as a refresh would bring it up to date: the same
     /// view `new` makes of the mailbox's state now.
     pub fn resumed(name: String, read_only: bool, kept: &Msgs, ch: Changes) -> View {
-        let mut v = View {
-            name,
-            read_only,
-            uidvalidity: ch.uidvalidity,
-            uidnext: ch.uidnext,
-            highestmodseq: ch.highestmodseq,
-            recent: Vec::new(),
-            msgs: kept.clone(),
-            contexts: Vec::new(),
-            held: Vec::new(),
-        };
+        let (uidvalidity, uidnext, highestmodseq) = (ch.uidvalidity, ch.uidnext, ch.highestmodseq);
+        let first_recent_uid = ch.first_recent_uid;
+        let st = MailboxState { uidvalidity, uidnext, highestmodseq, first_recent_uid, messages: Vec::new() };
+        let mut v = View::new(name, read_only, st);
+        v.msgs = kept.clone();
         v.sync(ch, false, false, false);
         v.msgs = v.msgs.compacted();
         v

@@ -592,3 +592,32 @@ async fn shared_settings_are_numbered_and_seen_by_every_node() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_archived_message_is_found_whatever_order_its_id_takes() {
+    for t in each_backend().await {
+        let s = &t.store;
+        // Ids are random: the second message's sorts before the first's,
+        // written in the same second, after the first was indexed.
+        for (id, word) in [(i64::MAX - 1, "first"), (1, "second")] {
+            let mut m = message(&[("x@remote.test", None)]);
+            m.id = Id(id);
+            m.subject = format!("{word} news");
+            m.body = format!("Subject: {word} news\r\n\r\nbody{word}\r\n").into_bytes();
+            s.archive_unqueued(m, "accepted", String::new()).await.unwrap();
+            // Found by its subject before the indexer has seen it.
+            let q = ArchiveQuery { subject: Some(format!("{word} NEWS")), limit: 10, ..Default::default() };
+            let found = s.archive_search(q).await.unwrap();
+            assert_eq!(found.iter().map(|e| e.id).collect::<Vec<_>>(), vec![Id(id)], "{}: {word}", t.kind);
+            // Twice, as the indexer goes on: the second pass moves the cursor
+            // over what the first indexed.
+            for _ in 0..2 {
+                crate::archive::index_pending(s, 100).await.unwrap();
+            }
+        }
+        for word in ["first", "second"] {
+            let q = ArchiveQuery { text: Some(format!("body{word}")), limit: 10, ..Default::default() };
+            assert_eq!(s.archive_search(q).await.unwrap().len(), 1, "{}: the index holds {word}", t.kind);
+        }
+    }
+}

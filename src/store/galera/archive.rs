@@ -169,10 +169,23 @@ pub async fn for_indexing(tx: &mut Tx<'_>, ids: &[i64]) -> Result<Vec<UnindexedA
 /// The search's conditions on the replicated rows (sender, recipients,
 /// Message-ID, direction, dates), optionally limited to `ids` (what this
 /// node's index matched for the text and subject conditions); newest first.
+/// Which rows a search looks at besides the query's own conditions.
+pub enum Among<'a> {
+    All,
+    /// Candidates this node's index found.
+    Ids(&'a [i64]),
+    /// Rows the index may not hold yet (written after its cursor), whose
+    /// subject as written in the header holds this text.
+    Unindexed {
+        cursor: (i64, i64),
+        subject: &'a str,
+    },
+}
+
 pub async fn search(
     tx: &mut Tx<'_>,
     q: &ArchiveQuery,
-    ids: Option<&[i64]>,
+    among: Among<'_>,
     limit: usize,
 ) -> Result<Vec<ArchiveEntry>, StoreError> {
     let mut sql = String::from(
@@ -204,12 +217,17 @@ pub async fn search(
         sql.push_str(" AND created < ?");
         args.push(v.into());
     }
-    if let Some(ids) = ids {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    match among {
+        Among::All => {}
+        Among::Ids([]) => return Ok(Vec::new()),
+        Among::Ids(ids) => {
+            sql.push_str(&format!(" AND id IN ({})", marks(ids.len())));
+            args.extend(ids.iter().map(|i| Value::from(*i)));
         }
-        sql.push_str(&format!(" AND id IN ({})", marks(ids.len())));
-        args.extend(ids.iter().map(|i| Value::from(*i)));
+        Among::Unindexed { cursor, subject } => {
+            sql.push_str(" AND (archived_at > ? OR (archived_at = ? AND id > ?)) AND LOWER(subject) LIKE ?");
+            args.extend([cursor.0.into(), cursor.0.into(), cursor.1.into(), contains(subject).into()]);
+        }
     }
     sql.push_str(&format!(" ORDER BY created DESC, id DESC LIMIT {}", limit.clamp(1, 100_000)));
     type Row = (i64, i64, String, String, String, String, String, String, i64, bool, String);

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::config::Config;
 use crate::store::archive_index::{self as index, LocalIndex};
+use archive::Among;
 use cluster::{Cluster, Route};
 
 pub struct Galera {
@@ -59,6 +60,13 @@ pub struct Galera {
 /// committed late (an attempt lasts at most 10 s; retries make new rows).
 const SWEEP_SLACK_SECS: i64 = 60;
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
+/// Rows written this long ago or less are read again on each pass rather
+/// than passed by the cursor: one commit's `archived_at` is taken before it
+/// commits, and its random id may sort before ids of the same second.
+const CURSOR_HOLD_BACK_SECS: i64 = 2;
+/// Rows read after the cursor on one pass: more than the held-back seconds
+/// hold at the rates one node takes in (so new rows are always reached).
+const TAIL: usize = 10_000;
 
 impl Galera {
     pub async fn open(cfg: &Config) -> Result<Galera, StoreError> {
@@ -81,6 +89,28 @@ impl Galera {
             *last = Some(Instant::now());
         }
         due
+    }
+
+    /// The archive rows this node's index finds for `q`'s text and subject,
+    /// checked against `q`'s other conditions; newest first, a page at a time.
+    async fn indexed_matches(&self, q: &ArchiveQuery, limit: usize) -> Result<Vec<ArchiveEntry>, StoreError> {
+        const PAGE: usize = 1000;
+        let mut found = Vec::new();
+        let mut offset = 0;
+        while found.len() < limit {
+            let (text, subject) = (q.text.clone(), q.subject.clone());
+            let page =
+                self.index.with(move |c| index::matches(c, text.as_deref(), subject.as_deref(), PAGE, offset)).await?;
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len();
+            let (q2, want) = (q.clone(), limit - found.len());
+            found.extend(
+                self.cluster.read(async move |tx| archive::search(tx, &q2, Among::Ids(&page), want).await).await?,
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -409,29 +439,28 @@ impl Backend for Galera {
         let limit = q.limit.clamp(1, 100_000);
         let mut found = if q.text.is_none() && q.subject.is_none() {
             let q2 = q.clone();
-            self.cluster.read(async move |tx| archive::search(tx, &q2, None, limit).await).await?
+            self.cluster.read(async move |tx| archive::search(tx, &q2, Among::All, limit).await).await?
         } else {
-            // Candidates from this node's index, newest first, a page at a
-            // time; the other conditions are checked on the archive rows.
-            const PAGE: usize = 1000;
-            let mut found = Vec::new();
-            let mut offset = 0;
-            while found.len() < limit {
-                let (text, subject) = (q.text.clone(), q.subject.clone());
-                let page = self
-                    .index
-                    .with(move |c| index::matches(c, text.as_deref(), subject.as_deref(), PAGE, offset))
+            // The cursor is read first: every row the index lacks when it is
+            // asked next is then after this cursor, or late (see SWEEP_SLACK_SECS).
+            let cursor = self.index.with(index::cursor).await?;
+            let mut found = self.indexed_matches(&q, limit).await?;
+            // A subject alone is also looked for, as the header writes it, in
+            // the rows the index may not hold yet: a message archived a moment
+            // ago is found, as on SQLite.
+            if let (None, Some(subject)) = (&q.text, q.subject.clone()) {
+                let q2 = q.clone();
+                let newest = self
+                    .cluster
+                    .read(async move |tx| {
+                        archive::search(tx, &q2, Among::Unindexed { cursor, subject: &subject }, limit).await
+                    })
                     .await?;
-                if page.is_empty() {
-                    break;
-                }
-                offset += page.len();
-                let (q2, want) = (q.clone(), limit - found.len());
-                found.extend(
-                    self.cluster.read(async move |tx| archive::search(tx, &q2, Some(&page), want).await).await?,
-                );
+                let seen: HashSet<i64> = found.iter().map(|e| e.id.0).collect();
+                found.extend(newest.into_iter().filter(|e| !seen.contains(&e.id.0)));
             }
             found.sort_by_key(|e| std::cmp::Reverse((e.created, e.id)));
+            found.truncate(limit);
             found
         };
         // Show subjects decoded, as the index holds them.
@@ -481,7 +510,7 @@ impl Backend for Galera {
         let (tail, behind) = self
             .cluster
             .read(async move |tx| {
-                let tail = archive::after(tx, cursor, 2000).await?;
+                let tail = archive::after(tx, cursor, TAIL).await?;
                 let behind = if sweep { archive::behind(tx, cursor, SWEEP_SLACK_SECS).await? } else { Vec::new() };
                 Ok((tail, behind))
             })
@@ -491,10 +520,14 @@ impl Backend for Galera {
             .with(move |c| {
                 let tail_ids: Vec<i64> = tail.iter().map(|r| r.0).collect();
                 let missing_tail = index::missing(c, &tail_ids)?;
-                // The cursor moves over the rows this index already holds.
+                let lacking: HashSet<&i64> = missing_tail.iter().collect();
+                // The cursor moves over the rows this index already holds, but
+                // not over the last seconds: ids are random, so a row written
+                // later in the same second may sort before one indexed already.
+                let settled = now() - CURSOR_HOLD_BACK_SECS;
                 let mut cursor = cursor;
                 for (id, at) in &tail {
-                    if missing_tail.contains(id) {
+                    if lacking.contains(id) || *at >= settled {
                         break;
                     }
                     cursor = (*at, *id);

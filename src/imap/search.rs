@@ -7,7 +7,7 @@
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use mail_parser::{Message, MessageParser};
+use mail_parser::{Message, MessageParser, MimeHeaders};
 
 use crate::imap::sketch::{Needle, Sketch};
 use crate::store::MessageMeta;
@@ -107,11 +107,14 @@ impl<'a> Candidate<'a> {
 
 /// What the raw bytes alone tell of an ASCII needle, lower-casing them once:
 /// - absent (`Some(false)`) when nothing in the message is transfer-encoded,
-///   in a charset that spells ASCII differently, or written as HTML character
-///   references (and, for TEXT, no header has encoded words), and the bytes
-///   lack it: the decoded text cannot have it either;
+///   in a charset that spells ASCII differently, written as HTML (whose
+///   text loses tags and character references), and (for TEXT) no header
+///   has encoded words, and the bytes lack it: the decoded text cannot have
+///   it either;
 /// - for TEXT, present (`Some(true)`) when the bytes have it: TEXT looks in
-///   the raw message too, and lower-casing leaves ASCII runs as they are.
+///   the raw message too, and lower-casing leaves ASCII runs as they are;
+/// - for BODY, present when the body has it and is one plain text part
+///   that decoding leaves byte for byte (`plain_body`).
 ///
 /// Anything else (`None`) means "parse and look".
 fn raw_verdict(raw: &[u8], needle: &[u8], text: bool) -> Option<bool> {
@@ -120,16 +123,57 @@ fn raw_verdict(raw: &[u8], needle: &[u8], text: bool) -> Option<bool> {
     }
     let lower = raw.to_ascii_lowercase();
     let has = |p: &[u8]| memchr::memmem::find(&lower, p).is_some();
-    if has(&needle.to_ascii_lowercase()) {
-        return text.then_some(true);
+    let needle = needle.to_ascii_lowercase();
+    if has(&needle) {
+        if text {
+            return Some(true);
+        }
+        let in_body = |at: usize| memchr::memmem::find(&lower[at..], &needle).is_some();
+        return plain_body(raw)
+            .filter(|&at| !needle.contains(&b'\n') && !needle.contains(&b'\r') && in_body(at))
+            .map(|_| true);
     }
     let disguised = has(b"base64")
         || has(b"quoted-printable")
         || has(b"utf-7")
         || has(b"utf-16")
         || has(b"&#")
+        || has(b"text/html")
         || (text && has(b"=?"));
     (!disguised).then_some(false)
+}
+
+/// Where the body starts, when the message is one text/plain part that
+/// decoding leaves as it is for ASCII: no transfer encoding, a charset that
+/// writes ASCII as ASCII, not format=flowed (which joins lines).
+fn plain_body(raw: &[u8]) -> Option<usize> {
+    let header = crate::summary::header_of(raw);
+    let m = MessageParser::default().parse_headers(header)?;
+    if let Some(ct) = m.content_type() {
+        let plain =
+            ct.ctype().eq_ignore_ascii_case("text") && ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain"));
+        let charset = ct.attribute("charset").unwrap_or("us-ascii").to_ascii_lowercase();
+        let ascii = ["us-ascii", "ascii", "utf-8", "utf8"].contains(&charset.as_str())
+            || charset.starts_with("iso-8859-")
+            || charset.starts_with("windows-125");
+        let flowed = ct.attribute("format").is_some_and(|f| f.eq_ignore_ascii_case("flowed"));
+        if !plain || !ascii || flowed {
+            return None;
+        }
+    }
+    let cte = m.content_transfer_encoding().unwrap_or("7bit");
+    ["7bit", "8bit", "binary"].iter().any(|e| cte.eq_ignore_ascii_case(e)).then_some(header.len())
+}
+
+/// BODY (or TEXT) decided by reading the decoded message: what
+/// `raw_verdict` stands in for wherever it can.
+fn read(c: &Candidate, needle: &[u8], text: bool) -> bool {
+    // The raw bytes first: a TEXT match there needs no parse.
+    (text && contains(&String::from_utf8_lossy(c.raw), needle))
+        || c.parsed().is_some_and(|m| {
+            contains(&crate::summary::body_text(m), needle)
+                || (text && m.headers().iter().any(|h| contains(&header_text(m, h.name()), needle)))
+        })
 }
 
 pub fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
@@ -147,8 +191,27 @@ pub fn in_set(set: &SequenceSet, n: u64, max: u64) -> bool {
 }
 
 fn contains(hay: &str, needle: &[u8]) -> bool {
-    let needle = String::from_utf8_lossy(needle).to_lowercase();
-    hay.to_lowercase().contains(&needle)
+    fold(hay).contains(&fold(&String::from_utf8_lossy(needle)))
+}
+
+/// Lower-cases text as BODY and TEXT compare it, except that a character
+/// outside ASCII never becomes ASCII (the Kelvin sign would become `k`, the
+/// dotted capital I an `i` and a dot): then the raw bytes' ASCII alone tells
+/// what ASCII the decoded text holds (`raw_verdict`).
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        let lower = ch.to_lowercase();
+        if ch.is_ascii() || !lower.clone().any(|l| l.is_ascii()) {
+            out.extend(lower);
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 fn header_text(m: &Message, name: &str) -> String {
@@ -226,20 +289,8 @@ pub fn matches(key: &SearchKey, c: &Candidate) -> bool {
                 !h.is_empty() || m.headers().iter().any(|x| x.name().eq_ignore_ascii_case(&name))
             }) && text(&|m| header_text(m, &name), value.as_ref())
         }
-        SearchKey::Body(s) => match raw_verdict(c.raw, s.as_ref(), false) {
-            Some(found) => found,
-            None => text(&crate::summary::body_text, s.as_ref()),
-        },
-        SearchKey::Text(s) => match raw_verdict(c.raw, s.as_ref(), true) {
-            Some(found) => found,
-            // The raw bytes first: a match there needs no parse.
-            None => {
-                contains(&String::from_utf8_lossy(c.raw), s.as_ref())
-                    || text(&crate::summary::body_text, s.as_ref())
-                    || c.parsed()
-                        .is_some_and(|m| m.headers().iter().any(|h| contains(&header_text(m, h.name()), s.as_ref())))
-            }
-        },
+        SearchKey::Body(s) => raw_verdict(c.raw, s.as_ref(), false).unwrap_or_else(|| read(c, s.as_ref(), false)),
+        SearchKey::Text(s) => raw_verdict(c.raw, s.as_ref(), true).unwrap_or_else(|| read(c, s.as_ref(), true)),
         // RFC 7162 MODSEQ: per-flag entries share the message's one modseq here.
         SearchKey::ModSequence { modseq, .. } => c.meta.modseq as u64 >= *modseq,
     }
@@ -261,15 +312,15 @@ pub fn needles(keys: &[SearchKey]) -> Vec<Needle> {
 }
 
 /// The sketch of a message read whole: the strings BODY and TEXT look in,
-/// lower-cased as `contains` lower-cases them.
+/// folded as `contains` folds them.
 pub fn sketch(c: &Candidate) -> Sketch {
-    let mut texts = vec![String::from_utf8_lossy(c.raw).to_lowercase()];
+    let mut texts = vec![fold(&String::from_utf8_lossy(c.raw))];
     if let Some(m) = c.parsed() {
-        texts.push(crate::summary::body_text(m).to_lowercase());
+        texts.push(fold(&crate::summary::body_text(m)));
         let mut names: Vec<&str> = m.headers().iter().map(|h| h.name()).collect();
         names.sort_unstable();
         names.dedup();
-        texts.extend(names.into_iter().map(|n| header_text(m, n).to_lowercase()));
+        texts.extend(names.into_iter().map(|n| fold(&header_text(m, n))));
     }
     Sketch::of(c.raw.len(), &texts)
 }
@@ -289,13 +340,73 @@ pub fn uses_modseq(keys: &[SearchKey]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::raw_verdict;
+    use super::{Candidate, raw_verdict, read};
+    use crate::store::MessageMeta;
+
+    /// The shortcut never changes an answer: wherever the raw bytes decide,
+    /// reading the decoded message decides the same, over the ham corpus and
+    /// messages made to trip it.
+    #[test]
+    fn raw_verdicts_agree_with_reading_the_message() {
+        let dir = format!("{}/../shared/corpus/spamassassin-dev/ham", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<_> =
+            std::fs::read_dir(&dir).expect("the shared corpus").flatten().map(|e| e.path()).collect();
+        names.sort();
+        let mut messages: Vec<Vec<u8>> = names.iter().take(400).filter_map(|p| std::fs::read(p).ok()).collect();
+        let made: [&[u8]; 5] = [
+            b"Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<p>Lin<b>ux</b> a&amp;b</p>\r\n",
+            b"Subject: x\r\nContent-Type: text/plain; format=flowed\r\n\r\nsoft \r\nbreak\r\n From here\r\n",
+            b"Subject: x\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n\x1b$B$3$s\x1b(B linux\r\n",
+            b"Subject: linux\r\n\r\nno word here\r\n",
+            b"Subject: x\nContent-Type: text/plain; charset=utf-8\n\nKernel \xe2\x84\xaaelvin Linux\n",
+        ];
+        messages.extend(made.iter().map(|m| m.to_vec()));
+        let needles: [&[u8]; 14] = [
+            b"linux",
+            b"LINUX",
+            b"ux",
+            b"a&b",
+            b"the",
+            b"from here",
+            b"soft break",
+            b"kelvin",
+            b"subject",
+            b"zzzqqq",
+            b"$s",
+            b"http://",
+            b"list",
+            b"e",
+        ];
+        let meta = MessageMeta { uid: 1, size: 0, flags: String::new(), internal_date: 0, modseq: 1 };
+        let mut decided = 0;
+        for raw in &messages {
+            for needle in needles {
+                for text in [false, true] {
+                    if let Some(v) = raw_verdict(raw, needle, text) {
+                        decided += 1;
+                        let c = Candidate::new(1, 1, 1, &meta, false).with_raw(raw, false);
+                        let what = if text { "TEXT" } else { "BODY" };
+                        assert_eq!(
+                            v,
+                            read(&c, needle, text),
+                            "{what} {:?} in {:?}",
+                            String::from_utf8_lossy(needle),
+                            String::from_utf8_lossy(&raw[..raw.len().min(300)])
+                        );
+                    }
+                }
+            }
+        }
+        assert!(decided > 4000, "the raw bytes decided only {decided} answers");
+    }
 
     #[test]
     fn raw_bytes_decide_only_when_nothing_is_disguised() {
         let plain = b"Subject: hi\r\n\r\nAbout Linux kernels\r\n";
         assert_eq!(raw_verdict(plain, b"windows", false), Some(false));
-        assert_eq!(raw_verdict(plain, b"LINUX", false), None, "present in the bytes: BODY must look in the body");
+        assert_eq!(raw_verdict(plain, b"LINUX", false), Some(true), "one plain part: the bytes are the body");
+        let in_header = b"Subject: Linux\r\n\r\nkernels\r\n";
+        assert_eq!(raw_verdict(in_header, b"linux", false), None, "only in the header: BODY must look in the body");
         assert_eq!(raw_verdict(plain, b"LINUX", true), Some(true), "TEXT looks in the raw bytes too");
         let b64 = b"Content-Transfer-Encoding: base64\r\n\r\nTGludXg=\r\n";
         assert_eq!(raw_verdict(b64, b"linux", false), None, "encoded: must be decoded to know");

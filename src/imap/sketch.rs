@@ -69,7 +69,7 @@ impl Needle {
         // Every n-gram a sketch keeps of the needle is in the sketch of a text holding it:
         // a two-character word is looked for as its pair and each character of it.
         let mut hashes = Vec::new();
-        grams(&String::from_utf8_lossy(raw).to_lowercase(), |h| hashes.push(h));
+        grams(&crate::imap::search::fold(&String::from_utf8_lossy(raw)), |h| hashes.push(h));
         hashes.sort_unstable();
         hashes.dedup();
         (!hashes.is_empty()).then_some(Needle { hashes })

@@ -72,7 +72,9 @@ fn unfold(raw: &[u8]) -> String {
 }
 
 /// The decoded text of a message's text and HTML parts (any charset), for
-/// body searches.
+/// body searches: each text part (an HTML-only message's HTML made text),
+/// then each HTML part as written. mail-parser also offers a plain part as
+/// HTML it makes up; that holds nothing the sender wrote and is left out.
 pub fn body_text(m: &mail_parser::Message) -> String {
     let mut out = String::new();
     for i in 0..m.text_body_count() {
@@ -82,7 +84,8 @@ pub fn body_text(m: &mail_parser::Message) -> String {
         }
     }
     for i in 0..m.html_body_count() {
-        if let Some(t) = m.body_html(i) {
+        let written = m.html_part(i as u32).is_some_and(|p| matches!(p.body, mail_parser::PartType::Html(_)));
+        if let Some(t) = written.then(|| m.body_html(i)).flatten() {
             out.push_str(&t);
             out.push('\n');
         }

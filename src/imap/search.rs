@@ -4,11 +4,11 @@
 //! RFC 2047 headers and bodies in any charset (ISO-2022-JP, Shift_JIS, UTF-8 …)
 //! into UTF-8 first, so a Japanese query finds Japanese mail however it was sent.
 
+use std::sync::LazyLock;
+
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use std::sync::LazyLock;
-
 use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders};
 
 use crate::imap::sketch::{Needle, Sketch};

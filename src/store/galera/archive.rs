@@ -166,9 +166,6 @@ pub async fn for_indexing(tx: &mut Tx<'_>, ids: &[i64]) -> Result<Vec<UnindexedA
     Ok(out)
 }
 
-/// The search's conditions on the replicated rows (sender, recipients,
-/// Message-ID, direction, dates), optionally limited to `ids` (what this
-/// node's index matched for the text and subject conditions); newest first.
 /// Which rows a search looks at besides the query's own conditions.
 pub enum Among<'a> {
     All,
@@ -182,6 +179,10 @@ pub enum Among<'a> {
     },
 }
 
+/// The search's conditions on the replicated rows (sender, recipients,
+/// Message-ID, direction, dates), among the rows `among` names (what this
+/// node's index matched for the text and subject conditions, or the rows it
+/// may not hold yet); newest first.
 pub async fn search(
     tx: &mut Tx<'_>,
     q: &ArchiveQuery,

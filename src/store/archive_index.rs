@@ -14,8 +14,9 @@
 //!
 //! Which archive rows the file holds is recorded in it (`indexed`), so a
 //! backend can tell what to index again after a crash or a restore: the
-//! SQLite store marks a row indexed only after this file took it, and at open
-//! marks again every row the file does not hold. The Galera indexer follows
+//! SQLite store marks a row indexed only after this file took it, and before
+//! its indexer's first batch after an open marks again every row the file
+//! does not hold. The Galera indexer follows
 //! the archive by `archived_at` (when each row was written) with a cursor
 //! that only moves past rows this index holds; every so often it also looks a
 //! minute behind the cursor for rows whose transaction committed late.

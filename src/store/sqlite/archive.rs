@@ -5,8 +5,9 @@
 //! indexer into a file of their own (`store::archive_index`, attached to
 //! every reader as `fts`), and `indexed` says which rows that file holds.
 //! Invariant: a row is marked indexed only after the index file committed
-//! it, and at open every row the file does not hold is marked again, so a
-//! lost or restored index file only means indexing again.
+//! it, and before the indexer's first batch after an open every row the file
+//! does not hold is marked again, so a lost or restored index file only means
+//! indexing again.
 
 use rusqlite::{Connection, OptionalExtension, params, types::Value};
 
@@ -70,10 +71,21 @@ pub fn mark_indexed(c: &Connection, subjects: &[(Id, String)]) -> Result<(), Sto
     Ok(())
 }
 
-/// Marks for indexing again every row the index file (attached as `fts`)
-/// does not hold: it may be new, lost, or older than the database.
-pub fn unmark_unheld(c: &Connection) -> Result<usize, StoreError> {
-    Ok(c.execute("UPDATE archive SET indexed = 0 WHERE indexed = 1 AND id NOT IN (SELECT id FROM fts.indexed)", [])?)
+/// The rows marked indexed that the index file (attached as `fts`) does not
+/// hold: it may be new, lost, or older than the database.
+pub fn unheld(c: &Connection) -> Result<Vec<Id>, StoreError> {
+    let mut st = c.prepare("SELECT id FROM archive WHERE indexed = 1 AND id NOT IN (SELECT id FROM fts.indexed)")?;
+    let ids = st.query_map([], |r| Ok(Id(r.get(0)?)))?.collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Marks these rows for indexing again.
+pub fn unmark(c: &Connection, ids: &[Id]) -> Result<(), StoreError> {
+    let mut st = c.prepare_cached("UPDATE archive SET indexed = 0 WHERE id = ?1")?;
+    for id in ids {
+        st.execute([id.0])?;
+    }
+    Ok(())
 }
 
 pub fn index_status(c: &Connection) -> Result<IndexStatus, StoreError> {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::{archive, mailbox, schema};
+use super::{mailbox, schema};
 use crate::store::StoreError;
 
 /// Largest number of jobs folded into one transaction; bounds commit latency.
@@ -80,12 +80,6 @@ impl Db {
         let filled = mailbox::backfill_summaries(&conn)?;
         if filled > 0 {
             tracing::info!(target: "hato::store", "summarised {filled} stored messages");
-        }
-        attach_index(&conn, index)?;
-        let unheld = archive::unmark_unheld(&conn)?;
-        conn.execute_batch("DETACH DATABASE fts")?;
-        if unheld > 0 {
-            tracing::info!(target: "hato::store", "{unheld} archived messages are not in the index file; indexing them again");
         }
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()

@@ -39,6 +39,11 @@ pub struct Sqlite {
     db: Db,
     index: LocalIndex,
     path: PathBuf,
+    /// Whether the archive rows marked indexed were checked against the index
+    /// file since the open. The check reads every archive row (half a second
+    /// for a million), so the indexer makes it before its first batch rather
+    /// than every open (each `hato ctl` command opens the store).
+    index_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Sqlite {
@@ -49,7 +54,12 @@ impl Sqlite {
                 .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
         }
         let local_index = LocalIndex::open(index)?;
-        Ok(Sqlite { db: Db::open(path, index)?, index: local_index, path: path.to_path_buf() })
+        Ok(Sqlite {
+            db: Db::open(path, index)?,
+            index: local_index,
+            path: path.to_path_buf(),
+            index_checked: false.into(),
+        })
     }
 }
 
@@ -269,6 +279,16 @@ impl Backend for Sqlite {
         Ok(n)
     }
     async fn archive_unindexed(&self, limit: usize) -> Result<Vec<UnindexedArchive>, StoreError> {
+        use std::sync::atomic::Ordering;
+        if !self.index_checked.load(Ordering::Relaxed) {
+            let unheld = self.db.read(archive::unheld).await?;
+            if !unheld.is_empty() {
+                let n = unheld.len();
+                self.db.write(move |c| archive::unmark(c, &unheld)).await?;
+                tracing::info!(target: "hato::store", "{n} archived messages are not in the index file; indexing them again");
+            }
+            self.index_checked.store(true, Ordering::Relaxed);
+        }
         self.db.read(move |c| archive::unindexed(c, limit)).await
     }
     async fn archive_index(&self, rows: Vec<ArchiveText>) -> Result<(), StoreError> {

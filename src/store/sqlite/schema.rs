@@ -342,8 +342,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_view ON messages(mailbox_id, uid, modseq, size, internal_date, flags);
     "#,
     // 22: the archive's full-text index moves to a file of its own
-    // (crate::store::archive_index); opening the store marks every archive
-    // row the new file does not hold for indexing again.
+    // (crate::store::archive_index); the indexer's first pass marks every
+    // archive row the new file does not hold for indexing again.
     r#"
     DROP TABLE archive_fts_vocab;
     DROP TABLE archive_fts;

@@ -150,8 +150,9 @@ pub fn matches(
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(text) = text {
         let Some(q) = fulltext::query(c, text)? else { return Ok(Vec::new()) };
+        let common = fulltext::common(c, &q)?;
         args.push(q.into());
-        sql.push_str(&format!(" AND i.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?{})", args.len()));
+        sql.push_str(&fulltext::condition("i.id", &format!("?{}", args.len()), common));
     }
     if let Some(s) = subject {
         args.push(like(s).into());
@@ -179,6 +180,53 @@ pub fn subjects(c: &Connection, ids: &[i64]) -> Result<std::collections::HashMap
 mod tests {
     use super::*;
     use crate::ids::Id;
+
+    /// A word in more rows than `fulltext::common` counts is searched by
+    /// walking the rows newest first, a rarer one by gathering its matches:
+    /// both give the rows that hold it, newest first, page after page.
+    #[tokio::test]
+    async fn common_and_rare_words_are_found_alike() {
+        let path = std::env::temp_dir().join(format!("hato-index-{}.sqlite", crate::ids::token(8)));
+        let index = LocalIndex::open(&path).expect("open the index");
+        // Ids out of date order, and dates shared by three rows each.
+        let rows: Vec<(i64, i64, bool, bool)> =
+            (0..21_000).map(|i| ((i * 7919) % 21_013 + 1, i / 3, i % 21 != 0, i % 97 == 0)).collect();
+        let texts: Vec<ArchiveText> = rows
+            .iter()
+            .map(|&(id, created, shared, needle)| ArchiveText {
+                id: Id(id),
+                created,
+                subject: "s".into(),
+                body: format!("{} {}", if shared { "shared" } else { "other" }, if needle { "needle" } else { "" }),
+                ..Default::default()
+            })
+            .collect();
+        let expected = |pick: fn(&(i64, i64, bool, bool)) -> bool, limit: usize, offset: usize| {
+            let mut held: Vec<(i64, i64)> = rows.iter().filter(|r| pick(r)).map(|r| (r.1, r.0)).collect();
+            held.sort_by(|a, b| b.cmp(a));
+            held.into_iter().skip(offset).take(limit).map(|(_, id)| id).collect::<Vec<i64>>()
+        };
+        let found = index
+            .with(move |c| {
+                add(c, &texts)?;
+                let common = |w: &str| fulltext::query(c, w).map(|q| q.map(|q| fulltext::common(c, &q)));
+                Ok((
+                    (common("shared")?.transpose()?, common("needle")?.transpose()?),
+                    matches(c, Some("shared"), None, 30, 0)?,
+                    matches(c, Some("shared"), None, 30, 12_000)?,
+                    matches(c, Some("needle"), None, 30, 100)?,
+                ))
+            })
+            .await
+            .expect("index and search");
+        assert_eq!(found.0, (Some(true), Some(false)), "20,000 rows are common, 217 are not");
+        assert_eq!(found.1, expected(|r| r.2, 30, 0));
+        assert_eq!(found.2, expected(|r| r.2, 30, 12_000));
+        assert_eq!(found.3, expected(|r| r.3, 30, 100));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 
     /// An index file written by an earlier Hato (with a copy of every text) is started again.
     #[tokio::test]

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params, types::Value};
 
 use super::mailbox::BlobKey;
 use crate::ids::Id;
-use crate::store::fulltext::{self, like};
+use crate::store::fulltext::{self, Narrowing, like};
 use crate::store::{ArchiveEntry, ArchiveQuery, IndexStatus, NewMessage, StoreError, UnindexedArchive};
 
 /// Archives a message and stores its body (`blob`, made from `m.body`);
@@ -123,17 +123,16 @@ pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, Sto
     };
     if let Some(v) = &q.from {
         // The index's addresses column holds the sender: it narrows the rows to look at, the
-        // LIKE decides. Rows not indexed yet (the newest few) are looked at anyway.
-        // A word too common to narrow anything (one letter) is left to the LIKE alone.
-        match fulltext::query_in(c, "addresses", v) {
-            Ok(Some(fts)) => sql.push_str(&format!(
+        // LIKE decides. Rows not indexed yet (the newest few) are looked at anyway. A sender
+        // too common to narrow is left to the LIKE alone, over the newest rows first.
+        match fulltext::narrowing(c, "addresses", v)? {
+            Narrowing::Query(fts) => sql.push_str(&format!(
                 " AND a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH {} \
                  UNION ALL SELECT id FROM archive WHERE indexed = 0)",
                 bind(fts.into())
             )),
-            Ok(None) if !v.is_empty() => sql.push_str(" AND a.indexed = 0"),
-            Ok(None) | Err(StoreError::Invalid(_)) => {}
-            Err(e) => return Err(e),
+            Narrowing::Nothing => sql.push_str(" AND a.indexed = 0"),
+            Narrowing::Unnarrowed => {}
         }
         sql.push_str(&format!(" AND a.sender LIKE {} ESCAPE '\\'", bind(like(v).into())));
     }
@@ -157,10 +156,8 @@ pub fn search(c: &Connection, q: &ArchiveQuery) -> Result<Vec<ArchiveEntry>, Sto
     }
     if let Some(text) = &q.text {
         let Some(fts) = fulltext::query(c, text)? else { return Ok(Vec::new()) };
-        sql.push_str(&format!(
-            " AND a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH {})",
-            bind(fts.into())
-        ));
+        let common = fulltext::common(c, &fts)?;
+        sql.push_str(&fulltext::condition("a.id", &bind(fts.into()), common));
     }
     sql.push_str(&format!(" ORDER BY a.created DESC, a.id DESC LIMIT {}", q.limit.clamp(1, 100_000)));
     let mut st = c.prepare(&sql)?;

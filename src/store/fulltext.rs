@@ -90,7 +90,6 @@ fn truncated(body: &str) -> &str {
 /// The FTS5 query that finds `text` anywhere in the indexed columns, or
 /// None when no indexed message can hold it.
 pub fn query(c: &Connection, text: &str) -> Result<Option<String>, StoreError> {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     if text.chars().count() >= 3 {
         return Ok(Some(quote(text)));
     }
@@ -118,9 +117,14 @@ pub fn query(c: &Connection, text: &str) -> Result<Option<String>, StoreError> {
 /// search for a common word walks the archive newest first and asks the
 /// index about each row instead of gathering every match first.
 pub fn common(c: &Connection, fts: &str) -> Result<bool, StoreError> {
+    Ok(rows_up_to_common(c, fts)? >= COMMON)
+}
+
+/// How many rows the FTS5 query `fts` matches, counted up to `COMMON`.
+fn rows_up_to_common(c: &Connection, fts: &str) -> Result<i64, StoreError> {
     let mut st =
         c.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM archive_fts WHERE archive_fts MATCH ?1 LIMIT ?2)")?;
-    Ok(st.query_row(params![fts, COMMON], |r| r.get::<_, i64>(0))? >= COMMON)
+    Ok(st.query_row(params![fts, COMMON], |r| r.get(0))?)
 }
 
 /// The SQL condition that row `id` matches the FTS5 query bound at
@@ -163,9 +167,6 @@ pub fn narrowing(c: &Connection, column: &str, text: &str) -> Result<Narrowing, 
             Err(e) => Err(e),
         };
     }
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut count =
-        c.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM archive_fts WHERE archive_fts MATCH ?1 LIMIT ?2)")?;
     let mut rare: Vec<(i64, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for w in chars.windows(3).take(NARROW_PROBES) {
@@ -173,7 +174,7 @@ pub fn narrowing(c: &Connection, column: &str, text: &str) -> Result<Narrowing, 
         if !seen.insert(term.clone()) {
             continue;
         }
-        let n: i64 = count.query_row(params![term, COMMON], |r| r.get(0))?;
+        let n = rows_up_to_common(c, &term)?;
         if n == 0 {
             return Ok(Narrowing::Nothing);
         }
@@ -187,6 +188,11 @@ pub fn narrowing(c: &Connection, column: &str, text: &str) -> Result<Narrowing, 
     rare.sort();
     let terms: Vec<String> = rare.into_iter().take(NARROW_TERMS).map(|(_, t)| t).collect();
     Ok(Narrowing::Query(format!("{{{column}}} : ({})", terms.join(" AND "))))
+}
+
+/// `s` as one FTS5 string (the tokenizer cuts it into trigrams).
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// A LIKE pattern finding `s` anywhere (with `ESCAPE '\'`).
